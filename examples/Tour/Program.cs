@@ -1,0 +1,1 @@
+Console.WriteLine("Noex.Lite tour: filled in once the codec and the frames land.");
