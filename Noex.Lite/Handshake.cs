@@ -1,0 +1,462 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Noex.Lite;
+
+/// <summary>Why a handshake failed (protocol.md §4.3). The first five travel in a REJECT message.</summary>
+public enum HandshakeFailure : byte
+{
+    /// <summary>The peer speaks another protocol version.</summary>
+    Version = 1,
+    /// <summary>The node that answered is not the one that was dialled, or a HELLO was meant for another node.</summary>
+    WrongNode = 2,
+    /// <summary>A proof did not verify: the two nodes do not share the cluster secret.</summary>
+    AuthFailed = 3,
+    /// <summary>The acceptor has too many handshakes in progress.</summary>
+    Busy = 4,
+    /// <summary>A handshake message broke protocol.md §4.2.</summary>
+    Malformed = 5,
+    /// <summary>A connection between the two nodes already exists and wins (protocol.md §4.4).</summary>
+    Duplicate = 16,
+    /// <summary>The handshake did not finish before its deadline.</summary>
+    Timeout = 17,
+}
+
+/// <summary>A connection's handshake failed; the connection is closed and no node-up follows.</summary>
+public sealed class HandshakeException : NoexException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="failure">Why.</param>
+    /// <param name="byPeer">Whether the peer reported it (in a REJECT) rather than this node finding it.</param>
+    /// <param name="message">A description naming the peer and the values involved.</param>
+    public HandshakeException(HandshakeFailure failure, bool byPeer, string message)
+        : base(message)
+    {
+        Failure = failure;
+        ByPeer = byPeer;
+    }
+
+    /// <summary>Why the handshake failed.</summary>
+    public HandshakeFailure Failure { get; }
+
+    /// <summary>Whether the peer reported the failure in a REJECT message.</summary>
+    public bool ByPeer { get; }
+}
+
+/// <summary>The keys of one connection, one per direction (protocol.md §4.2). Zero them when the connection ends.</summary>
+/// <param name="Send">The key of the frames this node sends.</param>
+/// <param name="Receive">The key of the frames this node receives.</param>
+internal sealed record SessionKeys(byte[] Send, byte[] Receive);
+
+/// <summary>The cluster secret turned into the handshake's key material once per node (protocol.md §4.1).</summary>
+internal sealed class HandshakeSecret
+{
+    private static readonly byte[] s_salt = "noex-lite/v1"u8.ToArray();
+
+    public HandshakeSecret(string? clusterSecret)
+    {
+        var ikm = Encoding.UTF8.GetBytes(clusterSecret ?? "");
+        Prk = HKDF.Extract(HashAlgorithmName.SHA256, ikm, s_salt);
+        AuthKey = HKDF.Expand(HashAlgorithmName.SHA256, Prk, 32, "noex-lite/v1 auth"u8.ToArray());
+        CryptographicOperations.ZeroMemory(ikm);
+    }
+
+    public byte[] Prk { get; }
+
+    public byte[] AuthKey { get; }
+}
+
+/// <summary>
+/// One side of the handshake of protocol.md §4, without I/O: it takes the peer's messages and gives the bytes to send.
+/// </summary>
+/// <remarks>
+/// Not thread-safe: one connection's read loop drives it. The caller reads whole messages with
+/// <see cref="TryReadMessage"/> (which bounds them before anything is kept) and enforces the deadline.
+/// </remarks>
+internal sealed class Handshake
+{
+    /// <summary>The largest handshake message after its length field (protocol.md §4.2).</summary>
+    public const int MaxMessageLength = 1024;
+
+    /// <summary>The protocol version this node speaks.</summary>
+    public const byte Version = 1;
+
+    public const int NonceLength = 32;
+    private const int TagLength = 32;
+
+    private static ReadOnlySpan<byte> Magic => "NOEX"u8;
+
+    private readonly HandshakeSecret _secret;
+    private readonly NodeId _local;
+    private readonly ulong _incarnation;
+    private readonly byte[] _nonce;
+    private readonly bool _isDialer;
+    private readonly MemoryStream _transcript = new();
+    private NodeId? _expectedPeer;
+    private int _step;
+
+    private Handshake(HandshakeSecret secret, NodeId local, ulong incarnation, ReadOnlySpan<byte> nonce, bool isDialer, NodeId? expectedPeer)
+    {
+        if (nonce.Length != NonceLength)
+        {
+            throw new ArgumentException($"A nonce is {NonceLength} bytes, not {nonce.Length}.", nameof(nonce));
+        }
+        _secret = secret;
+        _local = local;
+        _incarnation = incarnation;
+        _nonce = nonce.ToArray();
+        _isDialer = isDialer;
+        _expectedPeer = expectedPeer;
+    }
+
+    /// <summary>The peer's id, known once its HELLO or CHALLENGE was read.</summary>
+    public NodeId? PeerId { get; private set; }
+
+    /// <summary>The peer's incarnation, known once its HELLO or CHALLENGE was read.</summary>
+    public ulong PeerIncarnation { get; private set; }
+
+    /// <summary>The session keys, once the handshake succeeded.</summary>
+    public SessionKeys? Keys { get; private set; }
+
+    /// <summary>Starts the dialer's side; <paramref name="nonce"/> is fresh randomness except in the vector tests.</summary>
+    public static Handshake Dial(HandshakeSecret secret, NodeId local, ulong incarnation, NodeId target, ReadOnlySpan<byte> nonce) =>
+        new(secret, local, incarnation, nonce, isDialer: true, target);
+
+    /// <summary>Starts the acceptor's side.</summary>
+    public static Handshake Accept(HandshakeSecret secret, NodeId local, ulong incarnation, ReadOnlySpan<byte> nonce) =>
+        new(secret, local, incarnation, nonce, isDialer: false, null);
+
+    /// <summary>Draws a node's incarnation: start time in Unix milliseconds (high 48 bits) and 16 random bits.</summary>
+    public static ulong NewIncarnation(TimeProvider time) =>
+        ((ulong)time.GetUtcNow().ToUnixTimeMilliseconds() << 16) | (ushort)RandomNumberGenerator.GetInt32(0x10000);
+
+    /// <summary>
+    /// Finds one whole handshake message at the start of <paramref name="buffer"/>. A length above
+    /// <see cref="MaxMessageLength"/> or below 1 is <see cref="OperationStatus.InvalidData"/>, decided from the two length
+    /// bytes alone.
+    /// </summary>
+    public static OperationStatus TryReadMessage(ReadOnlySpan<byte> buffer, out int consumed)
+    {
+        consumed = 0;
+        if (buffer.Length < 2)
+        {
+            return OperationStatus.NeedMoreData;
+        }
+        var length = BinaryPrimitives.ReadUInt16LittleEndian(buffer);
+        if (length is < 1 or > MaxMessageLength)
+        {
+            return OperationStatus.InvalidData;
+        }
+        if (buffer.Length < 2 + length)
+        {
+            return OperationStatus.NeedMoreData;
+        }
+        consumed = 2 + length;
+        return OperationStatus.Done;
+    }
+
+    /// <summary>The dialer's first message.</summary>
+    public byte[] CreateHello()
+    {
+        Expect(_isDialer && _step == 0, "HELLO");
+        _step = 1;
+        var message = Build(0x01, body =>
+        {
+            body.Write(Magic);
+            body.WriteByte(Version);
+            body.WriteByte(0);
+            body.Write(_nonce);
+            WriteUInt64(body, _incarnation);
+            WriteStr8(body, _local.ToString());
+            WriteStr8(body, _expectedPeer!.ToString());
+        });
+        _transcript.Write(message);
+        return message;
+    }
+
+    /// <summary>The acceptor reads a HELLO and answers with a CHALLENGE.</summary>
+    /// <exception cref="HandshakeException">The HELLO is malformed, of another version, or meant for another node; send
+    /// <see cref="CreateReject"/> with its failure, then close.</exception>
+    public byte[] OnHello(ReadOnlySpan<byte> message)
+    {
+        Expect(!_isDialer && _step == 0, "HELLO");
+        var reader = Open(message, 0x01);
+        if (!reader.TryRead(4, out var magic) || !magic.SequenceEqual(Magic))
+        {
+            Fail(HandshakeFailure.Malformed, "the first message is not a Noex.Lite HELLO (no \"NOEX\" magic)");
+        }
+        ReadVersionAndFlags(ref reader);
+        reader.Read(NonceLength); // the peer's nonce reaches the keys through the transcript
+        var incarnation = reader.ReadUInt64();
+        var from = reader.ReadNodeId("from");
+        var to = reader.ReadNodeId("to");
+        reader.End();
+        if (to != _local)
+        {
+            Fail(HandshakeFailure.WrongNode, $"{from} dialled {to}, but this node is {_local}");
+        }
+        PeerId = from;
+        PeerIncarnation = incarnation;
+        _transcript.Write(message);
+        _step = 1;
+        var challenge = Build(0x02, body =>
+        {
+            body.WriteByte(Version);
+            body.WriteByte(0);
+            body.Write(_nonce);
+            WriteUInt64(body, _incarnation);
+            WriteStr8(body, _local.ToString());
+        });
+        _transcript.Write(challenge);
+        return challenge;
+    }
+
+    /// <summary>The dialer reads the CHALLENGE and answers with its PROOF.</summary>
+    /// <exception cref="HandshakeException">The CHALLENGE is malformed, of another version, from another node than the one
+    /// dialled, or a REJECT.</exception>
+    public byte[] OnChallenge(ReadOnlySpan<byte> message)
+    {
+        Expect(_isDialer && _step == 1, "CHALLENGE");
+        var reader = Open(message, 0x02);
+        ReadVersionAndFlags(ref reader);
+        reader.Read(NonceLength);
+        var incarnation = reader.ReadUInt64();
+        var from = reader.ReadNodeId("from");
+        reader.End();
+        if (from != _expectedPeer)
+        {
+            Fail(HandshakeFailure.WrongNode, $"dialled {_expectedPeer}, but {from} answered");
+        }
+        PeerId = from;
+        PeerIncarnation = incarnation;
+        _transcript.Write(message);
+        _step = 2;
+        var proof = Build(0x03, body => body.Write(Tag("noex-lite/v1 dialer"u8, [], SHA256.HashData(_transcript.GetBuffer().AsSpan(0, (int)_transcript.Length)))));
+        _transcript.Write(proof);
+        return proof;
+    }
+
+    /// <summary>
+    /// The acceptor reads the PROOF. When it verifies, the caller decides whether to keep the connection and calls
+    /// <see cref="CreateWelcome"/>.
+    /// </summary>
+    /// <exception cref="HandshakeException">The PROOF does not verify (<see cref="HandshakeFailure.AuthFailed"/>) or is
+    /// malformed.</exception>
+    public void OnProof(ReadOnlySpan<byte> message)
+    {
+        Expect(!_isDialer && _step == 1, "PROOF");
+        var reader = Open(message, 0x03);
+        var tag = reader.Read(TagLength);
+        reader.End();
+        var t1 = SHA256.HashData(_transcript.GetBuffer().AsSpan(0, (int)_transcript.Length));
+        if (!CryptographicOperations.FixedTimeEquals(tag, Tag("noex-lite/v1 dialer"u8, [], t1)))
+        {
+            Fail(HandshakeFailure.AuthFailed, $"{PeerId} did not prove it knows the cluster secret");
+        }
+        _transcript.Write(message);
+        _step = 2;
+    }
+
+    /// <summary>The acceptor's last message: accepted (and the keys are set) or duplicate (close after sending).</summary>
+    public byte[] CreateWelcome(bool duplicate)
+    {
+        Expect(!_isDialer && _step == 2, "WELCOME");
+        _step = 3;
+        var status = duplicate ? (byte)1 : (byte)0;
+        var t2 = SHA256.HashData(_transcript.GetBuffer().AsSpan(0, (int)_transcript.Length));
+        var welcome = Build(0x04, body =>
+        {
+            body.WriteByte(status);
+            body.Write(Tag("noex-lite/v1 acceptor"u8, [status], t2));
+        });
+        if (!duplicate)
+        {
+            Keys = DeriveKeys(t2);
+        }
+        return welcome;
+    }
+
+    /// <summary>The dialer reads the WELCOME; on success the keys are set.</summary>
+    /// <exception cref="HandshakeException">The tag does not verify, the acceptor keeps another connection
+    /// (<see cref="HandshakeFailure.Duplicate"/>), the message is malformed, or it is a REJECT.</exception>
+    public void OnWelcome(ReadOnlySpan<byte> message)
+    {
+        Expect(_isDialer && _step == 2, "WELCOME");
+        var reader = Open(message, 0x04);
+        var status = reader.ReadByte();
+        var tag = reader.Read(TagLength);
+        reader.End();
+        var t2 = SHA256.HashData(_transcript.GetBuffer().AsSpan(0, (int)_transcript.Length));
+        if (!CryptographicOperations.FixedTimeEquals(tag, Tag("noex-lite/v1 acceptor"u8, [status], t2)))
+        {
+            Fail(HandshakeFailure.AuthFailed, $"{PeerId} did not prove it knows the cluster secret");
+        }
+        _step = 3;
+        switch (status)
+        {
+            case 0:
+                Keys = DeriveKeys(t2);
+                break;
+            case 1:
+                Fail(HandshakeFailure.Duplicate, $"{PeerId} keeps the other connection between the two nodes");
+                break;
+            default:
+                Fail(HandshakeFailure.Malformed, $"WELCOME status {status} is not defined");
+                break;
+        }
+    }
+
+    /// <summary>A REJECT message with the given reason (only the reasons of protocol.md §4.3 travel).</summary>
+    public static byte[] CreateReject(HandshakeFailure failure) =>
+        Build(0x05, body => body.WriteByte(failure is >= HandshakeFailure.Version and <= HandshakeFailure.Malformed ? (byte)failure : (byte)HandshakeFailure.Malformed));
+
+    private SessionKeys DeriveKeys(byte[] t2)
+    {
+        var dialerToAcceptor = HKDF.Expand(HashAlgorithmName.SHA256, _secret.Prk, 32, [.. "noex-lite/v1 data D>A"u8, .. t2]);
+        var acceptorToDialer = HKDF.Expand(HashAlgorithmName.SHA256, _secret.Prk, 32, [.. "noex-lite/v1 data A>D"u8, .. t2]);
+        return _isDialer ? new(dialerToAcceptor, acceptorToDialer) : new(acceptorToDialer, dialerToAcceptor);
+    }
+
+    private byte[] Tag(ReadOnlySpan<byte> label, ReadOnlySpan<byte> status, ReadOnlySpan<byte> transcriptHash)
+    {
+        var input = new byte[label.Length + status.Length + transcriptHash.Length];
+        label.CopyTo(input);
+        status.CopyTo(input.AsSpan(label.Length));
+        transcriptHash.CopyTo(input.AsSpan(label.Length + status.Length));
+        return HMACSHA256.HashData(_secret.AuthKey, input);
+    }
+
+    private MessageReader Open(ReadOnlySpan<byte> message, byte expectedType)
+    {
+        // The caller found the message with TryReadMessage, so the length field is consistent with the span.
+        if (message.Length < 3 || BinaryPrimitives.ReadUInt16LittleEndian(message) != message.Length - 2)
+        {
+            Fail(HandshakeFailure.Malformed, "a handshake message's length does not match its bytes");
+        }
+        var type = message[2];
+        if (type == 0x05)
+        {
+            var reason = message.Length == 4 ? (HandshakeFailure)message[3] : HandshakeFailure.Malformed;
+            throw new HandshakeException(reason, byPeer: true, $"{PeerId?.ToString() ?? _expectedPeer?.ToString() ?? "the peer"} rejected the handshake: {reason}");
+        }
+        if (type != expectedType)
+        {
+            Fail(HandshakeFailure.Malformed, $"expected handshake message type {expectedType}, got {type}");
+        }
+        return new MessageReader(message[3..]);
+    }
+
+    private static void ReadVersionAndFlags(ref MessageReader reader)
+    {
+        var version = reader.ReadByte();
+        if (version != Version)
+        {
+            Fail(HandshakeFailure.Version, $"the peer speaks protocol version {version}; this node speaks {Version}");
+        }
+        var flags = reader.ReadByte();
+        if (flags != 0)
+        {
+            Fail(HandshakeFailure.Malformed, $"handshake flags 0x{flags:x2} are not defined in version {Version}");
+        }
+    }
+
+    private void Expect(bool valid, string what)
+    {
+        if (!valid)
+        {
+            throw new InvalidOperationException($"The {(_isDialer ? "dialer" : "acceptor")} cannot handle {what} at step {_step}.");
+        }
+    }
+
+    private static byte[] Build(byte type, Action<MemoryStream> writeBody)
+    {
+        var stream = new MemoryStream(128);
+        stream.Write([0, 0, type]);
+        writeBody(stream);
+        var bytes = stream.ToArray();
+        BinaryPrimitives.WriteUInt16LittleEndian(bytes, (ushort)(bytes.Length - 2));
+        return bytes;
+    }
+
+    private static void WriteUInt64(MemoryStream stream, ulong value)
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, value);
+        stream.Write(bytes);
+    }
+
+    private static void WriteStr8(MemoryStream stream, string text)
+    {
+        var bytes = Encoding.UTF8.GetBytes(text);
+        stream.WriteByte(checked((byte)bytes.Length));
+        stream.Write(bytes);
+    }
+
+    [DoesNotReturn]
+    private static void Fail(HandshakeFailure failure, string message) =>
+        throw new HandshakeException(failure, byPeer: false, $"Handshake failed ({failure}): {message}");
+
+    /// <summary>Reads a handshake body; every shortfall is <see cref="HandshakeFailure.Malformed"/>.</summary>
+    private ref struct MessageReader
+    {
+        private ReadOnlySpan<byte> _rest;
+
+        public MessageReader(ReadOnlySpan<byte> body) => _rest = body;
+
+        public bool TryRead(int count, out ReadOnlySpan<byte> bytes)
+        {
+            if (_rest.Length < count)
+            {
+                bytes = default;
+                return false;
+            }
+            bytes = _rest[..count];
+            _rest = _rest[count..];
+            return true;
+        }
+
+        public ReadOnlySpan<byte> Read(int count)
+        {
+            if (!TryRead(count, out var bytes))
+            {
+                Fail(HandshakeFailure.Malformed, "a handshake message ends early");
+            }
+            return bytes;
+        }
+
+        public byte ReadByte() => Read(1)[0];
+
+        public ulong ReadUInt64() => BinaryPrimitives.ReadUInt64LittleEndian(Read(8));
+
+        public NodeId ReadNodeId(string field)
+        {
+            var text = Read(ReadByte());
+            string decoded;
+            try
+            {
+                decoded = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(text);
+            }
+            catch (ArgumentException)
+            {
+                Fail(HandshakeFailure.Malformed, $"'{field}' is not UTF-8");
+                throw;
+            }
+            if (!NodeId.TryParse(decoded, out var id))
+            {
+                Fail(HandshakeFailure.Malformed, $"'{field}' is not a node id: '{decoded}'");
+            }
+            return id;
+        }
+
+        public readonly void End()
+        {
+            if (!_rest.IsEmpty)
+            {
+                Fail(HandshakeFailure.Malformed, $"{_rest.Length} bytes follow the end of a handshake message");
+            }
+        }
+    }
+}
