@@ -1,0 +1,177 @@
+using System.Net.Security;
+
+namespace Noex.Lite;
+
+/// <summary>What a node does when a peer's outbound queue is full (see <see cref="NodeOptions.MaxOutboundQueueBytes"/>).</summary>
+public enum OverloadPolicy
+{
+    /// <summary>The sender waits (asynchronously) until the queue has room, or its timeout or cancellation ends the wait.</summary>
+    Wait,
+    /// <summary>The sender gets an overload error at once; a cast is reported as a dead letter.</summary>
+    Reject,
+}
+
+/// <summary>
+/// The configuration of a node: the seeds' <c>ClusterConfig</c> (name, host, port, seeds, secret, heartbeats) plus what a
+/// production service needs (advertised host, timeouts, reconnect backoff, limits, TLS). Validated once, when the node
+/// starts; an invalid option throws <see cref="InvalidClusterConfigException"/> naming it.
+/// </summary>
+/// <remarks>Defaults are those of the original noex where it has one (seed 001 and its inventory).</remarks>
+public sealed record NodeOptions
+{
+    /// <summary>The defaults, with <see cref="Name"/> still to be set.</summary>
+    public static NodeOptions Default { get; } = new();
+
+    /// <summary>The node's name: a letter, then letters, digits, <c>_</c> or <c>-</c>; at most 64 characters. Required.</summary>
+    public string Name { get; init; } = "";
+
+    /// <summary>The address the listener binds to. Default <c>0.0.0.0</c> (every interface).</summary>
+    public string Host { get; init; } = "0.0.0.0";
+
+    /// <summary>
+    /// The host other nodes dial, which becomes part of the node id. Default: <see cref="Host"/>, or <c>127.0.0.1</c>
+    /// when that is a wildcard address (the original advertised an unreachable wildcard in some paths).
+    /// </summary>
+    public string? AdvertisedHost { get; init; }
+
+    /// <summary>The TCP port to listen on. Default 4369; 0 picks a free port (the node id then carries the real one).</summary>
+    public int Port { get; init; } = 4369;
+
+    /// <summary>Nodes to dial at start, as <c>name@host:port</c>. They are retried with backoff until they answer.</summary>
+    public IReadOnlyList<string> Seeds { get; init; } = [];
+
+    /// <summary>
+    /// The secret every node of the cluster shares; the handshake proves it without sending it. Default none: the
+    /// node then joins only nodes that have none either. Use at least 16 random bytes' worth in production.
+    /// </summary>
+    public string? ClusterSecret { get; init; }
+
+    /// <summary>How often an idle link gets a heartbeat. Default 5000 ms; at least 10 ms.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(5000);
+
+    /// <summary>How many heartbeat intervals without any frame make a peer down (heartbeat_timeout). Default 3.</summary>
+    public int HeartbeatMissThreshold { get; init; } = 3;
+
+    /// <summary>The longest a TCP connect may take. Default 10 s.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The longest the whole handshake may take, on either side. Default 5 s.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The first reconnect delay; each failed attempt doubles it. Default 1000 ms.</summary>
+    public TimeSpan ReconnectBaseDelay { get; init; } = TimeSpan.FromMilliseconds(1000);
+
+    /// <summary>The cap of the reconnect delay before jitter. Default 30 s.</summary>
+    public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The spread of the random factor applied to each reconnect delay: the delay is multiplied by a value drawn from
+    /// [1 − jitter, 1 + jitter]. Default 0.5, as the original; 0 to 1.
+    /// </summary>
+    public double ReconnectJitter { get; init; } = 0.5;
+
+    /// <summary>The largest frame accepted or sent, in bytes (protocol.md §6). Default 16 MiB; at least 64 KiB.</summary>
+    public int MaxFrameLength { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>The most bytes that may wait to be sent to one peer. Default 64 MiB.</summary>
+    public long MaxOutboundQueueBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>The most messages that may wait to be sent to one peer. Default 1,000,000.</summary>
+    public int MaxOutboundQueueMessages { get; init; } = 1_000_000;
+
+    /// <summary>What a sender meets when a peer's outbound queue is full. Default <see cref="OverloadPolicy.Wait"/>.</summary>
+    public OverloadPolicy OverloadPolicy { get; init; } = OverloadPolicy.Wait;
+
+    /// <summary>The most connections that may be in their handshake at once; more are refused. Default 64.</summary>
+    public int MaxPendingHandshakes { get; init; } = 64;
+
+    /// <summary>
+    /// Turns on TLS: the listener authenticates with these options and the dialer with <see cref="TlsClientOptions"/>;
+    /// both must be set together. The handshake still runs inside TLS, to bind node identity. Default off.
+    /// </summary>
+    public SslServerAuthenticationOptions? TlsServerOptions { get; init; }
+
+    /// <summary>The client side of TLS; see <see cref="TlsServerOptions"/>.</summary>
+    public SslClientAuthenticationOptions? TlsClientOptions { get; init; }
+
+    /// <summary>The clock for heartbeats, timeouts and backoff. Default <see cref="TimeProvider.System"/>; tests inject one.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>The host other nodes dial, after defaults.</summary>
+    public string EffectiveAdvertisedHost =>
+        AdvertisedHost ?? (Host is "0.0.0.0" or "::" or "[::]" ? "127.0.0.1" : Host);
+
+    /// <summary>Checks every option and parses the seeds.</summary>
+    /// <returns>The seeds as ids.</returns>
+    /// <exception cref="InvalidClusterConfigException">An option is invalid; the exception names it.</exception>
+    public IReadOnlyList<NodeId> Validate()
+    {
+        if (string.IsNullOrEmpty(Name))
+        {
+            throw new InvalidClusterConfigException(nameof(Name), "is required");
+        }
+        Check(nameof(Port), Port is >= 0 and <= 65535, $"{Port} is outside 0–65535 (0 picks a free port)");
+        try
+        {
+            // The id other nodes will see; a placeholder port stands in for 0.
+            NodeId.Create(Name, EffectiveAdvertisedHost, Port == 0 ? 1 : Port);
+        }
+        catch (InvalidNodeIdException e)
+        {
+            var option = e.Reason.StartsWith("name", StringComparison.Ordinal) ? nameof(Name) : AdvertisedHost is null ? nameof(Host) : nameof(AdvertisedHost);
+            throw new InvalidClusterConfigException(option, e.Reason);
+        }
+        Check(nameof(HeartbeatInterval), HeartbeatInterval >= TimeSpan.FromMilliseconds(10), $"{HeartbeatInterval.TotalMilliseconds} ms is below 10 ms");
+        Check(nameof(HeartbeatMissThreshold), HeartbeatMissThreshold >= 1, $"{HeartbeatMissThreshold} is below 1");
+        Check(nameof(ConnectTimeout), ConnectTimeout > TimeSpan.Zero, "must be positive");
+        Check(nameof(HandshakeTimeout), HandshakeTimeout > TimeSpan.Zero, "must be positive");
+        Check(nameof(ReconnectBaseDelay), ReconnectBaseDelay > TimeSpan.Zero, "must be positive");
+        Check(nameof(ReconnectMaxDelay), ReconnectMaxDelay >= ReconnectBaseDelay, $"must be at least {nameof(ReconnectBaseDelay)}");
+        Check(nameof(ReconnectJitter), ReconnectJitter is >= 0 and <= 1, $"{ReconnectJitter} is outside 0–1");
+        Check(nameof(MaxFrameLength), MaxFrameLength >= 64 * 1024, $"{MaxFrameLength} is below 64 KiB");
+        Check(nameof(MaxOutboundQueueBytes), MaxOutboundQueueBytes >= MaxFrameLength, $"must be at least {nameof(MaxFrameLength)} ({MaxFrameLength})");
+        Check(nameof(MaxOutboundQueueMessages), MaxOutboundQueueMessages >= 1, "must be at least 1");
+        Check(nameof(MaxPendingHandshakes), MaxPendingHandshakes >= 1, "must be at least 1");
+        Check(nameof(TlsClientOptions), (TlsServerOptions is null) == (TlsClientOptions is null), $"TLS needs both {nameof(TlsServerOptions)} and {nameof(TlsClientOptions)}");
+        Check(nameof(TimeProvider), TimeProvider is not null, "is required");
+        Check(nameof(Seeds), Seeds is not null, "must not be null");
+        var seeds = new List<NodeId>(Seeds!.Count);
+        foreach (var seed in Seeds)
+        {
+            if (!NodeId.TryParse(seed, out var id))
+            {
+                throw new InvalidClusterConfigException(nameof(Seeds), $"'{seed}' is not name@host:port");
+            }
+            seeds.Add(id);
+        }
+        return seeds;
+    }
+
+    private static void Check(string option, bool valid, string reason)
+    {
+        if (!valid)
+        {
+            throw new InvalidClusterConfigException(option, reason);
+        }
+    }
+}
+
+/// <summary>A node's configuration is invalid (the original's <c>InvalidClusterConfigError</c>).</summary>
+public sealed class InvalidClusterConfigException : NoexException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="option">The name of the invalid option.</param>
+    /// <param name="reason">What is wrong with it.</param>
+    public InvalidClusterConfigException(string option, string reason)
+        : base($"Invalid cluster configuration: {nameof(NodeOptions)}.{option} {reason}")
+    {
+        Option = option;
+        Reason = reason;
+    }
+
+    /// <summary>The name of the invalid option, e.g. <c>HeartbeatInterval</c>.</summary>
+    public string Option { get; }
+
+    /// <summary>What is wrong with it.</summary>
+    public string Reason { get; }
+}
