@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Running;
 using Noex.Lite.Bench;
+using Noex.Lite.Bench.Remote;
 
 // Noex.Lite.Bench: `micro` runs the BenchmarkDotNet micro benchmarks (memory diagnoser on);
 // the macro harnesses (`remote`, ...) are added as verbs next to it.
@@ -10,10 +11,16 @@ switch (verb)
     case "micro":
         BenchmarkSwitcher.FromAssembly(typeof(BenchConfig).Assembly).Run(rest, new BenchConfig());
         return 0;
+    case "remote":
+        return await RemoteHarness.RunAsync(rest);
+    case "remote-server":
+        return await RemoteHarness.RunServerAsync(rest);
     default:
         Console.WriteLine("""
             usage: dotnet run -c Release --project Noex.Lite.Bench -- <verb> [options]
               micro [BenchmarkDotNet options]   micro benchmarks, e.g. micro --filter '*'
+              remote [--seconds S] [--outstanding N]
+                                                two processes on 127.0.0.1: remote calls against a raw-socket baseline
             """);
         return verb == "help" ? 0 : 2;
 }
