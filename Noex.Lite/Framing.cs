@@ -420,6 +420,23 @@ internal sealed class FrameWriter : IBufferWriter<byte>, IDisposable
     /// <summary>The number of complete messages in the open frame.</summary>
     public int MessagesInOpenFrame => _messagesInFrame;
 
+    /// <summary>Every byte written, sealed or not (a connection counts its queued bytes with it).</summary>
+    public int WrittenCountIncludingOpen => _written;
+
+    /// <summary>
+    /// Makes this writer's next frame follow <paramref name="other"/>'s last one, so that two writers can take turns on
+    /// one direction (one fills while the other's bytes are sent) under one sequence (§3.2).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">This writer has a frame open.</exception>
+    public void ContinueSequenceFrom(FrameWriter other)
+    {
+        if (_frameStart >= 0)
+        {
+            ThrowInvalidOperation("ContinueSequenceFrom: a frame is open.");
+        }
+        _nextSeq = other._nextSeq;
+    }
+
     /// <summary>The buffer's current size (for tests and diagnostics).</summary>
     internal int Capacity => _buffer.Length;
 

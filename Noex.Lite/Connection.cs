@@ -1,0 +1,476 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Threading.Tasks.Sources;
+
+namespace Noex.Lite;
+
+/// <summary>Why a connection ended. Set once (the first reason wins) and reported in node-down events and metrics.</summary>
+public enum CloseReason
+{
+    /// <summary>The peer closed the connection (end of stream).</summary>
+    ConnectionClosed = 1,
+    /// <summary>The connection was reset or failed on a socket error.</summary>
+    ConnectionReset,
+    /// <summary>No frame arrived for the heartbeat interval times the miss threshold.</summary>
+    HeartbeatTimeout,
+    /// <summary>The peer said it was stopping (graceful_shutdown).</summary>
+    GracefulShutdown,
+    /// <summary>The peer broke protocol.md: a bad tag, sequence number or frame, or a malformed message.</summary>
+    ProtocolError,
+    /// <summary>A new incarnation of the peer connected, so this connection belongs to a node that is gone.</summary>
+    Restarted,
+    /// <summary>This node is stopping.</summary>
+    LocalShutdown,
+}
+
+/// <summary>Receives what a connection reads. Called on the connection's read loop, one call at a time per connection.</summary>
+internal interface IConnectionHandler
+{
+    /// <summary>One message of a verified frame. <paramref name="message"/> is valid only during the call.</summary>
+    void OnMessage(Connection connection, ReadOnlySpan<byte> message);
+
+    /// <summary>The connection ended, once, with its reason.</summary>
+    void OnClosed(Connection connection, CloseReason reason, Exception? error);
+}
+
+/// <summary>What encodes one outbound message straight into the frame being built (a struct, so no boxing).</summary>
+internal interface IOutboundMessage
+{
+    void Write(IBufferWriter<byte> writer);
+}
+
+/// <summary>The outcome of <see cref="Connection.TryEnqueue{TMessage}"/>.</summary>
+internal enum EnqueueResult
+{
+    Queued,
+    Full,
+    Closed,
+}
+
+/// <summary>
+/// One authenticated connection to one peer: a read loop, a single write loop and a bounded outbound queue.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Senders on any thread encode their message straight into the active <see cref="FrameWriter"/> under a short lock;
+/// the write loop seals whatever has accumulated into frames and sends it with one socket write, swapping in the spare
+/// writer so that senders go on while the bytes are on their way. Under load many messages share one frame, one MAC
+/// and one syscall; nothing is allocated per message.
+/// </para>
+/// <para>
+/// The queue is bounded in bytes and messages (<see cref="NodeOptions.MaxOutboundQueueBytes"/>,
+/// <see cref="NodeOptions.MaxOutboundQueueMessages"/>): a full queue is reported, never grown.
+/// </para>
+/// </remarks>
+internal sealed class Connection : IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly Stream? _stream;
+    private readonly IConnectionHandler _handler;
+    private readonly FrameReader _reader;
+    private readonly Lock _sendLock = new();
+    private readonly WriteSignal _writeSignal = new();
+    private readonly long _maxQueuedBytes;
+    private readonly int _maxQueuedMessages;
+    private readonly SessionKeys _keys;
+    private readonly CancellationTokenSource _closing = new();
+    private FrameWriter _active;
+    private FrameWriter _sending;
+    private long _queuedBytes;
+    private int _queuedMessages;
+    private bool _heartbeatRequested;
+    private bool _closed;
+    private TaskCompletionSource? _spaceWaiter;
+    private int _closeReason;
+    private Task _readLoop = Task.CompletedTask;
+    private Task _writeLoop = Task.CompletedTask;
+    private readonly TimeProvider _time;
+    private long _lastReceived;
+    private long _lastSent;
+    private volatile bool _started;
+
+    public Connection(Socket socket, Stream? stream, NodeId peer, ulong peerIncarnation, bool dialed, SessionKeys keys, NodeOptions options, IConnectionHandler handler)
+    {
+        _socket = socket;
+        _stream = stream;
+        Peer = peer;
+        PeerIncarnation = peerIncarnation;
+        Dialed = dialed;
+        _keys = keys;
+        _handler = handler;
+        _maxQueuedBytes = options.MaxOutboundQueueBytes;
+        _maxQueuedMessages = options.MaxOutboundQueueMessages;
+        _reader = new FrameReader(keys.Receive, 0, options.MaxFrameLength);
+        _active = new FrameWriter(keys.Send, 0, options.MaxFrameLength);
+        _sending = new FrameWriter(keys.Send, 0, options.MaxFrameLength);
+        _time = options.TimeProvider;
+        _lastReceived = _lastSent = _time.GetTimestamp();
+    }
+
+    /// <summary>The peer's id.</summary>
+    public NodeId Peer { get; }
+
+    /// <summary>The peer's incarnation, from the handshake.</summary>
+    public ulong PeerIncarnation { get; }
+
+    /// <summary>Whether this node dialled the connection (as opposed to accepting it).</summary>
+    public bool Dialed { get; }
+
+    /// <summary>When a frame last arrived (<see cref="TimeProvider.GetTimestamp"/>): any frame counts as a sign of life.</summary>
+    public long LastReceived => Volatile.Read(ref _lastReceived);
+
+    /// <summary>When bytes were last sent (<see cref="TimeProvider.GetTimestamp"/>): an idle link gets a heartbeat.</summary>
+    public long LastSent => Volatile.Read(ref _lastSent);
+
+    /// <summary>Whether the connection has ended.</summary>
+    public bool IsClosed => Volatile.Read(ref _closeReason) != 0;
+
+    /// <summary>The bytes waiting to be sent.</summary>
+    public long QueuedBytes => Volatile.Read(ref _queuedBytes);
+
+    /// <summary>Starts the read and write loops.</summary>
+    public void Start()
+    {
+        _started = true;
+        _readLoop = Task.Run(ReadLoopAsync);
+        _writeLoop = Task.Run(WriteLoopAsync);
+    }
+
+    /// <summary>Encodes a message into the outbound queue, unless the queue is full or the connection closed.</summary>
+    /// <exception cref="Exception">Whatever <paramref name="message"/>'s encoder throws; the queue is left as it was.</exception>
+    public EnqueueResult TryEnqueue<TMessage>(in TMessage message)
+        where TMessage : struct, IOutboundMessage
+    {
+        bool wake;
+        lock (_sendLock)
+        {
+            if (_closed)
+            {
+                return EnqueueResult.Closed;
+            }
+            if (_queuedBytes >= _maxQueuedBytes || _queuedMessages >= _maxQueuedMessages)
+            {
+                return EnqueueResult.Full;
+            }
+            var before = _active.WrittenCountIncludingOpen;
+            _active.BeginMessage();
+            try
+            {
+                message.Write(_active);
+                _active.EndMessage();
+            }
+            catch
+            {
+                _active.CancelMessage();
+                throw;
+            }
+            _queuedBytes += _active.WrittenCountIncludingOpen - before;
+            _queuedMessages++;
+            // Only the sender that finds the queue empty needs to wake the write loop; later ones ride along.
+            wake = _queuedMessages == 1 && !_heartbeatRequested;
+        }
+        if (wake)
+        {
+            _writeSignal.Set();
+        }
+        return EnqueueResult.Queued;
+    }
+
+    /// <summary>Waits until the outbound queue has room again, or the connection closes.</summary>
+    public Task WaitForSpaceAsync(CancellationToken cancellationToken)
+    {
+        Task wait;
+        lock (_sendLock)
+        {
+            if (_closed || (_queuedBytes < _maxQueuedBytes && _queuedMessages < _maxQueuedMessages))
+            {
+                return Task.CompletedTask;
+            }
+            // One shared waiter per drain: every blocked sender awaits the same task (an allocation per full queue,
+            // not per message).
+            _spaceWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            wait = _spaceWaiter.Task;
+        }
+        return wait.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Asks for an empty frame (a heartbeat) unless something is about to be sent anyway.</summary>
+    public void RequestHeartbeat()
+    {
+        bool wake;
+        lock (_sendLock)
+        {
+            wake = !_closed && _queuedMessages == 0 && !_heartbeatRequested;
+            _heartbeatRequested = true;
+        }
+        if (wake)
+        {
+            _writeSignal.Set();
+        }
+    }
+
+    /// <summary>Ends the connection with <paramref name="reason"/> (the first reason given wins) and reports it once.</summary>
+    public void Close(CloseReason reason, Exception? error = null)
+    {
+        // The first closer wins; every later call (the other loop failing as the socket goes) is a no-op.
+        if (Interlocked.CompareExchange(ref _closeReason, (int)reason, 0) != 0)
+        {
+            return;
+        }
+        TaskCompletionSource? waiter;
+        lock (_sendLock)
+        {
+            _closed = true;
+            waiter = _spaceWaiter;
+            _spaceWaiter = null;
+        }
+        waiter?.TrySetResult();
+        _closing.Cancel();
+        try
+        {
+            // Shutdown sends FIN after whatever the kernel already has; Dispose below releases the descriptor.
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        _writeSignal.Set();
+        // A connection that never started (it lost a simultaneous dial) was never up, so it is never reported down.
+        if (_started)
+        {
+            _handler.OnClosed(this, reason, error);
+        }
+    }
+
+    /// <summary>Sends what is queued, then closes (used for a graceful goodbye). Bounded by <paramref name="timeout"/>.</summary>
+    public async Task FlushAndCloseAsync(CloseReason reason, TimeSpan timeout)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (!IsClosed && QueuedBytes > 0 && Stopwatch.GetTimestamp() < deadline)
+        {
+            await WaitForDrainAsync(deadline).ConfigureAwait(false);
+        }
+        Close(reason);
+    }
+
+    private async Task WaitForDrainAsync(long deadline)
+    {
+        var remaining = TimeSpan.FromSeconds((double)(deadline - Stopwatch.GetTimestamp()) / Stopwatch.Frequency);
+        if (remaining <= TimeSpan.Zero)
+        {
+            return;
+        }
+        TaskCompletionSource drained;
+        lock (_sendLock)
+        {
+            _spaceWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            drained = _spaceWaiter;
+        }
+        try
+        {
+            await drained.Task.WaitAsync(remaining).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Close(CloseReason.LocalShutdown);
+        await Task.WhenAll(_readLoop, _writeLoop).ConfigureAwait(false);
+        _socket.Dispose();
+        if (_stream is not null)
+        {
+            await _stream.DisposeAsync().ConfigureAwait(false);
+        }
+        _reader.Dispose();
+        lock (_sendLock)
+        {
+            _active.Dispose();
+            _sending.Dispose();
+        }
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(_keys.Send);
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(_keys.Receive);
+        _closing.Dispose();
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        var token = _closing.Token;
+        try
+        {
+            while (true)
+            {
+                var memory = _reader.GetMemory();
+                var read = _stream is null
+                    ? await _socket.ReceiveAsync(memory, SocketFlags.None, token).ConfigureAwait(false)
+                    : await _stream.ReadAsync(memory, token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    Close(CloseReason.ConnectionClosed);
+                    return;
+                }
+                _reader.Advance(read);
+                OperationStatus status;
+                while ((status = _reader.TryRead(out var frame)) == OperationStatus.Done)
+                {
+                    Volatile.Write(ref _lastReceived, _time.GetTimestamp());
+                    foreach (var message in frame)
+                    {
+                        _handler.OnMessage(this, message);
+                    }
+                }
+                if (status == OperationStatus.InvalidData)
+                {
+                    Close(CloseReason.ProtocolError, _reader.CreateException());
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+        {
+            Close(CloseReason.ConnectionReset, e);
+        }
+        catch (Exception e)
+        {
+            // A handler bug must not leave a half-dead connection: end it, with the cause.
+            Close(CloseReason.ProtocolError, e);
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var token = _closing.Token;
+        try
+        {
+            while (!token.IsCancellationRequested)
+            {
+                await _writeSignal.WaitAsync().ConfigureAwait(false);
+                FrameWriter batch;
+                TaskCompletionSource? waiter;
+                lock (_sendLock)
+                {
+                    if (_closed)
+                    {
+                        return;
+                    }
+                    if (_queuedMessages == 0 && !_heartbeatRequested)
+                    {
+                        continue;
+                    }
+                    // Seal what has accumulated (or an empty heartbeat frame), and let senders go on in the spare
+                    // writer, which continues the sequence numbers.
+                    _active.Seal();
+                    batch = _active;
+                    _active = _sending;
+                    _active.ContinueSequenceFrom(batch);
+                    _sending = batch;
+                    _queuedBytes = 0;
+                    _queuedMessages = 0;
+                    _heartbeatRequested = false;
+                    waiter = _spaceWaiter;
+                    _spaceWaiter = null;
+                }
+                waiter?.TrySetResult();
+                var bytes = batch.WrittenMemory;
+                if (_stream is null)
+                {
+                    while (!bytes.IsEmpty)
+                    {
+                        var sent = await _socket.SendAsync(bytes, SocketFlags.None, token).ConfigureAwait(false);
+                        bytes = bytes[sent..];
+                    }
+                }
+                else
+                {
+                    await _stream.WriteAsync(bytes, token).ConfigureAwait(false);
+                    await _stream.FlushAsync(token).ConfigureAwait(false);
+                }
+                Volatile.Write(ref _lastSent, _time.GetTimestamp());
+                lock (_sendLock)
+                {
+                    batch.Clear();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+        {
+            Close(CloseReason.ConnectionReset, e);
+        }
+    }
+
+    /// <summary>
+    /// Wakes the single write loop without allocating: an auto-reset signal over ManualResetValueTaskSourceCore.
+    /// </summary>
+    private sealed class WriteSignal : IValueTaskSource
+    {
+        private const int Idle = 0;
+        private const int Waiting = 1;
+        private const int Signalled = 2;
+
+        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+        private int _state;
+
+        public ValueTask WaitAsync()
+        {
+            // Signalled → Idle: a Set arrived while the loop was busy; consume it and run at once.
+            if (Interlocked.CompareExchange(ref _state, Idle, Signalled) == Signalled)
+            {
+                return ValueTask.CompletedTask;
+            }
+            _core.Reset();
+            // Idle → Waiting publishes the reset source; if a Set slipped in between (state is Signalled now), consume it.
+            if (Interlocked.CompareExchange(ref _state, Waiting, Idle) == Signalled)
+            {
+                Volatile.Write(ref _state, Idle);
+                return ValueTask.CompletedTask;
+            }
+            return new ValueTask(this, _core.Version);
+        }
+
+        public void Set()
+        {
+            while (true)
+            {
+                var state = Volatile.Read(ref _state);
+                if (state == Signalled)
+                {
+                    return;
+                }
+                if (state == Waiting)
+                {
+                    // Waiting → Idle by exactly one setter, who then completes the awaited source.
+                    if (Interlocked.CompareExchange(ref _state, Idle, Waiting) == Waiting)
+                    {
+                        _core.SetResult(true);
+                        return;
+                    }
+                    continue;
+                }
+                // Idle → Signalled: the loop is busy; it will see the signal on its next WaitAsync.
+                if (Interlocked.CompareExchange(ref _state, Signalled, Idle) == Idle)
+                {
+                    return;
+                }
+            }
+        }
+
+        public void GetResult(short token) => _core.GetResult(token);
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
+    }
+}

@@ -1,0 +1,369 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Noex.Lite;
+
+/// <summary>
+/// A Noex.Lite node: a member of a cluster that dials its seeds, authenticates its peers, keeps one connection to each,
+/// notices failures and tells you (the seeds' <c>Cluster</c>, as an object, so that one process can run several).
+/// </summary>
+/// <remarks>
+/// <para>
+/// Start it with <see cref="StartAsync"/> and stop it with <see cref="StopAsync"/> or <c>await using</c>. Seeds are dialled
+/// and redialled with backoff until they answer; gossip spreads every known node so that the cluster becomes a full mesh;
+/// a connection silent for <see cref="NodeOptions.HeartbeatInterval"/> × <see cref="NodeOptions.HeartbeatMissThreshold"/>
+/// is closed as <see cref="NodeDownReason.HeartbeatTimeout"/>; a node that comes back is reconnected.
+/// </para>
+/// <para>
+/// Events are raised synchronously, one at a time and in order (a node's down before its next up); handlers must be quick
+/// and must not block, and their exceptions are swallowed so that one bad handler cannot stop the node.
+/// </para>
+/// </remarks>
+public sealed class Node : IAsyncDisposable
+{
+    private readonly NodeOptions _options;
+    private readonly Transport _transport;
+    private readonly Membership _membership;
+    private readonly EventSink _sink;
+    private readonly TimeProvider _time;
+    private readonly long _startedAt;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Lock _eventLock = new();
+    private readonly Lock _redialLock = new();
+    private readonly HashSet<NodeId> _redialing = new();
+    private ITimer? _tick;
+    private int _ticks;
+    private int _stopState;
+
+    private Node(NodeOptions options, Transport transport, NodeId id, EventSink sink)
+    {
+        _options = options;
+        _transport = transport;
+        _sink = sink;
+        Id = id;
+        _time = options.TimeProvider;
+        _startedAt = _time.GetTimestamp();
+        _membership = new Membership(id, _time);
+        sink.Node = this;
+    }
+
+    /// <summary>This node's id, <c>name@host:port</c> (with the real port when <see cref="NodeOptions.Port"/> is 0).</summary>
+    public NodeId Id { get; }
+
+    /// <summary>This run's incarnation: a restarted node keeps its id but gets a new, normally greater, incarnation.</summary>
+    public ulong Incarnation => _transport.Incarnation;
+
+    /// <summary>How long the node has been running.</summary>
+    public TimeSpan Uptime => _time.GetElapsedTime(_startedAt);
+
+    /// <summary>A node connected (or reconnected), after its handshake. Raised once per connection.</summary>
+    public event Action<NodeInfo>? NodeUp;
+
+    /// <summary>A connected node was lost, with the reason. Raised once per connection, never twice for one loss.</summary>
+    public event Action<NodeId, NodeDownReason>? NodeDown;
+
+    /// <summary>A connection failed its handshake: a wrong secret, a wrong node at a seed address, a timeout, ...</summary>
+    public event Action<HandshakeException>? HandshakeFailed;
+
+    /// <summary>Starts a node: binds its port, starts accepting, and begins dialling its seeds.</summary>
+    /// <param name="options">The configuration; validated here.</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <returns>The running node.</returns>
+    /// <exception cref="InvalidClusterConfigException">An option is invalid; the exception names it.</exception>
+    /// <exception cref="NoexException">The port cannot be bound (for example, it is in use).</exception>
+    public static Task<Node> StartAsync(NodeOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        cancellationToken.ThrowIfCancellationRequested();
+        var seeds = options.Validate();
+        var sink = new EventSink();
+        var transport = new Transport(options, new HandshakeSecret(options.ClusterSecret), Handshake.NewIncarnation(options.TimeProvider), sink);
+        int port;
+        try
+        {
+            port = transport.Bind();
+        }
+        catch (SocketException e)
+        {
+            throw new NoexException($"Cannot listen on {options.Host}:{options.Port}: {e.SocketErrorCode} (is another node or program using the port?)", e);
+        }
+        var node = new Node(options, transport, NodeId.Create(options.Name, options.EffectiveAdvertisedHost, port), sink);
+        transport.Start(node.Id);
+        var period = TimeSpan.FromTicks(Math.Max(options.HeartbeatInterval.Ticks / 4, TimeSpan.TicksPerMillisecond));
+        node._tick = options.TimeProvider.CreateTimer(static state => ((Node)state!).Tick(), node, period, period);
+        foreach (var seed in seeds)
+        {
+            if (seed != node.Id && node._membership.Learn(seed))
+            {
+                node.Redial(seed, immediately: true);
+            }
+        }
+        return Task.FromResult(node);
+    }
+
+    /// <summary>Every node this one knows of, connected or not.</summary>
+    public IReadOnlyList<NodeInfo> GetNodes() => _membership.GetNodes();
+
+    /// <summary>The nodes connected now.</summary>
+    public IReadOnlyList<NodeInfo> GetConnectedNodes() => _membership.GetNodes().Where(n => n.Status == NodeStatus.Connected).ToArray();
+
+    /// <summary>What this node knows of <paramref name="id"/>, or null.</summary>
+    public NodeInfo? GetNode(NodeId id) => _membership.GetNode(id);
+
+    /// <summary>Whether a live connection to <paramref name="id"/> exists.</summary>
+    public bool IsConnected(NodeId id) => _transport.TryGetConnection(id, out _);
+
+    /// <summary>
+    /// Stops the node gracefully: tells every peer first (they see <see cref="NodeDownReason.GracefulShutdown"/> at once),
+    /// sends what is queued (for up to a second), then closes everything. Idempotent.
+    /// </summary>
+    /// <param name="cancellationToken">Cuts the graceful part short.</param>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _stopState, 1) != 0)
+        {
+            return;
+        }
+        _stopping.Cancel();
+        if (_tick is not null)
+        {
+            await _tick.DisposeAsync().ConfigureAwait(false);
+        }
+        var connections = _transport.GetConnections();
+        foreach (var connection in connections)
+        {
+            connection.TryEnqueue(new ControlMessages.GoodbyeMessage());
+        }
+        // Up to a second to deliver the goodbyes and what was queued before them; a cancelled stop skips the wait.
+        var grace = cancellationToken.IsCancellationRequested ? TimeSpan.Zero : TimeSpan.FromSeconds(1);
+        await Task.WhenAll(connections.Select(c => c.FlushAndCloseAsync(CloseReason.LocalShutdown, grace))).ConfigureAwait(false);
+        await _transport.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Stops the node (<see cref="StopAsync"/>).</summary>
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    /// <summary>The node as its id.</summary>
+    public override string ToString() => Id.ToString();
+
+    private void Tick()
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+        var now = _time.GetTimestamp();
+        var silentLimit = (long)(_options.HeartbeatInterval.TotalSeconds * _options.HeartbeatMissThreshold * _time.TimestampFrequency);
+        var idleLimit = (long)(_options.HeartbeatInterval.TotalSeconds * _time.TimestampFrequency);
+        var gossip = ++_ticks % 4 == 0;
+        var known = gossip ? _membership.GetKnownIds() : null;
+        foreach (var connection in _transport.GetConnections())
+        {
+            if (now - connection.LastReceived > silentLimit)
+            {
+                connection.Close(CloseReason.HeartbeatTimeout);
+            }
+            else if (gossip)
+            {
+                // Gossip doubles as the heartbeat on every fourth tick.
+                connection.TryEnqueue(new ControlMessages.GossipMessage(Uptime, 0, known!));
+            }
+            else if (now - connection.LastSent >= idleLimit)
+            {
+                connection.RequestHeartbeat();
+            }
+        }
+    }
+
+    private void OnConnectionUp(Connection connection)
+    {
+        connection.TryEnqueue(new ControlMessages.GossipMessage(Uptime, 0, _membership.GetKnownIds()));
+        lock (_eventLock)
+        {
+            if (_membership.MarkUp(connection.Peer, connection.PeerIncarnation) is { } info)
+            {
+                Raise(NodeUp, info);
+            }
+        }
+    }
+
+    private void OnClosed(Connection connection, CloseReason reason)
+    {
+        _transport.Forget(connection);
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+        lock (_eventLock)
+        {
+            // A restarted peer's old connection is reported even though the peer is up again: its processes are gone.
+            // Otherwise a closed connection is the node's loss only if no other live connection to it remains.
+            if (reason == CloseReason.Restarted)
+            {
+                RaiseDown(connection.Peer, NodeDownReason.Restarted);
+                return;
+            }
+            if (_transport.TryGetConnection(connection.Peer, out _) || !_membership.MarkDown(connection.Peer))
+            {
+                return;
+            }
+            RaiseDown(connection.Peer, reason switch
+            {
+                CloseReason.HeartbeatTimeout => NodeDownReason.HeartbeatTimeout,
+                CloseReason.GracefulShutdown => NodeDownReason.GracefulShutdown,
+                CloseReason.ConnectionReset => NodeDownReason.ConnectionReset,
+                CloseReason.ProtocolError => NodeDownReason.ProtocolError,
+                _ => NodeDownReason.ConnectionClosed,
+            });
+        }
+        if (reason == CloseReason.GracefulShutdown)
+        {
+            // It said goodbye: forget it rather than redial a node that meant to leave. It may come back by itself.
+            _membership.Forget(connection.Peer);
+        }
+        else
+        {
+            Redial(connection.Peer, immediately: false);
+        }
+    }
+
+    private void OnMessage(Connection connection, ReadOnlySpan<byte> message)
+    {
+        switch (message[0])
+        {
+            case ControlMessages.Gossip:
+                List<NodeId> known;
+                try
+                {
+                    (var uptime, var processCount, known) = ControlMessages.ReadGossip(message[1..]);
+                    _membership.Update(connection.Peer, uptime, processCount);
+                }
+                catch (FormatException e)
+                {
+                    connection.Close(CloseReason.ProtocolError, new NoexException($"Malformed gossip from {connection.Peer}: {e.Message}", e));
+                    return;
+                }
+                foreach (var id in known)
+                {
+                    if (id != Id && _membership.Learn(id))
+                    {
+                        Redial(id, immediately: true);
+                    }
+                }
+                break;
+            case ControlMessages.Goodbye:
+                connection.Close(CloseReason.GracefulShutdown);
+                break;
+            default:
+                // Message types of later protocol versions (or layers not running here) are dropped, not fatal: a bad
+                // payload must not take the link down (protocol.md §5).
+                break;
+        }
+    }
+
+    private void Redial(NodeId peer, bool immediately)
+    {
+        lock (_redialLock)
+        {
+            if (_stopping.IsCancellationRequested || !_redialing.Add(peer))
+            {
+                return;
+            }
+        }
+        _ = RedialAsync(peer, immediately);
+    }
+
+    private async Task RedialAsync(NodeId peer, bool immediately)
+    {
+        try
+        {
+            var first = true;
+            while (!_stopping.IsCancellationRequested && _membership.GetNode(peer) is not null && !IsConnected(peer))
+            {
+                if (!first || !immediately)
+                {
+                    await Task.Delay(_membership.NextBackoff(peer, _options), _time, _stopping.Token).ConfigureAwait(false);
+                }
+                first = false;
+                try
+                {
+                    await _transport.ConnectAsync(peer).ConfigureAwait(false);
+                }
+                catch (NoexException)
+                {
+                    // Unreachable or refused: try again after the next backoff. Handshake failures were reported already.
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            lock (_redialLock)
+            {
+                _redialing.Remove(peer);
+            }
+        }
+    }
+
+    private void RaiseDown(NodeId peer, NodeDownReason reason)
+    {
+        foreach (var handler in NodeDown?.GetInvocationList() ?? [])
+        {
+            try
+            {
+                ((Action<NodeId, NodeDownReason>)handler)(peer, reason);
+            }
+            catch (Exception)
+            {
+                // A handler's failure is its own; the node goes on (as the original).
+            }
+        }
+    }
+
+    private static void Raise<T>(Action<T>? handlers, T argument)
+    {
+        foreach (var handler in handlers?.GetInvocationList() ?? [])
+        {
+            try
+            {
+                ((Action<T>)handler)(argument);
+            }
+            catch (Exception)
+            {
+                // A handler's failure is its own; the node goes on (as the original).
+            }
+        }
+    }
+
+    /// <summary>Routes transport callbacks to the node, which exists only once the port is bound.</summary>
+    private sealed class EventSink : ITransportEvents
+    {
+        public Node? Node { get; set; }
+
+        public void OnConnectionUp(Connection connection, Connection? replaced) => Node!.OnConnectionUp(connection);
+
+        public void OnHandshakeFailed(EndPoint? remote, NodeId? peer, HandshakeException error) => Raise(Node!.HandshakeFailed, error);
+
+        public void OnMessage(Connection connection, ReadOnlySpan<byte> message) => Node!.OnMessage(connection, message);
+
+        public void OnClosed(Connection connection, CloseReason reason, Exception? error) => Node!.OnClosed(connection, reason);
+    }
+}
+
+/// <summary>A node could not be reached: not connected, refused, or timed out (the seeds' <c>NodeNotReachableError</c>).</summary>
+public sealed class NodeNotReachableException : NoexException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="nodeId">The node.</param>
+    /// <param name="reason">Why it could not be reached.</param>
+    public NodeNotReachableException(NodeId nodeId, string reason)
+        : base($"Node {nodeId} is not reachable: {reason}")
+    {
+        NodeId = nodeId;
+    }
+
+    /// <summary>The node that could not be reached.</summary>
+    public NodeId NodeId { get; }
+}

@@ -1,0 +1,472 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+
+namespace Noex.Lite;
+
+/// <summary>What the transport tells its node.</summary>
+internal interface ITransportEvents : IConnectionHandler
+{
+    /// <summary>A connection passed its handshake and is now the one connection to its peer.</summary>
+    /// <param name="connection">The new connection.</param>
+    /// <param name="replaced">The connection it replaces, for a restarted peer (already closed with Restarted).</param>
+    void OnConnectionUp(Connection connection, Connection? replaced);
+
+    /// <summary>A handshake failed (wrong secret, wrong node, timeout, ...). Nothing was adopted.</summary>
+    void OnHandshakeFailed(EndPoint? remote, NodeId? peer, HandshakeException error);
+}
+
+/// <summary>
+/// The listener and the connections of one node: dialling, accepting, the handshake of protocol.md §4, and the rule that
+/// keeps one connection per pair of nodes.
+/// </summary>
+/// <remarks>
+/// Thread-safe. An unauthenticated connection holds one handshake buffer of 1,027 bytes and must finish within
+/// <see cref="NodeOptions.HandshakeTimeout"/>; at most <see cref="NodeOptions.MaxPendingHandshakes"/> run at once.
+/// </remarks>
+internal sealed class Transport : IAsyncDisposable
+{
+    private readonly NodeOptions _options;
+    private readonly HandshakeSecret _secret;
+    private readonly ITransportEvents _events;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<NodeId, Connection> _connections = new();
+    private readonly Dictionary<NodeId, Task<Connection?>> _dials = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _handshakeSlots;
+    private Socket? _listener;
+    private Task _acceptLoop = Task.CompletedTask;
+    private NodeId? _localId;
+    private int _disposed;
+
+    public Transport(NodeOptions options, HandshakeSecret secret, ulong incarnation, ITransportEvents events)
+    {
+        _options = options;
+        _secret = secret;
+        Incarnation = incarnation;
+        _events = events;
+        _handshakeSlots = new SemaphoreSlim(options.MaxPendingHandshakes, options.MaxPendingHandshakes);
+    }
+
+    /// <summary>This node's incarnation, bound into every handshake.</summary>
+    public ulong Incarnation { get; }
+
+    /// <summary>This node's id; set by <see cref="Start"/>.</summary>
+    public NodeId LocalId => _localId ?? throw new InvalidOperationException("The transport has not started.");
+
+    /// <summary>Binds the listener and returns the port it got (the configured one, or a free one for port 0).</summary>
+    /// <exception cref="SocketException">The address is in use or cannot be bound.</exception>
+    public int Bind()
+    {
+        var address = _options.Host is "0.0.0.0" ? IPAddress.Any : IPAddress.Parse(_options.Host.Trim('[', ']'));
+        var listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            listener.Bind(new IPEndPoint(address, _options.Port));
+            listener.Listen(512);
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+        _listener = listener;
+        return ((IPEndPoint)listener.LocalEndPoint!).Port;
+    }
+
+    /// <summary>Starts accepting, as <paramref name="localId"/>.</summary>
+    public void Start(NodeId localId)
+    {
+        _localId = localId;
+        _acceptLoop = Task.Run(AcceptLoopAsync);
+    }
+
+    /// <summary>The live connection to <paramref name="peer"/>, if there is one.</summary>
+    public bool TryGetConnection(NodeId peer, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Connection? connection)
+    {
+        lock (_lock)
+        {
+            return _connections.TryGetValue(peer, out connection) && !connection.IsClosed;
+        }
+    }
+
+    /// <summary>The live connections.</summary>
+    public Connection[] GetConnections()
+    {
+        lock (_lock)
+        {
+            return _connections.Values.Where(c => !c.IsClosed).ToArray();
+        }
+    }
+
+    /// <summary>
+    /// Dials <paramref name="peer"/> unless a connection or a dial to it exists. Returns the connection, or null when the
+    /// peer keeps another connection (a simultaneous dial it won).
+    /// </summary>
+    /// <exception cref="NodeNotReachableException">The peer could not be reached within the connect timeout.</exception>
+    /// <exception cref="HandshakeException">The handshake failed.</exception>
+    public Task<Connection?> ConnectAsync(NodeId peer)
+    {
+        lock (_lock)
+        {
+            if (_connections.TryGetValue(peer, out var existing) && !existing.IsClosed)
+            {
+                return Task.FromResult<Connection?>(existing);
+            }
+            if (_dials.TryGetValue(peer, out var pending))
+            {
+                return pending;
+            }
+            var dial = DialAsync(peer);
+            _dials[peer] = dial;
+            return dial;
+        }
+    }
+
+    /// <summary>Removes a closed connection from the table (the node calls this from OnClosed).</summary>
+    public void Forget(Connection connection)
+    {
+        lock (_lock)
+        {
+            if (_connections.TryGetValue(connection.Peer, out var current) && ReferenceEquals(current, connection))
+            {
+                _connections.Remove(connection.Peer);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        _stopping.Cancel();
+        _listener?.Dispose();
+        await _acceptLoop.ConfigureAwait(false);
+        Connection[] connections;
+        lock (_lock)
+        {
+            connections = _connections.Values.ToArray();
+            _connections.Clear();
+        }
+        foreach (var connection in connections)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+        _stopping.Dispose();
+    }
+
+    private async Task<Connection?> DialAsync(NodeId peer)
+    {
+        await Task.Yield();
+        Socket? socket = null;
+        Stream? stream = null;
+        try
+        {
+            socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            using (var connect = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token))
+            {
+                connect.CancelAfter(_options.ConnectTimeout);
+                try
+                {
+                    await socket.ConnectAsync(peer.Host.Trim('[', ']'), peer.Port, connect.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is SocketException or OperationCanceledException && !_stopping.IsCancellationRequested)
+                {
+                    throw new NodeNotReachableException(peer, e is OperationCanceledException
+                        ? $"no connection within {_options.ConnectTimeout.TotalMilliseconds} ms"
+                        : ((SocketException)e).SocketErrorCode.ToString());
+                }
+            }
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            deadline.CancelAfter(_options.HandshakeTimeout);
+            if (_options.TlsClientOptions is { } tls)
+            {
+                var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false));
+                stream = ssl;
+                await ssl.AuthenticateAsClientAsync(tls, deadline.Token).ConfigureAwait(false);
+            }
+            var handshake = Handshake.Dial(_secret, LocalId, Incarnation, peer, RandomNumberGenerator.GetBytes(Handshake.NonceLength));
+            var io = new HandshakeIo(socket, stream);
+            await io.WriteAsync(handshake.CreateHello(), deadline.Token).ConfigureAwait(false);
+            var proof = handshake.OnChallenge(await io.ReadAsync(deadline.Token).ConfigureAwait(false));
+            await io.WriteAsync(proof, deadline.Token).ConfigureAwait(false);
+            try
+            {
+                handshake.OnWelcome(await io.ReadAsync(deadline.Token).ConfigureAwait(false));
+            }
+            catch (HandshakeException e) when (e.Failure == HandshakeFailure.Duplicate)
+            {
+                // The peer keeps the other connection of a simultaneous dial: not a failure.
+                socket.Dispose();
+                return null;
+            }
+            var connection = new Connection(socket, stream, peer, handshake.PeerIncarnation, dialed: true, handshake.Keys!, _options, _events);
+            socket = null;
+            stream = null;
+            if (Adopt(connection))
+            {
+                return connection;
+            }
+            await connection.DisposeAsync().ConfigureAwait(false);
+            return TryGetConnection(peer, out var winner) ? winner : null;
+        }
+        catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
+        {
+            var e = new HandshakeException(HandshakeFailure.Timeout, false, $"Handshake with {peer} did not finish within {_options.HandshakeTimeout.TotalMilliseconds} ms");
+            _events.OnHandshakeFailed(null, peer, e);
+            throw e;
+        }
+        catch (HandshakeException e)
+        {
+            _events.OnHandshakeFailed(null, peer, e);
+            throw;
+        }
+        catch (Exception e) when (e is IOException or SocketException or System.Security.Authentication.AuthenticationException)
+        {
+            throw new NodeNotReachableException(peer, e.Message);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _dials.Remove(peer);
+            }
+            if (stream is not null)
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+            socket?.Dispose();
+        }
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await _listener!.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                // A connection reset before accept completes (or fd exhaustion): the listener itself is fine.
+                continue;
+            }
+            socket.NoDelay = true;
+            if (!_handshakeSlots.Wait(0))
+            {
+                // Too many handshakes in progress: refuse at once rather than queue attackers' sockets.
+                _ = RefuseAsync(socket);
+                continue;
+            }
+            _ = Task.Run(() => AcceptAsync(socket));
+        }
+    }
+
+    private static async Task RefuseAsync(Socket socket)
+    {
+        try
+        {
+            await socket.SendAsync(Handshake.CreateReject(HandshakeFailure.Busy), SocketFlags.None).ConfigureAwait(false);
+        }
+        catch (SocketException)
+        {
+        }
+        finally
+        {
+            socket.Dispose();
+        }
+    }
+
+    private async Task AcceptAsync(Socket socket)
+    {
+        Stream? stream = null;
+        var remote = socket.RemoteEndPoint;
+        Handshake? handshake = null;
+        try
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            deadline.CancelAfter(_options.HandshakeTimeout);
+            if (_options.TlsServerOptions is { } tls)
+            {
+                var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false));
+                stream = ssl;
+                await ssl.AuthenticateAsServerAsync(tls, deadline.Token).ConfigureAwait(false);
+            }
+            var io = new HandshakeIo(socket, stream);
+            handshake = Handshake.Accept(_secret, LocalId, Incarnation, RandomNumberGenerator.GetBytes(Handshake.NonceLength));
+            byte[] challenge;
+            try
+            {
+                challenge = handshake.OnHello(await io.ReadAsync(deadline.Token).ConfigureAwait(false));
+            }
+            catch (HandshakeException e) when (!e.ByPeer)
+            {
+                await io.TryWriteAsync(Handshake.CreateReject(e.Failure)).ConfigureAwait(false);
+                throw;
+            }
+            await io.WriteAsync(challenge, deadline.Token).ConfigureAwait(false);
+            try
+            {
+                handshake.OnProof(await io.ReadAsync(deadline.Token).ConfigureAwait(false));
+            }
+            catch (HandshakeException e) when (!e.ByPeer)
+            {
+                await io.TryWriteAsync(Handshake.CreateReject(e.Failure)).ConfigureAwait(false);
+                throw;
+            }
+            var peer = handshake.PeerId!;
+            var duplicate = IsDuplicateInbound(peer, handshake.PeerIncarnation);
+            await io.WriteAsync(handshake.CreateWelcome(duplicate), deadline.Token).ConfigureAwait(false);
+            if (duplicate)
+            {
+                return;
+            }
+            var connection = new Connection(socket, stream, peer, handshake.PeerIncarnation, dialed: false, handshake.Keys!, _options, _events);
+            socket = null!;
+            stream = null;
+            if (!Adopt(connection))
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
+        {
+            _events.OnHandshakeFailed(remote, handshake?.PeerId, new HandshakeException(HandshakeFailure.Timeout, false,
+                $"A connection from {remote} did not finish its handshake within {_options.HandshakeTimeout.TotalMilliseconds} ms"));
+        }
+        catch (HandshakeException e)
+        {
+            _events.OnHandshakeFailed(remote, handshake?.PeerId, e);
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException
+            or System.Security.Authentication.AuthenticationException)
+        {
+            // The peer went away mid-handshake, or this node is stopping: nothing was adopted, nothing to report.
+        }
+        finally
+        {
+            _handshakeSlots.Release();
+            if (stream is not null)
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+            socket?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Whether an inbound connection from <paramref name="peer"/> must give way (protocol.md §4.4): to a live connection of
+    /// the same or a newer incarnation, or to this node's own dial in progress when this node's id is the smaller one.
+    /// </summary>
+    private bool IsDuplicateInbound(NodeId peer, ulong incarnation)
+    {
+        lock (_lock)
+        {
+            if (_connections.TryGetValue(peer, out var existing) && !existing.IsClosed)
+            {
+                return existing.PeerIncarnation >= incarnation;
+            }
+            return _dials.ContainsKey(peer) && LocalId < peer;
+        }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="connection"/> the one connection to its peer, unless a live one of the same or a newer
+    /// incarnation already is; a live one of an older incarnation is closed as Restarted.
+    /// </summary>
+    private bool Adopt(Connection connection)
+    {
+        Connection? replaced = null;
+        lock (_lock)
+        {
+            if (_stopping.IsCancellationRequested)
+            {
+                return false;
+            }
+            if (_connections.TryGetValue(connection.Peer, out var existing) && !existing.IsClosed)
+            {
+                if (existing.PeerIncarnation >= connection.PeerIncarnation)
+                {
+                    return false;
+                }
+                replaced = existing;
+            }
+            _connections[connection.Peer] = connection;
+        }
+        replaced?.Close(CloseReason.Restarted);
+        connection.Start();
+        _events.OnConnectionUp(connection, replaced);
+        return true;
+    }
+
+    /// <summary>Reads and writes whole handshake messages with one 1,027-byte buffer.</summary>
+    private sealed class HandshakeIo(Socket socket, Stream? stream)
+    {
+        private readonly byte[] _buffer = new byte[2 + Handshake.MaxMessageLength + 1];
+        private int _filled;
+
+        public async ValueTask<byte[]> ReadAsync(CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                switch (Handshake.TryReadMessage(_buffer.AsSpan(0, _filled), out var consumed))
+                {
+                    case OperationStatus.Done:
+                        var message = _buffer.AsSpan(0, consumed).ToArray();
+                        _buffer.AsSpan(consumed, _filled - consumed).CopyTo(_buffer);
+                        _filled -= consumed;
+                        return message;
+                    case OperationStatus.InvalidData:
+                        throw new HandshakeException(HandshakeFailure.Malformed, false, "a handshake message's length is outside 1–1024 bytes");
+                }
+                if (_filled == _buffer.Length)
+                {
+                    throw new HandshakeException(HandshakeFailure.Malformed, false, "a handshake message is longer than 1024 bytes");
+                }
+                var read = stream is null
+                    ? await socket.ReceiveAsync(_buffer.AsMemory(_filled), SocketFlags.None, cancellationToken).ConfigureAwait(false)
+                    : await stream.ReadAsync(_buffer.AsMemory(_filled), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    throw new IOException("the peer closed the connection during the handshake");
+                }
+                _filled += read;
+            }
+        }
+
+        public async ValueTask WriteAsync(byte[] message, CancellationToken cancellationToken)
+        {
+            if (stream is null)
+            {
+                await socket.SendAsync(message, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await stream.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+                await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        public async ValueTask TryWriteAsync(byte[] message)
+        {
+            try
+            {
+                using var brief = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                await WriteAsync(message, brief.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+            {
+            }
+        }
+    }
+}
