@@ -50,6 +50,9 @@ public sealed class Node : IAsyncDisposable
     /// <summary>This node's id, <c>name@host:port</c> (with the real port when <see cref="NodeOptions.Port"/> is 0).</summary>
     public NodeId Id { get; }
 
+    /// <summary>The port the listener is bound to (the id's port unless <see cref="NodeOptions.AdvertisedPort"/> is set).</summary>
+    public int ListenPort { get; private init; }
+
     /// <summary>This run's incarnation: a restarted node keeps its id but gets a new, normally greater, incarnation.</summary>
     public ulong Incarnation => _transport.Incarnation;
 
@@ -87,7 +90,10 @@ public sealed class Node : IAsyncDisposable
         {
             throw new NoexException($"Cannot listen on {options.Host}:{options.Port}: {e.SocketErrorCode} (is another node or program using the port?)", e);
         }
-        var node = new Node(options, transport, NodeId.Create(options.Name, options.EffectiveAdvertisedHost, port), sink);
+        var node = new Node(options, transport, NodeId.Create(options.Name, options.EffectiveAdvertisedHost, options.AdvertisedPort ?? port), sink)
+        {
+            ListenPort = port,
+        };
         transport.Start(node.Id);
         var period = TimeSpan.FromTicks(Math.Max(options.HeartbeatInterval.Ticks / 4, TimeSpan.TicksPerMillisecond));
         node._tick = options.TimeProvider.CreateTimer(static state => ((Node)state!).Tick(), node, period, period);

@@ -37,6 +37,12 @@ public sealed record NodeOptions
     /// <summary>The TCP port to listen on. Default 4369; 0 picks a free port (the node id then carries the real one).</summary>
     public int Port { get; init; } = 4369;
 
+    /// <summary>
+    /// The port other nodes dial, which becomes part of the node id, when it differs from <see cref="Port"/> (behind a
+    /// port forward or a proxy). Default: the port the listener got.
+    /// </summary>
+    public int? AdvertisedPort { get; init; }
+
     /// <summary>Nodes to dial at start, as <c>name@host:port</c>. They are retried with backoff until they answer.</summary>
     public IReadOnlyList<string> Seeds { get; init; } = [];
 
@@ -111,6 +117,7 @@ public sealed record NodeOptions
             throw new InvalidClusterConfigException(nameof(Name), "is required");
         }
         Check(nameof(Port), Port is >= 0 and <= 65535, $"{Port} is outside 0–65535 (0 picks a free port)");
+        Check(nameof(AdvertisedPort), AdvertisedPort is null or (>= 1 and <= 65535), $"{AdvertisedPort} is outside 1–65535");
         try
         {
             // The id other nodes will see; a placeholder port stands in for 0.

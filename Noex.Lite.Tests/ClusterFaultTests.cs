@@ -1,0 +1,181 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.Sockets;
+using Xunit.Abstractions;
+
+namespace Noex.Lite.Tests;
+
+/// <summary>
+/// Reliability cases of ../shared/reference/reliability.md §4 through a fault-injecting proxy: black hole (T04), one-way
+/// loss (T05), reset (T03), corruption (T28), replay (T29), idle connections at the door (T14).
+/// </summary>
+public class ClusterFaultTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan s_interval = TimeSpan.FromMilliseconds(200);
+    private const int Threshold = 3;
+
+    private static NodeOptions Options(string name, params string[] seeds) => new()
+    {
+        Name = name,
+        Host = "127.0.0.1",
+        Port = 0,
+        ClusterSecret = "fault-tests",
+        Seeds = seeds,
+        HeartbeatInterval = s_interval,
+        HeartbeatMissThreshold = Threshold,
+        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
+        ReconnectMaxDelay = TimeSpan.FromMilliseconds(400),
+    };
+
+    /// <summary>Two nodes whose every connection runs through a proxy in front of each.</summary>
+    private sealed class Pair : IAsyncDisposable
+    {
+        public required Node A { get; init; }
+        public required Node B { get; init; }
+        public required FaultProxy ProxyA { get; init; }
+        public required FaultProxy ProxyB { get; init; }
+        public ConcurrentQueue<(string Side, NodeDownReason Reason, long At)> Downs { get; } = new();
+        public ConcurrentQueue<string> Ups { get; } = new();
+
+        public static async Task<Pair> StartAsync()
+        {
+            var proxyA = FaultProxy.Start();
+            var proxyB = FaultProxy.Start();
+            var a = await Node.StartAsync(Options("a") with { AdvertisedPort = proxyA.Port });
+            proxyA.TargetPort = a.ListenPort;
+            var b = await Node.StartAsync(Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port });
+            proxyB.TargetPort = b.ListenPort;
+            var pair = new Pair { A = a, B = b, ProxyA = proxyA, ProxyB = proxyB };
+            a.NodeDown += (_, reason) => pair.Downs.Enqueue(("a", reason, Stopwatch.GetTimestamp()));
+            b.NodeDown += (_, reason) => pair.Downs.Enqueue(("b", reason, Stopwatch.GetTimestamp()));
+            a.NodeUp += _ => pair.Ups.Enqueue("a");
+            b.NodeUp += _ => pair.Ups.Enqueue("b");
+            await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+            return pair;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await A.DisposeAsync();
+            await B.DisposeAsync();
+            await ProxyA.DisposeAsync();
+            await ProxyB.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Blackhole_BothWays_BothSidesSeeHeartbeatTimeoutInTheWindow()
+    {
+        await using var pair = await Pair.StartAsync();
+        var fault = Stopwatch.GetTimestamp();
+
+        pair.ProxyA.Blackhole = true;
+        pair.ProxyB.Blackhole = true;
+
+        await ClusterTests.Eventually(() => pair.Downs.Count >= 2);
+        var downs = pair.Downs.ToArray();
+        Assert.Contains(downs, d => d.Side == "a" && d.Reason == NodeDownReason.HeartbeatTimeout);
+        Assert.Contains(downs, d => d.Side == "b" && d.Reason == NodeDownReason.HeartbeatTimeout);
+        foreach (var down in downs)
+        {
+            var detected = Stopwatch.GetElapsedTime(fault, down.At);
+            output.WriteLine($"{down.Side}: {down.Reason} after {detected.TotalMilliseconds:0} ms (window {s_interval.TotalMilliseconds * (Threshold - 1)}–{s_interval.TotalMilliseconds * Threshold} ms + tick)");
+            // Never before I·(k−1) minus one tick (the last frame may have arrived up to a tick before the fault).
+            Assert.True(detected >= s_interval * (Threshold - 1) - s_interval / 4, $"premature: {detected.TotalMilliseconds} ms");
+        }
+    }
+
+    [Fact]
+    public async Task OneWayLoss_ReceiverTimesOutAndClosesSoBothSidesSeeIt()
+    {
+        await using var pair = await Pair.StartAsync();
+
+        // b dialled a through a's proxy: drop what b sends, so a hears nothing while b still hears a.
+        pair.ProxyA.DropToTarget = true;
+
+        await ClusterTests.Eventually(() => pair.Downs.Any(d => d.Side == "a") && pair.Downs.Any(d => d.Side == "b"));
+        Assert.Contains(pair.Downs, d => d.Side == "a" && d.Reason == NodeDownReason.HeartbeatTimeout);
+    }
+
+    [Fact]
+    public async Task Reset_BothSidesSeeItAtOnceAndReconnect()
+    {
+        await using var pair = await Pair.StartAsync();
+        var fault = Stopwatch.GetTimestamp();
+
+        pair.ProxyA.ResetAll();
+        pair.ProxyB.ResetAll();
+
+        await ClusterTests.Eventually(() => pair.Downs.Any(d => d.Side == "a") && pair.Downs.Any(d => d.Side == "b"));
+        Assert.All(pair.Downs, d => Assert.Contains(d.Reason, new[] { NodeDownReason.ConnectionReset, NodeDownReason.ConnectionClosed }));
+        foreach (var down in pair.Downs)
+        {
+            output.WriteLine($"{down.Side}: {down.Reason} after {Stopwatch.GetElapsedTime(fault, down.At).TotalMilliseconds:0} ms");
+        }
+        await ClusterTests.Eventually(() => pair.A.IsConnected(pair.B.Id) && pair.B.IsConnected(pair.A.Id) && pair.Ups.Count >= 4);
+    }
+
+    [Fact]
+    public async Task CorruptedByte_ClosesTheConnectionAsProtocolErrorAndReconnects()
+    {
+        await using var pair = await Pair.StartAsync();
+
+        pair.ProxyA.CorruptNextToTarget();
+
+        await ClusterTests.Eventually(() => pair.Downs.Any(d => d.Side == "a"));
+        Assert.Contains(pair.Downs, d => d.Side == "a" && d.Reason == NodeDownReason.ProtocolError);
+        await ClusterTests.Eventually(() => pair.A.IsConnected(pair.B.Id) && pair.B.IsConnected(pair.A.Id));
+    }
+
+    [Fact]
+    public async Task ReplayedFrame_ClosesTheConnectionAsProtocolError()
+    {
+        await using var pair = await Pair.StartAsync();
+
+        pair.ProxyA.ReplayNextToTarget();
+
+        await ClusterTests.Eventually(() => pair.Downs.Any(d => d.Side == "a"));
+        Assert.Contains(pair.Downs, d => d.Side == "a" && d.Reason == NodeDownReason.ProtocolError);
+    }
+
+    [Fact]
+    public async Task IdleConnections_ClosedAtTheHandshakeDeadlineWhileAPeerStillJoins()
+    {
+        await using var a = await Node.StartAsync(Options("a") with { HandshakeTimeout = TimeSpan.FromSeconds(1), MaxPendingHandshakes = 16 });
+        var idle = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                await socket.ConnectAsync("127.0.0.1", a.ListenPort);
+                idle.Add(socket);
+            }
+            var started = Stopwatch.GetTimestamp();
+            await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
+
+            await ClusterTests.Eventually(() => a.IsConnected(b.Id));
+            output.WriteLine($"a peer joined {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms after 200 idle connections");
+
+            // Every idle socket is closed by the node (refused as busy at once, or at its handshake deadline).
+            foreach (var socket in idle)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                var buffer = new byte[16];
+                try
+                {
+                    while (await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token) > 0)
+                    {
+                    }
+                }
+                catch (SocketException)
+                {
+                }
+            }
+        }
+        finally
+        {
+            idle.ForEach(s => s.Dispose());
+        }
+    }
+}

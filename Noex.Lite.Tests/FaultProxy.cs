@@ -1,0 +1,160 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Noex.Lite.Tests;
+
+/// <summary>
+/// A TCP proxy on loopback that injects faults into the connections through it: a black hole (bytes held, sockets kept
+/// open), loss in one direction, a flipped bit, a replayed chunk, or a reset. A node that advertises the proxy's port
+/// (NodeOptions.AdvertisedPort) receives every dial through it.
+/// </summary>
+public sealed class FaultProxy : IAsyncDisposable
+{
+    private readonly Socket _listener;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<(Socket Client, Socket Server)> _pairs = new();
+    private readonly Lock _lock = new();
+    private readonly Task _acceptLoop;
+    private volatile bool _blackhole;
+    private volatile bool _dropToTarget;
+    private volatile bool _dropFromTarget;
+    private int _corruptToTarget;
+    private int _replayToTarget;
+
+    private FaultProxy()
+    {
+        _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _listener.Listen(64);
+        _acceptLoop = Task.Run(AcceptLoopAsync);
+    }
+
+    /// <summary>The port to dial (and for the target node to advertise).</summary>
+    public int Port => ((IPEndPoint)_listener.LocalEndPoint!).Port;
+
+    /// <summary>The port of the real listener behind the proxy.</summary>
+    public int TargetPort { get; set; }
+
+    /// <summary>How many connections have passed through.</summary>
+    public int Accepted { get; private set; }
+
+    public static FaultProxy Start() => new();
+
+    /// <summary>Holds every byte in both directions while the sockets stay open (a partition the OS cannot see).</summary>
+    public bool Blackhole { get => _blackhole; set => _blackhole = value; }
+
+    /// <summary>Drops what the dialler sends to the target.</summary>
+    public bool DropToTarget { get => _dropToTarget; set => _dropToTarget = value; }
+
+    /// <summary>Drops what the target sends back.</summary>
+    public bool DropFromTarget { get => _dropFromTarget; set => _dropFromTarget = value; }
+
+    /// <summary>Flips one bit in the next chunk sent to the target.</summary>
+    public void CorruptNextToTarget() => Interlocked.Exchange(ref _corruptToTarget, 1);
+
+    /// <summary>Sends the next chunk to the target twice.</summary>
+    public void ReplayNextToTarget() => Interlocked.Exchange(ref _replayToTarget, 1);
+
+    /// <summary>Resets every connection through the proxy (RST, as a crashed middlebox would).</summary>
+    public void ResetAll()
+    {
+        lock (_lock)
+        {
+            foreach (var (client, server) in _pairs)
+            {
+                Reset(client);
+                Reset(server);
+            }
+            _pairs.Clear();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _listener.Dispose();
+        ResetAll();
+        await _acceptLoop;
+    }
+
+    private static void Reset(Socket socket)
+    {
+        try
+        {
+            socket.LingerState = new LingerOption(true, 0);
+            socket.Close();
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _listener.AcceptAsync(_stop.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                return;
+            }
+            var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await server.ConnectAsync(new IPEndPoint(IPAddress.Loopback, TargetPort), _stop.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException)
+            {
+                Reset(client);
+                server.Dispose();
+                continue;
+            }
+            client.NoDelay = true;
+            lock (_lock)
+            {
+                _pairs.Add((client, server));
+                Accepted++;
+            }
+            _ = PumpAsync(client, server, toTarget: true);
+            _ = PumpAsync(server, client, toTarget: false);
+        }
+    }
+
+    private async Task PumpAsync(Socket from, Socket to, bool toTarget)
+    {
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            while (true)
+            {
+                var read = await from.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
+                if (read == 0)
+                {
+                    to.Shutdown(SocketShutdown.Send);
+                    return;
+                }
+                if (_blackhole || (toTarget ? _dropToTarget : _dropFromTarget))
+                {
+                    continue;
+                }
+                if (toTarget && Interlocked.Exchange(ref _corruptToTarget, 0) == 1)
+                {
+                    buffer[read / 2] ^= 0x10;
+                }
+                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, _stop.Token);
+                if (toTarget && Interlocked.Exchange(ref _replayToTarget, 0) == 1)
+                {
+                    await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, _stop.Token);
+                }
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            Reset(to);
+        }
+    }
+}
