@@ -139,6 +139,35 @@ public class ClusterFaultTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Restart_BeforeTheOldConnectionIsNoticed_OldIncarnationDownAsRestartedThenNewUp()
+    {
+        // T11: b dies behind a frozen link (a sees no close and no goodbye), and comes back at once with the same id.
+        var proxyA = FaultProxy.Start();
+        var proxyB = FaultProxy.Start();
+        var slow = TimeSpan.FromSeconds(2); // a's detector would need 6 s: the restart must be recognised long before
+        await using var a = await Node.StartAsync(Options("a") with { AdvertisedPort = proxyA.Port, HeartbeatInterval = slow });
+        proxyA.TargetPort = a.ListenPort;
+        var b1 = await Node.StartAsync(Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port, HeartbeatInterval = slow });
+        proxyB.TargetPort = b1.ListenPort;
+        await ClusterTests.Eventually(() => a.IsConnected(b1.Id));
+        var events = new ConcurrentQueue<string>();
+        a.NodeDown += (id, reason) => events.Enqueue($"down {id} {reason}");
+        a.NodeUp += info => events.Enqueue($"up {info.Id} {info.Incarnation}");
+
+        proxyA.FreezeExisting();
+        proxyB.FreezeExisting();
+        await b1.DisposeAsync();
+        await using var b2 = await Node.StartAsync(Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port, HeartbeatInterval = slow });
+        proxyB.TargetPort = b2.ListenPort;
+
+        await ClusterTests.Eventually(() => events.Count >= 2);
+        Assert.Equal([$"down {b1.Id} Restarted", $"up {b2.Id} {b2.Incarnation}"], events.Take(2));
+        Assert.Equal(b2.Incarnation, a.GetNode(b2.Id)!.Incarnation);
+        await proxyA.DisposeAsync();
+        await proxyB.DisposeAsync();
+    }
+
+    [Fact]
     public async Task IdleConnections_ClosedAtTheHandshakeDeadlineWhileAPeerStillJoins()
     {
         await using var a = await Node.StartAsync(Options("a") with { HandshakeTimeout = TimeSpan.FromSeconds(1), MaxPendingHandshakes = 16 });

@@ -13,6 +13,7 @@ public sealed class FaultProxy : IAsyncDisposable
     private readonly Socket _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<(Socket Client, Socket Server)> _pairs = new();
+    private readonly HashSet<Socket> _frozen = new();
     private readonly Lock _lock = new();
     private readonly Task _acceptLoop;
     private volatile bool _blackhole;
@@ -54,6 +55,30 @@ public sealed class FaultProxy : IAsyncDisposable
 
     /// <summary>Sends the next chunk to the target twice.</summary>
     public void ReplayNextToTarget() => Interlocked.Exchange(ref _replayToTarget, 1);
+
+    /// <summary>
+    /// Freezes the connections through the proxy now: their bytes and their closing are held, so each end thinks the
+    /// other is still there, while new connections pass normally (a node that died behind a partition, then restarted).
+    /// </summary>
+    public void FreezeExisting()
+    {
+        lock (_lock)
+        {
+            foreach (var (client, server) in _pairs)
+            {
+                _frozen.Add(client);
+                _frozen.Add(server);
+            }
+        }
+    }
+
+    private bool IsFrozen(Socket socket)
+    {
+        lock (_lock)
+        {
+            return _frozen.Contains(socket);
+        }
+    }
 
     /// <summary>Resets every connection through the proxy (RST, as a crashed middlebox would).</summary>
     public void ResetAll()
@@ -134,10 +159,13 @@ public sealed class FaultProxy : IAsyncDisposable
                 var read = await from.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
                 if (read == 0)
                 {
-                    to.Shutdown(SocketShutdown.Send);
+                    if (!IsFrozen(from))
+                    {
+                        to.Shutdown(SocketShutdown.Send);
+                    }
                     return;
                 }
-                if (_blackhole || (toTarget ? _dropToTarget : _dropFromTarget))
+                if (IsFrozen(from) || _blackhole || (toTarget ? _dropToTarget : _dropFromTarget))
                 {
                     continue;
                 }

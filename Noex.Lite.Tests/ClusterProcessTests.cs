@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Xunit.Abstractions;
+
+namespace Noex.Lite.Tests;
+
+/// <summary>Nodes in separate OS processes, where a kill -9, a SIGSTOP or a restart is real (T01, T06, T11/T12).</summary>
+public class ClusterProcessTests(ITestOutputHelper output)
+{
+    private const string Secret = "process-tests";
+
+    private static async Task<(Node Node, ConcurrentQueue<(NodeId Id, NodeDownReason Reason, long At)> Downs, ConcurrentQueue<NodeInfo> Ups)> StartLocalAsync(TimeSpan heartbeat)
+    {
+        var node = await Node.StartAsync(new NodeOptions
+        {
+            Name = "local",
+            Host = "127.0.0.1",
+            Port = 0,
+            ClusterSecret = Secret,
+            HeartbeatInterval = heartbeat,
+            ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
+            ReconnectMaxDelay = TimeSpan.FromMilliseconds(500),
+        });
+        var downs = new ConcurrentQueue<(NodeId, NodeDownReason, long)>();
+        var ups = new ConcurrentQueue<NodeInfo>();
+        node.NodeDown += (id, reason) => downs.Enqueue((id, reason, Stopwatch.GetTimestamp()));
+        node.NodeUp += ups.Enqueue;
+        return (node, downs, ups);
+    }
+
+    [Fact]
+    public async Task KillMinus9_PeerSeesNodeDownWellUnderTheHeartbeatBound()
+    {
+        var heartbeat = TimeSpan.FromSeconds(2); // bound: 6 s
+        var (local, downs, _) = await StartLocalAsync(heartbeat);
+        await using var _local = local;
+        await using var remote = await NodeProcess.StartAsync("--name", "remote", "--secret", Secret, "--seed", local.Id.ToString(), "--heartbeat", "2000");
+        await ClusterTests.Eventually(() => local.IsConnected(remote.Id));
+
+        var killed = Stopwatch.GetTimestamp();
+        remote.Kill();
+
+        await ClusterTests.Eventually(() => !downs.IsEmpty);
+        var down = Assert.Single(downs);
+        var detected = Stopwatch.GetElapsedTime(killed, down.At);
+        output.WriteLine($"kill -9: {down.Reason} after {detected.TotalMilliseconds:0} ms (heartbeat bound {heartbeat.TotalMilliseconds * 3} ms)");
+        Assert.Equal(remote.Id, down.Id);
+        Assert.Contains(down.Reason, new[] { NodeDownReason.ConnectionClosed, NodeDownReason.ConnectionReset });
+        Assert.True(detected < heartbeat * 3 / 2, $"{detected.TotalMilliseconds} ms is not well under the heartbeat bound");
+    }
+
+    [Fact]
+    public async Task Sigstop_PeerSeesHeartbeatTimeoutThenTheResumedNodeRejoins()
+    {
+        var heartbeat = TimeSpan.FromMilliseconds(300);
+        var (local, downs, ups) = await StartLocalAsync(heartbeat);
+        await using var _local = local;
+        await using var remote = await NodeProcess.StartAsync("--name", "remote", "--secret", Secret, "--seed", local.Id.ToString(), "--heartbeat", "300");
+        await ClusterTests.Eventually(() => local.IsConnected(remote.Id));
+
+        var frozen = Stopwatch.GetTimestamp();
+        remote.Signal("STOP");
+
+        await ClusterTests.Eventually(() => !downs.IsEmpty);
+        var down = Assert.Single(downs);
+        var detected = Stopwatch.GetElapsedTime(frozen, down.At);
+        output.WriteLine($"SIGSTOP: {down.Reason} after {detected.TotalMilliseconds:0} ms (window {heartbeat.TotalMilliseconds * 2}–{heartbeat.TotalMilliseconds * 3} ms + tick)");
+        Assert.Equal(NodeDownReason.HeartbeatTimeout, down.Reason);
+        Assert.True(detected >= heartbeat * 2 - heartbeat / 4, $"premature: {detected.TotalMilliseconds} ms");
+
+        remote.Signal("CONT");
+
+        // T06: the resumed node finds its old session dead, and the two reconnect.
+        await ClusterTests.Eventually(() => local.IsConnected(remote.Id) && ups.Count >= 2);
+        await remote.WaitForLineAsync(l => l.StartsWith("DOWN " + local.Id, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Restart_SameNameAndPort_IsUpAgainAsANewIncarnation()
+    {
+        var (local, downs, ups) = await StartLocalAsync(TimeSpan.FromSeconds(1));
+        await using var _local = local;
+        var port = FreePort();
+        var args = new[] { "--name", "remote", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--secret", Secret, "--seed", local.Id.ToString() };
+        var first = await NodeProcess.StartAsync(args);
+        await ClusterTests.Eventually(() => local.IsConnected(first.Id));
+        first.Kill();
+        await first.DisposeAsync();
+        await ClusterTests.Eventually(() => !downs.IsEmpty);
+
+        await using var second = await NodeProcess.StartAsync(args);
+
+        await ClusterTests.Eventually(() => local.IsConnected(second.Id) && local.GetNode(second.Id)!.Incarnation == second.Incarnation);
+        Assert.Equal(first.Id, second.Id);
+        Assert.NotEqual(first.Incarnation, second.Incarnation);
+        Assert.Equal([first.Incarnation, second.Incarnation], ups.Select(u => u.Incarnation));
+    }
+
+    [Fact]
+    public async Task StopAsync_InAnotherProcess_PeerSeesGracefulShutdown()
+    {
+        var (local, downs, _) = await StartLocalAsync(TimeSpan.FromSeconds(1));
+        await using var _local = local;
+        await using var remote = await NodeProcess.StartAsync("--name", "remote", "--secret", Secret, "--seed", local.Id.ToString());
+        await ClusterTests.Eventually(() => local.IsConnected(remote.Id));
+
+        await remote.StopAsync();
+
+        await ClusterTests.Eventually(() => !downs.IsEmpty);
+        Assert.Equal(NodeDownReason.GracefulShutdown, Assert.Single(downs).Reason);
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+}

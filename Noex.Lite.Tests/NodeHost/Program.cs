@@ -1,0 +1,45 @@
+using System.Globalization;
+using Noex.Lite;
+
+// Usage: NodeHost --name N [--port P] [--seed ID]... [--secret S] [--heartbeat MS] [--threshold K]
+// Prints "READY <id> <incarnation>", then "UP <id>" and "DOWN <id> <reason>" as they happen.
+// Reads commands from standard input: "stop" stops gracefully; the end of input (the test process went away) too.
+var options = new NodeOptions { Host = "127.0.0.1", Port = 0 };
+var seeds = new List<string>();
+for (var i = 0; i + 1 < args.Length; i += 2)
+{
+    var value = args[i + 1];
+    options = args[i] switch
+    {
+        "--name" => options with { Name = value },
+        "--port" => options with { Port = int.Parse(value, CultureInfo.InvariantCulture) },
+        "--secret" => options with { ClusterSecret = value },
+        "--heartbeat" => options with { HeartbeatInterval = TimeSpan.FromMilliseconds(int.Parse(value, CultureInfo.InvariantCulture)) },
+        "--threshold" => options with { HeartbeatMissThreshold = int.Parse(value, CultureInfo.InvariantCulture) },
+        "--seed" => options,
+        _ => throw new ArgumentException($"unknown option {args[i]}"),
+    };
+    if (args[i] == "--seed")
+    {
+        seeds.Add(value);
+    }
+}
+options = options with
+{
+    Seeds = seeds,
+    ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
+    ReconnectMaxDelay = TimeSpan.FromMilliseconds(500),
+};
+
+var output = TextWriter.Synchronized(Console.Out);
+await using var node = await Node.StartAsync(options);
+node.NodeUp += info => output.WriteLine($"UP {info.Id}");
+node.NodeDown += (id, reason) => output.WriteLine($"DOWN {id} {reason}");
+output.WriteLine($"READY {node.Id} {node.Incarnation}");
+output.Flush();
+string? line;
+while ((line = await Console.In.ReadLineAsync()) is not null && line != "stop")
+{
+}
+await node.StopAsync();
+output.WriteLine("STOPPED");
