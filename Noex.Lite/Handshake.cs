@@ -23,6 +23,10 @@ public enum HandshakeFailure : byte
     Duplicate = 16,
     /// <summary>The handshake did not finish before its deadline.</summary>
     Timeout = 17,
+    /// <summary>TLS could not be negotiated: one side uses TLS and the other does not, or a certificate was refused.</summary>
+    Tls = 18,
+    /// <summary>The peer closed the connection during the handshake (often: it expects TLS, or is not a Noex.Lite node).</summary>
+    PeerClosed = 19,
 }
 
 /// <summary>A connection's handshake failed; the connection is closed and no node-up follows.</summary>

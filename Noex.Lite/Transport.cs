@@ -225,9 +225,18 @@ internal sealed class Transport : IAsyncDisposable
             _events.OnHandshakeFailed(null, peer, e);
             throw;
         }
-        catch (Exception e) when (e is IOException or SocketException or System.Security.Authentication.AuthenticationException)
+        catch (System.Security.Authentication.AuthenticationException e)
         {
-            throw new NodeNotReachableException(peer, e.Message);
+            var failure = new HandshakeException(HandshakeFailure.Tls, false, $"TLS with {peer} failed: {e.Message}");
+            _events.OnHandshakeFailed(null, peer, failure);
+            throw failure;
+        }
+        catch (Exception e) when (e is IOException or SocketException)
+        {
+            // The TCP connect succeeded (its failures are thrown above), so the peer hung up on the handshake.
+            var failure = new HandshakeException(HandshakeFailure.PeerClosed, false, $"{peer} closed the connection during the handshake ({e.Message}); does it expect TLS, or is it not a Noex.Lite node?");
+            _events.OnHandshakeFailed(null, peer, failure);
+            throw failure;
         }
         finally
         {
@@ -348,8 +357,11 @@ internal sealed class Transport : IAsyncDisposable
         {
             _events.OnHandshakeFailed(remote, handshake?.PeerId, e);
         }
-        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException
-            or System.Security.Authentication.AuthenticationException)
+        catch (System.Security.Authentication.AuthenticationException e)
+        {
+            _events.OnHandshakeFailed(remote, null, new HandshakeException(HandshakeFailure.Tls, false, $"TLS with {remote} failed: {e.Message}"));
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
             // The peer went away mid-handshake, or this node is stopping: nothing was adopted, nothing to report.
         }

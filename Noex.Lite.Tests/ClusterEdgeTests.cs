@@ -1,0 +1,201 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Noex.Lite.Tests;
+
+/// <summary>Simultaneous dials, TLS, backoff, churn, and an authenticated peer that lies about a frame's length.</summary>
+public class ClusterEdgeTests
+{
+    private static NodeOptions Options(string name, params string[] seeds) => new()
+    {
+        Name = name,
+        Host = "127.0.0.1",
+        Port = 0,
+        ClusterSecret = "edge-tests",
+        Seeds = seeds,
+        HeartbeatInterval = TimeSpan.FromMilliseconds(200),
+        ReconnectBaseDelay = TimeSpan.FromMilliseconds(20),
+        ReconnectMaxDelay = TimeSpan.FromMilliseconds(200),
+    };
+
+    [Fact]
+    public async Task SimultaneousDials_BothSeedEachOther_OneConnectionAndOneNodeUpEach()
+    {
+        // Fixed ports so each can name the other as a seed before either starts.
+        var (portA, portB) = (FreePort(), FreePort());
+        var upsA = 0;
+        var upsB = 0;
+        var startA = Node.StartAsync(Options("a", $"b@127.0.0.1:{portB}") with { Port = portA });
+        var startB = Node.StartAsync(Options("b", $"a@127.0.0.1:{portA}") with { Port = portB });
+        await using var a = await startA;
+        await using var b = await startB;
+        a.NodeUp += _ => Interlocked.Increment(ref upsA);
+        b.NodeUp += _ => Interlocked.Increment(ref upsB);
+
+        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+
+        Assert.Single(a.GetConnectedNodes());
+        Assert.Single(b.GetConnectedNodes());
+        Assert.True(Volatile.Read(ref upsA) <= 1 && Volatile.Read(ref upsB) <= 1);
+    }
+
+    [Fact]
+    public async Task Tls_BothSidesWithCertificates_FormTheClusterInsideTls()
+    {
+        using var certificate = SelfSigned();
+        var server = new SslServerAuthenticationOptions { ServerCertificate = certificate };
+        var client = new SslClientAuthenticationOptions
+        {
+            TargetHost = "noex-test",
+            // Pin the test's own certificate: the cluster's CA in real use.
+            RemoteCertificateValidationCallback = (_, cert, _, _) => cert is not null && cert.GetCertHashString() == certificate.GetCertHashString(),
+        };
+        await using var a = await Node.StartAsync(Options("a") with { TlsServerOptions = server, TlsClientOptions = client });
+        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()) with { TlsServerOptions = server, TlsClientOptions = client });
+        await using var c = await Node.StartAsync(Options("c", a.Id.ToString()) with { TlsServerOptions = server, TlsClientOptions = client });
+
+        await ClusterTests.Eventually(() => b.IsConnected(c.Id) && a.IsConnected(b.Id) && a.IsConnected(c.Id));
+    }
+
+    [Fact]
+    public async Task Tls_PlainPeerAtATlsNode_IsNotAdmitted()
+    {
+        using var certificate = SelfSigned();
+        await using var a = await Node.StartAsync(Options("a") with
+        {
+            TlsServerOptions = new SslServerAuthenticationOptions { ServerCertificate = certificate },
+            TlsClientOptions = new SslClientAuthenticationOptions { TargetHost = "noex-test" },
+            HandshakeTimeout = TimeSpan.FromSeconds(2),
+        });
+        var ups = 0;
+        a.NodeUp += _ => Interlocked.Increment(ref ups);
+        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()) with { HandshakeTimeout = TimeSpan.FromSeconds(2) });
+        var failed = new TaskCompletionSource();
+        b.HandshakeFailed += _ => failed.TrySetResult();
+
+        await failed.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(0, Volatile.Read(ref ups));
+        Assert.False(b.IsConnected(a.Id));
+    }
+
+    [Fact]
+    public void NextBackoff_DoublesUpToTheCap_WithJitterInItsBounds()
+    {
+        var options = new NodeOptions { Name = "a", ReconnectBaseDelay = TimeSpan.FromMilliseconds(100), ReconnectMaxDelay = TimeSpan.FromMilliseconds(1000), ReconnectJitter = 0.5 };
+        var membership = new Membership(NodeId.Parse("a@h:1"), TimeProvider.System);
+        var peer = NodeId.Parse("b@h:2");
+        membership.Learn(peer);
+
+        var delays = Enumerable.Range(0, 8).Select(_ => membership.NextBackoff(peer, options).TotalMilliseconds).ToArray();
+
+        double[] nominal = [100, 200, 400, 800, 1000, 1000, 1000, 1000];
+        for (var i = 0; i < delays.Length; i++)
+        {
+            Assert.InRange(delays[i], nominal[i] * 0.5, nominal[i] * 1.5);
+        }
+        membership.MarkUp(peer, 1);
+        Assert.InRange(membership.NextBackoff(peer, options).TotalMilliseconds, 50, 150); // a success resets it
+    }
+
+    [Fact]
+    public async Task Churn_FiveNodesJoiningLeavingAndRestarting_SurvivorsAgreeOnMembership()
+    {
+        var nodes = new List<Node> { await Node.StartAsync(Options("n0")) };
+        var seed = nodes[0].Id.ToString();
+        try
+        {
+            for (var i = 1; i < 5; i++)
+            {
+                nodes.Add(await Node.StartAsync(Options($"n{i}", seed)));
+            }
+            await AllAgree(nodes);
+            for (var round = 0; round < 3; round++)
+            {
+                // One leaves gracefully, one restarts on the same port, one new node joins.
+                var leaving = nodes[1];
+                nodes.Remove(leaving);
+                await leaving.StopAsync();
+                var restarting = nodes[2];
+                await restarting.StopAsync();
+                nodes[2] = await Node.StartAsync(Options(restarting.Id.Name, seed) with { Port = restarting.Id.Port });
+                nodes.Add(await Node.StartAsync(Options($"j{round}", seed)));
+                await AllAgree(nodes);
+            }
+        }
+        finally
+        {
+            foreach (var node in nodes)
+            {
+                await node.DisposeAsync();
+            }
+        }
+
+        static Task AllAgree(List<Node> nodes) => ClusterTests.Eventually(() => nodes.All(n =>
+            n.GetConnectedNodes().Select(i => i.Id).Order().SequenceEqual(nodes.Where(o => o != n).Select(o => o.Id).Order())));
+    }
+
+    [Fact]
+    public async Task AuthenticatedPeer_FourGigabyteLengthPrefix_ClosedAsProtocolErrorWithoutAllocating()
+    {
+        await using var a = await Node.StartAsync(Options("a"));
+        var downs = new ConcurrentQueue<NodeDownReason>();
+        a.NodeDown += (_, reason) => downs.Enqueue(reason);
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync("127.0.0.1", a.ListenPort);
+        var me = NodeId.Parse("rogue@127.0.0.1:1");
+        var handshake = Handshake.Dial(new HandshakeSecret("edge-tests"), me, 1, a.Id, RandomNumberGenerator.GetBytes(32));
+        await socket.SendAsync(handshake.CreateHello());
+        await socket.SendAsync(handshake.OnChallenge(await ReceiveMessage(socket)));
+        handshake.OnWelcome(await ReceiveMessage(socket));
+        await ClusterTests.Eventually(() => a.IsConnected(me));
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+
+        // Authenticated, then a frame whose length prefix claims 4 GiB - 1 (protocol.md §3.4 step 2).
+        await socket.SendAsync(new byte[] { 0xff, 0xff, 0xff, 0xff, 0x01, 0x01 });
+
+        await ClusterTests.Eventually(() => !downs.IsEmpty);
+        Assert.Equal(NodeDownReason.ProtocolError, Assert.Single(downs));
+        Assert.True(GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore < 16 * 1024 * 1024, "the length was believed");
+        var buffer = new byte[64];
+        while (await socket.ReceiveAsync(buffer) > 0)
+        {
+            // The node closed the connection: reading ends.
+        }
+        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
+        await ClusterTests.Eventually(() => a.IsConnected(b.Id));
+    }
+
+    private static async Task<byte[]> ReceiveMessage(Socket socket)
+    {
+        var header = new byte[2];
+        await socket.ReceiveAsync(header);
+        var body = new byte[BinaryPrimitives.ReadUInt16LittleEndian(header)];
+        var read = 0;
+        while (read < body.Length)
+        {
+            read += await socket.ReceiveAsync(body.AsMemory(read));
+        }
+        return [.. header, .. body];
+    }
+
+    private static X509Certificate2 SelfSigned()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=noex-test", key, HashAlgorithmName.SHA256);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        // Round-trip through PKCS#12 so the private key is usable by SslStream on every platform.
+        return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+    }
+}
