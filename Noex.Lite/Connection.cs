@@ -77,6 +77,7 @@ internal sealed class Connection : IAsyncDisposable
     private readonly CancellationTokenSource _closing = new();
     private FrameWriter _active;
     private FrameWriter _sending;
+    private ulong _batchStartSeq; // the active writer's first sequence number (frames per send = NextSeq − this)
     private long _queuedBytes;
     private int _queuedMessages;
     private bool _heartbeatRequested;
@@ -133,6 +134,7 @@ internal sealed class Connection : IAsyncDisposable
     public void Start()
     {
         _started = true;
+        Telemetry.ConnectionStarted(this);
         _readLoop = Task.Run(ReadLoopAsync);
         _writeLoop = Task.Run(WriteLoopAsync);
     }
@@ -242,6 +244,7 @@ internal sealed class Connection : IAsyncDisposable
         // A connection that never started (it lost a simultaneous dial) was never up, so it is never reported down.
         if (_started)
         {
+            Telemetry.ConnectionEnded(this, reason);
             _handler.OnClosed(this, reason, error);
         }
     }
@@ -316,10 +319,18 @@ internal sealed class Connection : IAsyncDisposable
                     return;
                 }
                 _reader.Advance(read);
+                if (Telemetry.BytesReceived.Enabled)
+                {
+                    Telemetry.BytesReceived.Add(read);
+                }
                 OperationStatus status;
                 while ((status = _reader.TryRead(out var frame)) == OperationStatus.Done)
                 {
                     Volatile.Write(ref _lastReceived, _time.GetTimestamp());
+                    if (Telemetry.FramesReceived.Enabled)
+                    {
+                        Telemetry.FramesReceived.Add(1);
+                    }
                     foreach (var message in frame)
                     {
                         _handler.OnMessage(this, message);
@@ -356,6 +367,7 @@ internal sealed class Connection : IAsyncDisposable
                 await _writeSignal.WaitAsync().ConfigureAwait(false);
                 FrameWriter batch;
                 TaskCompletionSource? waiter;
+                ulong frames;
                 lock (_sendLock)
                 {
                     if (_closed)
@@ -370,8 +382,10 @@ internal sealed class Connection : IAsyncDisposable
                     // writer, which continues the sequence numbers.
                     _active.Seal();
                     batch = _active;
+                    frames = batch.NextSeq - _batchStartSeq;
                     _active = _sending;
                     _active.ContinueSequenceFrom(batch);
+                    _batchStartSeq = _active.NextSeq;
                     _sending = batch;
                     _queuedBytes = 0;
                     _queuedMessages = 0;
@@ -395,6 +409,14 @@ internal sealed class Connection : IAsyncDisposable
                     await _stream.FlushAsync(token).ConfigureAwait(false);
                 }
                 Volatile.Write(ref _lastSent, _time.GetTimestamp());
+                if (Telemetry.FramesSent.Enabled)
+                {
+                    Telemetry.FramesSent.Add((long)frames);
+                }
+                if (Telemetry.BytesSent.Enabled)
+                {
+                    Telemetry.BytesSent.Add(batch.WrittenMemory.Length);
+                }
                 lock (_sendLock)
                 {
                     batch.Clear();

@@ -291,6 +291,10 @@ public sealed class Node : IAsyncDisposable
                     await Task.Delay(_membership.NextBackoff(peer, _options), _time, _stopping.Token).ConfigureAwait(false);
                 }
                 first = false;
+                if (_membership.GetNode(peer)?.Incarnation is > 0 && Telemetry.Reconnects.Enabled)
+                {
+                    Telemetry.Reconnects.Add(1);
+                }
                 try
                 {
                     await _transport.ConnectAsync(peer).ConfigureAwait(false);
@@ -350,7 +354,11 @@ public sealed class Node : IAsyncDisposable
 
         public void OnConnectionUp(Connection connection, Connection? replaced) => Node!.OnConnectionUp(connection);
 
-        public void OnHandshakeFailed(EndPoint? remote, NodeId? peer, HandshakeException error) => Raise(Node!.HandshakeFailed, error);
+        public void OnHandshakeFailed(EndPoint? remote, NodeId? peer, HandshakeException error)
+        {
+            Telemetry.HandshakeFailed(error.Failure);
+            Raise(Node!.HandshakeFailed, error);
+        }
 
         public void OnMessage(Connection connection, ReadOnlySpan<byte> message) => Node!.OnMessage(connection, message);
 

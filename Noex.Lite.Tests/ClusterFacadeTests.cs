@@ -1,0 +1,68 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+
+namespace Noex.Lite.Tests;
+
+// The facade is process-wide state: these tests must not run alongside each other.
+[CollectionDefinition(nameof(ClusterFacadeTests), DisableParallelization = true)]
+public class ClusterFacadeCollection;
+
+[Collection(nameof(ClusterFacadeTests))]
+public class ClusterFacadeTests
+{
+    [Fact]
+    public async Task Facade_StartEventsAndStop_WorkOverTheDefaultNode()
+    {
+        Assert.Throws<ClusterNotStartedException>(() => Cluster.LocalNodeId);
+        var node = await Cluster.StartAsync(new NodeOptions { Name = "facade", Host = "127.0.0.1", Port = 0, ClusterSecret = "f" });
+        try
+        {
+            Assert.Equal(node.Id, Cluster.LocalNodeId);
+            await Assert.ThrowsAsync<InvalidOperationException>(() => Cluster.StartAsync(new NodeOptions { Name = "again", Port = 0 }));
+            var ups = new ConcurrentQueue<NodeId>();
+            var downs = new ConcurrentQueue<(NodeId, NodeDownReason)>();
+            using var up = Cluster.OnNodeUp(info => ups.Enqueue(info.Id));
+            using var down = Cluster.OnNodeDown((id, reason) => downs.Enqueue((id, reason)));
+
+            var peer = await Node.StartAsync(new NodeOptions { Name = "peer", Host = "127.0.0.1", Port = 0, ClusterSecret = "f", Seeds = [node.Id.ToString()] });
+            await ClusterTests.Eventually(() => ups.Contains(peer.Id));
+            Assert.Single(Cluster.GetConnectedNodes());
+            await peer.StopAsync();
+            await ClusterTests.Eventually(() => downs.Contains((peer.Id, NodeDownReason.GracefulShutdown)));
+        }
+        finally
+        {
+            await Cluster.StopAsync();
+        }
+        Assert.False(Cluster.IsRunning);
+    }
+
+    [Fact]
+    public async Task Telemetry_ClusterTraffic_ShowsInTheNoexMeter()
+    {
+        var totals = new ConcurrentDictionary<string, long>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "Noex.Lite")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => totals.AddOrUpdate(instrument.Name, value, (_, v) => v + value));
+        listener.Start();
+
+        await using var a = await Node.StartAsync(new NodeOptions { Name = "a", Host = "127.0.0.1", Port = 0, ClusterSecret = "m", HeartbeatInterval = TimeSpan.FromMilliseconds(100) });
+        await using (var b = await Node.StartAsync(new NodeOptions { Name = "b", Host = "127.0.0.1", Port = 0, ClusterSecret = "m", Seeds = [a.Id.ToString()] }))
+        {
+            await ClusterTests.Eventually(() => a.IsConnected(b.Id) && totals.GetValueOrDefault("noex.transport.frames_received") > 2);
+        }
+        await using var wrong = await Node.StartAsync(new NodeOptions { Name = "w", Host = "127.0.0.1", Port = 0, ClusterSecret = "other", Seeds = [a.Id.ToString()] });
+        await ClusterTests.Eventually(() => totals.GetValueOrDefault("noex.transport.handshake_failures") > 0);
+
+        Assert.True(totals["noex.transport.frames_sent"] > 0);
+        Assert.True(totals["noex.transport.bytes_sent"] > 0);
+        Assert.True(totals["noex.transport.bytes_received"] > 0);
+        await ClusterTests.Eventually(() => totals.GetValueOrDefault("noex.transport.connections_closed") > 0);
+    }
+}

@@ -1,0 +1,70 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Noex.Lite;
+
+/// <summary>
+/// Metrics and traces through System.Diagnostics, which needs no package: listen with a MeterListener, dotnet-counters
+/// (<c>dotnet-counters monitor --counters Noex.Lite</c>) or OpenTelemetry's AddMeter("Noex.Lite").
+/// </summary>
+/// <remarks>Instruments are created once; call sites check <c>Enabled</c> first so that an unobserved counter costs a branch.</remarks>
+internal static class Telemetry
+{
+    /// <summary>The name of the meter and the activity source.</summary>
+    public const string Name = "Noex.Lite";
+
+    public static readonly Meter Meter = new(Name, typeof(Telemetry).Assembly.GetName().Version?.ToString());
+
+    public static readonly ActivitySource ActivitySource = new(Name);
+
+    public static readonly Counter<long> FramesSent = Meter.CreateCounter<long>("noex.transport.frames_sent", "{frame}", "Frames sent to peers.");
+
+    public static readonly Counter<long> FramesReceived = Meter.CreateCounter<long>("noex.transport.frames_received", "{frame}", "Frames received and verified.");
+
+    public static readonly Counter<long> BytesSent = Meter.CreateCounter<long>("noex.transport.bytes_sent", "By", "Bytes written to peer connections.");
+
+    public static readonly Counter<long> BytesReceived = Meter.CreateCounter<long>("noex.transport.bytes_received", "By", "Bytes read from peer connections.");
+
+    public static readonly Counter<long> Reconnects = Meter.CreateCounter<long>("noex.transport.reconnects", "{attempt}", "Dials to a known node after the first (reconnect attempts).");
+
+    public static readonly Counter<long> HandshakeFailures = Meter.CreateCounter<long>("noex.transport.handshake_failures", "{handshake}", "Handshakes that failed, by failure.");
+
+    public static readonly Counter<long> ConnectionsClosed = Meter.CreateCounter<long>("noex.transport.connections_closed", "{connection}", "Connections closed, by reason.");
+
+    private static readonly ConcurrentDictionary<Connection, byte> s_live = new();
+
+    static Telemetry()
+    {
+        Meter.CreateObservableGauge("noex.transport.queue_bytes", QueueBytes, "By", "Bytes waiting in peer outbound queues.");
+        Meter.CreateObservableGauge("noex.transport.connections", () => s_live.Count, "{connection}", "Live peer connections.");
+    }
+
+    public static void ConnectionStarted(Connection connection) => s_live.TryAdd(connection, 0);
+
+    public static void ConnectionEnded(Connection connection, CloseReason reason)
+    {
+        if (s_live.TryRemove(connection, out _) && ConnectionsClosed.Enabled)
+        {
+            ConnectionsClosed.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
+        }
+    }
+
+    public static void HandshakeFailed(HandshakeFailure failure)
+    {
+        if (HandshakeFailures.Enabled)
+        {
+            HandshakeFailures.Add(1, new KeyValuePair<string, object?>("failure", failure.ToString()));
+        }
+    }
+
+    private static long QueueBytes()
+    {
+        long total = 0;
+        foreach (var connection in s_live.Keys)
+        {
+            total += connection.QueuedBytes;
+        }
+        return total;
+    }
+}
