@@ -16,7 +16,8 @@ public class ClusterTests
         Port = 0,
         ClusterSecret = secret,
         Seeds = seeds,
-        HeartbeatInterval = TimeSpan.FromMilliseconds(200),
+        // 1 s × 3: these tests are not about detection time, and a loaded machine can stall a process for a second.
+        HeartbeatInterval = TimeSpan.FromSeconds(1),
         ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
         ReconnectMaxDelay = TimeSpan.FromMilliseconds(500),
     };

@@ -20,6 +20,7 @@ public sealed class FaultProxy : IAsyncDisposable
     private volatile bool _dropToTarget;
     private volatile bool _dropFromTarget;
     private int _corruptToTarget;
+    private long _bytesPerSecond;
     private int _replayToTarget;
 
     private FaultProxy()
@@ -49,6 +50,9 @@ public sealed class FaultProxy : IAsyncDisposable
 
     /// <summary>Drops what the target sends back.</summary>
     public bool DropFromTarget { get => _dropFromTarget; set => _dropFromTarget = value; }
+
+    /// <summary>Limits each direction of each connection to this many bytes per second (0: no limit), as a slow link.</summary>
+    public long BytesPerSecond { get => Interlocked.Read(ref _bytesPerSecond); set => Interlocked.Exchange(ref _bytesPerSecond, value); }
 
     /// <summary>Flips one bit in the next chunk sent to the target.</summary>
     public void CorruptNextToTarget() => Interlocked.Exchange(ref _corruptToTarget, 1);
@@ -173,7 +177,23 @@ public sealed class FaultProxy : IAsyncDisposable
                 {
                     buffer[read / 2] ^= 0x10;
                 }
-                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, _stop.Token);
+                var limit = BytesPerSecond;
+                if (limit > 0)
+                {
+                    // Pace a slow link: forward in slices of a tenth of a second's worth. (Simulating bandwidth, not
+                    // waiting for an outcome: the tests themselves wait on events.)
+                    var slice = (int)Math.Max(1, limit / 10);
+                    for (var offset = 0; offset < read; offset += slice)
+                    {
+                        var length = Math.Min(slice, read - offset);
+                        await to.SendAsync(buffer.AsMemory(offset, length), SocketFlags.None, _stop.Token);
+                        await Task.Delay(TimeSpan.FromSeconds((double)length / limit), _stop.Token);
+                    }
+                }
+                else
+                {
+                    await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, _stop.Token);
+                }
                 if (toTarget && Interlocked.Exchange(ref _replayToTarget, 0) == 1)
                 {
                     await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, _stop.Token);

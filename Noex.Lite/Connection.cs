@@ -118,7 +118,7 @@ internal sealed class Connection : IAsyncDisposable
     /// <summary>Whether this node dialled the connection (as opposed to accepting it).</summary>
     public bool Dialed { get; }
 
-    /// <summary>When a frame last arrived (<see cref="TimeProvider.GetTimestamp"/>): any frame counts as a sign of life.</summary>
+    /// <summary>When bytes last arrived (<see cref="TimeProvider.GetTimestamp"/>): any bytes count as a sign of life.</summary>
     public long LastReceived => Volatile.Read(ref _lastReceived);
 
     /// <summary>When bytes were last sent (<see cref="TimeProvider.GetTimestamp"/>): an idle link gets a heartbeat.</summary>
@@ -319,6 +319,9 @@ internal sealed class Connection : IAsyncDisposable
                     return;
                 }
                 _reader.Advance(read);
+                // Any bytes are a sign of life, not only whole frames: a large frame crawling over a slow link must not
+                // look like silence to the failure detector (reliability case T18).
+                Volatile.Write(ref _lastReceived, _time.GetTimestamp());
                 if (Telemetry.BytesReceived.Enabled)
                 {
                     Telemetry.BytesReceived.Add(read);
@@ -326,7 +329,6 @@ internal sealed class Connection : IAsyncDisposable
                 OperationStatus status;
                 while ((status = _reader.TryRead(out var frame)) == OperationStatus.Done)
                 {
-                    Volatile.Write(ref _lastReceived, _time.GetTimestamp());
                     if (Telemetry.FramesReceived.Enabled)
                     {
                         Telemetry.FramesReceived.Add(1);

@@ -34,6 +34,7 @@ public sealed class Node : IAsyncDisposable
     private ITimer? _tick;
     private int _ticks;
     private int _stopState;
+    private long _unknownMessages;
 
     private Node(NodeOptions options, Transport transport, NodeId id, EventSink sink)
     {
@@ -115,6 +116,13 @@ public sealed class Node : IAsyncDisposable
 
     /// <summary>What this node knows of <paramref name="id"/>, or null.</summary>
     public NodeInfo? GetNode(NodeId id) => _membership.GetNode(id);
+
+    /// <summary>Messages of a type this node does not handle, dropped on arrival (protocol.md §5).</summary>
+    internal long UnknownMessages => Interlocked.Read(ref _unknownMessages);
+
+    /// <summary>The live connection to <paramref name="id"/>, for the layers above (remote calls) and tests.</summary>
+    internal bool TryGetConnection(NodeId id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Connection? connection) =>
+        _transport.TryGetConnection(id, out connection);
 
     /// <summary>Whether a live connection to <paramref name="id"/> exists.</summary>
     public bool IsConnected(NodeId id) => _transport.TryGetConnection(id, out _);
@@ -263,6 +271,7 @@ public sealed class Node : IAsyncDisposable
             default:
                 // Message types of later protocol versions (or layers not running here) are dropped, not fatal: a bad
                 // payload must not take the link down (protocol.md §5).
+                Interlocked.Increment(ref _unknownMessages);
                 break;
         }
     }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -421,38 +422,39 @@ internal sealed class Transport : IAsyncDisposable
         return true;
     }
 
-    /// <summary>Reads and writes whole handshake messages with one 1,027-byte buffer.</summary>
+    /// <summary>
+    /// Reads and writes whole handshake messages. It reads exactly one message at a time (its length, then exactly its
+    /// bytes) and never more: the peer's first frames may follow its last handshake message in the same TCP segment, and
+    /// they belong to the connection's frame reader.
+    /// </summary>
     private sealed class HandshakeIo(Socket socket, Stream? stream)
     {
-        private readonly byte[] _buffer = new byte[2 + Handshake.MaxMessageLength + 1];
-        private int _filled;
+        private readonly byte[] _buffer = new byte[2 + Handshake.MaxMessageLength];
 
         public async ValueTask<byte[]> ReadAsync(CancellationToken cancellationToken)
         {
-            while (true)
+            await ReadExactlyAsync(_buffer.AsMemory(0, 2), cancellationToken).ConfigureAwait(false);
+            var length = BinaryPrimitives.ReadUInt16LittleEndian(_buffer);
+            if (Handshake.TryReadMessage(_buffer.AsSpan(0, 2), out _) == OperationStatus.InvalidData)
             {
-                switch (Handshake.TryReadMessage(_buffer.AsSpan(0, _filled), out var consumed))
-                {
-                    case OperationStatus.Done:
-                        var message = _buffer.AsSpan(0, consumed).ToArray();
-                        _buffer.AsSpan(consumed, _filled - consumed).CopyTo(_buffer);
-                        _filled -= consumed;
-                        return message;
-                    case OperationStatus.InvalidData:
-                        throw new HandshakeException(HandshakeFailure.Malformed, false, "a handshake message's length is outside 1–1024 bytes");
-                }
-                if (_filled == _buffer.Length)
-                {
-                    throw new HandshakeException(HandshakeFailure.Malformed, false, "a handshake message is longer than 1024 bytes");
-                }
+                throw new HandshakeException(HandshakeFailure.Malformed, false, $"a handshake message's length {length} is outside 1–{Handshake.MaxMessageLength} bytes");
+            }
+            await ReadExactlyAsync(_buffer.AsMemory(2, length), cancellationToken).ConfigureAwait(false);
+            return _buffer.AsSpan(0, 2 + length).ToArray();
+        }
+
+        private async ValueTask ReadExactlyAsync(Memory<byte> destination, CancellationToken cancellationToken)
+        {
+            while (!destination.IsEmpty)
+            {
                 var read = stream is null
-                    ? await socket.ReceiveAsync(_buffer.AsMemory(_filled), SocketFlags.None, cancellationToken).ConfigureAwait(false)
-                    : await stream.ReadAsync(_buffer.AsMemory(_filled), cancellationToken).ConfigureAwait(false);
+                    ? await socket.ReceiveAsync(destination, SocketFlags.None, cancellationToken).ConfigureAwait(false)
+                    : await stream.ReadAsync(destination, cancellationToken).ConfigureAwait(false);
                 if (read == 0)
                 {
                     throw new IOException("the peer closed the connection during the handshake");
                 }
-                _filled += read;
+                destination = destination[read..];
             }
         }
 
