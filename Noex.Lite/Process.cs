@@ -261,7 +261,7 @@ internal sealed class ProcessCell : Mailbox
 
         // Close after _exitReason is set: rejected calls report it.
         Close();
-        Runtime.Remove(this);
+        // Names go before the table entry: once the ref no longer resolves, no name points at it either.
         if (names is not null)
         {
             foreach (string name in names)
@@ -269,6 +269,8 @@ internal sealed class ProcessCell : Mailbox
                 Runtime.Registry.RemoveIfOwner(name, Ref);
             }
         }
+
+        Runtime.Remove(this);
 
         if (ownMonitors is not null)
         {
