@@ -71,6 +71,20 @@ public class GenServerTests
     }
 
     [Fact]
+    public async Task StartAsync_KilledDuringInit_FailsAtOnceWithServerNotRunning()
+    {
+        await using var runtime = NewRuntime();
+        var probe = new Probe { BlockInit = true };
+        Task<ProcessRef> start = runtime.StartAsync(probe, default, new StartOptions { InitTimeout = Timeout.InfiniteTimeSpan });
+
+        Assert.True(runtime.Kill(probe.Self));
+
+        var error = await Assert.ThrowsAsync<ServerNotRunningException>(() => start).Within();
+        Assert.Equal(ExitReason.Killed, error.Reason);
+        Assert.Equal(0, runtime.ProcessCount);
+    }
+
+    [Fact]
     public async Task CallAsync_AfterCasts_SeesAllOfThemInOrder()
     {
         await using var runtime = NewRuntime();

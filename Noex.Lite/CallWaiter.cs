@@ -69,7 +69,7 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
             // The deadline is written before the timer is armed; OnTimeout compares against it, which is
             // how a stale firing left over from this waiter's previous call is told apart from a real one.
             Volatile.Write(ref _deadline, time.GetTimestamp() + (long)(timeout.TotalSeconds * time.TimestampFrequency));
-            _timer ??= time.CreateTimer(s_onTimeout, this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _timer ??= CreateTimer(time);
             _timer.Change(timeout, Timeout.InfiniteTimeSpan);
         }
 
@@ -140,6 +140,21 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
     public void Abandon(long token, Exception error) => TryFail(token, error);
 
     internal void DisposeTimer() => _timer?.Dispose();
+
+    private ITimer CreateTimer(TimeProvider time)
+    {
+        // The timer outlives this call (the waiter is pooled), so it must not capture the first caller's
+        // ExecutionContext and keep its AsyncLocals alive.
+        if (ExecutionContext.IsFlowSuppressed())
+        {
+            return time.CreateTimer(s_onTimeout, this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+
+        using (ExecutionContext.SuppressFlow())
+        {
+            return time.CreateTimer(s_onTimeout, this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+    }
 
     private void Disarm()
     {

@@ -30,6 +30,7 @@ internal sealed class ProcessCell : Mailbox
     private int _stopping;
     private int _finished;
     private volatile bool _trapExit;
+    private InitSignal? _init;
 
     public ProcessCell(ProcessRuntime runtime, long id, GenServer server, StartOptions options)
         : base(runtime.Scheduler, runtime.Options.Throughput, options.MailboxCapacity, options.MailboxOverflow)
@@ -231,7 +232,7 @@ internal sealed class ProcessCell : Mailbox
         Finish(reason);
     }
 
-    private void Finish(ExitReason reason)
+    private void Finish(ExitReason reason, Exception? initFailure = null)
     {
         // The one teardown: a kill racing with an orderly stop, or two kills, reach here once.
         if (Interlocked.Exchange(ref _finished, 1) != 0)
@@ -307,8 +308,14 @@ internal sealed class ProcessCell : Mailbox
             }
         }
 
-        // Completed outside every lock: continuations run asynchronously anyway.
+        // Completed outside every lock: continuations run asynchronously anyway. A start still waiting
+        // for init (killed mid-init, or init failed) learns why now, after the process is out of the table.
         _terminated.TrySetResult(reason);
+        if (Interlocked.Exchange(ref _init, null) is { } init)
+        {
+            init.Completion.TrySetException(initFailure ?? new ServerNotRunningException(Ref, reason));
+        }
+
         Runtime.Events.Publish(new LifecycleEvent(LifecycleEventKind.Terminated, Ref, reason));
     }
 
@@ -401,6 +408,8 @@ internal sealed class ProcessCell : Mailbox
 
     private ValueTask RunInit(InitSignal init)
     {
+        // Kept until init succeeds, so that a teardown during init (a kill, an init failure) fails the start.
+        Volatile.Write(ref _init, init);
         ValueTask pending;
         try
         {
@@ -414,7 +423,7 @@ internal sealed class ProcessCell : Mailbox
 
         if (pending.IsCompletedSuccessfully)
         {
-            init.Completion.TrySetResult();
+            CompleteInit(init);
             return default;
         }
 
@@ -425,7 +434,7 @@ internal sealed class ProcessCell : Mailbox
             try
             {
                 await task.ConfigureAwait(false);
-                signal.Completion.TrySetResult();
+                CompleteInit(signal);
             }
             catch (Exception e)
             {
@@ -434,12 +443,21 @@ internal sealed class ProcessCell : Mailbox
         }
     }
 
+    private void CompleteInit(InitSignal init)
+    {
+        // Whoever takes _init answers the start: here success, or Finish if a kill got there first.
+        if (Interlocked.CompareExchange(ref _init, null, init) == init)
+        {
+            init.Completion.TrySetResult();
+        }
+    }
+
     private void FailInit(InitSignal init, Exception error)
     {
         // Init failed: the process ends with the error, without terminate (there is no state), as in OTP.
+        // Finish answers the start, once the process is out of the table.
         ExitReason reason = ExitReason.Error(error);
-        Finish(reason);
-        init.Completion.TrySetException(new InitFailedException(Ref, reason, $"Init of {Ref} ({Server.GetType().Name}) failed: {error.Message}"));
+        Finish(reason, new InitFailedException(Ref, reason, $"Init of {Ref} ({Server.GetType().Name}) failed: {error.Message}"));
     }
 
     private ValueTask DeliverInfo(InfoMessage info)
