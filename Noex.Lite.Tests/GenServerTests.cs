@@ -138,6 +138,20 @@ public class GenServerTests
     }
 
     [Fact]
+    public async Task CallAsync_DeferredAndTheServerStops_FailsWithServerNotRunning()
+    {
+        await using var runtime = NewRuntime();
+        ProcessRef server = await runtime.StartAsync(new Probe()).Within();
+        Task<Value> deferred = runtime.CallAsync(server, "defer", Timeout.InfiniteTimeSpan).AsTask();
+        Assert.Equal(0, (await runtime.CallAsync(server, "get").Within()).AsInt64());
+
+        await runtime.StopAsync(server, ExitReason.Shutdown).Within();
+
+        var error = await Assert.ThrowsAsync<ServerNotRunningException>(() => deferred).Within();
+        Assert.Equal(ExitReason.Shutdown, error.Reason);
+    }
+
+    [Fact]
     public async Task CallAsync_NoReplyWithin5000ms_ThrowsCallTimeoutAndDropsTheLateReply()
     {
         var time = new ManualTimeProvider();

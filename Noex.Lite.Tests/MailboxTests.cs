@@ -211,7 +211,61 @@ public class MailboxTests
         Assert.Equal(1, mailbox.MaxConcurrent);
     }
 
+    [Fact]
+    public async Task Post_RacingWithClose_EveryQueuedMessageIsDeliveredOrRejectedExactlyOnce()
+    {
+        const int Producers = 4;
+        for (int round = 0; round < 20; round++)
+        {
+            var mailbox = new ClosingMailbox(closeAfter: 5_000);
+            using var barrier = new Barrier(Producers);
+            int[] results = new int[4];
+            Task[] producers = Enumerable.Range(0, Producers).Select(p => Task.Run(() =>
+            {
+                barrier.SignalAndWait(Bounded.Wait);
+                for (int i = 0; i < 5_000; i++)
+                {
+                    Interlocked.Increment(ref results[(int)mailbox.Post(new Envelope(EnvelopeKind.Cast, i, null, 0))]);
+                }
+            })).ToArray();
+            await Task.WhenAll(producers).Within();
+            Assert.True(SpinWait.SpinUntil(() => mailbox.IsClosed, Bounded.Wait));
+
+            long queued = results[(int)PostResult.Accepted] + results[(int)PostResult.Rejected];
+            Assert.True(SpinWait.SpinUntil(() => mailbox.Delivered + mailbox.RejectedCount == queued, Bounded.Wait), $"queued {queued}, delivered {mailbox.Delivered}, rejected {mailbox.RejectedCount}");
+        }
+    }
+
     private static Envelope Cast(int n) => new(EnvelopeKind.Cast, n, null, 0);
+
+    /// <summary>Closes itself from a handler after a number of messages, while producers keep posting.</summary>
+    private sealed class ClosingMailbox(int closeAfter) : Mailbox(ThreadPoolMailboxScheduler.Instance, Mailbox.DefaultThroughput, 0, MailboxOverflow.Reject)
+    {
+        private long _delivered;
+        private long _rejected;
+
+        public long Delivered => Interlocked.Read(ref _delivered);
+
+        public long RejectedCount => Interlocked.Read(ref _rejected);
+
+        protected override ValueTask InvokeUserAsync(in Envelope envelope)
+        {
+            if (Interlocked.Increment(ref _delivered) == closeAfter)
+            {
+                Close();
+            }
+
+            return default;
+        }
+
+        protected override ValueTask InvokeSystemAsync(SystemMessage message) => default;
+
+        protected override void OnRejected(in Envelope envelope) => Interlocked.Increment(ref _rejected);
+
+        protected override void OnRejectedSystem(SystemMessage message)
+        {
+        }
+    }
 
     private sealed class TestSignal(string name) : SystemMessage
     {

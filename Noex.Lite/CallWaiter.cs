@@ -12,6 +12,9 @@ internal interface IReplySink
 
     /// <summary>Fails the call identified by <paramref name="token"/>; false if it is no longer waiting.</summary>
     bool TryFail(long token, Exception error);
+
+    /// <summary>Whether the call identified by <paramref name="token"/> still waits for its reply.</summary>
+    bool IsPending(long token);
 }
 
 /// <summary>
@@ -111,6 +114,8 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
         _core.SetException(error);
         return true;
     }
+
+    public bool IsPending(long token) => Volatile.Read(ref _state) == token;
 
     public Value GetResult(short token)
     {

@@ -42,6 +42,8 @@ public readonly struct CallFrom
     public bool Reply(Value reply) => _sink is not null && _sink.TryComplete(_token, reply);
 
     internal bool Fail(Exception error) => _sink is not null && _sink.TryFail(_token, error);
+
+    internal bool IsPending => _sink is not null && _sink.IsPending(_token);
 }
 
 /// <summary>What a call handler returns: a reply and the new state, or no reply yet and the new state.</summary>
@@ -299,6 +301,11 @@ public abstract class GenServer<TState> : GenServer
         if (result.HasReply)
         {
             from.Reply(result.Reply);
+        }
+        else
+        {
+            // Deferred: if the process ends before it answers, the caller is failed instead of left waiting.
+            Cell?.TrackDeferred(from);
         }
     }
 }

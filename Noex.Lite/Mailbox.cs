@@ -19,6 +19,8 @@ internal enum PostResult
     Accepted,
     /// <summary>The mailbox is closed (its process ended); the message was not queued.</summary>
     Closed,
+    /// <summary>The message was queued as the mailbox closed; it has been (or is being) handed to <c>OnRejected</c>, which answers for it.</summary>
+    Rejected,
     /// <summary>A bounded mailbox with <see cref="MailboxOverflow.Reject"/> is full; the message was not queued.</summary>
     Full,
     /// <summary>A bounded mailbox with <see cref="MailboxOverflow.DropNewest"/> is full; the message was dropped and counted.</summary>
@@ -171,7 +173,7 @@ internal abstract class Mailbox : IThreadPoolWorkItem
         // status read in Schedule cannot move ahead of the enqueue. That ordering closes the race with
         // the end of a turn (the turn clears Scheduled with a fenced op, then re-reads the queue) and
         // with Close (which sets Closed with a fenced op, then drains).
-        return ScheduleOrDrain() ? PostResult.Accepted : PostResult.Closed;
+        return ScheduleOrDrain() ? PostResult.Accepted : PostResult.Rejected;
     }
 
     /// <summary>Queues a system message ahead of all user messages and makes sure a turn will run.</summary>

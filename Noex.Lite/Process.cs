@@ -25,6 +25,7 @@ internal sealed class ProcessCell : Mailbox
     private Dictionary<long, ProcessCell>? _watchers;
     private Dictionary<long, ProcessCell>? _ownMonitors;
     private List<string>? _names;
+    private List<CallFrom>? _deferred;
     private bool _exited;
     private ExitReason _exitReason;
     private int _stopping;
@@ -194,11 +195,26 @@ internal sealed class ProcessCell : Mailbox
         }
     }
 
-    public bool IsLinkedTo(ProcessCell other)
+    /// <summary>Remembers a call answered later (no-reply), so the teardown can fail it if it is still waiting.</summary>
+    public void TrackDeferred(CallFrom from)
     {
         using (_lock.EnterScope())
         {
-            return _links is not null && _links.Contains(other);
+            if (_exited)
+            {
+                from.Fail(new ServerNotRunningException(Ref, _exitReason));
+                return;
+            }
+
+            _deferred ??= [];
+            if (_deferred.Count >= 32)
+            {
+                // Forget the ones already answered (or timed out), so a server that defers many calls over
+                // its life keeps this list as short as its calls in flight.
+                _deferred.RemoveAll(static f => !f.IsPending);
+            }
+
+            _deferred.Add(from);
         }
     }
 
@@ -245,6 +261,7 @@ internal sealed class ProcessCell : Mailbox
         Dictionary<long, ProcessCell>? watchers;
         Dictionary<long, ProcessCell>? ownMonitors;
         List<string>? names;
+        List<CallFrom>? deferred;
         using (_lock.EnterScope())
         {
             // Under the lock that Link/AddWatcher/TryAddName take: after this, they all see _exited.
@@ -254,6 +271,8 @@ internal sealed class ProcessCell : Mailbox
             watchers = _watchers;
             ownMonitors = _ownMonitors;
             names = _names;
+            deferred = _deferred;
+            _deferred = null;
             _links = null;
             _watchers = null;
             _ownMonitors = null;
@@ -262,6 +281,15 @@ internal sealed class ProcessCell : Mailbox
 
         // Close after _exitReason is set: rejected calls report it.
         Close();
+        if (deferred is not null)
+        {
+            foreach (CallFrom from in deferred)
+            {
+                // A no-op for calls already answered: the token no longer matches.
+                from.Fail(new ServerNotRunningException(Ref, reason));
+            }
+        }
+
         // Names go before the table entry: once the ref no longer resolves, no name points at it either.
         if (names is not null)
         {

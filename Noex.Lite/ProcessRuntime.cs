@@ -344,7 +344,7 @@ public sealed class ProcessRuntime : IAsyncDisposable
         long token = waiter.Arm(target, timeout ?? s_defaultCallTimeout, cancellationToken);
         ValueTask<Value> reply = waiter.Task;
         PostResult posted = cell.Post(new Envelope(EnvelopeKind.Call, request, waiter, token));
-        if (posted != PostResult.Accepted)
+        if (posted is not (PostResult.Accepted or PostResult.Rejected))
         {
             // Dropped (drop-newest policy) also fails the call: a caller must not wait for its timeout.
             // Not queued: fail the waiter ourselves (the caller still consumes the task, which returns it to the pool).
@@ -407,8 +407,10 @@ public sealed class ProcessRuntime : IAsyncDisposable
     internal async Task<object?> RequestAsync(ProcessRef target, InternalRequest request, CancellationToken cancellationToken)
     {
         ProcessCell cell = GetCell(target);
-        if (cell.Post(new Envelope(EnvelopeKind.Internal, default, request, 0)) != PostResult.Accepted)
+        PostResult posted = cell.Post(new Envelope(EnvelopeKind.Internal, default, request, 0));
+        if (posted is not (PostResult.Accepted or PostResult.Rejected))
         {
+            // Rejected requests are failed by the mailbox's rejection; the others were never queued.
             ThrowNotRunning(target, cell);
         }
 
@@ -565,6 +567,9 @@ public sealed class ProcessRuntime : IAsyncDisposable
                 return false;
             case PostResult.Dropped:
                 CountDeadLetter();
+                return false;
+            case PostResult.Rejected:
+                // Already counted by the mailbox's rejection.
                 return false;
             default:
                 CountDeadLetter();
