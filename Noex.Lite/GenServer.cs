@@ -169,6 +169,7 @@ public abstract class GenServer
 
     internal void Bind(ProcessCell cell)
     {
+        // CAS so that two concurrent starts of one instance cannot both bind it: the loser throws.
         if (Interlocked.CompareExchange(ref _cell, cell, null) is not null)
         {
             throw new InvalidOperationException($"This {GetType().Name} instance is already a process ({_cell.Ref}); create a new instance for each start.");

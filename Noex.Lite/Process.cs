@@ -256,6 +256,7 @@ internal sealed class ProcessCell : Mailbox
             return;
         }
 
+        // A kill that wins here also blocks a later stop signal from running terminate after the fact.
         Volatile.Write(ref _stopping, 1);
         List<ProcessCell>? links;
         Dictionary<long, ProcessCell>? watchers;

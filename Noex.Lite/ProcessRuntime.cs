@@ -105,6 +105,7 @@ public sealed class TimerRef
 
     private void Fire()
     {
+        // The other side of the race with Cancel (see there).
         if (Interlocked.Exchange(ref _done, 1) != 0)
         {
             return;
@@ -197,6 +198,8 @@ public sealed class ProcessRuntime : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(server);
         options ??= StartOptions.Default;
         ThrowIfDisposed();
+        // Ids come from one atomic counter: concurrent starts never share one, and the order of ids is the
+        // order of starts, which DisposeAsync relies on.
         var cell = new ProcessCell(this, Interlocked.Increment(ref _nextId), server, options);
         server.Bind(cell);
         // In the table before its name: whoever finds the name can find the process.
@@ -401,6 +404,7 @@ public sealed class ProcessRuntime : IAsyncDisposable
 
     internal void ForgetTimer(TimerRef timer) => _timers.TryRemove(timer, out _);
 
+    // Atomic because any thread may drop a message; the count is statistics, nothing orders on it.
     internal void CountDeadLetter() => Interlocked.Increment(ref _deadLetters);
 
     /// <summary>Sends a runtime-internal request (supervisor commands) and waits for its result.</summary>
@@ -427,6 +431,7 @@ public sealed class ProcessRuntime : IAsyncDisposable
     public MonitorRef Monitor(ProcessRef watcher, ProcessRef target)
     {
         ProcessCell watcherCell = GetCell(watcher);
+        // Atomic counter: monitor ids stay unique across concurrent Monitor calls, so Demonitor removes only its own.
         var monitor = new MonitorRef(watcher, target, Interlocked.Increment(ref _nextMonitorId));
         if (!TryGetCell(target, out ProcessCell? targetCell))
         {
