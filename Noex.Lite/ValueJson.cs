@@ -235,11 +235,16 @@ public static class ValueJson
         var items = new List<KeyValuePair<string, Value>>();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            // Keys repeat across messages ("type", "key", ...): pool them instead of allocating each time.
+            // Keys repeat across messages ("type", "key", ...): pool them instead of allocating each time. The reader
+            // checks UTF-8 only when it decodes a string itself; the pool would turn ill-formed bytes into U+FFFD.
+            var keyStart = reader.TokenStartIndex;
+            if (!reader.ValueIsEscaped && !System.Text.Unicode.Utf8.IsValid(reader.ValueSpan))
+            {
+                ValueCodecException.Throw(ValueCodecError.InvalidUtf8, keyStart, "the key is not well-formed UTF-8");
+            }
             var key = reader.ValueIsEscaped
                 ? reader.GetString()!
                 : StringPool.Shared.GetOrAdd(reader.ValueSpan, Encoding.UTF8);
-            var keyStart = reader.TokenStartIndex;
             reader.Read();
             var value = ReadValue(ref reader, depth, maxDepth);
             foreach (var existing in items)
