@@ -315,6 +315,27 @@ public class ValueCodecTests
     }
 
     [Fact]
+    public void Decode_ManyDistinctKeys_ThroughTheKeyCacheStayExact()
+    {
+        // More keys than the per-thread cache has slots, so slots collide and are replaced; ASCII, non-ASCII, empty,
+        // and longer than the cache takes.
+        var builder = new Value.ObjectBuilder();
+        for (var i = 0; i < 2000; i++)
+        {
+            builder.Add((i % 4) switch { 0 => "k" + i, 1 => "ключ" + i, 2 => new string('x', 30 + (i % 7)) + i, _ => "K" + i }, i);
+        }
+        builder.Add("", -1);
+        var value = builder.Build();
+        var bytes = ValueCodec.Encode(value);
+        for (var round = 0; round < 3; round++)
+        {
+            var decoded = ValueCodec.Decode(bytes);
+            Assert.Equal(value, decoded);
+            Assert.Equal(value.AsObject().ToArray().Select(e => e.Key), decoded.AsObject().ToArray().Select(e => e.Key));
+        }
+    }
+
+    [Fact]
     public void Decode_NestedTrailingBytes_ReportsOffset()
     {
         var e = Assert.Throws<ValueCodecException>(() => ValueCodec.Decode([0x06, 0x01, 0x80, 0x80]));

@@ -2,8 +2,6 @@ using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Text;
-using System.Text.Unicode;
-using CommunityToolkit.HighPerformance.Buffers;
 
 namespace Noex.Lite;
 
@@ -187,7 +185,7 @@ public ref struct ValueReader
     {
         var start = _position;
         var text = ReadStringBytes();
-        if (!Utf8.IsValid(text))
+        if (!ValueCodec.IsValidUtf8(text))
         {
             ThrowInvalidUtf8(start, "string");
         }
@@ -236,7 +234,7 @@ public ref struct ValueReader
         var start = _position;
         var length = ReadLength(start, 1, "key");
         var name = _buffer.Slice(_position, length);
-        if (!Utf8.IsValid(name))
+        if (!ValueCodec.IsValidUtf8(name))
         {
             ThrowInvalidUtf8(start, "key");
         }
@@ -301,7 +299,7 @@ public ref struct ValueReader
     /// <exception cref="ValueCodecException">The value is malformed, repeats a key, nests deeper than
     /// <see cref="MaxDepth"/>, or the input ended.</exception>
     /// <remarks>Allocates the value's strings, arrays, objects and blobs, bounded by a constant multiple of the input's
-    /// size; object keys come from <see cref="StringPool.Shared"/>, since the same few recur in every message.</remarks>
+    /// size; object keys come from a small per-thread cache, since the same few recur in every message.</remarks>
     public Value ReadValue() => ReadValueCore(0);
 
     private Value ReadValueCore(int depth)
@@ -371,7 +369,7 @@ public ref struct ValueReader
         for (var i = 0; i < entries.Length; i++)
         {
             var keyStart = _position;
-            var key = StringPool.Shared.GetOrAdd(ReadPropertyName(), Encoding.UTF8);
+            var key = KeyCache.GetOrAdd(ReadPropertyName());
             if (seen is null ? ContainsKey(entries.AsSpan(0, i), key) : !seen.Add(key))
             {
                 ThrowDuplicateKey(keyStart, key, start);
@@ -447,8 +445,10 @@ public ref struct ValueReader
         {
             ThrowDepth(start, _maxDepth);
         }
-        // A caller may raise the limit far beyond 64; running out of stack must still be a typed error, not a crash.
-        if (!RuntimeHelpers.TryEnsureSufficientExecutionStack())
+        // A caller may raise the limit far beyond 64; running out of stack must still be a typed error, not a crash. The
+        // check costs a few ns, so it runs every 32 levels: 32 frames of these methods take far less than the headroom
+        // (64 KB and more) that it guarantees.
+        if ((depth & 31) == 31 && !RuntimeHelpers.TryEnsureSufficientExecutionStack())
         {
             ThrowDepth(start, depth);
         }
@@ -602,7 +602,7 @@ public ref struct ValueReader
     // Validated UTF-8 to a string; `start` is the offset of the value's tag, for the error.
     private static string DecodeText(ReadOnlySpan<byte> utf8, int start)
     {
-        if (!Utf8.IsValid(utf8))
+        if (!ValueCodec.IsValidUtf8(utf8))
         {
             ThrowInvalidUtf8(start, "string");
         }
@@ -662,4 +662,45 @@ public ref struct ValueReader
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ThrowDepth(int offset, int maxDepth) =>
         ValueCodecException.Throw(ValueCodecError.DepthExceeded, offset, $"arrays and objects nest deeper than {maxDepth} (the maxDepth option)");
+}
+
+/// <summary>A per-thread cache of decoded object keys: messages repeat the same few ("type", "key", ...), and a hit costs a
+/// short hash and compare instead of a new string.</summary>
+/// <remarks>
+/// Measured on the small message: CommunityToolkit's StringPool.Shared (transcode to a rented buffer, hash, lock) made
+/// Decode slower than allocating the keys; this cache is a fraction of either. A slot holds the last key that hashed to it;
+/// a miss (or an attacker forcing collisions) only costs the string that would have been allocated anyway. Only ASCII
+/// keys of up to 32 bytes are cached.
+/// </remarks>
+internal static class KeyCache
+{
+    private const int Slots = 256; // a power of two; 2 KB of references per thread
+    private const int MaxCachedLength = 32;
+
+    [ThreadStatic]
+    private static string?[]? t_slots;
+
+    public static string GetOrAdd(ReadOnlySpan<byte> utf8)
+    {
+        if (utf8.Length > MaxCachedLength)
+        {
+            return Encoding.UTF8.GetString(utf8);
+        }
+        var slots = t_slots ??= new string?[Slots];
+        // FNV-1a over the bytes; the length is mixed in so that prefixes land elsewhere.
+        var hash = 2166136261u ^ (uint)utf8.Length;
+        foreach (var b in utf8)
+        {
+            hash = (hash ^ b) * 16777619u;
+        }
+        ref var slot = ref slots[(int)((hash ^ (hash >> 16)) & (Slots - 1))];
+        var cached = slot;
+        if (cached is not null && cached.Length == utf8.Length && Ascii.Equals(utf8, cached))
+        {
+            return cached;
+        }
+        var text = Encoding.UTF8.GetString(utf8);
+        slot = text;
+        return text;
+    }
 }

@@ -248,6 +248,13 @@ public ref struct ValueWriter
         if (text.Length <= MaxCharsForOneByteLength)
         {
             var span = Reserve(2 + (3 * text.Length));
+            if (text.Length <= ValueCodec.MaxShortString && TryNarrowAscii(text, span.Slice(1, text.Length)))
+            {
+                // The common case, a short ASCII key or string: one header byte, one byte per char, no transcoder call.
+                span[0] = (byte)(isKey ? text.Length : ValueCodec.TagShortString + text.Length);
+                Advance(1 + text.Length);
+                return;
+            }
             if (isKey)
             {
                 var written = Transcode(text, span[1..]);
@@ -291,6 +298,21 @@ public ref struct ValueWriter
         headerLength += WriteVarint(target, headerLength, (ulong)length);
         Transcode(text, target[headerLength..]);
         Advance(headerLength + length);
+    }
+
+    // Copies text that is all ASCII into `destination` (of the same length); false, leaving garbage behind, when it is not.
+    private static bool TryNarrowAscii(ReadOnlySpan<char> text, Span<byte> destination)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c >= 0x80)
+            {
+                return false;
+            }
+            destination[i] = (byte)c;
+        }
+        return true;
     }
 
     private static int Transcode(ReadOnlySpan<char> text, Span<byte> destination)

@@ -185,6 +185,27 @@ public static class ValueCodec
         }
     }
 
+    /// <summary>Whether <paramref name="text"/> is well-formed UTF-8 (protocol.md §1).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal static bool IsValidUtf8(ReadOnlySpan<byte> text)
+    {
+        // Most keys and strings are short and ASCII: OR-ing their bytes is cheaper than the call into the general,
+        // vectorised validator, which pays off only on longer text.
+        if (text.Length <= 16)
+        {
+            var bits = 0;
+            foreach (var b in text)
+            {
+                bits |= b;
+            }
+            if (bits < 0x80)
+            {
+                return true;
+            }
+        }
+        return System.Text.Unicode.Utf8.IsValid(text);
+    }
+
     /// <summary><c>zigzag(n)</c> (protocol.md §1): 0, -1, 1, -2 become 0, 1, 2, 3.</summary>
     internal static ulong Zigzag(long value) => (ulong)((value << 1) ^ (value >> 63));
 
