@@ -52,6 +52,7 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
     private CancellationTokenRegistration _cancellation;
     private ProcessRef _target;
     private TimeSpan _timeout;
+    private bool _remote;
 
     public CallWaiter(CallWaiterPool pool)
     {
@@ -60,12 +61,13 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
     }
 
     /// <summary>Prepares the waiter for one call and returns the token its reply must carry.</summary>
-    public long Arm(ProcessRef target, TimeSpan timeout, CancellationToken cancellationToken)
+    public long Arm(ProcessRef target, TimeSpan timeout, CancellationToken cancellationToken, bool remote = false)
     {
         long token = Volatile.Read(ref _state);
         Debug.Assert((token & 1) == 0, "armed a waiter that is not reset");
         _target = target;
         _timeout = timeout;
+        _remote = remote;
         if (timeout != Timeout.InfiniteTimeSpan)
         {
             TimeProvider time = _pool.TimeProvider;
@@ -85,6 +87,9 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
 
         return token;
     }
+
+    /// <summary>The process the current call addresses.</summary>
+    public ProcessRef Target => _target;
 
     /// <summary>The value task for the call just armed.</summary>
     public ValueTask<Value> Task => new(this, _core.Version);
@@ -185,7 +190,7 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
             return;
         }
 
-        TryFail(state, new CallTimeoutException(_target, _timeout));
+        TryFail(state, _remote ? new RemoteCallTimeoutException(_target, _timeout) : new CallTimeoutException(_target, _timeout));
     }
 }
 

@@ -112,6 +112,12 @@ internal sealed class Connection : IAsyncDisposable
     /// <summary>The peer's id.</summary>
     public NodeId Peer { get; }
 
+    /// <summary>The peer's id as text, as process refs carry it.</summary>
+    public string PeerText => Peer.ToString();
+
+    /// <summary>Per-connection state of the layer above (the remote router's reply sink), set on first use.</summary>
+    public object? UpperState { get; set; }
+
     /// <summary>The peer's incarnation, from the handshake.</summary>
     public ulong PeerIncarnation { get; }
 
@@ -140,8 +146,11 @@ internal sealed class Connection : IAsyncDisposable
     }
 
     /// <summary>Encodes a message into the outbound queue, unless the queue is full or the connection closed.</summary>
+    /// <param name="message">The message.</param>
+    /// <param name="force">Queue even past the bound: for replies, which the peer's calls in flight already bound and
+    /// which must not be lost.</param>
     /// <exception cref="Exception">Whatever <paramref name="message"/>'s encoder throws; the queue is left as it was.</exception>
-    public EnqueueResult TryEnqueue<TMessage>(in TMessage message)
+    public EnqueueResult TryEnqueue<TMessage>(in TMessage message, bool force = false)
         where TMessage : struct, IOutboundMessage
     {
         bool wake;
@@ -151,7 +160,7 @@ internal sealed class Connection : IAsyncDisposable
             {
                 return EnqueueResult.Closed;
             }
-            if (_queuedBytes >= _maxQueuedBytes || _queuedMessages >= _maxQueuedMessages)
+            if (!force && (_queuedBytes >= _maxQueuedBytes || _queuedMessages >= _maxQueuedMessages))
             {
                 return EnqueueResult.Full;
             }

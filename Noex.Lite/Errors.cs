@@ -119,13 +119,22 @@ public sealed class FrameException : NoexException
 }
 
 /// <summary>A call got no reply within its timeout. The server may still process the request; its late reply is dropped.</summary>
-public sealed class CallTimeoutException : NoexException
+public class CallTimeoutException : NoexException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="target">The process that was called.</param>
     /// <param name="timeout">The timeout that passed.</param>
     public CallTimeoutException(ProcessRef target, TimeSpan timeout)
-        : base($"Call to {target} timed out after {(long)timeout.TotalMilliseconds} ms (pass a longer timeout to CallAsync to wait longer).")
+        : this(target, timeout, $"Call to {target} timed out after {(long)timeout.TotalMilliseconds} ms (pass a longer timeout to CallAsync to wait longer).")
+    {
+    }
+
+    /// <summary>Creates the exception with its own message (for subclasses).</summary>
+    /// <param name="target">The process that was called.</param>
+    /// <param name="timeout">The timeout that passed.</param>
+    /// <param name="message">The message.</param>
+    protected CallTimeoutException(ProcessRef target, TimeSpan timeout, string message)
+        : base(message)
     {
         Target = target;
         Timeout = timeout;
@@ -139,13 +148,22 @@ public sealed class CallTimeoutException : NoexException
 }
 
 /// <summary>The target process does not exist, has ended, or ended before it handled the request.</summary>
-public sealed class ServerNotRunningException : NoexException
+public class ServerNotRunningException : NoexException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="target">The process that was addressed.</param>
     /// <param name="reason">Why it ended, when known; null when it never existed or is long gone.</param>
     public ServerNotRunningException(ProcessRef target, ExitReason? reason = null)
-        : base(reason is { } r ? $"Server {target} is not running (it exited: {r})." : $"Server {target} is not running.")
+        : this(target, reason, reason is { } r ? $"Server {target} is not running (it exited: {r})." : $"Server {target} is not running.")
+    {
+    }
+
+    /// <summary>Creates the exception with its own message (for subclasses).</summary>
+    /// <param name="target">The process that was addressed.</param>
+    /// <param name="reason">Why it ended, when known.</param>
+    /// <param name="message">The message.</param>
+    protected ServerNotRunningException(ProcessRef target, ExitReason? reason, string message)
+        : base(message)
     {
         Target = target;
         Reason = reason;
@@ -314,4 +332,28 @@ public sealed class SupervisorChildException : NoexException
 
     /// <summary>The supervisor.</summary>
     public ProcessRef Supervisor { get; }
+}
+
+/// <summary>A call to a process on another node got no reply within its timeout (the seeds' <c>RemoteCallTimeoutError</c>).</summary>
+public sealed class RemoteCallTimeoutException : CallTimeoutException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="target">The remote process that was called.</param>
+    /// <param name="timeout">The timeout that passed.</param>
+    public RemoteCallTimeoutException(ProcessRef target, TimeSpan timeout)
+        : base(target, timeout, $"Remote call to {target} timed out after {(long)timeout.TotalMilliseconds} ms (its node is connected; the server may be busy).")
+    {
+    }
+}
+
+/// <summary>The remote process does not exist or ended (the seeds' <c>RemoteServerNotRunningError</c>).</summary>
+public sealed class RemoteServerNotRunningException : ServerNotRunningException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="target">The remote process that was addressed.</param>
+    /// <param name="detail">What its node said.</param>
+    public RemoteServerNotRunningException(ProcessRef target, string detail)
+        : base(target, null, $"Remote server {target} is not running: {detail}")
+    {
+    }
 }

@@ -25,6 +25,7 @@ public sealed class Node : IAsyncDisposable
     private readonly Transport _transport;
     private readonly Membership _membership;
     private readonly EventSink _sink;
+    private readonly RemoteCall _remote;
     private readonly TimeProvider _time;
     private readonly long _startedAt;
     private readonly CancellationTokenSource _stopping = new();
@@ -45,8 +46,16 @@ public sealed class Node : IAsyncDisposable
         _time = options.TimeProvider;
         _startedAt = _time.GetTimestamp();
         _membership = new Membership(id, _time);
+        Runtime = new ProcessRuntime(new ProcessRuntimeOptions { Name = id.ToString(), TimeProvider = _time });
+        _remote = new RemoteCall(this, Runtime);
+        Runtime.Router = _remote;
         sink.Node = this;
     }
+
+    /// <summary>
+    /// The node's processes. Its calls and casts are routed transparently: a ref of another node goes over the cluster.
+    /// </summary>
+    public ProcessRuntime Runtime { get; }
 
     /// <summary>This node's id, <c>name@host:port</c> (with the real port when <see cref="NodeOptions.Port"/> is 0).</summary>
     public NodeId Id { get; }
@@ -120,6 +129,16 @@ public sealed class Node : IAsyncDisposable
     /// <summary>Messages of a type this node does not handle, dropped on arrival (protocol.md §5).</summary>
     internal long UnknownMessages => Interlocked.Read(ref _unknownMessages);
 
+    /// <summary>The live connection to the node named by <paramref name="id"/> as text (as process refs carry it).</summary>
+    internal bool TryGetConnection(string id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Connection? connection) =>
+        _transport.TryGetConnection(id, out connection);
+
+    /// <summary>Remote calls waiting for a reply.</summary>
+    internal int PendingRemoteCalls => _remote.PendingCount;
+
+    /// <summary>Casts to other nodes that could not be delivered (not connected, or the queue to the node was full).</summary>
+    public long RemoteDeadLetters => _remote.DeadLetters;
+
     /// <summary>The live connection to <paramref name="id"/>, for the layers above (remote calls) and tests.</summary>
     internal bool TryGetConnection(NodeId id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Connection? connection) =>
         _transport.TryGetConnection(id, out connection);
@@ -152,6 +171,7 @@ public sealed class Node : IAsyncDisposable
         var grace = cancellationToken.IsCancellationRequested ? TimeSpan.Zero : TimeSpan.FromSeconds(1);
         await Task.WhenAll(connections.Select(c => c.FlushAndCloseAsync(CloseReason.LocalShutdown, grace))).ConfigureAwait(false);
         await _transport.DisposeAsync().ConfigureAwait(false);
+        await Runtime.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>Stops the node (<see cref="StopAsync"/>).</summary>
@@ -169,6 +189,7 @@ public sealed class Node : IAsyncDisposable
         var now = _time.GetTimestamp();
         var silentLimit = (long)(_options.HeartbeatInterval.TotalSeconds * _options.HeartbeatMissThreshold * _time.TimestampFrequency);
         var idleLimit = (long)(_options.HeartbeatInterval.TotalSeconds * _time.TimestampFrequency);
+        _remote.Sweep();
         var gossip = ++_ticks % 4 == 0;
         var known = gossip ? _membership.GetKnownIds() : null;
         foreach (var connection in _transport.GetConnections())
@@ -180,7 +201,7 @@ public sealed class Node : IAsyncDisposable
             else if (gossip)
             {
                 // Gossip doubles as the heartbeat on every fourth tick.
-                connection.TryEnqueue(new ControlMessages.GossipMessage(Uptime, 0, known!));
+                connection.TryEnqueue(new ControlMessages.GossipMessage(Uptime, Runtime.ProcessCount, known!));
             }
             else if (now - connection.LastSent >= idleLimit)
             {
@@ -191,7 +212,7 @@ public sealed class Node : IAsyncDisposable
 
     private void OnConnectionUp(Connection connection)
     {
-        connection.TryEnqueue(new ControlMessages.GossipMessage(Uptime, 0, _membership.GetKnownIds()));
+        connection.TryEnqueue(new ControlMessages.GossipMessage(Uptime, Runtime.ProcessCount, _membership.GetKnownIds()));
         lock (_eventLock)
         {
             if (_membership.MarkUp(connection.Peer, connection.PeerIncarnation) is { } info)
@@ -204,6 +225,7 @@ public sealed class Node : IAsyncDisposable
     private void OnClosed(Connection connection, CloseReason reason)
     {
         _transport.Forget(connection);
+        _remote.OnConnectionClosed(connection, ToDownReason(reason));
         if (_stopping.IsCancellationRequested)
         {
             return;
@@ -221,14 +243,7 @@ public sealed class Node : IAsyncDisposable
             {
                 return;
             }
-            RaiseDown(connection.Peer, reason switch
-            {
-                CloseReason.HeartbeatTimeout => NodeDownReason.HeartbeatTimeout,
-                CloseReason.GracefulShutdown => NodeDownReason.GracefulShutdown,
-                CloseReason.ConnectionReset => NodeDownReason.ConnectionReset,
-                CloseReason.ProtocolError => NodeDownReason.ProtocolError,
-                _ => NodeDownReason.ConnectionClosed,
-            });
+            RaiseDown(connection.Peer, ToDownReason(reason));
         }
         if (reason == CloseReason.GracefulShutdown)
         {
@@ -241,8 +256,26 @@ public sealed class Node : IAsyncDisposable
         }
     }
 
+    private static NodeDownReason ToDownReason(CloseReason reason) => reason switch
+    {
+        CloseReason.HeartbeatTimeout => NodeDownReason.HeartbeatTimeout,
+        CloseReason.GracefulShutdown => NodeDownReason.GracefulShutdown,
+        CloseReason.ConnectionReset => NodeDownReason.ConnectionReset,
+        CloseReason.ProtocolError => NodeDownReason.ProtocolError,
+        CloseReason.Restarted => NodeDownReason.Restarted,
+        _ => NodeDownReason.ConnectionClosed,
+    };
+
     private void OnMessage(Connection connection, ReadOnlySpan<byte> message)
     {
+        if (message[0] is >= 0x10 and <= 0x3f)
+        {
+            if (!_remote.OnMessage(connection, message))
+            {
+                connection.Close(CloseReason.ProtocolError, new NoexException($"Malformed message of type 0x{message[0]:x2} from {connection.Peer}"));
+            }
+            return;
+        }
         switch (message[0])
         {
             case ControlMessages.Gossip:
@@ -382,11 +415,19 @@ public sealed class NodeNotReachableException : NoexException
     /// <param name="nodeId">The node.</param>
     /// <param name="reason">Why it could not be reached.</param>
     public NodeNotReachableException(NodeId nodeId, string reason)
+        : this(nodeId.ToString(), reason)
+    {
+    }
+
+    /// <summary>Creates the exception for a node named by its id text (as process refs carry it).</summary>
+    /// <param name="nodeId">The node's id text.</param>
+    /// <param name="reason">Why it could not be reached.</param>
+    public NodeNotReachableException(string nodeId, string reason)
         : base($"Node {nodeId} is not reachable: {reason}")
     {
         NodeId = nodeId;
     }
 
-    /// <summary>The node that could not be reached.</summary>
-    public NodeId NodeId { get; }
+    /// <summary>The node that could not be reached, as <c>name@host:port</c>.</summary>
+    public string NodeId { get; }
 }

@@ -340,7 +340,10 @@ public sealed class ProcessRuntime : IAsyncDisposable
 
         if (!TryGetCell(target, out ProcessCell? cell))
         {
-            return ValueTask.FromException<Value>(new ServerNotRunningException(target));
+            // Transparent routing: a ref of another node goes over the cluster when this runtime belongs to a node.
+            return Router is { } router && !IsLocal(target)
+                ? router.CallAsync(target, request, timeout ?? s_defaultCallTimeout, cancellationToken)
+                : ValueTask.FromException<Value>(new ServerNotRunningException(target));
         }
 
         CallWaiter waiter = _waiters.Rent();
@@ -373,7 +376,8 @@ public sealed class ProcessRuntime : IAsyncDisposable
     /// <param name="message">The message, passed by reference.</param>
     /// <returns>True if queued; false if the process is not running (counted as a dead letter) or a drop-newest mailbox is full.</returns>
     /// <exception cref="MailboxFullException">A bounded mailbox with <see cref="MailboxOverflow.Reject"/> is full.</exception>
-    public bool Cast(ProcessRef target, Value message) => Post(target, new Envelope(EnvelopeKind.Cast, message, null, 0));
+    public bool Cast(ProcessRef target, Value message) =>
+        Router is { } router && !IsLocal(target) ? router.Cast(target, message) : Post(target, new Envelope(EnvelopeKind.Cast, message, null, 0));
 
     /// <summary>Casts to the process registered as <paramref name="name"/>.</summary>
     /// <param name="name">The local name.</param>
@@ -551,6 +555,32 @@ public sealed class ProcessRuntime : IAsyncDisposable
         }
 
         return cell;
+    }
+
+    /// <summary>Routes calls and casts to refs of other nodes; set by the node that owns this runtime.</summary>
+    internal IRemoteRouter? Router { get; set; }
+
+    /// <summary>The pool of call waiters, shared with the remote router so remote calls allocate no waiter either.</summary>
+    internal CallWaiterPool Waiters => _waiters;
+
+    /// <summary>Whether <paramref name="target"/> names this runtime's node.</summary>
+    internal bool IsLocal(ProcessRef target) => ReferenceEquals(target.Node, Name) || string.Equals(target.Node, Name, StringComparison.Ordinal);
+
+    /// <summary>Posts a call whose reply goes to <paramref name="sink"/> (a peer connection) with <paramref name="token"/>.</summary>
+    internal PostResult PostCall(long id, Value request, IReplySink sink, long token) =>
+        _processes.TryGetValue(id, out ProcessCell? cell)
+            ? cell.Post(new Envelope(EnvelopeKind.Call, request, sink, token))
+            : PostResult.Closed;
+
+    /// <summary>Posts a cast from a peer; false (and a dead letter) when the process is gone or its mailbox refuses it.</summary>
+    internal bool PostCast(long id, Value message)
+    {
+        if (_processes.TryGetValue(id, out ProcessCell? cell) && cell.Post(new Envelope(EnvelopeKind.Cast, message, null, 0)) == PostResult.Accepted)
+        {
+            return true;
+        }
+        CountDeadLetter();
+        return false;
     }
 
     internal void Remove(ProcessCell cell) => _processes.TryRemove(new KeyValuePair<long, ProcessCell>(cell.Ref.Id, cell));

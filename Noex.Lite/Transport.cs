@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -34,6 +35,9 @@ internal sealed class Transport : IAsyncDisposable
     private readonly ITransportEvents _events;
     private readonly Lock _lock = new();
     private readonly Dictionary<NodeId, Connection> _connections = new();
+    // The same connections by id text: process refs name their node as text, and a remote call must find its connection
+    // without parsing (or allocating) anything. Read without a lock on the hot path, so it is a concurrent dictionary.
+    private readonly ConcurrentDictionary<string, Connection> _byText = new(StringComparer.Ordinal);
     private readonly Dictionary<NodeId, Task<Connection?>> _dials = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _handshakeSlots;
@@ -93,6 +97,10 @@ internal sealed class Transport : IAsyncDisposable
         }
     }
 
+    /// <summary>The live connection to the node whose id text is <paramref name="peer"/>, if there is one (no lock, no allocation).</summary>
+    public bool TryGetConnection(string peer, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Connection? connection) =>
+        _byText.TryGetValue(peer, out connection) && !connection.IsClosed;
+
     /// <summary>The live connections.</summary>
     public Connection[] GetConnections()
     {
@@ -134,6 +142,7 @@ internal sealed class Transport : IAsyncDisposable
             if (_connections.TryGetValue(connection.Peer, out var current) && ReferenceEquals(current, connection))
             {
                 _connections.Remove(connection.Peer);
+                _byText.TryRemove(new KeyValuePair<string, Connection>(connection.PeerText, connection));
             }
         }
     }
@@ -152,6 +161,7 @@ internal sealed class Transport : IAsyncDisposable
         {
             connections = _connections.Values.ToArray();
             _connections.Clear();
+            _byText.Clear();
         }
         foreach (var connection in connections)
         {
@@ -415,6 +425,7 @@ internal sealed class Transport : IAsyncDisposable
                 replaced = existing;
             }
             _connections[connection.Peer] = connection;
+            _byText[connection.PeerText] = connection;
         }
         replaced?.Close(CloseReason.Restarted);
         connection.Start();

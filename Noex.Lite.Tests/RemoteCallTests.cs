@@ -1,0 +1,198 @@
+using System.Diagnostics;
+
+namespace Noex.Lite.Tests;
+
+/// <summary>Calls and casts between nodes through transparent routing: a remote ref is called like a local one.</summary>
+public class RemoteCallTests
+{
+    /// <summary>A counter: casts {"type":"inc"} add, calls {"type":"get"} read; "boom" throws; "hang" never replies.</summary>
+    private sealed class Counter : GenServer<long>
+    {
+        protected override ValueTask<long> InitAsync(Value args, CancellationToken cancellationToken) =>
+            new(args.TryGetInt64(out var start) ? start : 0);
+
+        protected override ValueTask<CallResult<long>> HandleCallAsync(Value request, CallFrom from, long state) =>
+            request["type"].AsString() switch
+            {
+                "get" => new(CallResult<long>.WithReply(state, state)),
+                "echo" => new(CallResult<long>.WithReply(request["value"], state)),
+                "boom" => throw new InvalidOperationException("the counter exploded"),
+                "hang" => new(CallResult<long>.NoReply(state)),
+                _ => new(CallResult<long>.WithReply(Value.Null, state)),
+            };
+
+        protected override ValueTask<long> HandleCastAsync(Value message, long state) =>
+            new(message["type"].AsString() == "inc" ? state + (message.TryGetProperty("by", out var by) ? by.AsInt64() : 1) : state);
+    }
+
+    private static NodeOptions Options(string name, params string[] seeds) => new()
+    {
+        Name = name,
+        Host = "127.0.0.1",
+        Port = 0,
+        ClusterSecret = "remote-tests",
+        Seeds = seeds,
+        HeartbeatInterval = TimeSpan.FromSeconds(1),
+    };
+
+    private static async Task<(Node A, Node B)> PairAsync()
+    {
+        var a = await Node.StartAsync(Options("a"));
+        var b = await Node.StartAsync(Options("b", a.Id.ToString()));
+        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        return (a, b);
+    }
+
+    [Fact]
+    public async Task CallAsync_RefOnAnotherNode_RoutesTransparentlyAndReplies()
+    {
+        var (a, b) = await PairAsync();
+        await using var _a = a;
+        await using var _b = b;
+        var counter = await b.Runtime.StartAsync(new Counter(), 41);
+
+        var reply = await a.Runtime.CallAsync(counter, Value.Object(("type", "get")));
+
+        Assert.Equal(41, reply.AsInt64());
+        Assert.Equal(b.Id.ToString(), counter.Node);
+        var complex = Value.Parse("""{"nested":[1,2.5,"é",{"k":null}],"big":9223372036854775807}""");
+        Assert.Equal(complex, await a.Runtime.CallAsync(counter, Value.Object(("type", "echo"), ("value", complex))));
+    }
+
+    [Fact]
+    public async Task Casts_ManyThenACall_AllArriveInOrderBeforeTheCall()
+    {
+        var (a, b) = await PairAsync();
+        await using var _a = a;
+        await using var _b = b;
+        var counter = await b.Runtime.StartAsync(new Counter());
+        var inc = Value.Object(("type", "inc"));
+
+        for (var i = 0; i < 100_000; i++)
+        {
+            Assert.True(a.Runtime.Cast(counter, inc));
+        }
+        var total = await a.Runtime.CallAsync(counter, Value.Object(("type", "get")), TimeSpan.FromSeconds(60));
+
+        Assert.Equal(100_000, total.AsInt64());
+    }
+
+    [Fact]
+    public async Task CallAsync_ConcurrentCallersBothWays_EveryReplyReachesItsCaller()
+    {
+        var (a, b) = await PairAsync();
+        await using var _a = a;
+        await using var _b = b;
+        var onB = await b.Runtime.StartAsync(new Counter());
+        var onA = await a.Runtime.StartAsync(new Counter());
+
+        var calls = Enumerable.Range(0, 2000).Select(async i =>
+        {
+            var (runtime, target) = i % 2 == 0 ? (a.Runtime, onB) : (b.Runtime, onA);
+            var reply = await runtime.CallAsync(target, Value.Object(("type", "echo"), ("value", i)));
+            Assert.Equal(i, reply.AsInt64());
+        });
+        await Task.WhenAll(calls);
+
+        await ClusterTests.Eventually(() => a.PendingRemoteCalls == 0 && b.PendingRemoteCalls == 0);
+    }
+
+    [Fact]
+    public async Task CallAsync_UnknownRef_FailsWithRemoteServerNotRunning()
+    {
+        var (a, b) = await PairAsync();
+        await using var _a = a;
+        await using var _b = b;
+        var nobody = new ProcessRef(b.Id.ToString(), 987654);
+
+        var e = await Assert.ThrowsAsync<RemoteServerNotRunningException>(async () => await a.Runtime.CallAsync(nobody, "hello"));
+
+        Assert.Equal(nobody, e.Target);
+        Assert.IsAssignableFrom<ServerNotRunningException>(e);
+    }
+
+    [Fact]
+    public async Task CallAsync_HandlerThrows_CallerGetsTypeAndMessageAndTheLinkStaysUp()
+    {
+        var (a, b) = await PairAsync();
+        await using var _a = a;
+        await using var _b = b;
+        var counter = await b.Runtime.StartAsync(new Counter());
+
+        var e = await Assert.ThrowsAsync<CallFailedException>(async () => await a.Runtime.CallAsync(counter, Value.Object(("type", "boom"))));
+
+        Assert.Equal(nameof(InvalidOperationException), e.Reason.ErrorType);
+        Assert.Contains("the counter exploded", e.Reason.Message, StringComparison.Ordinal);
+        Assert.True(a.IsConnected(b.Id));
+        var other = await b.Runtime.StartAsync(new Counter(), 5);
+        Assert.Equal(5, (await a.Runtime.CallAsync(other, Value.Object(("type", "get")))).AsInt64());
+    }
+
+    [Fact]
+    public async Task CallAsync_NoReply_TimesOutAsRemoteCallTimeoutAndLeavesNoPendingEntry()
+    {
+        var (a, b) = await PairAsync();
+        await using var _a = a;
+        await using var _b = b;
+        var counter = await b.Runtime.StartAsync(new Counter());
+
+        var e = await Assert.ThrowsAsync<RemoteCallTimeoutException>(async () =>
+            await a.Runtime.CallAsync(counter, Value.Object(("type", "hang")), TimeSpan.FromMilliseconds(200)));
+
+        Assert.Equal(counter, e.Target);
+        Assert.Equal(TimeSpan.FromMilliseconds(200), e.Timeout);
+        await ClusterTests.Eventually(() => a.PendingRemoteCalls == 0); // swept on the next heartbeat tick
+    }
+
+    [Fact]
+    public async Task CallAsync_TargetNodeStopsMidCall_FailsAtOnceWithNodeNotReachable()
+    {
+        var (a, b) = await PairAsync();
+        await using var _a = a;
+        var counter = await b.Runtime.StartAsync(new Counter());
+        var call = a.Runtime.CallAsync(counter, Value.Object(("type", "hang")), TimeSpan.FromMinutes(5)).AsTask();
+        await ClusterTests.Eventually(() => a.PendingRemoteCalls == 1);
+        var stopped = Stopwatch.GetTimestamp();
+
+        await b.StopAsync();
+
+        var e = await Assert.ThrowsAsync<NodeNotReachableException>(() => call);
+        Assert.Equal(b.Id.ToString(), e.NodeId);
+        Assert.True(Stopwatch.GetElapsedTime(stopped) < TimeSpan.FromSeconds(30), "the call waited for its timeout");
+        Assert.Equal(0, a.PendingRemoteCalls);
+    }
+
+    [Fact]
+    public async Task CallAsync_NodeNotConnected_FailsWithNodeNotReachable()
+    {
+        await using var a = await Node.StartAsync(Options("a"));
+
+        var e = await Assert.ThrowsAsync<NodeNotReachableException>(async () =>
+            await a.Runtime.CallAsync(new ProcessRef("ghost@127.0.0.1:1", 1), "hi"));
+
+        Assert.Equal("ghost@127.0.0.1:1", e.NodeId);
+        Assert.False(a.Runtime.Cast(new ProcessRef("ghost@127.0.0.1:1", 1), "hi"));
+        Assert.Equal(1, a.RemoteDeadLetters);
+    }
+
+    [Fact]
+    public async Task CallAsync_ValueTooDeepForTheWire_FailsWithACodecErrorAndSendsNothing()
+    {
+        var (a, b) = await PairAsync();
+        await using var _a = a;
+        await using var _b = b;
+        var counter = await b.Runtime.StartAsync(new Counter());
+        var deep = Value.Null;
+        for (var i = 0; i < 100; i++)
+        {
+            deep = Value.Array(deep);
+        }
+
+        var e = await Assert.ThrowsAsync<ValueCodecException>(async () =>
+            await a.Runtime.CallAsync(counter, Value.Object(("type", "echo"), ("value", deep))));
+
+        Assert.Equal(ValueCodecError.DepthExceeded, e.Error);
+        Assert.Equal(0, a.PendingRemoteCalls);
+        Assert.Equal(0, (await a.Runtime.CallAsync(counter, Value.Object(("type", "get")))).AsInt64());
+    }
+}

@@ -1,0 +1,330 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+
+namespace Noex.Lite;
+
+/// <summary>Routes calls and casts addressed to processes of other nodes (the runtime asks it for every non-local ref).</summary>
+internal interface IRemoteRouter
+{
+    ValueTask<Value> CallAsync(ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken);
+
+    bool Cast(ProcessRef target, Value message);
+}
+
+/// <summary>
+/// Remote calls and casts (the seeds' <c>RemoteCall</c>): the messages of protocol.md §5.2, the table of calls waiting for
+/// a reply, and the delivery of calls and casts that arrive from peers.
+/// </summary>
+/// <remarks>
+/// <para>
+/// A call takes a pooled waiter from the runtime (the same one a local call uses), files it under a fresh call id, and
+/// encodes the request straight into the peer connection's frame; the reply, read on the connection's read loop,
+/// completes the waiter. A node that goes down fails its pending calls at once (not after their timeouts), and entries
+/// whose waiter timed out are swept on every heartbeat tick, so the table cannot grow without bound.
+/// </para>
+/// <para>
+/// Calls from peers are posted to the target's mailbox with the connection's reply sink as their reply address, so the
+/// reply is encoded onto the connection the call came from. Replies ignore the outbound queue's bound: they are already
+/// bounded by the calls the peer has in flight, and dropping one would leave a caller waiting.
+/// </para>
+/// </remarks>
+internal sealed class RemoteCall : IRemoteRouter
+{
+    public const byte TypeCall = 0x10;
+    public const byte TypeCast = 0x12;
+    public const byte TypeReply = 0x13;
+    public const byte TypeCallError = 0x14;
+
+    /// <summary>Why a call failed on the callee's side (protocol.md §5.2).</summary>
+    public enum ErrorKind : byte
+    {
+        ServerNotRunning = 1,
+        CallFailed = 2,
+        MailboxFull = 3,
+        BadRequest = 4,
+    }
+
+    private readonly Node _node;
+    private readonly ProcessRuntime _runtime;
+    private readonly ConcurrentDictionary<long, Pending> _pending = new();
+    private long _nextCallId;
+    private long _deadLetters;
+
+    public RemoteCall(Node node, ProcessRuntime runtime)
+    {
+        _node = node;
+        _runtime = runtime;
+    }
+
+    /// <summary>Calls waiting for a reply from another node.</summary>
+    public int PendingCount => _pending.Count;
+
+    /// <summary>Casts that could not be delivered to another node (not connected, or its queue full).</summary>
+    public long DeadLetters => Interlocked.Read(ref _deadLetters);
+
+    public ValueTask<Value> CallAsync(ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (!_node.TryGetConnection(target.Node, out var connection))
+        {
+            return ValueTask.FromException<Value>(new NodeNotReachableException(target.Node, "not connected"));
+        }
+        var waiter = _runtime.Waiters.Rent();
+        var token = waiter.Arm(target, timeout, cancellationToken, remote: true);
+        var reply = waiter.Task;
+        var callId = Interlocked.Increment(ref _nextCallId);
+        _pending[callId] = new Pending(waiter, token, connection);
+        EnqueueResult result;
+        try
+        {
+            result = connection.TryEnqueue(new CallMessage(callId, target.Id, timeout, request));
+        }
+        catch (Exception e)
+        {
+            // The request could not be encoded (a value that cannot cross the wire): nothing was sent.
+            _pending.TryRemove(callId, out _);
+            waiter.Abandon(token, e);
+            return reply;
+        }
+        switch (result)
+        {
+            case EnqueueResult.Queued:
+                break;
+            case EnqueueResult.Full:
+                _pending.TryRemove(callId, out _);
+                waiter.Abandon(token, new NodeOverloadedException(connection.Peer, connection.QueuedBytes));
+                break;
+            default:
+                _pending.TryRemove(callId, out _);
+                waiter.Abandon(token, new NodeNotReachableException(connection.Peer, "the connection closed"));
+                break;
+        }
+        return reply;
+    }
+
+    public bool Cast(ProcessRef target, Value message)
+    {
+        if (_node.TryGetConnection(target.Node, out var connection)
+            && connection.TryEnqueue(new CastMessage(target.Id, message)) == EnqueueResult.Queued)
+        {
+            return true;
+        }
+        Interlocked.Increment(ref _deadLetters);
+        return false;
+    }
+
+    /// <summary>Handles a §5.2 message from <paramref name="connection"/>; false when it is malformed (a protocol error).</summary>
+    public bool OnMessage(Connection connection, ReadOnlySpan<byte> message)
+    {
+        switch (message[0])
+        {
+            case TypeCall when message.Length >= 21:
+                OnCall(connection, BinaryPrimitives.ReadInt64LittleEndian(message[1..]), BinaryPrimitives.ReadInt64LittleEndian(message[9..]), message[21..]);
+                return true;
+            case TypeCast when message.Length >= 9:
+                if (!ValueCodec.TryDecode(message[9..], out var cast, out _, out _))
+                {
+                    return false;
+                }
+                _runtime.PostCast(BinaryPrimitives.ReadInt64LittleEndian(message[1..]), cast);
+                return true;
+            case TypeReply when message.Length >= 9:
+                if (!ValueCodec.TryDecode(message[9..], out var reply, out _, out _))
+                {
+                    return false;
+                }
+                if (_pending.TryRemove(BinaryPrimitives.ReadInt64LittleEndian(message[1..]), out var pending))
+                {
+                    pending.Waiter.TryComplete(pending.Token, reply);
+                }
+                return true;
+            case TypeCallError when message.Length >= 10:
+                if (!ValueCodec.TryDecode(message[10..], out var detail, out _, out _))
+                {
+                    return false;
+                }
+                if (_pending.TryRemove(BinaryPrimitives.ReadInt64LittleEndian(message[1..]), out var failed))
+                {
+                    failed.Waiter.TryFail(failed.Token, ToException(failed.Waiter.Target, (ErrorKind)message[9], detail));
+                }
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>Fails every call waiting on <paramref name="connection"/> at once: its node is gone.</summary>
+    public void OnConnectionClosed(Connection connection, NodeDownReason reason)
+    {
+        foreach (var entry in _pending)
+        {
+            if (ReferenceEquals(entry.Value.Connection, connection) && _pending.TryRemove(entry.Key, out var pending))
+            {
+                pending.Waiter.TryFail(pending.Token, new NodeNotReachableException(connection.Peer, $"the node went down ({reason}) before it replied"));
+            }
+        }
+    }
+
+    /// <summary>Removes entries whose waiter already ended (timed out or canceled); run on every heartbeat tick.</summary>
+    public void Sweep()
+    {
+        foreach (var entry in _pending)
+        {
+            if (!entry.Value.Waiter.IsPending(entry.Value.Token))
+            {
+                _pending.TryRemove(entry);
+            }
+        }
+    }
+
+    private void OnCall(Connection connection, long callId, long targetId, ReadOnlySpan<byte> body)
+    {
+        var sink = (ReplySink)(connection.UpperState ??= new ReplySink(connection));
+        if (!ValueCodec.TryDecode(body, out var request, out var error, out var offset))
+        {
+            sink.Send(callId, ErrorKind.BadRequest, $"the request does not decode: {error} at byte {offset}");
+            return;
+        }
+        switch (_runtime.PostCall(targetId, request, sink, callId))
+        {
+            case PostResult.Accepted:
+            case PostResult.Rejected:
+                // Rejected: the mailbox closed as it was queued; the runtime fails it through the sink.
+                break;
+            case PostResult.Full:
+            case PostResult.Dropped:
+                sink.Send(callId, ErrorKind.MailboxFull, "its mailbox is full");
+                break;
+            default:
+                sink.Send(callId, ErrorKind.ServerNotRunning, "no such process");
+                break;
+        }
+    }
+
+    private static Exception ToException(ProcessRef target, ErrorKind kind, Value detail)
+    {
+        var message = detail.TryGetString(out var text) ? text : detail.ToString();
+        return kind switch
+        {
+            ErrorKind.ServerNotRunning => new RemoteServerNotRunningException(target, message),
+            ErrorKind.CallFailed => new CallFailedException(target, ExitReason.Error(
+                detail.TryGetProperty("message", out var m) && m.TryGetString(out var ms) ? ms : message,
+                detail.TryGetProperty("errorType", out var t) && t.TryGetString(out var ts) ? ts : null)),
+            ErrorKind.MailboxFull => new MailboxFullException(target, 0),
+            _ => new NoexException($"Remote call to {target} failed: {message}"),
+        };
+    }
+
+    private readonly record struct Pending(CallWaiter Waiter, long Token, Connection Connection);
+
+    /// <summary>Where calls from one peer are answered: the reply is encoded onto that peer's connection.</summary>
+    private sealed class ReplySink(Connection connection) : IReplySink
+    {
+        public bool TryComplete(long token, Value reply)
+        {
+            try
+            {
+                return connection.TryEnqueue(new ReplyMessage(token, reply), force: true) == EnqueueResult.Queued;
+            }
+            catch (ValueCodecException e)
+            {
+                // The reply cannot cross the wire: the caller must hear that rather than wait for its timeout.
+                Send(token, ErrorKind.CallFailed, Value.Object(("message", $"the reply cannot be encoded: {e.Message}"), ("errorType", nameof(ValueCodecException))));
+                return false;
+            }
+        }
+
+        public bool TryFail(long token, Exception error)
+        {
+            switch (error)
+            {
+                case CallFailedException failed:
+                    Send(token, ErrorKind.CallFailed, Value.Object(("message", failed.Reason.Message ?? failed.Reason.ToString()), ("errorType", failed.Reason.ErrorType)));
+                    break;
+                case ServerNotRunningException notRunning:
+                    Send(token, ErrorKind.ServerNotRunning, notRunning.Message);
+                    break;
+                default:
+                    Send(token, ErrorKind.CallFailed, Value.Object(("message", error.Message), ("errorType", error.GetType().Name)));
+                    break;
+            }
+            return true;
+        }
+
+        public bool IsPending(long token) => !connection.IsClosed;
+
+        public void Send(long callId, ErrorKind kind, Value detail) =>
+            connection.TryEnqueue(new CallErrorMessage(callId, kind, detail), force: true);
+    }
+
+    /// <summary><c>0x10, call_id i64, target i64, timeout_ms u32, request value</c>.</summary>
+    private readonly struct CallMessage(long callId, long target, TimeSpan timeout, Value request) : IOutboundMessage
+    {
+        public void Write(IBufferWriter<byte> writer)
+        {
+            var span = writer.GetSpan(21);
+            span[0] = TypeCall;
+            BinaryPrimitives.WriteInt64LittleEndian(span[1..], callId);
+            BinaryPrimitives.WriteInt64LittleEndian(span[9..], target);
+            BinaryPrimitives.WriteUInt32LittleEndian(span[17..], timeout == Timeout.InfiniteTimeSpan ? 0 : (uint)Math.Clamp(timeout.TotalMilliseconds, 1, uint.MaxValue));
+            writer.Advance(21);
+            ValueCodec.Encode(request, writer);
+        }
+    }
+
+    /// <summary><c>0x12, target i64, message value</c>.</summary>
+    private readonly struct CastMessage(long target, Value message) : IOutboundMessage
+    {
+        public void Write(IBufferWriter<byte> writer)
+        {
+            var span = writer.GetSpan(9);
+            span[0] = TypeCast;
+            BinaryPrimitives.WriteInt64LittleEndian(span[1..], target);
+            writer.Advance(9);
+            ValueCodec.Encode(message, writer);
+        }
+    }
+
+    /// <summary><c>0x13, call_id i64, reply value</c>.</summary>
+    private readonly struct ReplyMessage(long callId, Value reply) : IOutboundMessage
+    {
+        public void Write(IBufferWriter<byte> writer)
+        {
+            var span = writer.GetSpan(9);
+            span[0] = TypeReply;
+            BinaryPrimitives.WriteInt64LittleEndian(span[1..], callId);
+            writer.Advance(9);
+            ValueCodec.Encode(reply, writer);
+        }
+    }
+
+    /// <summary><c>0x14, call_id i64, kind u8, detail value</c>.</summary>
+    private readonly struct CallErrorMessage(long callId, ErrorKind kind, Value detail) : IOutboundMessage
+    {
+        public void Write(IBufferWriter<byte> writer)
+        {
+            var span = writer.GetSpan(10);
+            span[0] = TypeCallError;
+            BinaryPrimitives.WriteInt64LittleEndian(span[1..], callId);
+            span[9] = (byte)kind;
+            writer.Advance(10);
+            ValueCodec.Encode(detail, writer);
+        }
+    }
+}
+
+/// <summary>A node's outbound queue is full and the overload policy is to reject (see <see cref="NodeOptions.OverloadPolicy"/>).</summary>
+public sealed class NodeOverloadedException : NoexException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="nodeId">The node whose queue is full.</param>
+    /// <param name="queuedBytes">The bytes waiting for it.</param>
+    public NodeOverloadedException(NodeId nodeId, long queuedBytes)
+        : base($"The outbound queue to {nodeId} is full ({queuedBytes} bytes waiting; raise NodeOptions.MaxOutboundQueueBytes or slow down).")
+    {
+        NodeId = nodeId;
+    }
+
+    /// <summary>The node whose queue is full.</summary>
+    public NodeId NodeId { get; }
+}
