@@ -1,1 +1,329 @@
-Console.WriteLine("Noex.Lite tour: filled in once the codec and the frames land.");
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using Noex.Lite;
+
+// The Noex.Lite tour: what the library does today, with real output. The parent process is node1; node2 and node3 are
+// this same program started again as child processes (`--child <name> <seed>`), so the cluster is three OS processes on
+// 127.0.0.1. Everything it starts, it stops; nothing is left behind.
+if (args is ["--child", var childName, var childSeed])
+{
+    return await Child.RunAsync(childName, childSeed);
+}
+
+const string Secret = "tour-secret-0123456789abcdef";
+var tour = Stopwatch.StartNew();
+Section("1. The wire: a value, encoded, framed, signed, verified, decoded");
+Wire.Show();
+
+Section("2. A cluster of three processes, formed from one seed");
+await using var node1 = await Node.StartAsync(new NodeOptions
+{
+    Name = "node1",
+    Host = "127.0.0.1",
+    Port = 0,
+    ClusterSecret = Secret,
+    HeartbeatInterval = TimeSpan.FromMilliseconds(500),
+});
+node1.NodeUp += info => Say($"[CLUSTER] Node joined: {info.Id}");
+node1.NodeDown += (id, reason) => Say($"[CLUSTER] Node left: {id} ({Snake(reason)})");
+Say($"Node ID: {node1.Id} (this process, pid {Environment.ProcessId})");
+await using var node2 = await ChildNode.StartAsync("node2", node1.Id);
+await using var node3 = await ChildNode.StartAsync("node3", node1.Id);
+await WaitAsync(() => node1.IsConnected(node2.Id) && node1.IsConnected(node3.Id), "the cluster to form");
+await WaitAsync(() => node2.Saw($"UP {node3.Id}"), "node2 and node3 to find each other by gossip");
+Say($"node2 (pid {node2.Pid}) and node3 (pid {node3.Pid}) were given only node1 as seed; gossip made the mesh:");
+Say($"  node2 is connected to node3 without having been told about it.");
+
+Section("3. Calls and casts to a process on another node, written like local ones");
+var counter = node2.Counter;
+Say($"node2 hosts a counter GenServer at {counter}.");
+var get = Value.Object(("type", "get"));
+Say($"call get        -> {await node1.Runtime.CallAsync(counter, get)}");
+var inc = Value.Object(("type", "inc"));
+for (var i = 0; i < 10_000; i++)
+{
+    node1.Runtime.Cast(counter, inc);
+}
+Say($"cast inc x10000 -> call get -> {await node1.Runtime.CallAsync(counter, get)} (casts arrive in order, before the call)");
+try
+{
+    await node1.Runtime.CallAsync(counter, Value.Object(("type", "boom")));
+}
+catch (CallFailedException e)
+{
+    Say($"call boom       -> {e.GetType().Name}: {e.Reason.ErrorType}: {e.Reason.Message} (the link stays up)");
+}
+try
+{
+    await node1.Runtime.CallAsync(new ProcessRef(node2.Id.ToString(), 424242), get);
+}
+catch (RemoteServerNotRunningException e)
+{
+    Say($"call a stale ref -> {e.GetType().Name}");
+}
+// The crash ended that counter; node2 starts a new one and reports its ref (a supervisor's job, in a later chapter).
+counter = node2.Counter = await node2.WaitForNewRefAsync("counter", counter);
+
+Section("4. Remote-call throughput: 100 concurrent callers for 3 seconds");
+var calls = 0L;
+var stop = Stopwatch.GetTimestamp() + 3 * Stopwatch.Frequency;
+var workers = Enumerable.Range(0, 100).Select(async _ =>
+{
+    while (Stopwatch.GetTimestamp() < stop)
+    {
+        await node1.Runtime.CallAsync(counter, get);
+        Interlocked.Increment(ref calls);
+    }
+});
+var started = Stopwatch.GetTimestamp();
+await Task.WhenAll(workers);
+var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+Say($"{calls:N0} calls in {seconds:0.0} s = {calls / seconds:N0} calls/s between two processes, over HMAC-signed frames");
+Say("(the full benchmark, with a raw-socket baseline: dotnet run -c Release --project Noex.Lite.Bench -- remote)");
+
+Section("5. Failure: kill -9 node3, then stop node2 gracefully");
+var killedAt = Stopwatch.GetTimestamp();
+node3.Kill();
+await WaitAsync(() => !node1.IsConnected(node3.Id), "node1 to notice node3 is gone");
+Say($"node1 noticed node3's death {Stopwatch.GetElapsedTime(killedAt).TotalMilliseconds:0} ms after the kill (its socket closed; no heartbeat wait)");
+var pending = node1.Runtime.CallAsync(counter, Value.Object(("type", "hang")), TimeSpan.FromMinutes(1)).AsTask();
+await node2.StopAsync();
+try
+{
+    await pending;
+}
+catch (NodeNotReachableException e)
+{
+    Say($"a call waiting on node2 failed at once: {e.GetType().Name} (not after its 1-minute timeout)");
+}
+await WaitAsync(() => node1.GetConnectedNodes().Count == 0, "node1 to be alone");
+
+Section("Done");
+Say($"The tour took {tour.Elapsed.TotalSeconds:0.0} s. Next: global names, monitors and links, supervision with failover.");
+return 0;
+
+static void Section(string title)
+{
+    Console.WriteLine();
+    Console.WriteLine($"== {title}");
+}
+
+static void Say(string line) => Console.WriteLine(line);
+
+static string Snake(NodeDownReason reason) => string.Concat(reason.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
+
+static async Task WaitAsync(Func<bool> condition, string what)
+{
+    var deadline = Stopwatch.GetTimestamp() + 30 * Stopwatch.Frequency;
+    while (!condition())
+    {
+        if (Stopwatch.GetTimestamp() > deadline)
+        {
+            throw new TimeoutException($"gave up waiting for {what}");
+        }
+        await Task.Delay(10);
+    }
+}
+
+/// <summary>Part 1: the bytes a message becomes, shown with the library's own codec and frames.</summary>
+internal static class Wire
+{
+    public static void Show()
+    {
+        var message = Value.Parse("""{"type":"get","key":"k1"}""");
+        var encoded = ValueCodec.Encode(message);
+        Console.WriteLine($"value   {message}");
+        Console.WriteLine($"encoded {encoded.Length} bytes: {Convert.ToHexString(encoded).ToLowerInvariant()}");
+        var key = new byte[32];
+        System.Security.Cryptography.RandomNumberGenerator.Fill(key);
+        using var writer = new FrameWriter(key);
+        writer.WriteMessage(encoded);
+        writer.Seal();
+        var frame = writer.WrittenSpan.ToArray();
+        Console.WriteLine($"framed  {frame.Length} bytes: 4 length + 12 header (version, kind, flags, seq) + 4+{encoded.Length} message + 32 HMAC-SHA256 tag");
+        using var reader = new FrameReader(key);
+        frame.CopyTo(reader.GetMemory(frame.Length));
+        reader.Advance(frame.Length);
+        if (reader.TryRead(out var view) == OperationStatus.Done)
+        {
+            foreach (var payload in view)
+            {
+                Console.WriteLine($"verified seq {view.Seq}, decoded back: {ValueCodec.Decode(payload)}");
+            }
+        }
+        frame[^1] ^= 1;
+        using var strict = new FrameReader(key);
+        frame.CopyTo(strict.GetMemory(frame.Length));
+        strict.Advance(frame.Length);
+        var status = strict.TryRead(out _);
+        Console.WriteLine($"one bit flipped in the tag: {status}, {strict.Error}: the connection would be closed");
+    }
+}
+
+/// <summary>A child node: this program in another process, reporting its events and process refs on stdout.</summary>
+internal sealed class ChildNode : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly List<string> _lines = new();
+    private readonly Lock _lock = new();
+
+    private ChildNode(Process process) => _process = process;
+
+    public NodeId Id { get; private set; } = null!;
+
+    public ProcessRef Counter { get; set; }
+
+    public int Pid => _process.Id;
+
+    public static async Task<ChildNode> StartAsync(string name, NodeId seed)
+    {
+        var self = Environment.ProcessPath!;
+        var start = Path.GetFileNameWithoutExtension(self) == "dotnet"
+            ? new ProcessStartInfo(self) { ArgumentList = { typeof(Wire).Assembly.Location } }
+            : new ProcessStartInfo(self);
+        foreach (var arg in new[] { "--child", name, seed.ToString() })
+        {
+            start.ArgumentList.Add(arg);
+        }
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardInput = true;
+        var child = new ChildNode(Process.Start(start)!);
+        child._process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                lock (child._lock)
+                {
+                    child._lines.Add(e.Data);
+                }
+            }
+        };
+        child._process.BeginOutputReadLine();
+        child.Id = NodeId.Parse((await child.WaitForLineAsync("READY "))["READY ".Length..]);
+        child.Counter = await child.WaitForRefAsync("counter");
+        return child;
+    }
+
+    public bool Saw(string line)
+    {
+        lock (_lock)
+        {
+            return _lines.Contains(line);
+        }
+    }
+
+    public async Task<ProcessRef> WaitForRefAsync(string name)
+    {
+        var line = await WaitForLineAsync($"REF {name} ", last: true);
+        return new ProcessRef(Id.ToString(), long.Parse(line.Split(' ')[2], CultureInfo.InvariantCulture));
+    }
+
+    public async Task<ProcessRef> WaitForNewRefAsync(string name, ProcessRef old)
+    {
+        var deadline = Stopwatch.GetTimestamp() + 60 * Stopwatch.Frequency;
+        while (true)
+        {
+            var latest = await WaitForRefAsync(name);
+            if (latest != old || Stopwatch.GetTimestamp() > deadline)
+            {
+                return latest;
+            }
+            await Task.Delay(10);
+        }
+    }
+
+    public void Kill() => _process.Kill();
+
+    public async Task StopAsync()
+    {
+        await _process.StandardInput.WriteLineAsync("stop");
+        await _process.StandardInput.FlushAsync();
+        await _process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+    }
+
+    private async Task<string> WaitForLineAsync(string prefix, bool last = false)
+    {
+        var deadline = Stopwatch.GetTimestamp() + 60 * Stopwatch.Frequency;
+        while (true)
+        {
+            lock (_lock)
+            {
+                var found = last ? _lines.LastOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal)) : _lines.FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal));
+                if (found is not null)
+                {
+                    return found;
+                }
+            }
+            if (_process.HasExited || Stopwatch.GetTimestamp() > deadline)
+            {
+                throw new InvalidOperationException($"the child node did not say '{prefix}...'");
+            }
+            await Task.Delay(10);
+        }
+    }
+}
+
+/// <summary>What a child process runs: a node with a counter GenServer, until told to stop or its parent goes.</summary>
+internal static class Child
+{
+    public static async Task<int> RunAsync(string name, string seed)
+    {
+        var output = TextWriter.Synchronized(Console.Out);
+        await using var node = await Node.StartAsync(new NodeOptions
+        {
+            Name = name,
+            Host = "127.0.0.1",
+            Port = 0,
+            Seeds = [seed],
+            ClusterSecret = "tour-secret-0123456789abcdef",
+            HeartbeatInterval = TimeSpan.FromMilliseconds(500),
+        });
+        node.NodeUp += info => output.WriteLine($"UP {info.Id}");
+        output.WriteLine($"READY {node.Id}");
+        var counter = await node.Runtime.StartAsync(new Counter());
+        output.WriteLine($"REF counter {counter.Id}");
+        // A crashed counter (the "boom" call) is started again, as a supervisor would (supervision comes later).
+        _ = Task.Run(async () =>
+        {
+            while (true)
+            {
+                await node.Runtime.WaitForExitAsync(counter);
+                counter = await node.Runtime.StartAsync(new Counter());
+                output.WriteLine($"REF counter {counter.Id}");
+            }
+        });
+        // The parent closes our stdin (or dies): stop gracefully so peers see graceful_shutdown.
+        while (await Console.In.ReadLineAsync() is { } line && line != "stop")
+        {
+        }
+        await node.StopAsync();
+        return 0;
+    }
+
+    private sealed class Counter : GenServer<long>
+    {
+        protected override ValueTask<long> InitAsync(Value args, CancellationToken cancellationToken) => new(0L);
+
+        protected override ValueTask<CallResult<long>> HandleCallAsync(Value request, CallFrom from, long state) =>
+            request["type"].AsString() switch
+            {
+                "get" => new(CallResult<long>.WithReply(state, state)),
+                "boom" => throw new InvalidOperationException("the counter was asked to explode"),
+                "hang" => new(CallResult<long>.NoReply(state)),
+                _ => new(CallResult<long>.WithReply(Value.Null, state)),
+            };
+
+        protected override ValueTask<long> HandleCastAsync(Value message, long state) => new(state + 1);
+    }
+}
