@@ -1,40 +1,7 @@
-using System.Buffers;
-
 namespace Noex.Lite.Tests;
 
 public class MembershipTests
 {
-    public static TheoryData<string> Messages => ProtocolVectors.NamesOfType("message");
-
-    [Theory]
-    [MemberData(nameof(Messages))]
-    public void Conformance_ClusterMessage_ReadsAsItsMeaningAndWritesItsBytes(string name)
-    {
-        var vector = ProtocolVectors.Get(name);
-        var bytes = vector.Bytes("hex");
-        var meaning = vector["meaning"].Split(' ');
-        var fields = meaning.Skip(1).Select(f => f.Split('=')).ToDictionary(f => f[0], f => f[1]);
-        var written = new ArrayBufferWriter<byte>();
-
-        switch (meaning[0])
-        {
-            case "gossip":
-                var (uptime, processCount, known) = ControlMessages.ReadGossip(bytes.AsSpan(1));
-                Assert.Equal(ControlMessages.Gossip, bytes[0]);
-                Assert.Equal(long.Parse(fields["uptime_ms"]), (long)uptime.TotalMilliseconds);
-                Assert.Equal(int.Parse(fields["process_count"]), processCount);
-                Assert.Equal(fields["ids"].Split(','), known.Select(k => k.ToString()));
-                new ControlMessages.GossipMessage(uptime, processCount, known).Write(written);
-                break;
-            case "goodbye":
-                new ControlMessages.GoodbyeMessage().Write(written);
-                break;
-            default:
-                throw new InvalidDataException($"vector {name}: unknown message '{meaning[0]}'");
-        }
-        Assert.Equal(bytes, written.WrittenSpan.ToArray());
-    }
-
     [Theory]
     [InlineData("")]
     [InlineData("cd 5f 01 00 00 00 00 00 03 00 00 00")]

@@ -37,7 +37,7 @@ internal sealed class RemoteCall : IRemoteRouter
     public const byte TypeCallError = 0x14;
 
     /// <summary>Why a call failed on the callee's side (protocol.md §5.2).</summary>
-    public enum ErrorKind : byte
+    internal enum ErrorKind : byte
     {
         ServerNotRunning = 1,
         CallFailed = 2,
@@ -258,7 +258,7 @@ internal sealed class RemoteCall : IRemoteRouter
     }
 
     /// <summary><c>0x10, call_id i64, target i64, timeout_ms u32, request value</c>.</summary>
-    private readonly struct CallMessage(long callId, long target, TimeSpan timeout, Value request) : IOutboundMessage
+    internal readonly struct CallMessage(long callId, long target, TimeSpan timeout, Value request) : IOutboundMessage
     {
         public void Write(IBufferWriter<byte> writer)
         {
@@ -273,7 +273,7 @@ internal sealed class RemoteCall : IRemoteRouter
     }
 
     /// <summary><c>0x12, target i64, message value</c>.</summary>
-    private readonly struct CastMessage(long target, Value message) : IOutboundMessage
+    internal readonly struct CastMessage(long target, Value message) : IOutboundMessage
     {
         public void Write(IBufferWriter<byte> writer)
         {
@@ -286,7 +286,7 @@ internal sealed class RemoteCall : IRemoteRouter
     }
 
     /// <summary><c>0x13, call_id i64, reply value</c>.</summary>
-    private readonly struct ReplyMessage(long callId, Value reply) : IOutboundMessage
+    internal readonly struct ReplyMessage(long callId, Value reply) : IOutboundMessage
     {
         public void Write(IBufferWriter<byte> writer)
         {
@@ -299,7 +299,7 @@ internal sealed class RemoteCall : IRemoteRouter
     }
 
     /// <summary><c>0x14, call_id i64, kind u8, detail value</c>.</summary>
-    private readonly struct CallErrorMessage(long callId, ErrorKind kind, Value detail) : IOutboundMessage
+    internal readonly struct CallErrorMessage(long callId, ErrorKind kind, Value detail) : IOutboundMessage
     {
         public void Write(IBufferWriter<byte> writer)
         {
