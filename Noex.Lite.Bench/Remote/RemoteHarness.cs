@@ -43,6 +43,11 @@ public static class RemoteHarness
             results.Add(await RawEcho.RunClientAsync($"baseline-{outstanding}", server.Port, outstanding, duration));
         }
 
+        await using (var server = await ServerProcess.StartAsync("noex"))
+        {
+            results.AddRange(await NoexRemote.RunClientAsync(server.Detail, outstanding, duration));
+        }
+
         Print(results);
         return 0;
     }
@@ -55,6 +60,9 @@ public static class RemoteHarness
         {
             case "raw-echo":
                 await RawEcho.RunServerAsync();
+                return 0;
+            case "noex":
+                await NoexRemote.RunServerAsync();
                 return 0;
             default:
                 Console.Error.WriteLine($"remote-server: unknown server kind '{kind}'");
@@ -70,7 +78,7 @@ public static class RemoteHarness
         Console.WriteLine($"{"scenario",-22} {"ops/s",12} {"p50 us",9} {"p99 us",9} {"alloc B/op",11} {"vs raw",8}");
         foreach (var r in results)
         {
-            var reference = r.Outstanding == 1 ? baseline : pipelined;
+            var reference = r.Scenario == "cast" ? null : r.Outstanding == 1 ? baseline : pipelined;
             var ratio = reference is null ? "" : (r.OpsPerSecond / reference.OpsPerSecond).ToString("0.00x", CultureInfo.InvariantCulture);
             Console.WriteLine($"{r.Scenario,-22} {r.OpsPerSecond,12:N0} {r.P50Micros,9:0.0} {r.P99Micros,9:0.0} {r.AllocBytesPerOp,11:0.0} {ratio,8}");
         }
@@ -97,13 +105,17 @@ public sealed class ServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
 
-    private ServerProcess(Process process, int port)
+    private ServerProcess(Process process, int port, string detail)
     {
         _process = process;
         Port = port;
+        Detail = detail;
     }
 
     public int Port { get; }
+
+    /// <summary>What the server said after its port (the Noex.Lite server: its node id and process id).</summary>
+    public string Detail { get; }
 
     public int Pid => _process.Id;
 
@@ -127,7 +139,8 @@ public sealed class ServerProcess : IAsyncDisposable
             process.Kill(entireProcessTree: true);
             throw new InvalidOperationException($"the server process did not report its port (said: '{line}')");
         }
-        return new ServerProcess(process, int.Parse(line["LISTENING ".Length..], CultureInfo.InvariantCulture));
+        var words = line["LISTENING ".Length..].Split(' ', 2);
+        return new ServerProcess(process, int.Parse(words[0], CultureInfo.InvariantCulture), words.Length > 1 ? words[1] : "");
     }
 
     public async ValueTask DisposeAsync()
@@ -169,6 +182,20 @@ public sealed class LatencyRecorder(int capacity)
                 _samples[slot] = ticks;
             }
         }
+    }
+
+    /// <summary>All samples of several recorders, for a percentile across callers.</summary>
+    public static LatencyRecorder Merge(IReadOnlyList<LatencyRecorder> recorders)
+    {
+        var merged = new LatencyRecorder(Math.Max(1, recorders.Sum(r => Math.Min(r._count, r._samples.Length))));
+        foreach (var recorder in recorders)
+        {
+            for (var i = 0; i < Math.Min(recorder._count, recorder._samples.Length); i++)
+            {
+                merged.Record(recorder._samples[i]);
+            }
+        }
+        return merged;
     }
 
     public double PercentileMicros(double p)

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+
+namespace Noex.Lite.Bench.Remote;
+
+/// <summary>
+/// The Noex.Lite scenarios of the remote benchmark: a two-node cluster (this process and the server process) with a
+/// cluster secret, and a GenServer on the server that answers <c>{"type":"get","key":"k1"}</c> with an integer.
+/// </summary>
+public static class NoexRemote
+{
+    private const string Secret = "bench-secret-0123456789abcdef";
+    private static readonly Value s_get = Value.Parse("""{"type":"get","key":"k1"}""");
+    private static readonly Value s_count = Value.Parse("""{"type":"count"}""");
+    private static readonly Value s_inc = Value.Parse("""{"type":"inc","key":"k1"}""");
+
+    /// <summary>The server process: a node hosting the store; prints "LISTENING &lt;port&gt; &lt;node id&gt; &lt;process id&gt;".</summary>
+    public static async Task RunServerAsync()
+    {
+        await using var node = await Node.StartAsync(Options("server"));
+        var store = await node.Runtime.StartAsync(new Store());
+        Console.WriteLine($"LISTENING {node.ListenPort} {node.Id} {store.Id}");
+        Console.Out.Flush();
+        await Task.Run(() => Console.In.ReadToEnd());
+    }
+
+    public static async Task<List<ScenarioResult>> RunClientAsync(string serverLine, int outstanding, TimeSpan duration)
+    {
+        var parts = serverLine.Split(' ');
+        var store = new ProcessRef(parts[0], long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+        await using var node = await Node.StartAsync(Options("client") with { Seeds = [parts[0]] });
+        var deadline = Stopwatch.GetTimestamp() + 30 * Stopwatch.Frequency;
+        while (!node.IsConnected(NodeId.Parse(parts[0])))
+        {
+            if (Stopwatch.GetTimestamp() > deadline)
+            {
+                throw new TimeoutException("the client node did not connect to the server node");
+            }
+            await Task.Delay(10);
+        }
+        return
+        [
+            await CallsAsync(node.Runtime, store, "call-1", 1, duration),
+            await CallsAsync(node.Runtime, store, $"call-{outstanding}", outstanding, duration),
+            await CastsAsync(node, store, 1_000_000),
+        ];
+    }
+
+    private static NodeOptions Options(string name) => new()
+    {
+        Name = name,
+        Host = "127.0.0.1",
+        Port = 0,
+        ClusterSecret = Secret,
+    };
+
+    private static async Task<ScenarioResult> CallsAsync(ProcessRuntime runtime, ProcessRef store, string scenario, int callers, TimeSpan duration)
+    {
+        // Warm up (JIT tiers, pools, TCP windows), then measure; each caller records into its own preallocated samples.
+        await RunCallersAsync(runtime, store, callers, Stopwatch.GetTimestamp() + Stopwatch.Frequency / 2, null);
+        var recorders = Enumerable.Range(0, callers).Select(_ => new LatencyRecorder((1 << 20) / callers)).ToArray();
+        var allocated = GC.GetTotalAllocatedBytes(precise: true);
+        var started = Stopwatch.GetTimestamp();
+        var ops = await RunCallersAsync(runtime, store, callers, started + (long)(duration.TotalSeconds * Stopwatch.Frequency), recorders);
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        var merged = LatencyRecorder.Merge(recorders);
+        return new ScenarioResult(scenario, callers, ops / elapsed.TotalSeconds, merged.PercentileMicros(0.50), merged.PercentileMicros(0.99), (double)allocated / ops);
+    }
+
+    private static async Task<long> RunCallersAsync(ProcessRuntime runtime, ProcessRef store, int callers, long until, LatencyRecorder[]? recorders)
+    {
+        var total = 0L;
+        await Task.WhenAll(Enumerable.Range(0, callers).Select(async i =>
+        {
+            var count = 0L;
+            while (Stopwatch.GetTimestamp() < until)
+            {
+                var start = Stopwatch.GetTimestamp();
+                await runtime.CallAsync(store, s_get);
+                recorders?[i].Record(Stopwatch.GetTimestamp() - start);
+                count++;
+            }
+            Interlocked.Add(ref total, count);
+        }));
+        return total;
+    }
+
+    private static async Task<ScenarioResult> CastsAsync(Node node, ProcessRef store, int count)
+    {
+        var before = (await node.Runtime.CallAsync(store, s_count)).AsInt64();
+        var allocated = GC.GetTotalAllocatedBytes(precise: true);
+        var started = Stopwatch.GetTimestamp();
+        var refused = 0L;
+        for (var i = 0; i < count; i++)
+        {
+            // A full outbound queue refuses a cast; the benchmark yields and tries again rather than lose it.
+            while (!node.Runtime.Cast(store, s_inc))
+            {
+                refused++;
+                await Task.Yield();
+            }
+        }
+        var after = (await node.Runtime.CallAsync(store, s_count, TimeSpan.FromMinutes(5))).AsInt64();
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        if (after - before != count)
+        {
+            throw new InvalidOperationException($"the server counted {after - before} casts of {count}");
+        }
+        if (refused > 0)
+        {
+            Console.WriteLine($"(cast: the outbound queue was full {refused:N0} times; the sender waited)");
+        }
+        return new ScenarioResult("cast", 1, count / elapsed.TotalSeconds, 0, 0, (double)allocated / count);
+    }
+
+    /// <summary>Answers get with an integer and counts casts.</summary>
+    private sealed class Store : GenServer<long>
+    {
+        protected override ValueTask<long> InitAsync(Value args, CancellationToken cancellationToken) => new(0L);
+
+        protected override ValueTask<CallResult<long>> HandleCallAsync(Value request, CallFrom from, long state) =>
+            new(CallResult<long>.WithReply(request.TryGetProperty("key", out _) ? 42 : state, state));
+
+        protected override ValueTask<long> HandleCastAsync(Value message, long state) => new(state + 1);
+    }
+}
