@@ -283,6 +283,26 @@ public class FramingTests
     }
 
     [Fact]
+    public void GetMemory_AfterLargeFrame_KeepsBufferUntilASmallFrameIsRead()
+    {
+        using var writer = new FrameWriter(s_key);
+        using var reader = new FrameReader(s_key);
+        var big = RandomBytes(100_000, 1);
+        writer.WriteMessage(big);
+        writer.Seal();
+
+        Assert.Equal(big, Feed(reader, writer.WrittenSpan.ToArray()).Single());
+        reader.GetMemory();
+        Assert.True(reader.Capacity >= 100_052, $"capacity {reader.Capacity}"); // kept for the next large frame
+        writer.Clear();
+        writer.WriteMessage([1]);
+        writer.Seal();
+        Assert.Single(Feed(reader, writer.WrittenSpan.ToArray()));
+        reader.GetMemory();
+        Assert.Equal(FrameReader.DefaultBufferSize, reader.Capacity); // back to the default
+    }
+
+    [Fact]
     public void TryRead_WrongKey_BadTag()
     {
         var stream = Seal(0, [s_small]);
@@ -634,6 +654,30 @@ public class FramingTests
             }
         }
         return new ReadResult(frames, null, null, reader.BufferedCount);
+    }
+
+    /// <summary>Feeds bytes to a long-lived reader as the socket loop would, returning the first message of each frame.</summary>
+    private static List<byte[]> Feed(FrameReader reader, byte[] bytes)
+    {
+        var firsts = new List<byte[]>();
+        for (var offset = 0; offset < bytes.Length;)
+        {
+            var free = reader.GetMemory().Span;
+            var n = Math.Min(free.Length, bytes.Length - offset);
+            bytes.AsSpan(offset, n).CopyTo(free);
+            reader.Advance(n);
+            offset += n;
+            while (reader.TryRead(out var frame) == OperationStatus.Done)
+            {
+                foreach (var m in frame)
+                {
+                    firsts.Add(m.ToArray());
+                    break;
+                }
+            }
+            Assert.Null(reader.Error);
+        }
+        return firsts;
     }
 
     private static void Write(FrameReader reader, byte[] bytes)
