@@ -454,11 +454,36 @@ public class FramingTests
         var bad = Seal(5, [[1]]);
         var good = Seal(0, [[1]]);
         Write(reader, bad);
-        Assert.Equal(OperationStatus.InvalidData, reader.TryRead(out _));
+        Assert.Equal(OperationStatus.InvalidData, reader.TryRead(out var failed));
+        Assert.Equal((0UL, 0, 0, 0), (failed.Seq, failed.Kind, failed.Flags, failed.MessageCount));
         Write(reader, good);
 
         Assert.Equal(OperationStatus.InvalidData, reader.TryRead(out _));
         Assert.Equal(FrameError.SequenceMismatch, reader.CreateException()!.Error);
+    }
+
+    [Fact]
+    public void Seal_AfterLastSequenceNumber_ThrowsInsteadOfWrapping()
+    {
+        using var writer = new FrameWriter(s_key, ulong.MaxValue);
+        writer.WriteMessage([1]);
+        writer.Seal();
+
+        Assert.Equal(ulong.MaxValue, BinaryPrimitives.ReadUInt64LittleEndian(writer.WrittenSpan[8..]));
+        Assert.Throws<InvalidOperationException>(writer.Seal);
+        Assert.Equal(53, writer.WrittenSpan.Length); // the last frame is intact
+    }
+
+    [Fact]
+    public void TryRead_FrameAfterLastSequenceNumber_SequenceMismatchNotWrap()
+    {
+        using var reader = new FrameReader(s_key, ulong.MaxValue);
+        Write(reader, Seal(ulong.MaxValue, [[1]]));
+        Assert.Equal(OperationStatus.Done, reader.TryRead(out _));
+        Write(reader, Seal(0, [[1]])); // would be accepted if the expected seq wrapped to 0
+
+        Assert.Equal(OperationStatus.InvalidData, reader.TryRead(out _));
+        Assert.Equal(FrameError.SequenceMismatch, reader.Error);
     }
 
     // ---- split variants ----
