@@ -548,6 +548,7 @@ internal sealed class FrameWriter : IBufferWriter<byte>, IDisposable
     /// <inheritdoc/>
     public void Advance(int count)
     {
+        ThrowIfDisposed();
         if (_messageStart < 0)
         {
             ThrowInvalidOperation("Advance: no message is open; call BeginMessage first.");
