@@ -250,6 +250,21 @@ public class SupervisorTests
     }
 
     [Fact]
+    public async Task LinkTo_ParentEnds_SupervisorStopsItsChildrenAndEndsWithTheSameReason()
+    {
+        var log = new List<string>();
+        await using var runtime = new ProcessRuntime();
+        ProcessRef parent = await runtime.StartAsync(new Probe { Trap = true }).Within();
+        ProcessRef supervisor = await runtime.StartSupervisorAsync(new SupervisorOptions { Children = [Spec("a", log: log)] }, new StartOptions { LinkTo = parent }).Within();
+        Task<ExitReason> exit = runtime.WaitForExitAsync(supervisor);
+
+        await runtime.StopAsync(parent, ExitReason.Shutdown).Within();
+
+        Assert.Equal(ExitReason.Shutdown, await exit.Within());
+        Assert.Equal(["start a", "stop a"], log);
+    }
+
+    [Fact]
     public async Task Shutdown_ChildStuckInTerminate_IsKilledAfterItsShutdownTimeout()
     {
         var time = new ManualTimeProvider();

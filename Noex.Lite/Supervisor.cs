@@ -118,7 +118,7 @@ public static class Supervisor
 
         // Init starts the children; give it the longest time they may need, not the 5 s default.
         StartOptions start = (startOptions ?? StartOptions.Default) with { TrapExit = true, InitTimeout = Timeout.InfiniteTimeSpan };
-        return runtime.StartAsync(new SupervisorServer(options), default, start, cancellationToken);
+        return runtime.StartAsync(new SupervisorServer(options, start.LinkTo), default, start, cancellationToken);
     }
 
     /// <summary>Adds and starts a child (for simple_one_for_one, use the overload with arguments).</summary>
@@ -197,7 +197,7 @@ public static class Supervisor
     }
 
     /// <summary>The supervisor process. Its state lives in its fields; handlers run one at a time like any process.</summary>
-    private sealed class SupervisorServer(SupervisorOptions options) : GenServer<int>
+    private sealed class SupervisorServer(SupervisorOptions options, ProcessRef parent) : GenServer<int>
     {
         private readonly List<Child> _children = [];
         private readonly Queue<long> _restarts = new();
@@ -235,7 +235,14 @@ public static class Supervisor
             int index = _children.FindIndex(c => c.Process == info.From);
             if (index < 0)
             {
-                // Not a current child: a sibling we stopped ourselves during a restart, or an unrelated link.
+                if (!parent.IsEmpty && info.From == parent)
+                {
+                    // Our parent (the process we were start-linked to) ended: as in OTP, the supervisor ends
+                    // with the same reason, stopping its children first.
+                    StopSelf(info.Reason);
+                }
+
+                // Otherwise not a current child: a sibling we stopped ourselves during a restart, or an unrelated link.
                 return state;
             }
 
