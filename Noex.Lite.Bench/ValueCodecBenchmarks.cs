@@ -14,6 +14,7 @@ namespace Noex.Lite.Bench;
 // - Walk (streaming): ValueReader.Skip over the whole value, which checks every tag, length, UTF-8 string and float,
 //   against a Utf8JsonReader reading every token (it checks the JSON grammar).
 // - Dispatch (streaming): what a message dispatcher does: find "type", compare it with "get", read "key", skip the rest.
+// - WriteCalls (streaming, small message only): the message written field by field with UTF-8 literals, no tree.
 // The joined summary computes each Ratio against the baseline of its own category (Encode, Decode, Walk, Dispatch) and
 // payload. Payloads: the small message {"type":"get","key":"k1"}, a ~1 KB mixed message and a ~64 KB snapshot (BenchPayloads).
 
@@ -201,6 +202,47 @@ public class ValueCodecDispatchBenchmarks
             }
         }
         return result;
+    }
+}
+
+// Streaming encode of the small message, field by field with UTF-8 literals, as a dispatcher writes a reply: no Value tree.
+[Config(typeof(BenchConfig))]
+[BenchmarkCategory("WriteCalls")]
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams)]
+[CategoriesColumn]
+public class ValueCodecWriteCallsBenchmarks
+{
+    private readonly ArrayBufferWriter<byte> _buffer = new(1024);
+    private Utf8JsonWriter _json = null!;
+
+    [GlobalSetup]
+    public void Setup() => _json = new Utf8JsonWriter(_buffer, new JsonWriterOptions { SkipValidation = true });
+
+    [Benchmark(Baseline = true)]
+    public int Stj_Utf8JsonWriter()
+    {
+        _buffer.ResetWrittenCount();
+        _json.Reset(_buffer);
+        _json.WriteStartObject();
+        _json.WriteString("type"u8, "get"u8);
+        _json.WriteString("key"u8, "k1"u8);
+        _json.WriteEndObject();
+        _json.Flush();
+        return _buffer.WrittenCount;
+    }
+
+    [Benchmark]
+    public int Noex_ValueWriter()
+    {
+        _buffer.ResetWrittenCount();
+        var writer = new ValueWriter(_buffer);
+        writer.WriteObjectHeader(2);
+        writer.WritePropertyName("type"u8);
+        writer.WriteString("get"u8);
+        writer.WritePropertyName("key"u8);
+        writer.WriteString("k1"u8);
+        writer.Flush();
+        return _buffer.WrittenCount;
     }
 }
 
