@@ -347,7 +347,7 @@ public ref struct ValueWriter
 
     private static void ValidateUtf8(ReadOnlySpan<byte> utf8)
     {
-        if (!Utf8.IsValid(utf8))
+        if (!ValueCodec.IsValidUtf8(utf8))
         {
             ThrowInvalidUtf8();
         }
