@@ -1,34 +1,28 @@
 using System.Buffers;
+using System.Buffers.Text;
 using System.Globalization;
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using CommunityToolkit.HighPerformance.Buffers;
 
 namespace Noex.Lite;
 
-/// <summary>JSON text in and out for <see cref="Value"/> (protocol.md §2.2), through the BCL's Utf8JsonReader and Utf8JsonWriter.</summary>
-/// <remarks>Thread-safe: no state is shared between calls but a per-thread scratch writer.</remarks>
+/// <summary>JSON text in and out for <see cref="Value"/> (protocol.md §2.2): read through the BCL's Utf8JsonReader, written
+/// by hand so that the text (its escapes above all) is exactly the one protocol.md specifies.</summary>
+/// <remarks>Thread-safe: no state is shared between calls but a per-thread scratch buffer.</remarks>
 public static class ValueJson
 {
     /// <summary>The deepest nesting of arrays and objects read by default (protocol.md §6).</summary>
     public const int DefaultMaxDepth = 64;
 
-    // The JSON form is for people and tools, not the wire: non-ASCII text stays readable. The relaxed encoder still
-    // escapes quotes, backslashes and control characters, which is all that well-formed JSON needs.
-    private static readonly JsonWriterOptions s_writerOptions = new()
-    {
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        Indented = false,
-        SkipValidation = true,
-        MaxDepth = 4096,
-    };
+    // Characters a JSON string is written with an escape for (protocol.md §2.2): those RFC 8259 requires (quote,
+    // backslash, U+0000 to U+001F) and U+2028/U+2029, which end a JavaScript string literal. Everything else, non-ASCII
+    // included, is written as UTF-8, so that the text is exact and the same in every implementation.
+    private static readonly SearchValues<char> s_escaped = SearchValues.Create(
+        "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000B\f\r\u000E\u000F\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001A\u001B\u001C\u001D\u001E\u001F\"\\\u2028\u2029");
 
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_buffer;
-
-    [ThreadStatic]
-    private static Utf8JsonWriter? t_writer;
 
     /// <summary>Reads a value from JSON text.</summary>
     /// <param name="json">The text.</param>
@@ -75,9 +69,13 @@ public static class ValueJson
                 ValueCodecException.Throw(ValueCodecError.InvalidJson, 0, "the text holds no JSON value");
             }
             var value = ReadValue(ref reader, 0, maxDepth);
-            if (reader.Read())
+            // Anything but whitespace after the value is TrailingBytes (protocol.md §2.2). Asking the reader for another
+            // token would instead throw its own "invalid after a single JSON value" error, reported as InvalidJson.
+            var rest = utf8Json[(int)reader.BytesConsumed..];
+            var trailing = rest.IndexOfAnyExcept(" \t\r\n"u8);
+            if (trailing >= 0)
             {
-                ValueCodecException.Throw(ValueCodecError.TrailingBytes, reader.TokenStartIndex, "more JSON follows the value");
+                ValueCodecException.Throw(ValueCodecError.TrailingBytes, reader.BytesConsumed + trailing, "more text follows the JSON value");
             }
             return value;
         }
@@ -95,18 +93,40 @@ public static class ValueJson
     /// <summary>Writes a value as compact JSON.</summary>
     /// <param name="writer">Where to write.</param>
     /// <param name="value">The value.</param>
+    /// <exception cref="ValueCodecException">A string holds an unpaired surrogate (<see cref="ValueCodecError.InvalidUtf8"/>).</exception>
+    /// <remarks>The text is exactly that of <see cref="ToJsonString"/> (protocol.md §2.2), whatever the writer's encoder.</remarks>
     public static void Write(Utf8JsonWriter writer, Value value)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        WriteValue(writer, value);
+        var buffer = TakeBuffer();
+        try
+        {
+            WriteValue(buffer, value, 0);
+            writer.WriteRawValue(buffer.WrittenSpan, skipInputValidation: true);
+        }
+        finally
+        {
+            ReturnBuffer(buffer);
+        }
+    }
+
+    /// <summary>Writes a value as compact UTF-8 JSON text (protocol.md §2.2).</summary>
+    /// <param name="output">Where to write.</param>
+    /// <param name="value">The value.</param>
+    /// <exception cref="ValueCodecException">A string holds an unpaired surrogate (<see cref="ValueCodecError.InvalidUtf8"/>).</exception>
+    public static void Write(IBufferWriter<byte> output, Value value)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        WriteValue(output, value, 0);
     }
 
     /// <summary>The value as compact JSON text.</summary>
     /// <param name="value">The value.</param>
     /// <returns>The text.</returns>
+    /// <exception cref="ValueCodecException">A string holds an unpaired surrogate (<see cref="ValueCodecError.InvalidUtf8"/>).</exception>
     public static string ToJsonString(Value value)
     {
-        // Scalars are common in messages and logs; they need no writer.
+        // Scalars are common in messages and logs; they need no buffer.
         switch (value.Kind)
         {
             case ValueKind.Null:
@@ -116,19 +136,32 @@ public static class ValueJson
             case ValueKind.Integer:
                 return value.AsInt64().ToString(CultureInfo.InvariantCulture);
         }
-        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(256);
-        var writer = t_writer ??= new Utf8JsonWriter(buffer, s_writerOptions);
+        var buffer = TakeBuffer();
         try
         {
-            WriteValue(writer, value);
-            writer.Flush();
+            WriteValue(buffer, value, 0);
             return Encoding.UTF8.GetString(buffer.WrittenSpan);
         }
         finally
         {
-            // ResetWrittenCount keeps the buffer's memory for the next call on this thread.
-            buffer.ResetWrittenCount();
-            writer.Reset(buffer);
+            ReturnBuffer(buffer);
+        }
+    }
+
+    private static ArrayBufferWriter<byte> TakeBuffer()
+    {
+        var buffer = t_buffer ?? new ArrayBufferWriter<byte>(256);
+        t_buffer = null; // Write(Utf8JsonWriter) may be re-entered from a converter; a nested call takes its own buffer
+        return buffer;
+    }
+
+    private static void ReturnBuffer(ArrayBufferWriter<byte> buffer)
+    {
+        // ResetWrittenCount keeps the memory for the next call on this thread, unless one huge value grew it.
+        buffer.ResetWrittenCount();
+        if (buffer.Capacity <= 64 * 1024)
+        {
+            t_buffer = buffer;
         }
     }
 
@@ -202,11 +235,16 @@ public static class ValueJson
         var items = new List<KeyValuePair<string, Value>>();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            // Keys repeat across messages ("type", "key", ...): pool them instead of allocating each time.
+            // Keys repeat across messages ("type", "key", ...): pool them instead of allocating each time. The reader
+            // checks UTF-8 only when it decodes a string itself; the pool would turn ill-formed bytes into U+FFFD.
+            var keyStart = reader.TokenStartIndex;
+            if (!reader.ValueIsEscaped && !System.Text.Unicode.Utf8.IsValid(reader.ValueSpan))
+            {
+                ValueCodecException.Throw(ValueCodecError.InvalidUtf8, keyStart, "the key is not well-formed UTF-8");
+            }
             var key = reader.ValueIsEscaped
                 ? reader.GetString()!
                 : StringPool.Shared.GetOrAdd(reader.ValueSpan, Encoding.UTF8);
-            var keyStart = reader.TokenStartIndex;
             reader.Read();
             var value = ReadValue(ref reader, depth, maxDepth);
             foreach (var existing in items)
@@ -252,62 +290,156 @@ public static class ValueJson
     private const string BinaryMarkerKey = "__noex_type__";
     private const string BinaryMarkerName = "Binary";
 
-    private static void WriteValue(Utf8JsonWriter writer, Value value)
+    private static void WriteValue(IBufferWriter<byte> output, Value value, int depth)
     {
         switch (value.Kind)
         {
             case ValueKind.Null:
-                writer.WriteNullValue();
+                WriteAscii(output, "null"u8);
                 break;
             case ValueKind.Bool:
-                writer.WriteBooleanValue(value.AsBoolean());
+                WriteAscii(output, value.AsBoolean() ? "true"u8 : "false"u8);
                 break;
             case ValueKind.Integer:
-                writer.WriteNumberValue(value.AsInt64());
+                value.AsInt64().TryFormat(output.GetSpan(20), out var integerLength, default, CultureInfo.InvariantCulture);
+                output.Advance(integerLength);
                 break;
             case ValueKind.Float:
-                WriteFloat(writer, value.AsDouble());
+                WriteFloat(output, value.AsDouble());
                 break;
             case ValueKind.String:
-                writer.WriteStringValue(value.AsString());
+                WriteString(output, value.AsString());
                 break;
             case ValueKind.Array:
-                writer.WriteStartArray();
+                EnterContainer(depth);
+                WriteAscii(output, "["u8);
+                var first = true;
                 foreach (var item in value.AsArray())
                 {
-                    WriteValue(writer, item);
+                    if (!first)
+                    {
+                        WriteAscii(output, ","u8);
+                    }
+                    first = false;
+                    WriteValue(output, item, depth + 1);
                 }
-                writer.WriteEndArray();
+                WriteAscii(output, "]"u8);
                 break;
             case ValueKind.Object:
-                writer.WriteStartObject();
+                EnterContainer(depth);
+                WriteAscii(output, "{"u8);
+                var firstEntry = true;
                 foreach (var entry in value.AsObject())
                 {
-                    writer.WritePropertyName(entry.Key);
-                    WriteValue(writer, entry.Value);
+                    if (!firstEntry)
+                    {
+                        WriteAscii(output, ","u8);
+                    }
+                    firstEntry = false;
+                    WriteString(output, entry.Key);
+                    WriteAscii(output, ":"u8);
+                    WriteValue(output, entry.Value, depth + 1);
                 }
-                writer.WriteEndObject();
+                WriteAscii(output, "}"u8);
                 break;
             case ValueKind.Binary:
-                writer.WriteStartObject();
-                writer.WriteString(BinaryMarkerKey, BinaryMarkerName);
-                writer.WriteBase64String("value", value.AsBinary().Span);
-                writer.WriteEndObject();
+                WriteAscii(output, "{\"__noex_type__\":\"Binary\",\"value\":\""u8);
+                var bytes = value.AsBinary().Span;
+                var base64 = output.GetSpan(Base64.GetMaxEncodedToUtf8Length(bytes.Length));
+                Base64.EncodeToUtf8(bytes, base64, out _, out var base64Length);
+                output.Advance(base64Length);
+                WriteAscii(output, "\"}"u8);
                 break;
         }
     }
 
-    private static void WriteFloat(Utf8JsonWriter writer, double number)
+    private static void EnterContainer(int depth)
+    {
+        // Values built in code can nest without limit; running out of stack must be a typed error, not a crash.
+        if (!System.Runtime.CompilerServices.RuntimeHelpers.TryEnsureSufficientExecutionStack())
+        {
+            ValueCodecException.Throw(ValueCodecError.DepthExceeded, -1, $"the value nests {depth} arrays and objects deep, more than the stack allows");
+        }
+    }
+
+    private static void WriteAscii(IBufferWriter<byte> output, ReadOnlySpan<byte> text)
+    {
+        text.CopyTo(output.GetSpan(text.Length));
+        output.Advance(text.Length);
+    }
+
+    private static void WriteString(IBufferWriter<byte> output, string text)
+    {
+        WriteAscii(output, "\""u8);
+        var rest = text.AsSpan();
+        while (!rest.IsEmpty)
+        {
+            var plain = rest.IndexOfAny(s_escaped);
+            var run = plain < 0 ? rest : rest[..plain];
+            if (!run.IsEmpty)
+            {
+                var span = output.GetSpan(Encoding.UTF8.GetMaxByteCount(run.Length));
+                if (System.Text.Unicode.Utf8.FromUtf16(run, span, out _, out var written, replaceInvalidSequences: false) != OperationStatus.Done)
+                {
+                    ValueCodecException.Throw(ValueCodecError.InvalidUtf8, -1, "the string holds an unpaired surrogate, which JSON text cannot carry");
+                }
+                output.Advance(written);
+            }
+            if (plain < 0)
+            {
+                break;
+            }
+            WriteEscape(output, rest[plain]);
+            rest = rest[(plain + 1)..];
+        }
+        WriteAscii(output, "\""u8);
+    }
+
+    private static void WriteEscape(IBufferWriter<byte> output, char c)
+    {
+        switch (c)
+        {
+            case '"':
+                WriteAscii(output, "\\\""u8);
+                return;
+            case '\\':
+                WriteAscii(output, "\\\\"u8);
+                return;
+            case '\b':
+                WriteAscii(output, "\\b"u8);
+                return;
+            case '\t':
+                WriteAscii(output, "\\t"u8);
+                return;
+            case '\n':
+                WriteAscii(output, "\\n"u8);
+                return;
+            case '\f':
+                WriteAscii(output, "\\f"u8);
+                return;
+            case '\r':
+                WriteAscii(output, "\\r"u8);
+                return;
+        }
+        // \u followed by four uppercase hex digits.
+        var span = output.GetSpan(6);
+        span[0] = (byte)'\\';
+        span[1] = (byte)'u';
+        ((int)c).TryFormat(span[2..6], out _, "X4", CultureInfo.InvariantCulture);
+        output.Advance(6);
+    }
+
+    private static void WriteFloat(IBufferWriter<byte> output, double number)
     {
         // "R" is the shortest text that reads back to the same bits. A float must read back as a float, so a text
         // with neither '.' nor an exponent ("1", "-0") gets ".0" (protocol.md §2.2).
-        Span<byte> text = stackalloc byte[40];
+        var text = output.GetSpan(40);
         number.TryFormat(text, out var length, "R", CultureInfo.InvariantCulture);
         if (text[..length].IndexOfAny((byte)'.', (byte)'E') < 0)
         {
             text[length++] = (byte)'.';
             text[length++] = (byte)'0';
         }
-        writer.WriteRawValue(text[..length], skipInputValidation: true);
+        output.Advance(length);
     }
 }
