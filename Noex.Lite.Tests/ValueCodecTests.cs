@@ -241,6 +241,18 @@ public class ValueCodecTests
     }
 
     [Fact]
+    public void Decode_100kArrayTagBytes_ThrowsDepthExceeded()
+    {
+        // 100,000 bytes of 0x06: each is an array tag and, read as a count, an array of 6 elements.
+        var input = new byte[100_000];
+        input.AsSpan().Fill(0x06);
+        Assert.Equal(ValueCodecError.DepthExceeded, Assert.Throws<ValueCodecException>(() => ValueCodec.Decode(input)).Error);
+        Assert.Equal(ValueCodecError.DepthExceeded, Assert.Throws<ValueCodecException>(() => new ValueReader(input).Skip()).Error);
+        input.AsSpan().Fill(0x07); // objects: the count 7, then the key length 7 and "\x07" * 7, then a value tag 0x07...
+        Assert.Throws<ValueCodecException>(() => ValueCodec.Decode(input));
+    }
+
+    [Fact]
     public void Skip_LimitRaisedBeyondTheStack_ThrowsDepthExceededNotStackOverflow()
     {
         // 4 million nested arrays with the depth limit lifted: the stack guard must turn into a typed error.

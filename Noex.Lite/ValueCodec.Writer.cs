@@ -158,49 +158,58 @@ public ref struct ValueWriter
     /// <exception cref="ValueCodecException">It nests deeper than the writer's maximum depth
     /// (<see cref="ValueCodecError.DepthExceeded"/>) or holds a string with an unpaired surrogate
     /// (<see cref="ValueCodecError.InvalidUtf8"/>).</exception>
-    public void WriteValue(Value value) => WriteValueCore(value, 0);
+    public void WriteValue(Value value) => WriteValueCore(in value, 0);
 
-    private void WriteValueCore(Value value, int depth)
+    // Scalars are written here; containers in their own methods, so that this frame stays small on the recursion.
+    private void WriteValueCore(in Value value, int depth)
     {
         switch (value.Kind)
         {
             case ValueKind.Null:
                 WriteByte(ValueCodec.TagNull);
-                break;
+                return;
             case ValueKind.Bool:
                 WriteByte(value.AsBoolean() ? ValueCodec.TagTrue : ValueCodec.TagFalse);
-                break;
+                return;
             case ValueKind.Integer:
                 WriteInt64(value.AsInt64());
-                break;
+                return;
             case ValueKind.Float:
                 WriteDouble(value.AsDouble());
-                break;
+                return;
             case ValueKind.String:
                 WriteText(value.AsString(), isKey: false);
-                break;
+                return;
             case ValueKind.Binary:
                 WriteLengthPrefixed(ValueCodec.TagBinary, value.AsBinary().Span);
-                break;
+                return;
             case ValueKind.Array:
-                CheckDepth(depth);
-                var items = value.AsArray();
-                WriteHeader(ValueCodec.TagArray, items.Length);
-                foreach (var item in items)
-                {
-                    WriteValueCore(item, depth + 1);
-                }
-                break;
+                WriteArray(value.AsArray(), depth);
+                return;
             default:
-                CheckDepth(depth);
-                var entries = value.AsObject();
-                WriteHeader(ValueCodec.TagObject, entries.Length);
-                foreach (var entry in entries)
-                {
-                    WriteText(entry.Key, isKey: true);
-                    WriteValueCore(entry.Value, depth + 1);
-                }
-                break;
+                WriteObject(value.AsObject(), depth);
+                return;
+        }
+    }
+
+    private void WriteArray(ReadOnlySpan<Value> items, int depth)
+    {
+        CheckDepth(depth);
+        WriteHeader(ValueCodec.TagArray, items.Length);
+        foreach (ref readonly var item in items)
+        {
+            WriteValueCore(in item, depth + 1);
+        }
+    }
+
+    private void WriteObject(ReadOnlySpan<KeyValuePair<string, Value>> entries, int depth)
+    {
+        CheckDepth(depth);
+        WriteHeader(ValueCodec.TagObject, entries.Length);
+        foreach (ref readonly var entry in entries)
+        {
+            WriteText(entry.Key, isKey: true);
+            WriteValueCore(entry.Value, depth + 1);
         }
     }
 
@@ -237,24 +246,35 @@ public ref struct ValueWriter
         Advance(header + bytes.Length);
     }
 
-    // A string or key from UTF-16. Most are short, so we avoid counting their UTF-8 first: a string of at most 42 chars
-    // has at most 126 UTF-8 bytes (3 per char at worst; a surrogate pair is 2 chars for 4 bytes), so its length varint is
-    // one byte and it can be transcoded in place behind a 2-byte header and the header fixed up afterwards. A string
-    // value of at most 10 chars (30 bytes) is always short form and needs no fix-up at all.
+    // A string or key from UTF-16. The common case, a short ASCII key or string, is inlined into its callers (where isKey
+    // is a constant): one header byte, one byte per char, no transcoder call.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void WriteText(ReadOnlySpan<char> text, bool isKey)
+    {
+        if (text.Length <= ValueCodec.MaxShortString)
+        {
+            var span = Reserve(1 + text.Length);
+            if (TryNarrowAscii(text, span.Slice(1, text.Length)))
+            {
+                span[0] = (byte)(isKey ? text.Length : ValueCodec.TagShortString + text.Length);
+                Advance(1 + text.Length);
+                return;
+            }
+        }
+        WriteTextSlow(text, isKey);
+    }
+
+    // Other text. Most is still short, so we avoid counting its UTF-8 first: a string of at most 42 chars has at most 126
+    // UTF-8 bytes (3 per char at worst; a surrogate pair is 2 chars for 4 bytes), so its length varint is one byte and it
+    // can be transcoded in place behind a 2-byte header and the header fixed up afterwards. A string value of at most 10
+    // chars (30 bytes) is always short form and needs no fix-up at all.
+    private void WriteTextSlow(ReadOnlySpan<char> text, bool isKey)
     {
         const int MaxCharsForOneByteLength = 42;
         const int MaxCharsAlwaysShort = 10;
         if (text.Length <= MaxCharsForOneByteLength)
         {
             var span = Reserve(2 + (3 * text.Length));
-            if (text.Length <= ValueCodec.MaxShortString && TryNarrowAscii(text, span.Slice(1, text.Length)))
-            {
-                // The common case, a short ASCII key or string: one header byte, one byte per char, no transcoder call.
-                span[0] = (byte)(isKey ? text.Length : ValueCodec.TagShortString + text.Length);
-                Advance(1 + text.Length);
-                return;
-            }
             if (isKey)
             {
                 var written = Transcode(text, span[1..]);
@@ -303,7 +323,7 @@ public ref struct ValueWriter
     // Copies text that is all ASCII into `destination` (of the same length); false, leaving garbage behind, when it is not.
     private static bool TryNarrowAscii(ReadOnlySpan<char> text, Span<byte> destination)
     {
-        for (var i = 0; i < text.Length; i++)
+        for (var i = 0; i < destination.Length; i++)
         {
             var c = text[i];
             if (c >= 0x80)
@@ -327,7 +347,7 @@ public ref struct ValueWriter
 
     private static void ValidateUtf8(ReadOnlySpan<byte> utf8)
     {
-        if (!Utf8.IsValid(utf8))
+        if (!ValueCodec.IsValidUtf8(utf8))
         {
             ThrowInvalidUtf8();
         }
