@@ -54,10 +54,11 @@ public class ClusterProcessTests(ITestOutputHelper output)
     [Fact]
     public async Task Sigstop_PeerSeesHeartbeatTimeoutThenTheResumedNodeRejoins()
     {
-        var heartbeat = TimeSpan.FromMilliseconds(300);
+        // 1 s × 3: a shorter window lets a loaded machine's own scheduling stalls masquerade as early detection.
+        var heartbeat = TimeSpan.FromSeconds(1);
         var (local, downs, ups) = await StartLocalAsync(heartbeat);
         await using var _local = local;
-        await using var remote = await NodeProcess.StartAsync("--name", "remote", "--secret", Secret, "--seed", local.Id.ToString(), "--heartbeat", "300");
+        await using var remote = await NodeProcess.StartAsync("--name", "remote", "--secret", Secret, "--seed", local.Id.ToString(), "--heartbeat", "1000");
         await ClusterTests.Eventually(() => local.IsConnected(remote.Id));
 
         var frozen = Stopwatch.GetTimestamp();

@@ -54,7 +54,7 @@ public sealed class FaultProxy : IAsyncDisposable
     /// <summary>Limits each direction of each connection to this many bytes per second (0: no limit), as a slow link.</summary>
     public long BytesPerSecond { get => Interlocked.Read(ref _bytesPerSecond); set => Interlocked.Exchange(ref _bytesPerSecond, value); }
 
-    /// <summary>Flips one bit in the next chunk sent to the target.</summary>
+    /// <summary>Flips one bit in the last byte of the next chunk sent to the target.</summary>
     public void CorruptNextToTarget() => Interlocked.Exchange(ref _corruptToTarget, 1);
 
     /// <summary>Sends the next chunk to the target twice.</summary>
@@ -175,7 +175,9 @@ public sealed class FaultProxy : IAsyncDisposable
                 }
                 if (toTarget && Interlocked.Exchange(ref _corruptToTarget, 0) == 1)
                 {
-                    buffer[read / 2] ^= 0x10;
+                    // The chunk's last byte: normally inside a frame's tag, never in a length prefix (a longer length
+                    // would make the reader wait for bytes that never come instead of failing the MAC).
+                    buffer[read - 1] ^= 0x10;
                 }
                 var limit = BytesPerSecond;
                 if (limit > 0)
