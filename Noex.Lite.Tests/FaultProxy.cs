@@ -163,7 +163,8 @@ public sealed class FaultProxy : IAsyncDisposable
                 var read = await from.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
                 if (read == 0)
                 {
-                    if (!IsFrozen(from))
+                    // A black hole or a frozen link carries no FIN either: the other end must find out by itself.
+                    if (!IsFrozen(from) && !_blackhole)
                     {
                         to.Shutdown(SocketShutdown.Send);
                     }

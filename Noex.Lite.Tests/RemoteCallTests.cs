@@ -145,6 +145,27 @@ public class RemoteCallTests
     }
 
     [Fact]
+    public async Task CallAsync_ManyShortTimeoutsOnTheRealClock_EveryOneTimesOut()
+    {
+        // Timers tick on a millisecond clock and deadlines on the timestamp clock: a timer that fires a hair early
+        // must re-arm, not leave the call waiting forever. Waiters are pooled, so this also reuses them many times.
+        var (a, b) = await PairAsync();
+        await using var _a = a;
+        await using var _b = b;
+        var counter = await b.Runtime.StartAsync(new Counter());
+        var hang = Value.Object(("type", "hang"));
+
+        for (var round = 0; round < 20; round++)
+        {
+            var calls = Enumerable.Range(0, 10).Select(i => a.Runtime.CallAsync(counter, hang, TimeSpan.FromMilliseconds(5 + (i * 7))).AsTask()).ToArray();
+            var all = Task.WhenAll(calls);
+            await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(30)));
+            Assert.True(all.IsCompleted, $"round {round}: a call with a short timeout never completed");
+            Assert.All(calls, c => Assert.IsType<RemoteCallTimeoutException>(c.Exception!.InnerException));
+        }
+    }
+
+    [Fact]
     public async Task CallAsync_TargetNodeStopsMidCall_FailsAtOnceWithNodeNotReachable()
     {
         var (a, b) = await PairAsync();

@@ -187,9 +187,18 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
         }
 
         // A timer firing that was meant for an earlier call on this waiter: the current call's deadline
-        // (or "never", between calls) has not passed, so it is not ours to time out.
-        if (Pool.TimeProvider.GetTimestamp() < Volatile.Read(ref _deadline))
+        // (or "never", between calls) has not passed, so it is not ours to time out. The same check sees a
+        // timer that fired a little early for this call (timers tick on a millisecond clock, the deadline on
+        // the timestamp clock): re-arm for what remains, or the call would never time out.
+        TimeProvider time = Pool.TimeProvider;
+        long deadline = Volatile.Read(ref _deadline);
+        long now = time.GetTimestamp();
+        if (now < deadline)
         {
+            if (deadline != long.MaxValue)
+            {
+                _timer?.Change(TimeSpan.FromSeconds((double)(deadline - now) / time.TimestampFrequency) + TimeSpan.FromMilliseconds(1), Timeout.InfiniteTimeSpan);
+            }
             return;
         }
 
