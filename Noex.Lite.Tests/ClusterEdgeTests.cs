@@ -8,6 +8,7 @@ using System.Security.Cryptography.X509Certificates;
 namespace Noex.Lite.Tests;
 
 /// <summary>Simultaneous dials, TLS, backoff, churn, and an authenticated peer that lies about a frame's length.</summary>
+[Collection(ClusterCollection.Name)]
 public class ClusterEdgeTests
 {
     private static NodeOptions Options(string name, params string[] seeds) => new()

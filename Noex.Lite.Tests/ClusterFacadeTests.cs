@@ -3,11 +3,8 @@ using System.Diagnostics.Metrics;
 
 namespace Noex.Lite.Tests;
 
-// The facade is process-wide state: these tests must not run alongside each other.
-[CollectionDefinition(nameof(ClusterFacadeTests), DisableParallelization = true)]
-public class ClusterFacadeCollection;
-
-[Collection(nameof(ClusterFacadeTests))]
+// The facade is process-wide state, and these tests run real nodes: the cluster collection runs them one at a time.
+[Collection(ClusterCollection.Name)]
 public class ClusterFacadeTests
 {
     [Fact]

@@ -9,6 +9,7 @@ namespace Noex.Lite.Tests;
 /// Reliability cases of ../shared/reference/reliability.md §4 through a fault-injecting proxy: black hole (T04), one-way
 /// loss (T05), reset (T03), corruption (T28), replay (T29), idle connections at the door (T14).
 /// </summary>
+[Collection(ClusterCollection.Name)]
 public class ClusterFaultTests(ITestOutputHelper output)
 {
     // The detection tests' heartbeat: with 1 s × 3 the window is 2–3 s, wide enough that a loaded machine's scheduling

@@ -7,6 +7,7 @@ using Xunit.Abstractions;
 namespace Noex.Lite.Tests;
 
 /// <summary>Nodes in separate OS processes, where a kill -9, a SIGSTOP or a restart is real (T01, T06, T11/T12).</summary>
+[Collection(ClusterCollection.Name)]
 public class ClusterProcessTests(ITestOutputHelper output)
 {
     private const string Secret = "process-tests";

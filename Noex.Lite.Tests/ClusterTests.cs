@@ -4,6 +4,7 @@ using System.Net.Sockets;
 namespace Noex.Lite.Tests;
 
 /// <summary>Several nodes in one process on loopback: formation, gossip, failure detection, security at the door.</summary>
+[Collection(ClusterCollection.Name)]
 public class ClusterTests
 {
     // Generous: these must pass on a loaded 2-core machine. Nothing waits this long unless something is broken.

@@ -3,6 +3,7 @@ using System.Diagnostics;
 namespace Noex.Lite.Tests;
 
 /// <summary>Calls and casts between nodes through transparent routing: a remote ref is called like a local one.</summary>
+[Collection(ClusterCollection.Name)]
 public class RemoteCallTests
 {
     /// <summary>A counter: casts {"type":"inc"} add, calls {"type":"get"} read; "boom" throws; "hang" never replies.</summary>
@@ -35,10 +36,14 @@ public class RemoteCallTests
         HeartbeatInterval = TimeSpan.FromSeconds(1),
     };
 
-    private static async Task<(Node A, Node B)> PairAsync()
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _downs = new();
+
+    private async Task<(Node A, Node B)> PairAsync()
     {
         var a = await Node.StartAsync(Options("a"));
         var b = await Node.StartAsync(Options("b", a.Id.ToString()));
+        a.NodeDown += (id, reason) => _downs.Enqueue($"a saw {id} down: {reason}");
+        b.NodeDown += (id, reason) => _downs.Enqueue($"b saw {id} down: {reason}");
         await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         return (a, b);
     }
@@ -161,6 +166,7 @@ public class RemoteCallTests
             var all = Task.WhenAll(calls);
             await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(30)));
             Assert.True(all.IsCompleted, $"round {round}: a call with a short timeout never completed");
+            Assert.True(_downs.IsEmpty, string.Join("; ", _downs));
             Assert.All(calls, c => Assert.IsType<RemoteCallTimeoutException>(c.Exception!.InnerException));
         }
     }
