@@ -41,13 +41,14 @@ public class ClusterFaultTests(ITestOutputHelper output)
         public ConcurrentQueue<(string Side, NodeDownReason Reason, long At)> Downs { get; } = new();
         public ConcurrentQueue<string> Ups { get; } = new();
 
-        public static async Task<Pair> StartAsync(TimeSpan heartbeat)
+        public static async Task<Pair> StartAsync(TimeSpan heartbeat, Func<NodeOptions, NodeOptions>? configure = null)
         {
+            configure ??= o => o;
             var proxyA = FaultProxy.Start();
             var proxyB = FaultProxy.Start();
-            var a = await Node.StartAsync(Options("a") with { AdvertisedPort = proxyA.Port, HeartbeatInterval = heartbeat });
+            var a = await Node.StartAsync(configure(Options("a") with { AdvertisedPort = proxyA.Port, HeartbeatInterval = heartbeat }));
             proxyA.TargetPort = a.ListenPort;
-            var b = await Node.StartAsync(Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port, HeartbeatInterval = heartbeat });
+            var b = await Node.StartAsync(configure(Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port, HeartbeatInterval = heartbeat }));
             proxyB.TargetPort = b.ListenPort;
             var pair = new Pair { A = a, B = b, ProxyA = proxyA, ProxyB = proxyB };
             a.NodeDown += (_, reason) => pair.Downs.Enqueue(("a", reason, Stopwatch.GetTimestamp()));
@@ -186,6 +187,63 @@ public class ClusterFaultTests(ITestOutputHelper output)
         await ClusterTests.Eventually(() => pair.A.UnknownMessages == 1 || !pair.Downs.IsEmpty);
         Assert.Empty(pair.Downs.Select(d => $"{d.Side} {d.Reason}"));
         Assert.True(pair.A.IsConnected(pair.B.Id));
+    }
+
+    [Theory]
+    [InlineData(OverloadPolicy.Reject)]
+    [InlineData(OverloadPolicy.Wait)]
+    public async Task CallsIntoAStuckPeer_QueueStaysBounded_RejectFailsFastAndWaitResumes(OverloadPolicy policy)
+    {
+        const int Bound = 64 * 1024;
+        await using var pair = await Pair.StartAsync(TimeSpan.FromSeconds(2), o => o with
+        {
+            MaxFrameLength = Bound,
+            MaxOutboundQueueBytes = Bound,
+            OverloadPolicy = policy,
+        });
+        var sink = await pair.A.Runtime.StartAsync(new Sink());
+        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var connection));
+        var payload = Value.Binary(new byte[16 * 1024]);
+        var calls = new List<Task<Value>>();
+
+        // a stops reading: the kernel buffers fill, then b's outbound queue reaches its bound.
+        pair.ProxyA.Paused = true;
+        var full = false;
+        for (var i = 0; i < 4000 && !full; i++)
+        {
+            var call = pair.B.Runtime.CallAsync(sink, payload, TimeSpan.FromSeconds(60)).AsTask();
+            calls.Add(call);
+            full = call.IsFaulted || connection.QueuedBytes >= Bound;
+        }
+
+        Assert.True(full, "the queue never filled");
+        Assert.InRange(connection.QueuedBytes, 0, Bound + (32 * 1024)); // memory stays bounded: the bound plus one message
+        if (policy == OverloadPolicy.Reject)
+        {
+            var refused = pair.B.Runtime.CallAsync(sink, payload, TimeSpan.FromSeconds(60)).AsTask();
+            Assert.IsType<NodeOverloadedException>((await Assert.ThrowsAnyAsync<NodeOverloadedException>(() => refused)));
+            pair.ProxyA.Paused = false;
+            await Task.WhenAll(calls.Where(c => !c.IsFaulted));
+        }
+        else
+        {
+            var waiting = Enumerable.Range(0, 8).Select(_ => pair.B.Runtime.CallAsync(sink, payload, TimeSpan.FromSeconds(60)).AsTask()).ToArray();
+            Assert.All(waiting, w => Assert.False(w.IsCompleted));
+            Assert.InRange(connection.QueuedBytes, 0, Bound + (32 * 1024));
+            pair.ProxyA.Paused = false;
+            var replies = await Task.WhenAll(calls.Concat(waiting));
+            Assert.All(replies, r => Assert.Equal("ok", r.AsString()));
+        }
+        Assert.Empty(pair.Downs);
+    }
+
+    /// <summary>Answers every call with "ok".</summary>
+    private sealed class Sink : GenServer<int>
+    {
+        protected override ValueTask<int> InitAsync(Value args, CancellationToken cancellationToken) => new(0);
+
+        protected override ValueTask<CallResult<int>> HandleCallAsync(Value request, CallFrom from, int state) =>
+            new(CallResult<int>.WithReply("ok", state + 1));
     }
 
     private readonly struct RawMessage(byte[] bytes) : IOutboundMessage

@@ -21,6 +21,7 @@ public sealed class FaultProxy : IAsyncDisposable
     private volatile bool _dropFromTarget;
     private int _corruptToTarget;
     private long _bytesPerSecond;
+    private volatile TaskCompletionSource? _paused;
     private int _replayToTarget;
 
     private FaultProxy()
@@ -53,6 +54,26 @@ public sealed class FaultProxy : IAsyncDisposable
 
     /// <summary>Limits each direction of each connection to this many bytes per second (0: no limit), as a slow link.</summary>
     public long BytesPerSecond { get => Interlocked.Read(ref _bytesPerSecond); set => Interlocked.Exchange(ref _bytesPerSecond, value); }
+
+    /// <summary>
+    /// Stops reading in both directions while set, so the senders' socket buffers fill and TCP pushes back on them (a
+    /// slow or stuck receiver). Unlike a black hole, nothing is lost: everything flows once it is cleared.
+    /// </summary>
+    public bool Paused
+    {
+        get => _paused is not null;
+        set
+        {
+            if (value)
+            {
+                _paused ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+            else
+            {
+                Interlocked.Exchange(ref _paused, null)?.TrySetResult();
+            }
+        }
+    }
 
     /// <summary>Flips one bit in the last byte of the next chunk sent to the target.</summary>
     public void CorruptNextToTarget() => Interlocked.Exchange(ref _corruptToTarget, 1);
@@ -160,6 +181,10 @@ public sealed class FaultProxy : IAsyncDisposable
         {
             while (true)
             {
+                if (_paused is { } gate)
+                {
+                    await gate.Task.WaitAsync(_stop.Token);
+                }
                 var read = await from.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
                 if (read == 0)
                 {

@@ -57,6 +57,9 @@ public sealed class Node : IAsyncDisposable
     /// </summary>
     public ProcessRuntime Runtime { get; }
 
+    /// <summary>The options the node was started with.</summary>
+    public NodeOptions Options => _options;
+
     /// <summary>This node's id, <c>name@host:port</c> (with the real port when <see cref="NodeOptions.Port"/> is 0).</summary>
     public NodeId Id { get; }
 

@@ -2,12 +2,15 @@ using System.Net.Security;
 
 namespace Noex.Lite;
 
-/// <summary>What a node does when a peer's outbound queue is full (see <see cref="NodeOptions.MaxOutboundQueueBytes"/>).</summary>
+/// <summary>
+/// What a call meets when a peer's outbound queue is full (see <see cref="NodeOptions.MaxOutboundQueueBytes"/>). A cast
+/// never waits: it returns false and is counted as a dead letter under either policy.
+/// </summary>
 public enum OverloadPolicy
 {
-    /// <summary>The sender waits (asynchronously) until the queue has room, or its timeout or cancellation ends the wait.</summary>
+    /// <summary>A call waits (asynchronously) until the queue has room, within its timeout and cancellation.</summary>
     Wait,
-    /// <summary>The sender gets an overload error at once; a cast is reported as a dead letter.</summary>
+    /// <summary>A call fails at once with <see cref="NodeOverloadedException"/>.</summary>
     Reject,
 }
 

@@ -90,6 +90,9 @@ internal sealed class RemoteCall : IRemoteRouter
         {
             case EnqueueResult.Queued:
                 break;
+            case EnqueueResult.Full when _node.Options.OverloadPolicy == OverloadPolicy.Wait:
+                // Backpressure: wait for room, within the call's own timeout and cancellation, then send.
+                return SendWhenRoomAsync(connection, waiter, token, callId, target, timeout, request, reply, cancellationToken);
             case EnqueueResult.Full:
                 _pending.TryRemove(callId, out _);
                 waiter.Abandon(token, new NodeOverloadedException(connection.Peer, connection.QueuedBytes));
@@ -100,6 +103,41 @@ internal sealed class RemoteCall : IRemoteRouter
                 break;
         }
         return reply;
+    }
+
+    private async ValueTask<Value> SendWhenRoomAsync(Connection connection, CallWaiter waiter, long token, long callId, ProcessRef target,
+        TimeSpan timeout, Value request, ValueTask<Value> reply, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (waiter.IsPending(token))
+            {
+                // Wakes when the write loop drains the queue or the connection closes; the call's timer may end the
+                // call meanwhile, which the loop condition sees.
+                await connection.WaitForSpaceAsync(cancellationToken).ConfigureAwait(false);
+                var result = connection.TryEnqueue(new CallMessage(callId, target.Id, timeout, request));
+                if (result == EnqueueResult.Queued)
+                {
+                    break;
+                }
+                if (result == EnqueueResult.Closed)
+                {
+                    waiter.Abandon(token, new NodeNotReachableException(connection.Peer, "the connection closed"));
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The caller's token: the waiter's own registration fails the call with it.
+        }
+        finally
+        {
+            if (!waiter.IsPending(token))
+            {
+                _pending.TryRemove(callId, out _);
+            }
+        }
+        return await reply.ConfigureAwait(false);
     }
 
     public bool Cast(ProcessRef target, Value message)
