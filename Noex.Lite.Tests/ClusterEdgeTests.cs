@@ -172,6 +172,77 @@ public class ClusterEdgeTests
         await ClusterTests.Eventually(() => a.IsConnected(b.Id));
     }
 
+    [Fact]
+    public async Task SlowSender_OneByteAtATime_ClosedAtTheHandshakeDeadline()
+    {
+        await using var a = await Node.StartAsync(Options("a") with { HandshakeTimeout = TimeSpan.FromSeconds(1) });
+        var failures = new ConcurrentQueue<HandshakeException>();
+        a.HandshakeFailed += failures.Enqueue;
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync("127.0.0.1", a.ListenPort);
+        var hello = Handshake.Dial(new HandshakeSecret("edge-tests"), NodeId.Parse("slow@127.0.0.1:1"), 1, a.Id, new byte[32]).CreateHello();
+        var closed = false;
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        // A slowloris: a valid HELLO, one byte every 100 ms (it would take ~9 s); the node must not wait for it.
+        for (var i = 0; i < hello.Length && !closed; i++)
+        {
+            try
+            {
+                await socket.SendAsync(hello.AsMemory(i, 1));
+                await Task.Delay(100, bound.Token);
+                closed = socket.Poll(0, SelectMode.SelectRead) && socket.Available == 0;
+            }
+            catch (SocketException)
+            {
+                closed = true;
+            }
+        }
+
+        Assert.True(closed, "the node kept a slow sender's handshake open past its deadline");
+        await ClusterTests.Eventually(() => failures.Any(f => f.Failure == HandshakeFailure.Timeout));
+    }
+
+    [Fact]
+    public async Task Listener_ManyHostileConnections_MemoryStaysFlat()
+    {
+        // A short deadline: garbage that happens to start with a small length waits for it.
+        await using var a = await Node.StartAsync(Options("a") with { HandshakeTimeout = TimeSpan.FromSeconds(1) });
+        var random = new Random(3);
+        async Task BatchAsync()
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                await socket.ConnectAsync("127.0.0.1", a.ListenPort);
+                var garbage = new byte[random.Next(2, 3000)];
+                random.NextBytes(garbage);
+                try
+                {
+                    await socket.SendAsync(garbage);
+                    var buffer = new byte[64];
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                    while (await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token) > 0)
+                    {
+                    }
+                }
+                catch (SocketException)
+                {
+                }
+            }
+        }
+        await BatchAsync(); // warm: pools, JIT, the accept path
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+
+        await BatchAsync();
+        await BatchAsync();
+
+        var growth = GC.GetTotalMemory(forceFullCollection: true) - before;
+        Assert.True(growth < 4 * 1024 * 1024, $"400 hostile connections left {growth:N0} bytes behind");
+        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
+        await ClusterTests.Eventually(() => a.IsConnected(b.Id));
+    }
+
     private static async Task<byte[]> ReceiveMessage(Socket socket)
     {
         var header = new byte[2];

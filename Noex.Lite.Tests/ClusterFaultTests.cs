@@ -262,7 +262,7 @@ public class ClusterFaultTests(ITestOutputHelper output)
         var idle = new List<Socket>();
         try
         {
-            for (var i = 0; i < 200; i++)
+            for (var i = 0; i < 1000; i++)
             {
                 var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
                 await socket.ConnectAsync("127.0.0.1", a.ListenPort);
@@ -272,7 +272,7 @@ public class ClusterFaultTests(ITestOutputHelper output)
             await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
 
             await ClusterTests.Eventually(() => a.IsConnected(b.Id));
-            output.WriteLine($"a peer joined {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms after 200 idle connections");
+            output.WriteLine($"a peer joined {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms after 1,000 idle connections");
 
             // Every idle socket is closed by the node (refused as busy at once, or at its handshake deadline).
             foreach (var socket in idle)

@@ -83,6 +83,38 @@ public class RemoteCallTests
     }
 
     [Fact]
+    public async Task Cast_WarmPath_AllocatesNothingOnTheSendingThread()
+    {
+        // Encoding a cast straight into the connection's pooled frame writer is the sender's whole share of the work.
+        var (a, b) = await PairAsync();
+        await using var _a = a;
+        await using var _b = b;
+        var counter = await b.Runtime.StartAsync(new Counter());
+        var inc = Value.Object(("type", "inc"), ("by", 1));
+        Assert.True(a.TryGetConnection(b.Id, out var connection));
+        async Task SendAsync()
+        {
+            for (var i = 0; i < 20_000; i++)
+            {
+                a.Runtime.Cast(counter, inc);
+            }
+            await ClusterTests.Eventually(() => connection.QueuedBytes == 0);
+        }
+        await SendAsync(); // warm: both frame writers grown, JIT done
+        await SendAsync();
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 20_000; i++)
+        {
+            a.Runtime.Cast(counter, inc);
+        }
+        allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+
+        Assert.True(allocated < 1024, $"20,000 casts allocated {allocated} bytes on the sending thread");
+        Assert.Equal(60_000, (await a.Runtime.CallAsync(counter, Value.Object(("type", "get")), TimeSpan.FromSeconds(60))).AsInt64());
+    }
+
+    [Fact]
     public async Task CallAsync_ConcurrentCallersBothWays_EveryReplyReachesItsCaller()
     {
         var (a, b) = await PairAsync();
