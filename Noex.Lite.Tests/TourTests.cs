@@ -1,0 +1,33 @@
+using System.Diagnostics;
+using System.Reflection;
+
+namespace Noex.Lite.Tests;
+
+/// <summary>The README's main command: the tour runs a real three-process cluster to the end and leaves nothing behind.</summary>
+[Collection(ClusterCollection.Name)]
+public class TourTests
+{
+    [Fact]
+    public async Task Tour_RunsToTheEnd_NarratingEachStep()
+    {
+        var tour = typeof(TourTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "TourPath").Value!;
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(tour);
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        var text = await output + await errors;
+
+        Assert.True(process.ExitCode == 0, $"the tour failed ({process.ExitCode}):\n{text}");
+        Assert.Contains("verified seq 0, decoded back: {\"type\":\"get\",\"key\":\"k1\"}", text, StringComparison.Ordinal);
+        Assert.Contains("[CLUSTER] Node joined: node2@", text, StringComparison.Ordinal);
+        Assert.Contains("node2 is connected to node3 without having been told about it", text, StringComparison.Ordinal);
+        Assert.Contains("cast inc x10000 -> call get -> 10000", text, StringComparison.Ordinal);
+        Assert.Contains("calls/s between two processes", text, StringComparison.Ordinal);
+        Assert.Matches(@"\[CLUSTER\] Node left: node3@\S+ \((connection_closed|connection_reset)\)", text);
+        Assert.Matches(@"\[CLUSTER\] Node left: node2@\S+ \(graceful_shutdown\)", text);
+        Assert.Contains("failed at once: NodeNotReachableException", text, StringComparison.Ordinal);
+    }
+}
