@@ -35,6 +35,50 @@ public class ClusterFacadeTests
     }
 
     [Fact]
+    public async Task GenServersFacade_WhileTheClusterRuns_RoutesToOtherNodesAsTheSeedsDo()
+    {
+        var node = await Cluster.StartAsync(new NodeOptions { Name = "seedstyle", Host = "127.0.0.1", Port = 0, ClusterSecret = "f" });
+        try
+        {
+            await using var peer = await Node.StartAsync(new NodeOptions { Name = "peer", Host = "127.0.0.1", Port = 0, ClusterSecret = "f", Seeds = [node.Id.ToString()] });
+            await ClusterTests.Eventually(() => node.IsConnected(peer.Id));
+            var echo = await peer.Runtime.StartAsync(new Echo());
+
+            var local = await GenServers.StartAsync(new Echo());
+            var reply = await GenServers.CallAsync(echo, "over the wire");
+
+            Assert.Equal("over the wire", reply.AsString());
+            Assert.Equal(node.Id.ToString(), local.Node);
+            Assert.Same(node.Runtime, ProcessRuntime.Default);
+        }
+        finally
+        {
+            await Cluster.StopAsync();
+        }
+        Assert.NotEqual(node.Id.ToString(), ProcessRuntime.Default.Name);
+    }
+
+    [Fact]
+    public async Task GenServersFacade_WithoutACluster_UsesTheLocalDefaultRuntime()
+    {
+        // Here, not in GenServerTests: the cluster tests above change the default runtime while they run.
+        var server = await GenServers.StartAsync(new Echo());
+
+        Assert.Equal("hi", (await GenServers.CallAsync(server, "hi")).AsString());
+        Assert.Equal("local", server.Node);
+        await GenServers.StopAsync(server);
+        Assert.False(ProcessRuntime.Default.IsAlive(server));
+    }
+
+    private sealed class Echo : GenServer<int>
+    {
+        protected override ValueTask<int> InitAsync(Value args, CancellationToken cancellationToken) => new(0);
+
+        protected override ValueTask<CallResult<int>> HandleCallAsync(Value request, CallFrom from, int state) =>
+            new(CallResult<int>.WithReply(request, state));
+    }
+
+    [Fact]
     public async Task Telemetry_ClusterTraffic_ShowsInTheNoexMeter()
     {
         var totals = new ConcurrentDictionary<string, long>();

@@ -427,17 +427,6 @@ public class GenServerTests
     }
 
     [Fact]
-    public async Task GenServers_StaticFacade_UsesTheDefaultRuntime()
-    {
-        ProcessRef server = await GenServers.StartAsync(new Probe(), 5).Within();
-
-        GenServers.Cast(server, "inc");
-        Assert.Equal(6, (await GenServers.CallAsync(server, "get").Within()).AsInt64());
-        await GenServers.StopAsync(server).Within();
-        Assert.False(ProcessRuntime.Default.IsAlive(server));
-    }
-
-    [Fact]
     public void ExitReason_Kinds_PrintAsTheSeedsNameThem()
     {
         Assert.Equal("normal", ExitReason.Normal.ToString());

@@ -6,7 +6,8 @@ namespace Noex.Lite;
 /// </summary>
 /// <remarks>
 /// Thread-safe. Everything here forwards to <see cref="Default"/>; programs that run several nodes (tests, simulations)
-/// use <see cref="Node"/> objects directly.
+/// use <see cref="Node"/> objects directly. While the default node runs, <see cref="ProcessRuntime.Default"/> (behind the
+/// static <see cref="GenServers"/> facade) is that node's runtime, so <c>GenServers.CallAsync</c> reaches other nodes.
 /// </remarks>
 public static class Cluster
 {
@@ -46,6 +47,8 @@ public static class Cluster
         {
             var node = await start.ConfigureAwait(false);
             Volatile.Write(ref s_default, node);
+            // The seeds' GenServer.call/cast go through the default runtime: make it this node's, so remote refs route.
+            ProcessRuntime.DefaultOverride = node.Runtime;
             return node;
         }
         finally
@@ -64,6 +67,7 @@ public static class Cluster
         var node = Interlocked.Exchange(ref s_default, null);
         if (node is not null)
         {
+            ProcessRuntime.DefaultOverride = null;
             await node.StopAsync(cancellationToken).ConfigureAwait(false);
         }
     }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Net.Sockets;
 using System.Threading.Tasks.Sources;
 
@@ -81,6 +80,8 @@ internal sealed class Connection : IAsyncDisposable
     private long _queuedBytes;
     private int _queuedMessages;
     private bool _heartbeatRequested;
+    private bool _inFlight;       // a batch taken from the queue is still being written to the socket
+    private TaskCompletionSource? _drainWaiter;
     private bool _closed;
     private TaskCompletionSource? _spaceWaiter;
     private int _closeReason;
@@ -230,13 +231,17 @@ internal sealed class Connection : IAsyncDisposable
             return;
         }
         TaskCompletionSource? waiter;
+        TaskCompletionSource? drain;
         lock (_sendLock)
         {
             _closed = true;
             waiter = _spaceWaiter;
             _spaceWaiter = null;
+            drain = _drainWaiter;
+            _drainWaiter = null;
         }
         waiter?.TrySetResult();
+        drain?.TrySetResult();
         _closing.Cancel();
         try
         {
@@ -258,37 +263,29 @@ internal sealed class Connection : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends what is queued, then closes (used for a graceful goodbye). Bounded by <paramref name="timeout"/>.</summary>
+    /// <summary>
+    /// Sends what is queued (the goodbye included) and waits until it has been written to the socket, then closes.
+    /// Bounded by <paramref name="timeout"/>.
+    /// </summary>
     public async Task FlushAndCloseAsync(CloseReason reason, TimeSpan timeout)
     {
-        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        while (!IsClosed && QueuedBytes > 0 && Stopwatch.GetTimestamp() < deadline)
-        {
-            await WaitForDrainAsync(deadline).ConfigureAwait(false);
-        }
-        Close(reason);
-    }
-
-    private async Task WaitForDrainAsync(long deadline)
-    {
-        var remaining = TimeSpan.FromSeconds((double)(deadline - Stopwatch.GetTimestamp()) / Stopwatch.Frequency);
-        if (remaining <= TimeSpan.Zero)
-        {
-            return;
-        }
-        TaskCompletionSource drained;
+        Task drained;
         lock (_sendLock)
         {
-            _spaceWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            drained = _spaceWaiter;
+            // Drained means nothing queued and no batch still being written: the queue counters drop to zero when the
+            // write loop takes a batch, before its bytes are on the wire, so they alone would close too early.
+            drained = _closed || (!_inFlight && _queuedMessages == 0 && !_heartbeatRequested)
+                ? Task.CompletedTask
+                : (_drainWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
         }
         try
         {
-            await drained.Task.WaitAsync(remaining).ConfigureAwait(false);
+            await drained.WaitAsync(timeout).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
         }
+        Close(reason);
     }
 
     public async ValueTask DisposeAsync()
@@ -401,6 +398,7 @@ internal sealed class Connection : IAsyncDisposable
                     _queuedBytes = 0;
                     _queuedMessages = 0;
                     _heartbeatRequested = false;
+                    _inFlight = true;
                     waiter = _spaceWaiter;
                     _spaceWaiter = null;
                 }
@@ -428,10 +426,18 @@ internal sealed class Connection : IAsyncDisposable
                 {
                     Telemetry.BytesSent.Add(batch.WrittenMemory.Length);
                 }
+                TaskCompletionSource? drained = null;
                 lock (_sendLock)
                 {
                     batch.Clear();
+                    _inFlight = false;
+                    if (_queuedMessages == 0 && !_heartbeatRequested)
+                    {
+                        drained = _drainWaiter;
+                        _drainWaiter = null;
+                    }
                 }
+                drained?.TrySetResult();
             }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)

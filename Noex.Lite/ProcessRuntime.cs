@@ -156,8 +156,23 @@ public sealed class ProcessRuntime : IAsyncDisposable
         Events = new LifecycleEvents();
     }
 
-    /// <summary>The runtime behind the static <see cref="GenServers"/> facade, named <c>"local"</c>.</summary>
-    public static ProcessRuntime Default => s_default.Value;
+    /// <summary>
+    /// The runtime behind the static <see cref="GenServers"/> facade: one named <c>"local"</c>, or the default node's while
+    /// the static <c>Cluster</c> facade runs one.
+    /// </summary>
+    public static ProcessRuntime Default => Volatile.Read(ref s_override) ?? s_default.Value;
+
+    /// <summary>
+    /// While set, <see cref="Default"/> is this runtime: the static <c>Cluster</c> facade installs its node's runtime, so
+    /// that the <see cref="GenServers"/> facade routes to other nodes as the seeds do, without this layer knowing of nodes.
+    /// </summary>
+    internal static ProcessRuntime? DefaultOverride
+    {
+        get => Volatile.Read(ref s_override);
+        set => Volatile.Write(ref s_override, value);
+    }
+
+    private static ProcessRuntime? s_override;
 
     /// <summary>The node name in this runtime's refs.</summary>
     public string Name { get; }
