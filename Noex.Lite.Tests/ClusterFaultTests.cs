@@ -195,7 +195,8 @@ public class ClusterFaultTests(ITestOutputHelper output)
     public async Task CallsIntoAStuckPeer_QueueStaysBounded_RejectFailsFastAndWaitResumes(OverloadPolicy policy)
     {
         const int Bound = 64 * 1024;
-        await using var pair = await Pair.StartAsync(TimeSpan.FromSeconds(2), o => o with
+        // 5 s x 3: the link is paused on purpose; the detector must not end the test first.
+        await using var pair = await Pair.StartAsync(TimeSpan.FromSeconds(5), o => o with
         {
             MaxFrameLength = Bound,
             MaxOutboundQueueBytes = Bound,
@@ -213,15 +214,18 @@ public class ClusterFaultTests(ITestOutputHelper output)
         {
             var call = pair.B.Runtime.CallAsync(sink, payload, TimeSpan.FromSeconds(60)).AsTask();
             calls.Add(call);
-            full = call.IsFaulted || connection.QueuedBytes >= Bound;
+            // Reject: fill until a call is refused. Wait: fill until the queue is at its bound (no call is refused).
+            full = policy == OverloadPolicy.Reject ? call.IsFaulted : connection.QueuedBytes >= Bound;
         }
 
         Assert.True(full, "the queue never filled");
         Assert.InRange(connection.QueuedBytes, 0, Bound + (32 * 1024)); // memory stays bounded: the bound plus one message
         if (policy == OverloadPolicy.Reject)
         {
-            var refused = pair.B.Runtime.CallAsync(sink, payload, TimeSpan.FromSeconds(60)).AsTask();
-            Assert.IsType<NodeOverloadedException>((await Assert.ThrowsAnyAsync<NodeOverloadedException>(() => refused)));
+            // The call that met the full queue was refused at once, and it is the only one.
+            var refused = Assert.Single(calls, c => c.IsFaulted);
+            Assert.Same(calls[^1], refused);
+            Assert.IsType<NodeOverloadedException>(refused.Exception!.InnerException);
             pair.ProxyA.Paused = false;
             await Task.WhenAll(calls.Where(c => !c.IsFaulted));
         }
