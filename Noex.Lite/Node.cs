@@ -362,28 +362,18 @@ public sealed class Node : IAsyncDisposable
         }
     }
 
-    private void RaiseDown(NodeId peer, NodeDownReason reason)
-    {
-        foreach (var handler in NodeDown?.GetInvocationList() ?? [])
-        {
-            try
-            {
-                ((Action<NodeId, NodeDownReason>)handler)(peer, reason);
-            }
-            catch (Exception)
-            {
-                // A handler's failure is its own; the node goes on (as the original).
-            }
-        }
-    }
+    private void RaiseDown(NodeId peer, NodeDownReason reason) => Raise(NodeDown, (peer, reason), static (handler, args) => handler(args.peer, args.reason));
 
-    private static void Raise<T>(Action<T>? handlers, T argument)
+    private static void Raise<T>(Action<T>? handlers, T argument) => Raise(handlers, argument, static (handler, arg) => handler(arg));
+
+    private static void Raise<THandler, TArgs>(THandler? handlers, TArgs arguments, Action<THandler, TArgs> invoke)
+        where THandler : Delegate
     {
         foreach (var handler in handlers?.GetInvocationList() ?? [])
         {
             try
             {
-                ((Action<T>)handler)(argument);
+                invoke((THandler)handler, arguments);
             }
             catch (Exception)
             {

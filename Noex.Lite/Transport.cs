@@ -34,10 +34,10 @@ internal sealed class Transport : IAsyncDisposable
     private readonly HandshakeSecret _secret;
     private readonly ITransportEvents _events;
     private readonly Lock _lock = new();
-    private readonly Dictionary<NodeId, Connection> _connections = new();
-    // The same connections by id text: process refs name their node as text, and a remote call must find its connection
-    // without parsing (or allocating) anything. Read without a lock on the hot path, so it is a concurrent dictionary.
-    private readonly ConcurrentDictionary<string, Connection> _byText = new(StringComparer.Ordinal);
+    // Keyed by id text, the node's identity: process refs name their node as text, so a remote call finds its connection
+    // without parsing or allocating. Read without a lock on the hot path; changed only under _lock, where the decisions
+    // that span it and _dials are made.
+    private readonly ConcurrentDictionary<string, Connection> _connections = new(StringComparer.Ordinal);
     private readonly Dictionary<NodeId, Task<Connection?>> _dials = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _handshakeSlots;
@@ -91,23 +91,17 @@ internal sealed class Transport : IAsyncDisposable
     /// <summary>The live connection to <paramref name="peer"/>, if there is one.</summary>
     public bool TryGetConnection(NodeId peer, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Connection? connection)
     {
-        lock (_lock)
-        {
-            return _connections.TryGetValue(peer, out connection) && !connection.IsClosed;
-        }
+        return TryGetConnection(peer.ToString(), out connection);
     }
 
     /// <summary>The live connection to the node whose id text is <paramref name="peer"/>, if there is one (no lock, no allocation).</summary>
     public bool TryGetConnection(string peer, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Connection? connection) =>
-        _byText.TryGetValue(peer, out connection) && !connection.IsClosed;
+        _connections.TryGetValue(peer, out connection) && !connection.IsClosed;
 
     /// <summary>The live connections.</summary>
     public Connection[] GetConnections()
     {
-        lock (_lock)
-        {
-            return _connections.Values.Where(c => !c.IsClosed).ToArray();
-        }
+        return _connections.Values.Where(c => !c.IsClosed).ToArray();
     }
 
     /// <summary>
@@ -120,7 +114,7 @@ internal sealed class Transport : IAsyncDisposable
     {
         lock (_lock)
         {
-            if (_connections.TryGetValue(peer, out var existing) && !existing.IsClosed)
+            if (_connections.TryGetValue(peer.ToString(), out var existing) && !existing.IsClosed)
             {
                 return Task.FromResult<Connection?>(existing);
             }
@@ -139,11 +133,7 @@ internal sealed class Transport : IAsyncDisposable
     {
         lock (_lock)
         {
-            if (_connections.TryGetValue(connection.Peer, out var current) && ReferenceEquals(current, connection))
-            {
-                _connections.Remove(connection.Peer);
-                _byText.TryRemove(new KeyValuePair<string, Connection>(connection.PeerText, connection));
-            }
+            _connections.TryRemove(new KeyValuePair<string, Connection>(connection.PeerText, connection));
         }
     }
 
@@ -161,7 +151,6 @@ internal sealed class Transport : IAsyncDisposable
         {
             connections = _connections.Values.ToArray();
             _connections.Clear();
-            _byText.Clear();
         }
         foreach (var connection in connections)
         {
@@ -395,7 +384,7 @@ internal sealed class Transport : IAsyncDisposable
     {
         lock (_lock)
         {
-            if (_connections.TryGetValue(peer, out var existing) && !existing.IsClosed)
+            if (_connections.TryGetValue(peer.ToString(), out var existing) && !existing.IsClosed)
             {
                 return existing.PeerIncarnation >= incarnation;
             }
@@ -416,7 +405,7 @@ internal sealed class Transport : IAsyncDisposable
             {
                 return false;
             }
-            if (_connections.TryGetValue(connection.Peer, out var existing) && !existing.IsClosed)
+            if (_connections.TryGetValue(connection.PeerText, out var existing) && !existing.IsClosed)
             {
                 if (existing.PeerIncarnation >= connection.PeerIncarnation)
                 {
@@ -424,8 +413,7 @@ internal sealed class Transport : IAsyncDisposable
                 }
                 replaced = existing;
             }
-            _connections[connection.Peer] = connection;
-            _byText[connection.PeerText] = connection;
+            _connections[connection.PeerText] = connection;
         }
         replaced?.Close(CloseReason.Restarted);
         connection.Start();
