@@ -26,6 +26,8 @@ public sealed class Node : IAsyncDisposable
     private readonly Membership _membership;
     private readonly EventSink _sink;
     private readonly RemoteCall _remote;
+    private readonly IClusterService?[] _byType = new IClusterService?[256];
+    private readonly List<IClusterService> _services = new();
     private readonly TimeProvider _time;
     private readonly long _startedAt;
     private readonly CancellationTokenSource _stopping = new();
@@ -49,6 +51,8 @@ public sealed class Node : IAsyncDisposable
         Runtime = new ProcessRuntime(new ProcessRuntimeOptions { Name = id.ToString(), TimeProvider = _time });
         _remote = new RemoteCall(this, Runtime);
         Runtime.Router = _remote;
+        // Message type ranges of protocol.md §5; each layer owns its own.
+        AddService(RemoteCall.FirstType, RemoteCall.LastType, _remote);
         sink.Node = this;
     }
 
@@ -136,6 +140,20 @@ public sealed class Node : IAsyncDisposable
     internal bool TryGetConnection(string id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Connection? connection) =>
         _transport.TryGetConnection(id, out connection);
 
+    /// <summary>Makes <paramref name="service"/> the handler of message types <paramref name="first"/>..<paramref name="last"/>.</summary>
+    private void AddService(byte first, byte last, IClusterService service)
+    {
+        for (int type = first; type <= last; type++)
+        {
+            if (_byType[type] is not null)
+            {
+                throw new InvalidOperationException($"Message type 0x{type:x2} has two handlers.");
+            }
+            _byType[type] = service;
+        }
+        _services.Add(service);
+    }
+
     /// <summary>Remote calls waiting for a reply.</summary>
     internal int PendingRemoteCalls => _remote.PendingCount;
 
@@ -192,7 +210,10 @@ public sealed class Node : IAsyncDisposable
         var now = _time.GetTimestamp();
         var silentLimit = (long)(_options.HeartbeatInterval.TotalSeconds * _options.HeartbeatMissThreshold * _time.TimestampFrequency);
         var idleLimit = (long)(_options.HeartbeatInterval.TotalSeconds * _time.TimestampFrequency);
-        _remote.Sweep();
+        foreach (var service in _services)
+        {
+            service.OnTick();
+        }
         var gossip = ++_ticks % 4 == 0;
         var known = gossip ? _membership.GetKnownIds() : null;
         foreach (var connection in _transport.GetConnections())
@@ -216,6 +237,10 @@ public sealed class Node : IAsyncDisposable
     private void OnConnectionUp(Connection connection)
     {
         connection.TryEnqueue(new ControlMessages.GossipMessage(Uptime, Runtime.ProcessCount, _membership.GetKnownIds()));
+        foreach (var service in _services)
+        {
+            service.OnConnectionUp(connection);
+        }
         lock (_eventLock)
         {
             if (_membership.MarkUp(connection.Peer, connection.PeerIncarnation) is { } info)
@@ -228,7 +253,10 @@ public sealed class Node : IAsyncDisposable
     private void OnClosed(Connection connection, CloseReason reason)
     {
         _transport.Forget(connection);
-        _remote.OnConnectionClosed(connection, ToDownReason(reason));
+        foreach (var service in _services)
+        {
+            service.OnConnectionClosed(connection, ToDownReason(reason));
+        }
         if (_stopping.IsCancellationRequested)
         {
             return;
@@ -271,9 +299,9 @@ public sealed class Node : IAsyncDisposable
 
     private void OnMessage(Connection connection, ReadOnlySpan<byte> message)
     {
-        if (message[0] is >= 0x10 and <= 0x3f)
+        if (_byType[message[0]] is { } service)
         {
-            if (!_remote.OnMessage(connection, message))
+            if (!service.OnMessage(connection, message))
             {
                 connection.Close(CloseReason.ProtocolError, new NoexException($"Malformed message of type 0x{message[0]:x2} from {connection.Peer}"));
             }

@@ -29,8 +29,14 @@ internal interface IRemoteRouter
 /// bounded by the calls the peer has in flight, and dropping one would leave a caller waiting.
 /// </para>
 /// </remarks>
-internal sealed class RemoteCall : IRemoteRouter
+internal sealed class RemoteCall : IRemoteRouter, IClusterService
 {
+    /// <summary>The message types this layer owns (protocol.md §5.2).</summary>
+    public const byte FirstType = 0x10;
+
+    /// <summary>The last of them.</summary>
+    public const byte LastType = 0x17;
+
     public const byte TypeCall = 0x10;
     public const byte TypeCast = 0x12;
     public const byte TypeReply = 0x13;
@@ -203,8 +209,13 @@ internal sealed class RemoteCall : IRemoteRouter
         }
     }
 
+    /// <summary>Nothing to do: calls wait for replies, not for connections.</summary>
+    public void OnConnectionUp(Connection connection)
+    {
+    }
+
     /// <summary>Removes entries whose waiter already ended (timed out or canceled); run on every heartbeat tick.</summary>
-    public void Sweep()
+    public void OnTick()
     {
         foreach (var entry in _pending)
         {
