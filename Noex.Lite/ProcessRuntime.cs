@@ -266,9 +266,18 @@ public sealed class ProcessRuntime : IAsyncDisposable
     /// <param name="target">The process.</param>
     /// <param name="reason">The exit reason; null for <c>normal</c>.</param>
     /// <param name="cancellationToken">Abandons the wait (the stop still happens).</param>
-    /// <exception cref="ServerNotRunningException">The process is not running.</exception>
+    /// <exception cref="ServerNotRunningException">The process is not running (<see cref="RemoteServerNotRunningException"/> for a remote one).</exception>
+    /// <exception cref="NodeNotReachableException">A remote process's node is not connected, or went down before the process ended.</exception>
+    /// <exception cref="RemoteStopTimeoutException">A remote process did not end within 10 s (the stop was still delivered).</exception>
+    /// <remarks>A ref of another node is stopped over the cluster when this runtime belongs to a node; the task completes when it has ended.</remarks>
     public async Task StopAsync(ProcessRef target, ExitReason? reason = null, CancellationToken cancellationToken = default)
     {
+        if (Router is { } router && !IsLocal(target) && !target.IsEmpty)
+        {
+            await router.StopAsync(target, reason ?? ExitReason.Normal, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         ProcessCell cell = GetCell(target);
         if (!cell.PostSystem(new StopSignal(reason ?? ExitReason.Normal)))
         {
@@ -587,15 +596,15 @@ public sealed class ProcessRuntime : IAsyncDisposable
             ? cell.Post(new Envelope(EnvelopeKind.Call, request, sink, token))
             : PostResult.Closed;
 
-    /// <summary>Posts a cast from a peer; false (and a dead letter) when the process is gone or its mailbox refuses it.</summary>
-    internal bool PostCast(long id, Value message)
+    /// <summary>Posts a cast from a peer; anything but accepted is a dead letter (counted here): the process is gone or its mailbox refused it.</summary>
+    internal PostResult PostCast(long id, Value message)
     {
-        if (_processes.TryGetValue(id, out ProcessCell? cell) && cell.Post(new Envelope(EnvelopeKind.Cast, message, null, 0)) == PostResult.Accepted)
+        PostResult posted = _processes.TryGetValue(id, out ProcessCell? cell) ? cell.Post(new Envelope(EnvelopeKind.Cast, message, null, 0)) : PostResult.Closed;
+        if (posted != PostResult.Accepted)
         {
-            return true;
+            CountDeadLetter();
         }
-        CountDeadLetter();
-        return false;
+        return posted;
     }
 
     internal void Remove(ProcessCell cell) => _processes.TryRemove(new KeyValuePair<long, ProcessCell>(cell.Ref.Id, cell));
