@@ -216,40 +216,26 @@ internal sealed class SpawnService : IClusterService
         }
     }
 
-    private bool OnSpawnRequest(Connection connection, ReadOnlySpan<byte> message)
+    private void OnSpawnRequest(Connection connection, in Parsed request)
     {
-        if (message.Length < 20)
+        var entry = new Incoming(connection, request.Id);
+        if (!_incoming.TryAdd((connection, request.Id), entry))
         {
-            return false;
+            // A spawn id still in flight on this connection, used again: refused without touching the first.
+            connection.TryEnqueue(new SpawnErrorMessage(request.Id, ErrorKind.BadRequest, Value.Object(("message", "the spawn id is in use"))), force: true);
+            return;
         }
-        var id = BinaryPrimitives.ReadInt64LittleEndian(message[1..]);
-        var spawnTimeoutMs = BinaryPrimitives.ReadUInt32LittleEndian(message[9..]);
-        var initTimeoutMs = BinaryPrimitives.ReadUInt32LittleEndian(message[13..]);
-        var registration = (SpawnRegistration)message[17];
-        var at = 18;
-        if (message[17] > (byte)SpawnRegistration.Global
-            || !TryReadStr8(message, ref at, out var behavior)
-            || !TryReadStr8(message, ref at, out var name)
-            || !ValueCodec.TryDecode(message[at..], out var args, out _, out _))
+        if (request.Behavior!.Length == 0 || request.InitTimeoutMs == 0 || (request.Registration != SpawnRegistration.None && request.Name!.Length == 0))
         {
-            return false;
-        }
-        var entry = new Incoming(connection, id);
-        if (!_incoming.TryAdd((connection, id), entry))
-        {
-            // A spawn id still in flight on this connection, used again.
-            return false;
-        }
-        if (behavior.Length == 0 || initTimeoutMs == 0 || (registration != SpawnRegistration.None && name.Length == 0))
-        {
-            _incoming.TryRemove((connection, id), out _);
-            connection.TryEnqueue(new SpawnErrorMessage(id, ErrorKind.BadRequest, Value.Object(("message", "an empty behaviour, a zero init timeout, or registration without a name"))), force: true);
-            return true;
+            _incoming.TryRemove((connection, request.Id), out _);
+            connection.TryEnqueue(new SpawnErrorMessage(request.Id, ErrorKind.BadRequest,
+                Value.Object(("message", "an empty behaviour name, a zero init timeout, or a registration without a name"))), force: true);
+            return;
         }
         // The caller's deadline bounds our work too (the original ignored it): a start still running then is abandoned.
-        var deadline = spawnTimeoutMs == 0 ? StopTimeout : TimeSpan.FromMilliseconds(spawnTimeoutMs);
-        _ = RunSpawnAsync(entry, behavior, name.Length == 0 ? null : name, registration, TimeSpan.FromMilliseconds(initTimeoutMs), args, deadline);
-        return true;
+        var deadline = request.SpawnTimeoutMs == 0 ? StopTimeout : TimeSpan.FromMilliseconds(request.SpawnTimeoutMs);
+        _ = RunSpawnAsync(entry, request.Behavior, request.Name!.Length == 0 ? null : request.Name, request.Registration,
+            TimeSpan.FromMilliseconds(request.InitTimeoutMs), request.Value, deadline);
     }
 
     private async Task RunSpawnAsync(Incoming entry, string behavior, string? name, SpawnRegistration registration, TimeSpan initTimeout, Value args, TimeSpan deadline)
@@ -325,17 +311,11 @@ internal sealed class SpawnService : IClusterService
         }
     }
 
-    private bool OnStopRequest(Connection connection, ReadOnlySpan<byte> message)
+    private void OnStopRequest(Connection connection, in Parsed request)
     {
-        if (message.Length < 22 || !ValueCodec.TryDecode(message[21..], out var reasonValue, out _, out _) || !TryReadReason(reasonValue, out var reason))
-        {
-            return false;
-        }
-        var id = BinaryPrimitives.ReadInt64LittleEndian(message[1..]);
-        var target = new ProcessRef(_runtime.Name, BinaryPrimitives.ReadInt64LittleEndian(message[9..]));
-        var timeoutMs = BinaryPrimitives.ReadUInt32LittleEndian(message[17..]);
-        _ = RunStopAsync(connection, id, target, reason, timeoutMs == 0 ? StopTimeout : TimeSpan.FromMilliseconds(timeoutMs));
-        return true;
+        var target = new ProcessRef(_runtime.Name, request.Target);
+        var timeout = request.SpawnTimeoutMs == 0 ? StopTimeout : TimeSpan.FromMilliseconds(request.SpawnTimeoutMs);
+        _ = RunStopAsync(connection, request.Id, target, request.Reason, timeout);
     }
 
     private async Task RunStopAsync(Connection connection, long id, ProcessRef target, ExitReason reason, TimeSpan timeout)
@@ -367,69 +347,126 @@ internal sealed class SpawnService : IClusterService
     /// <summary>Handles a §5.3 message; false when it is malformed (a protocol error).</summary>
     public bool OnMessage(Connection connection, ReadOnlySpan<byte> message)
     {
-        switch (message[0])
+        if (!TryParse(message, out var m))
+        {
+            return false;
+        }
+        switch (m.Type)
         {
             case TypeSpawnRequest:
-                return OnSpawnRequest(connection, message);
-            case TypeSpawnReply when message.Length == 17:
-            {
-                var id = BinaryPrimitives.ReadInt64LittleEndian(message[1..]);
-                var spawned = new ProcessRef(connection.PeerText, BinaryPrimitives.ReadInt64LittleEndian(message[9..]));
-                if (_spawns.TryGetValue(id, out var pending) && pending.Connection == connection && pending.TryComplete(spawned))
+                OnSpawnRequest(connection, m);
+                break;
+            case TypeSpawnReply:
+                var spawned = new ProcessRef(connection.PeerText, m.Target);
+                if (_spawns.TryGetValue(m.Id, out var replied) && replied.Connection == connection && replied.TryComplete(spawned))
                 {
-                    connection.TryEnqueue(new IdMessage(TypeSpawnAck, id), force: true);
+                    connection.TryEnqueue(new IdMessage(TypeSpawnAck, m.Id), force: true);
                 }
                 else
                 {
                     // Nobody waits for it any more (timed out or cancelled): the callee must stop it.
-                    connection.TryEnqueue(new IdMessage(TypeSpawnCancel, id), force: true);
+                    connection.TryEnqueue(new IdMessage(TypeSpawnCancel, m.Id), force: true);
                 }
-                return true;
-            }
-            case TypeSpawnError when message.Length >= 11:
-            {
-                if (!ValueCodec.TryDecode(message[10..], out var detail, out _, out _))
+                break;
+            case TypeSpawnError:
+                if (_spawns.TryGetValue(m.Id, out var failed) && failed.Connection == connection)
                 {
-                    return false;
+                    failed.TryFail(FromWire((ErrorKind)m.Code, m.Value, failed.Behavior!, connection.PeerText, failed.InitTimeout));
                 }
-                if (_spawns.TryGetValue(BinaryPrimitives.ReadInt64LittleEndian(message[1..]), out var pending) && pending.Connection == connection)
-                {
-                    pending.TryFail(FromWire((ErrorKind)message[9], detail, pending.Behavior!, connection.PeerText, pending.InitTimeout));
-                }
-                return true;
-            }
-            case TypeSpawnAck when message.Length == 9:
-                _incoming.TryRemove((connection, BinaryPrimitives.ReadInt64LittleEndian(message[1..])), out _);
-                return true;
-            case TypeSpawnCancel when message.Length == 9:
-                if (_incoming.TryRemove((connection, BinaryPrimitives.ReadInt64LittleEndian(message[1..])), out var cancelled))
+                break;
+            case TypeSpawnAck:
+                _incoming.TryRemove((connection, m.Id), out _);
+                break;
+            case TypeSpawnCancel:
+                if (_incoming.TryRemove((connection, m.Id), out var cancelled))
                 {
                     Cancel(cancelled);
                 }
-                return true;
+                break;
             case TypeStopRequest:
-                return OnStopRequest(connection, message);
-            case TypeStopReply when message.Length == 10:
-            {
-                if (_stops.TryGetValue(BinaryPrimitives.ReadInt64LittleEndian(message[1..]), out var pending) && pending.Connection == connection)
+                OnStopRequest(connection, m);
+                break;
+            case TypeStopReply:
+                if (_stops.TryGetValue(m.Id, out var stop) && stop.Connection == connection)
                 {
-                    switch ((StopResult)message[9])
+                    stop.TryFail((StopResult)m.Code switch
                     {
-                        case StopResult.Stopped:
-                            pending.TryComplete(true);
-                            break;
-                        case StopResult.NotRunning:
-                            pending.TryFail(new RemoteServerNotRunningException(pending.Target, "no such process"));
-                            break;
-                        case StopResult.Timeout:
-                            pending.TryFail(new RemoteStopTimeoutException(pending.Target, StopTimeout));
-                            break;
-                        default:
-                            return false;
-                    }
+                        StopResult.Stopped => null,
+                        StopResult.NotRunning => new RemoteServerNotRunningException(stop.Target, "no such process"),
+                        _ => new RemoteStopTimeoutException(stop.Target, StopTimeout),
+                    });
                 }
-                return message[9] <= (byte)StopResult.Timeout;
-            }
+                break;
+        }
+        return true;
+    }
+
+    /// <summary>One §5.3 message, read (fields a type lacks stay default).</summary>
+    /// <param name="Type">The type byte.</param>
+    /// <param name="Id">The spawn or stop request id.</param>
+    /// <param name="Target">The process id: the spawned one (reply) or the one to stop (stop request).</param>
+    /// <param name="SpawnTimeoutMs">The spawn timeout (spawn request) or the stop timeout (stop request).</param>
+    /// <param name="InitTimeoutMs">The init timeout (spawn request).</param>
+    /// <param name="Registration">Where the name is registered (spawn request).</param>
+    /// <param name="Behavior">The behaviour name (spawn request).</param>
+    /// <param name="Name">The process name, empty for none (spawn request).</param>
+    /// <param name="Code">The error kind (spawn error) or the result (stop reply).</param>
+    /// <param name="Value">The args (spawn request), the detail (spawn error) or the reason's value (stop request).</param>
+    /// <param name="Reason">The exit reason (stop request).</param>
+    internal readonly record struct Parsed(byte Type, long Id, long Target = 0, uint SpawnTimeoutMs = 0, uint InitTimeoutMs = 0,
+        SpawnRegistration Registration = SpawnRegistration.None, string? Behavior = null, string? Name = null, byte Code = 0, Value Value = default,
+        ExitReason Reason = default);
+
+    /// <summary>Reads a §5.3 message, checking every length against the bytes there are; false when it is malformed.</summary>
+    internal static bool TryParse(ReadOnlySpan<byte> message, out Parsed parsed)
+    {
+        parsed = default;
+        if (message.Length < 9)
+        {
+            return false;
+        }
+        var type = message[0];
+        var id = BinaryPrimitives.ReadInt64LittleEndian(message[1..]);
+        Value value;
+        switch (type)
+        {
+            case TypeSpawnRequest when message.Length >= 21:
+                var at = 18;
+                if (message[17] > (byte)SpawnRegistration.Global
+                    || !TryReadStr8(message, ref at, out var behavior)
+                    || !TryReadStr8(message, ref at, out var name)
+                    || !ValueCodec.TryDecode(message[at..], out value, out _, out _))
+                {
+                    return false;
+                }
+                parsed = new Parsed(type, id, SpawnTimeoutMs: BinaryPrimitives.ReadUInt32LittleEndian(message[9..]),
+                    InitTimeoutMs: BinaryPrimitives.ReadUInt32LittleEndian(message[13..]), Registration: (SpawnRegistration)message[17],
+                    Behavior: behavior, Name: name, Value: value);
+                return true;
+            case TypeSpawnReply when message.Length == 17:
+                parsed = new Parsed(type, id, Target: BinaryPrimitives.ReadInt64LittleEndian(message[9..]));
+                return true;
+            case TypeSpawnError when message.Length >= 11:
+                if (!ValueCodec.TryDecode(message[10..], out value, out _, out _))
+                {
+                    return false;
+                }
+                parsed = new Parsed(type, id, Code: message[9], Value: value);
+                return true;
+            case TypeSpawnAck or TypeSpawnCancel when message.Length == 9:
+                parsed = new Parsed(type, id);
+                return true;
+            case TypeStopRequest when message.Length >= 22:
+                if (!ValueCodec.TryDecode(message[21..], out value, out _, out _) || !TryReadReason(value, out var reason))
+                {
+                    return false;
+                }
+                parsed = new Parsed(type, id, Target: BinaryPrimitives.ReadInt64LittleEndian(message[9..]),
+                    SpawnTimeoutMs: BinaryPrimitives.ReadUInt32LittleEndian(message[17..]), Value: value, Reason: reason);
+                return true;
+            case TypeStopReply when message.Length == 10 && message[9] <= (byte)StopResult.Timeout:
+                parsed = new Parsed(type, id, Code: message[9]);
+                return true;
             default:
                 return false;
         }
@@ -625,7 +662,8 @@ internal sealed class SpawnService : IClusterService
 
         public bool TryComplete(T result) => TryTake() && Completion.TrySetResult(result);
 
-        public bool TryFail(Exception error) => TryTake() && Completion.TrySetException(error);
+        /// <summary>Fails the entry with <paramref name="error"/>; null completes it with the default result (a stop that succeeded).</summary>
+        public bool TryFail(Exception? error) => TryTake() && (error is null ? Completion.TrySetResult(default!) : Completion.TrySetException(error));
 
         private bool TryTake()
         {
