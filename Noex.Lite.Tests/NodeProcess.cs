@@ -82,6 +82,13 @@ public sealed class NodeProcess : IAsyncDisposable
         kill.WaitForExit();
     }
 
+    /// <summary>Sends one command line to NodeHost's standard input.</summary>
+    public async Task SendLineAsync(string line)
+    {
+        await _process.StandardInput.WriteLineAsync(line);
+        await _process.StandardInput.FlushAsync();
+    }
+
     public async Task StopAsync()
     {
         await _process.StandardInput.WriteLineAsync("stop");

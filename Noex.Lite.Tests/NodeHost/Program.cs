@@ -3,7 +3,8 @@ using Noex.Lite;
 
 // Usage: NodeHost --name N [--port P] [--seed ID]... [--secret S] [--heartbeat MS] [--threshold K]
 // Prints "READY <id> <incarnation>", then "UP <id>" and "DOWN <id> <reason>" as they happen.
-// Reads commands from standard input: "stop" stops gracefully; the end of input (the test process went away) too.
+// Reads commands from standard input: "stop" stops gracefully; the end of input (the test process went away) too;
+// "spawn ..." (SpawnCommands.cs).
 var options = new NodeOptions { Host = "127.0.0.1", Port = 0 };
 var seeds = new List<string>();
 for (var i = 0; i + 1 < args.Length; i += 2)
@@ -35,11 +36,13 @@ var output = TextWriter.Synchronized(Console.Out);
 await using var node = await Node.StartAsync(options);
 node.NodeUp += info => output.WriteLine($"UP {info.Id}");
 node.NodeDown += (id, reason) => output.WriteLine($"DOWN {id} {reason}");
+SpawnCommands.Register(node, output);
 output.WriteLine($"READY {node.Id} {node.Incarnation}");
 output.Flush();
 string? line;
 while ((line = await Console.In.ReadLineAsync()) is not null && line != "stop")
 {
+    SpawnCommands.TryHandle(node, line, output);
 }
 await node.StopAsync();
 output.WriteLine("STOPPED");
