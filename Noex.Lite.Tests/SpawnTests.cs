@@ -476,6 +476,46 @@ public class SpawnTests
     }
 
     [Fact]
+    public async Task HostileBodies_MalformedSpawnClosesTheLinkAsProtocolError_StrayRepliesAndCancelsAreHarmless()
+    {
+        var (a, b) = await PairAsync();
+        await using var _a = a;
+        await using var _b = b;
+        var downs = new ConcurrentQueue<NodeDownReason>();
+        b.NodeDown += (_, reason) => downs.Enqueue(reason);
+        Assert.True(a.TryGetConnection(b.Id, out var connection));
+        var before = b.Runtime.ProcessCount;
+
+        // A reply and an ack for spawns nobody asked for, a cancel of an unknown spawn, a stop reply for an unknown stop.
+        connection.TryEnqueue(new RawMessage(ProtocolVectors.Get("spawn-reply").Bytes("hex")));
+        connection.TryEnqueue(new RawMessage(ProtocolVectors.Get("spawn-ack").Bytes("hex")));
+        connection.TryEnqueue(new RawMessage(ProtocolVectors.Get("spawn-cancel").Bytes("hex")));
+        connection.TryEnqueue(new RawMessage(ProtocolVectors.Get("stop-reply-not-running").Bytes("hex")));
+        var counter = await a.SpawnAsync("counter", b.Id, new SpawnOptions { Args = 2 });
+        Assert.Equal(2, (await a.Runtime.CallAsync(counter, s_get)).AsInt64());
+        Assert.True(downs.IsEmpty);
+
+        var bad = ProtocolVectors.Get("spawn-request-local").Bytes("hex");
+        bad[17] = 9; // no such registration
+        connection.TryEnqueue(new RawMessage(bad));
+
+        await ClusterTests.Eventually(() => !downs.IsEmpty);
+        Assert.Equal(NodeDownReason.ProtocolError, downs.First());
+        Assert.Equal(before + 1, b.Runtime.ProcessCount);
+        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        Assert.Equal(2, (await a.Runtime.CallAsync(counter, s_get)).AsInt64());
+    }
+
+    private readonly struct RawMessage(byte[] bytes) : IOutboundMessage
+    {
+        public void Write(System.Buffers.IBufferWriter<byte> writer)
+        {
+            bytes.CopyTo(writer.GetSpan(bytes.Length));
+            writer.Advance(bytes.Length);
+        }
+    }
+
+    [Fact]
     public async Task Facades_StartRemoteAndStop_OverTheDefaultNode()
     {
         var b = await Node.StartAsync(Options("b"));
