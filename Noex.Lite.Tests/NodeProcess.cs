@@ -82,10 +82,10 @@ public sealed class NodeProcess : IAsyncDisposable
         kill.WaitForExit();
     }
 
-    /// <summary>Sends one command line to NodeHost's standard input.</summary>
-    public async Task SendLineAsync(string line)
+    /// <summary>Writes a command line to the host's standard input (see NodeHost/Program.cs for the commands).</summary>
+    public async Task SendAsync(string command)
     {
-        await _process.StandardInput.WriteLineAsync(line);
+        await _process.StandardInput.WriteLineAsync(command);
         await _process.StandardInput.FlushAsync();
     }
 

@@ -578,7 +578,7 @@ public class SpawnProcessTests
         await Assert.ThrowsAsync<RemoteServerNotRunningException>(() => local.Runtime.StopAsync(counter));
         await Assert.ThrowsAsync<BehaviorNotFoundException>(() => local.SpawnAsync("counter", host.Id));
 
-        await host.SendLineAsync($"spawn counter {local.Id} 11");
+        await host.SendAsync($"spawn counter {local.Id} 11");
         var line = await host.WaitForLineAsync(l => l.StartsWith("SPAWNED ", StringComparison.Ordinal) || l.StartsWith("SPAWN-FAILED ", StringComparison.Ordinal));
         Assert.StartsWith($"SPAWNED {local.Id}.", line);
         var id = long.Parse(line[(line.LastIndexOf('.') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
