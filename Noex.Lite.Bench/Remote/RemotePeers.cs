@@ -1,0 +1,37 @@
+namespace Noex.Lite.Bench.Remote;
+
+/// <summary>
+/// The other frameworks `remote --peer` measures next to Noex.Lite in the same run: each has a server kind for the
+/// second process (<c>peer-&lt;name&gt;</c>) and a client that runs the scenarios under <c>peer-&lt;name&gt;-...</c>.
+/// </summary>
+public static class RemotePeers
+{
+    /// <summary>The peers that can be named after --peer.</summary>
+    public static readonly IReadOnlyList<string> Names = ["protoactor", "akka"];
+
+    /// <summary>The server kind the harness starts in the second process for <paramref name="peer"/>.</summary>
+    public static string ServerKind(string peer) => "peer-" + peer;
+
+    public static Task<List<ScenarioResult>> RunClientAsync(string peer, ServerProcess server, int outstanding, TimeSpan duration) => peer switch
+    {
+        "protoactor" => PeerProtoActor.RunClientAsync(server.Port, server.Detail, outstanding, duration),
+        "akka" => PeerAkka.RunClientAsync(server.Port, server.Detail, outstanding, duration),
+        _ => throw new ArgumentException($"unknown peer '{peer}'", nameof(peer)),
+    };
+
+    /// <summary>Runs the server of a peer's server kind; false when <paramref name="kind"/> is no peer's.</summary>
+    public static async Task<bool> TryRunServerAsync(string kind)
+    {
+        switch (kind)
+        {
+            case "peer-protoactor":
+                await PeerProtoActor.RunServerAsync();
+                return true;
+            case "peer-akka":
+                await PeerAkka.RunServerAsync();
+                return true;
+            default:
+                return false;
+        }
+    }
+}
