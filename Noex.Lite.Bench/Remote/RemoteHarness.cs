@@ -57,14 +57,10 @@ public static class RemoteHarness
             results.AddRange(await NoexRemote.RunClientAsync(server.Detail, outstanding, duration));
         }
 
-        foreach (var peer in peers)
-        {
-            await using var server = await ServerProcess.StartAsync(RemotePeers.ServerKind(peer));
-            results.AddRange(await RemotePeers.RunClientAsync(peer, server, outstanding, duration));
-        }
+        var peersOk = await RemotePeers.RunAsync(peers, outstanding, duration, results);
 
         Print(results);
-        return 0;
+        return peersOk ? 0 : 1;
     }
 
     /// <summary>The hidden verb the harness starts in the second process.</summary>

@@ -9,10 +9,33 @@ public static class RemotePeers
     /// <summary>The peers that can be named after --peer.</summary>
     public static readonly IReadOnlyList<string> Names = ["protoactor", "akka"];
 
-    /// <summary>The server kind the harness starts in the second process for <paramref name="peer"/>.</summary>
-    public static string ServerKind(string peer) => "peer-" + peer;
+    private static string ServerKind(string peer) => "peer-" + peer;
 
-    public static Task<List<ScenarioResult>> RunClientAsync(string peer, ServerProcess server, int outstanding, TimeSpan duration) => peer switch
+    /// <summary>
+    /// Runs each peer's scenarios against its own server process and adds them to <paramref name="results"/>; a peer that
+    /// fails is reported on stderr and the rest still run, so one broken framework does not hide the others' figures.
+    /// </summary>
+    /// <returns>False when some peer failed.</returns>
+    public static async Task<bool> RunAsync(IReadOnlyList<string> peers, int outstanding, TimeSpan duration, List<ScenarioResult> results)
+    {
+        var ok = true;
+        foreach (var peer in peers)
+        {
+            try
+            {
+                await using var server = await ServerProcess.StartAsync(ServerKind(peer));
+                results.AddRange(await RunClientAsync(peer, server, outstanding, duration));
+            }
+            catch (Exception e)
+            {
+                Console.Error.WriteLine($"remote: peer '{peer}' failed: {e}");
+                ok = false;
+            }
+        }
+        return ok;
+    }
+
+    private static Task<List<ScenarioResult>> RunClientAsync(string peer, ServerProcess server, int outstanding, TimeSpan duration) => peer switch
     {
         "protoactor" => PeerProtoActor.RunClientAsync(server.Port, server.Detail, outstanding, duration),
         "akka" => PeerAkka.RunClientAsync(server.Port, server.Detail, outstanding, duration),
