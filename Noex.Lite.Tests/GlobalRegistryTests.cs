@@ -352,7 +352,8 @@ public class GlobalRegistryTests(ITestOutputHelper output)
         var next = 3;
         try
         {
-            for (var round = 0; round < 12; round++)
+            var log = new List<string>();
+            for (var round = 0; round < 20; round++)
             {
                 var action = random.Next(4);
                 if (action == 0 && nodes.Count > 2)
@@ -362,6 +363,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
                     nodes.Remove(leaving);
                     ports[leaving.Options.Name] = leaving.ListenPort;
                     await leaving.DisposeAsync();
+                    log.Add($"-{leaving.Options.Name}");
                 }
                 else if (action == 1 && ports.Count > 0)
                 {
@@ -369,10 +371,12 @@ public class GlobalRegistryTests(ITestOutputHelper output)
                     var (name, port) = ports.First();
                     ports.Remove(name);
                     nodes.Add(await Node.StartAsync(Options(name, seed.Id.ToString()) with { Port = port }));
+                    log.Add($"restart {name}");
                 }
                 else if (action == 2 && nodes.Count < 5)
                 {
                     nodes.Add(await Node.StartAsync(Options($"n{next++}", seed.Id.ToString())));
+                    log.Add($"+n{next - 1}");
                 }
                 await ClusterTests.Eventually(() => nodes.All(n => nodes.All(m => m == n || n.IsConnected(m.Id))));
                 // Registrations from several nodes at once, some of them on the same names.
@@ -396,7 +400,10 @@ public class GlobalRegistryTests(ITestOutputHelper output)
 
             await ConvergedAsync(nodes);
             var table = nodes[0].GlobalRegistry.GetEntries();
+            output.WriteLine(string.Join(", ", log));
             output.WriteLine($"{nodes.Count} nodes: {Table(nodes[0])}");
+            Assert.Contains(log, l => l.StartsWith("restart", StringComparison.Ordinal));
+            Assert.Contains(log, l => l.StartsWith('-'));
             Assert.NotEmpty(table);
             // Every name left points at a live process of a live node, and every claim but the winners' is gone.
             foreach (var entry in table)
@@ -501,6 +508,34 @@ public class GlobalRegistryTests(ITestOutputHelper output)
             await ClusterTests.Eventually(() => !c.GlobalRegistry.IsRegistered("phantom") && c.GlobalRegistry.ClaimCount == 0);
             Assert.False(a.GlobalRegistry.IsRegistered("phantom"));
             Assert.True(a.IsConnected(b.Id));
+        }
+        finally
+        {
+            await DisposeAllAsync(nodes);
+        }
+    }
+
+    [Fact]
+    public async Task DivergentCopy_IsRepairedByTheDigest()
+    {
+        var nodes = await MeshAsync(3);
+        try
+        {
+            var (a, b, c) = (nodes[0], nodes[1], nodes[2]);
+            var process = await b.Runtime.StartAsync(new Idle());
+            var seenOnC = new ConcurrentQueue<string>();
+            c.GlobalRegistry.Registered += (name, _) => seenOnC.Enqueue($"+{name}");
+            c.GlobalRegistry.Unregistered += (name, _) => seenOnC.Enqueue($"-{name}");
+            // b's claim reaches c but not a, and b itself never made it: c's copy of b's set is wrong.
+            Assert.True(b.TryGetConnection(c.Id, out var toC));
+
+            toC.TryEnqueue(new GlobalRegistry.RegisterMessage("stray", process, b.Incarnation, 1));
+
+            // Only the digest can notice: no other message about "stray" will ever be sent.
+            await ClusterTests.Eventually(() => seenOnC.Count == 2);
+            Assert.Equal(["+stray", "-stray"], seenOnC);
+            Assert.True(c.GlobalRegistry.SyncRequests >= 1);
+            await ConvergedAsync(nodes, "");
         }
         finally
         {
