@@ -511,7 +511,8 @@ public sealed class GlobalRegistry : IClusterService
 
     void IClusterService.OnTick()
     {
-        if (++_ticks % DigestEveryTicks != 0)
+        // Timer callbacks may overlap on a stalled machine: the count must not lose a tick.
+        if (Interlocked.Increment(ref _ticks) % DigestEveryTicks != 0)
         {
             return;
         }
