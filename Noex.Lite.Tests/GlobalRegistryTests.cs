@@ -547,30 +547,51 @@ public class GlobalRegistryTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task KillMinus9_OfTheOwnersNode_RemovesItsNamesEverywhere()
+    public async Task KillMinus9_OfTheOwnersNode_RemovesItsNamesEverywhere_AndItsRestartRegistersAgain()
     {
         var nodes = await MeshAsync(2);
         try
         {
-            await using var remote = await NodeProcess.StartAsync("--name", "remote", "--secret", Secret, "--seed", nodes[0].Id.ToString(), "--heartbeat", "1000");
-            await ClusterTests.Eventually(() => nodes.All(n => n.IsConnected(remote.Id)));
-            await remote.SendAsync("gregister owned-by-remote");
-            var line = await remote.WaitForLineAsync(l => l.StartsWith("GREGISTERED owned-by-remote ", StringComparison.Ordinal));
-            var id = long.Parse(line.Split(' ')[2]);
-            var expected = new ProcessRef(remote.Id.ToString(), id);
-            var local = await nodes[0].Runtime.StartAsync(new Idle());
-            nodes[0].GlobalRegistry.Register("owned-here", local);
-            await ConvergedAsync(nodes, $"owned-by-remote={expected};owned-here={local}");
-            await remote.WaitForLineAsync(l => l == $"GNAME owned-here {local}");
+            var remote = await NodeProcess.StartAsync("--name", "remote", "--secret", Secret, "--seed", nodes[0].Id.ToString(), "--heartbeat", "1000");
+            var port = remote.Id.Port;
+            try
+            {
+                await ClusterTests.Eventually(() => nodes.All(n => n.IsConnected(remote.Id)));
+                var first = await RegisterOnAsync(remote, "owned-by-remote");
+                var local = await nodes[0].Runtime.StartAsync(new Idle());
+                nodes[0].GlobalRegistry.Register("owned-here", local);
+                await ConvergedAsync(nodes, $"owned-by-remote={first};owned-here={local}");
+                await remote.WaitForLineAsync(l => l == $"GNAME owned-here {local}");
 
-            remote.Kill();
+                remote.Kill();
 
-            await ConvergedAsync(nodes, $"owned-here={local}");
+                await ConvergedAsync(nodes, $"owned-here={local}");
+            }
+            finally
+            {
+                await remote.DisposeAsync();
+            }
+
+            // The same node id comes back as a new run: it receives the table and its new claim reaches everyone.
+            await using var again = await NodeProcess.StartAsync("--name", "remote", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--secret", Secret, "--seed", nodes[0].Id.ToString(), "--heartbeat", "1000");
+            await ClusterTests.Eventually(() => nodes.All(n => n.IsConnected(again.Id)));
+            await again.WaitForLineAsync(l => l.StartsWith("GNAME owned-here ", StringComparison.Ordinal));
+            var second = await RegisterOnAsync(again, "owned-by-remote");
+            await ConvergedAsync(nodes, $"owned-by-remote={second};owned-here={nodes[0].GlobalRegistry.Lookup("owned-here")}");
         }
         finally
         {
             await DisposeAllAsync(nodes);
         }
+    }
+
+    private static async Task<ProcessRef> RegisterOnAsync(NodeProcess host, string name)
+    {
+        var count = host.Lines.Count(l => l.StartsWith($"GREGISTERED {name} ", StringComparison.Ordinal));
+        await host.SendAsync($"gregister {name}");
+        await ClusterTests.Eventually(() => host.Lines.Count(l => l.StartsWith($"GREGISTERED {name} ", StringComparison.Ordinal)) > count);
+        var line = host.Lines.Last(l => l.StartsWith($"GREGISTERED {name} ", StringComparison.Ordinal));
+        return new ProcessRef(host.Id.ToString(), long.Parse(line.Split(' ')[2], System.Globalization.CultureInfo.InvariantCulture));
     }
 
     private readonly struct RawMessage(byte[] bytes) : IOutboundMessage

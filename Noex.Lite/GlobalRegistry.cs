@@ -70,7 +70,8 @@ public sealed class GlobalRegistry : IClusterService
     private readonly ProcessRuntime _runtime;
     private readonly string _self;
     private readonly Lock _lock = new();
-    private readonly ConcurrentDictionary<string, ProcessRef> _visible = new(StringComparer.Ordinal);
+    // The default comparer for string keys is ordinal and takes the runtime's non-randomized hashing fast path.
+    private readonly ConcurrentDictionary<string, ProcessRef> _visible = new();
     private readonly Dictionary<string, List<Entry>> _claims = new(StringComparer.Ordinal);
     private readonly Dictionary<ProcessRef, List<Entry>> _byTarget = new();
     private readonly Dictionary<string, SetDigest> _digests = new(StringComparer.Ordinal);
