@@ -420,6 +420,27 @@ public class GlobalRegistryTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ClusterFacade_ReachesTheDefaultNodesRegistry()
+    {
+        Assert.Throws<ClusterNotStartedException>(() => Cluster.GlobalRegistry);
+        var node = await Cluster.StartAsync(Options("facade"));
+        try
+        {
+            await using var peer = await Node.StartAsync(Options("peer", node.Id.ToString()));
+            var process = await node.Runtime.StartAsync(new Idle());
+
+            Cluster.GlobalRegistry.Register("kv:main", process);
+
+            Assert.Same(node.GlobalRegistry, Cluster.GlobalRegistry);
+            await ConvergedAsync([node, peer], $"kv:main={process}");
+        }
+        finally
+        {
+            await Cluster.StopAsync();
+        }
+    }
+
+    [Fact]
     public async Task Whereis_AllocatesNothing()
     {
         var nodes = await MeshAsync(2);
