@@ -109,21 +109,47 @@ public class SpawnTests
     }
 
     [Fact]
-    public async Task SpawnAsync_GlobalRegistrationBeforeTheGlobalRegistryExists_FailsTypedAndLeavesNoProcess()
+    public async Task SpawnAsync_GlobalRegistration_NameVisibleOnEveryNodeAndGoneWithTheProcess()
     {
         var (a, b) = await PairAsync();
         await using var _a = a;
         await using var _b = b;
+
+        var counter = await a.SpawnAsync("counter", b.Id, new SpawnOptions { Name = "g1", Registration = SpawnRegistration.Global, Args = 4 });
+
+        Assert.Equal(counter, b.GlobalRegistry.Whereis("g1"));
+        await ClusterTests.Eventually(() => a.GlobalRegistry.Whereis("g1") == counter);
+        Assert.Null(b.Runtime.Registry.Whereis("g1"));
+        Assert.Equal(4, (await a.Runtime.CallAsync(a.GlobalRegistry.Lookup("g1"), s_get)).AsInt64());
+        await a.Runtime.StopAsync(counter);
+        await ClusterTests.Eventually(() => a.GlobalRegistry.Whereis("g1") is null && b.GlobalRegistry.Whereis("g1") is null);
+        await Assert.ThrowsAsync<ArgumentException>(() => a.SpawnAsync("counter", b.Id, new SpawnOptions { Registration = SpawnRegistration.Global }));
+        await TablesEmpty(a, b);
+    }
+
+    [Fact]
+    public async Task SpawnAsync_GlobalNameTaken_RegistrationErrorAndTheSpawnedProcessStopped()
+    {
+        var (a, b) = await PairAsync();
+        await using var _a = a;
+        await using var _b = b;
+        var holder = await a.Runtime.StartAsync(new Counter());
+        a.GlobalRegistry.Register("shared", holder);
+        await ClusterTests.Eventually(() => b.GlobalRegistry.Whereis("shared") == holder);
         var before = b.Runtime.ProcessCount;
 
         var error = await Assert.ThrowsAsync<RemoteSpawnRegistrationException>(() =>
-            a.SpawnAsync("counter", b.Id, new SpawnOptions { Name = "g1", Registration = SpawnRegistration.Global }));
+            a.SpawnAsync("counter", b.Id, new SpawnOptions { Name = "shared", Registration = SpawnRegistration.Global }));
 
         Assert.Equal(SpawnRegistration.Global, error.Registration);
-        Assert.Equal("g1", error.RegisteredName);
-        Assert.Contains("not available", error.Message);
-        Assert.Equal(before, b.Runtime.ProcessCount);
-        await Assert.ThrowsAsync<ArgumentException>(() => a.SpawnAsync("counter", b.Id, new SpawnOptions { Registration = SpawnRegistration.Global }));
+        Assert.Equal("shared", error.RegisteredName);
+        Assert.Contains(holder.ToString(), error.Detail);
+        Assert.Equal(holder, b.GlobalRegistry.Whereis("shared"));
+        await ClusterTests.Eventually(() => b.Runtime.ProcessCount == before);
+        // On the local node the same rule holds.
+        await Assert.ThrowsAsync<RemoteSpawnRegistrationException>(() =>
+            a.SpawnAsync("counter", a.Id, new SpawnOptions { Name = "shared", Registration = SpawnRegistration.Global }));
+        await TablesEmpty(a, b);
     }
 
     [Fact]

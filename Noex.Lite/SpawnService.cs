@@ -179,10 +179,10 @@ internal sealed class SpawnService : IClusterService
     {
         var here = _node.Id.ToString();
         var factory = Behaviors.Get(behavior) ?? throw new BehaviorNotFoundException(behavior, here);
-        if (registration == SpawnRegistration.Global)
+        if (registration == SpawnRegistration.Global && _node.GlobalRegistry.Whereis(name!) is { } holder)
         {
-            throw new RemoteSpawnRegistrationException(behavior, here, name ?? "", registration,
-                "the global registry is not available on this node yet (use Local or None registration)");
+            // Taken already: refuse before init runs (a race with another registrar is caught after it).
+            throw new RemoteSpawnRegistrationException(behavior, here, name!, registration, $"it is registered globally to {holder}");
         }
         GenServer server;
         try
@@ -194,9 +194,10 @@ internal sealed class SpawnService : IClusterService
             throw new RemoteSpawnInitException(behavior, here, $"the behaviour's factory threw: {e.Message}", e.GetType().Name);
         }
         var start = new StartOptions { Name = registration == SpawnRegistration.Local ? name : null, InitTimeout = initTimeout };
+        ProcessRef spawned;
         try
         {
-            return await _runtime.StartAsync(server, args, start, cancellationToken).ConfigureAwait(false);
+            spawned = await _runtime.StartAsync(server, args, start, cancellationToken).ConfigureAwait(false);
         }
         catch (AlreadyRegisteredException e)
         {
@@ -214,6 +215,20 @@ internal sealed class SpawnService : IClusterService
         {
             throw new RemoteSpawnInitException(behavior, here, "the node is stopping", nameof(ObjectDisposedException));
         }
+        if (registration == SpawnRegistration.Global)
+        {
+            try
+            {
+                _node.GlobalRegistry.Register(name!, spawned);
+            }
+            catch (Exception e) when (e is GlobalNameConflictException or ServerNotRunningException)
+            {
+                // A failed registration must not leave the process running.
+                StopQuietly(spawned);
+                throw new RemoteSpawnRegistrationException(behavior, here, name!, registration, e.Message);
+            }
+        }
+        return spawned;
     }
 
     private void OnSpawnRequest(Connection connection, in Parsed request)
