@@ -26,6 +26,8 @@ public sealed class Node : IAsyncDisposable
     private readonly Membership _membership;
     private readonly EventSink _sink;
     private readonly RemoteCall _remote;
+    private readonly RemoteMonitor _monitors;
+    private readonly RemoteLink _links;
     private readonly IClusterService?[] _byType = new IClusterService?[256];
     private readonly List<IClusterService> _services = new();
     private readonly TimeProvider _time;
@@ -53,6 +55,11 @@ public sealed class Node : IAsyncDisposable
         Runtime.Router = _remote;
         // Message type ranges of protocol.md §5; each layer owns its own.
         AddService(RemoteCall.FirstType, RemoteCall.LastType, _remote);
+        _monitors = new RemoteMonitor(this, Runtime);
+        _links = new RemoteLink(this, Runtime);
+        Runtime.Signals = new RemoteSignals(_monitors, _links);
+        AddService(RemoteMonitor.FirstType, RemoteMonitor.LastType, _monitors);
+        AddService(RemoteLink.FirstType, RemoteLink.LastType, _links);
         sink.Node = this;
     }
 
@@ -60,6 +67,12 @@ public sealed class Node : IAsyncDisposable
     /// The node's processes. Its calls and casts are routed transparently: a ref of another node goes over the cluster.
     /// </summary>
     public ProcessRuntime Runtime { get; }
+
+    /// <summary>Monitors across nodes: the seeds' <c>RemoteMonitor</c> (<see cref="ProcessRuntime.Monitor"/> reaches it transparently).</summary>
+    public RemoteMonitor Monitors => _monitors;
+
+    /// <summary>Links across nodes (<see cref="ProcessRuntime.Link"/> reaches it transparently).</summary>
+    public RemoteLink Links => _links;
 
     /// <summary>The options the node was started with.</summary>
     public NodeOptions Options => _options;

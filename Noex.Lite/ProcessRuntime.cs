@@ -319,7 +319,9 @@ public sealed class ProcessRuntime : IAsyncDisposable
     /// <param name="from">The sender to report; empty for none.</param>
     /// <returns>False if the target was not running.</returns>
     public bool Exit(ProcessRef target, ExitReason reason, ProcessRef from = default) =>
-        TryGetCell(target, out ProcessCell? cell) && cell.PostSystem(new ExitSignal(from, reason));
+        Signals is { } signals && !IsLocal(target)
+            ? signals.Exit(target, reason, from)
+            : TryGetCell(target, out ProcessCell? cell) && cell.PostSystem(new ExitSignal(from, reason));
 
     /// <summary>Waits until a process has ended and returns its reason.</summary>
     /// <param name="target">The process.</param>
@@ -451,7 +453,20 @@ public sealed class ProcessRuntime : IAsyncDisposable
     {
         ProcessCell watcherCell = GetCell(watcher);
         // Atomic counter: monitor ids stay unique across concurrent Monitor calls, so Demonitor removes only its own.
-        var monitor = new MonitorRef(watcher, target, Interlocked.Increment(ref _nextMonitorId));
+        var monitor = new MonitorRef(watcher, target, NextMonitorId());
+        if (Signals is { } signals && !IsLocal(target))
+        {
+            // A remote target: the watcher keeps its own record (itself as the target, so teardown and Demonitor find
+            // nothing local to undo), which is what lets the down message through exactly once.
+            if (!watcherCell.AddOwnMonitor(monitor.Id, watcherCell))
+            {
+                ThrowNotRunning(watcher, watcherCell);
+            }
+
+            signals.Monitor(watcherCell, monitor);
+            return monitor;
+        }
+
         if (!TryGetCell(target, out ProcessCell? targetCell))
         {
             if (watcherCell.AddOwnMonitor(monitor.Id, watcherCell))
@@ -488,6 +503,11 @@ public sealed class ProcessRuntime : IAsyncDisposable
         }
 
         target?.RemoveWatcher(monitor.Id);
+        if (Signals is { } signals && !IsLocal(monitor.Target))
+        {
+            signals.Demonitor(monitor);
+        }
+
         return true;
     }
 
@@ -497,6 +517,14 @@ public sealed class ProcessRuntime : IAsyncDisposable
     /// <exception cref="ServerNotRunningException"><paramref name="a"/> is not running.</exception>
     public void Link(ProcessRef a, ProcessRef b)
     {
+        if (Signals is { } signals && !(IsLocal(a) && IsLocal(b)))
+        {
+            // One end on another node (either argument): the local end must be running.
+            bool aLocal = IsLocal(a);
+            signals.Link(GetCell(aLocal ? a : b), aLocal ? b : a);
+            return;
+        }
+
         ProcessCell first = GetCell(a);
         if (!TryGetCell(b, out ProcessCell? second))
         {
@@ -512,6 +540,12 @@ public sealed class ProcessRuntime : IAsyncDisposable
     /// <param name="b">The other.</param>
     public void Unlink(ProcessRef a, ProcessRef b)
     {
+        if (Signals is { } signals && IsLocal(a) != IsLocal(b))
+        {
+            signals.Unlink(IsLocal(a) ? a : b, IsLocal(a) ? b : a);
+            return;
+        }
+
         if (TryGetCell(a, out ProcessCell? first) && TryGetCell(b, out ProcessCell? second))
         {
             ProcessCell.Unlink(first, second);
@@ -574,6 +608,12 @@ public sealed class ProcessRuntime : IAsyncDisposable
 
     /// <summary>Routes calls and casts to refs of other nodes; set by the node that owns this runtime.</summary>
     internal IRemoteRouter? Router { get; set; }
+
+    /// <summary>Monitors, links and exit signals with an end on another node; set by the node that owns this runtime.</summary>
+    internal IRemoteSignals? Signals { get; set; }
+
+    /// <summary>A fresh monitor id, unique in this runtime (the remote monitor layer files monitors under it).</summary>
+    internal long NextMonitorId() => Interlocked.Increment(ref _nextMonitorId);
 
     /// <summary>The pool of call waiters, shared with the remote router so remote calls allocate no waiter either.</summary>
     internal CallWaiterPool Waiters => _waiters;
