@@ -4,6 +4,7 @@ using Noex.Lite;
 // Usage: NodeHost --name N [--port P] [--seed ID]... [--secret S] [--heartbeat MS] [--threshold K]
 // Prints "READY <id> <incarnation>", then "UP <id>" and "DOWN <id> <reason>" as they happen.
 // Reads commands from standard input: "stop" stops gracefully; the end of input (the test process went away) too.
+// "start-idle" starts a process that does nothing and prints "STARTED <id>" (a target for remote monitors and links).
 var options = new NodeOptions { Host = "127.0.0.1", Port = 0 };
 var seeds = new List<string>();
 for (var i = 0; i + 1 < args.Length; i += 2)
@@ -40,6 +41,18 @@ output.Flush();
 string? line;
 while ((line = await Console.In.ReadLineAsync()) is not null && line != "stop")
 {
+    // --- monitors and links (branch monitor) ---
+    if (line == "start-idle")
+    {
+        var idle = await node.Runtime.StartAsync(new IdleServer());
+        output.WriteLine($"STARTED {idle.Id}");
+    }
 }
 await node.StopAsync();
 output.WriteLine("STOPPED");
+
+/// <summary>A process that only exists (monitors and links across OS processes watch it).</summary>
+internal sealed class IdleServer : GenServer<int>
+{
+    protected override ValueTask<int> InitAsync(Value args, CancellationToken cancellationToken) => new(0);
+}
