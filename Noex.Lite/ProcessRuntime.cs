@@ -319,7 +319,7 @@ public sealed class ProcessRuntime : IAsyncDisposable
     /// <param name="from">The sender to report; empty for none.</param>
     /// <returns>False if the target was not running.</returns>
     public bool Exit(ProcessRef target, ExitReason reason, ProcessRef from = default) =>
-        Signals is { } signals && !IsLocal(target)
+        Signals is { } signals && IsRemote(target)
             ? signals.Exit(target, reason, from)
             : TryGetCell(target, out ProcessCell? cell) && cell.PostSystem(new ExitSignal(from, reason));
 
@@ -454,7 +454,7 @@ public sealed class ProcessRuntime : IAsyncDisposable
         ProcessCell watcherCell = GetCell(watcher);
         // Atomic counter: monitor ids stay unique across concurrent Monitor calls, so Demonitor removes only its own.
         var monitor = new MonitorRef(watcher, target, NextMonitorId());
-        if (Signals is { } signals && !IsLocal(target))
+        if (Signals is { } signals && IsRemote(target))
         {
             // A remote target: the watcher keeps its own record (itself as the target, so teardown and Demonitor find
             // nothing local to undo), which is what lets the down message through exactly once.
@@ -503,7 +503,7 @@ public sealed class ProcessRuntime : IAsyncDisposable
         }
 
         target?.RemoveWatcher(monitor.Id);
-        if (Signals is { } signals && !IsLocal(monitor.Target))
+        if (Signals is { } signals && IsRemote(monitor.Target))
         {
             signals.Demonitor(monitor);
         }
@@ -517,11 +517,11 @@ public sealed class ProcessRuntime : IAsyncDisposable
     /// <exception cref="ServerNotRunningException"><paramref name="a"/> is not running.</exception>
     public void Link(ProcessRef a, ProcessRef b)
     {
-        if (Signals is { } signals && !(IsLocal(a) && IsLocal(b)))
+        if (Signals is { } signals && (IsRemote(a) || IsRemote(b)))
         {
             // One end on another node (either argument): the local end must be running.
-            bool aLocal = IsLocal(a);
-            signals.Link(GetCell(aLocal ? a : b), aLocal ? b : a);
+            bool aRemote = IsRemote(a);
+            signals.Link(GetCell(aRemote ? b : a), aRemote ? a : b);
             return;
         }
 
@@ -540,9 +540,9 @@ public sealed class ProcessRuntime : IAsyncDisposable
     /// <param name="b">The other.</param>
     public void Unlink(ProcessRef a, ProcessRef b)
     {
-        if (Signals is { } signals && IsLocal(a) != IsLocal(b))
+        if (Signals is { } signals && IsRemote(a) != IsRemote(b))
         {
-            signals.Unlink(IsLocal(a) ? a : b, IsLocal(a) ? b : a);
+            signals.Unlink(IsRemote(a) ? b : a, IsRemote(a) ? a : b);
             return;
         }
 
@@ -617,6 +617,9 @@ public sealed class ProcessRuntime : IAsyncDisposable
 
     /// <summary>The pool of call waiters, shared with the remote router so remote calls allocate no waiter either.</summary>
     internal CallWaiterPool Waiters => _waiters;
+
+    /// <summary>Whether <paramref name="target"/> names a process of another node (an empty ref names none).</summary>
+    internal bool IsRemote(ProcessRef target) => !target.IsEmpty && !IsLocal(target);
 
     /// <summary>Whether <paramref name="target"/> names this runtime's node.</summary>
     internal bool IsLocal(ProcessRef target) => ReferenceEquals(target.Node, Name) || string.Equals(target.Node, Name, StringComparison.Ordinal);

@@ -97,7 +97,7 @@ public sealed class RemoteMonitor : IClusterService
     /// <exception cref="RemoteMonitorTimeoutException">No acknowledgement within <paramref name="timeout"/>; the monitor was removed and no down message follows.</exception>
     public async Task<MonitorRef> MonitorAsync(ProcessRef watcher, ProcessRef target, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        if (_runtime.IsLocal(target))
+        if (!_runtime.IsRemote(target))
         {
             return _runtime.Monitor(watcher, target);
         }
