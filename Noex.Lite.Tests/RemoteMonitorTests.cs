@@ -238,6 +238,38 @@ public class RemoteMonitorTests
     }
 
     [Fact]
+    public async Task WatchersAndTargetsEndTogether_NoEntryLeaksOnEitherSide()
+    {
+        var (a, b) = await RemoteSignalNodes.PairAsync();
+        await using var _a = a;
+        await using var _b = b;
+        var watchers = new ProcessRef[100];
+        var targets = new ProcessRef[100];
+        for (var i = 0; i < watchers.Length; i++)
+        {
+            watchers[i] = (await a.StartRecorderAsync()).Ref;
+            targets[i] = (await b.StartRecorderAsync()).Ref;
+        }
+        // Both directions: a's processes watch b's and b's watch a's, five each.
+        for (var i = 0; i < watchers.Length; i++)
+        {
+            for (var j = 0; j < 5; j++)
+            {
+                a.Runtime.Monitor(watchers[i], targets[(i + j) % targets.Length]);
+                b.Runtime.Monitor(targets[i], watchers[(i + j) % watchers.Length]);
+            }
+        }
+        await ClusterTests.Eventually(() => a.Monitors.IncomingCount == 500 && b.Monitors.IncomingCount == 500);
+
+        // Downs and demonitors cross on the wire in both directions while both sides' processes end.
+        await Task.WhenAll(
+            Task.Run(() => Array.ForEach(watchers, w => a.Runtime.Kill(w))),
+            Task.Run(() => Array.ForEach(targets, t => b.Runtime.Kill(t))));
+
+        await NoMonitorsLeftAsync(a, b);
+    }
+
+    [Fact]
     public async Task MonitorAsync_NoAcknowledgement_TimesOutAndNoDownFollows()
     {
         var proxyA = FaultProxy.Start();
