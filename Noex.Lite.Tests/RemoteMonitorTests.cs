@@ -238,6 +238,55 @@ public class RemoteMonitorTests
     }
 
     [Fact]
+    public async Task ManyMonitors_DemonitorRacesTheNodeGoingAway_NoconnectionExactlyOnceAndNeverAfterDemonitor()
+    {
+        var (a, b) = await RemoteSignalNodes.PairAsync();
+        await using var _a = a;
+        var (watcher, watcherRef) = await a.StartRecorderAsync();
+        var (_, target) = await b.StartRecorderAsync();
+        var monitors = Enumerable.Range(0, 400).Select(_ => a.Runtime.Monitor(watcherRef, target)).ToList();
+        await ClusterTests.Eventually(() => b.Monitors.IncomingCount == monitors.Count);
+
+        var demonitored = new ConcurrentDictionary<MonitorRef, bool>();
+        using var go = new ManualResetEventSlim();
+        var stop = Task.Run(async () =>
+        {
+            go.Wait();
+            await b.StopAsync();
+        });
+        var demonitor = Task.Run(() =>
+        {
+            go.Wait();
+            for (var i = 0; i < monitors.Count; i += 2)
+            {
+                demonitored[monitors[i]] = a.Runtime.Demonitor(monitors[i]);
+            }
+        });
+        go.Set();
+        await Task.WhenAll(stop, demonitor);
+        await ClusterTests.Eventually(() => monitors.Where(m => !demonitored.GetValueOrDefault(m)).All(m => watcher.DownsOf(m).Length > 0));
+        // A local barrier: anything still queued for the watcher before it has been handled after it.
+        var (_, local) = await a.StartRecorderAsync();
+        var barrier = a.Runtime.Monitor(watcherRef, local);
+        a.Runtime.Kill(local);
+        await DownAsync(watcher, barrier);
+
+        foreach (var monitor in monitors)
+        {
+            var downs = watcher.DownsOf(monitor);
+            if (demonitored.GetValueOrDefault(monitor))
+            {
+                Assert.Empty(downs);
+            }
+            else
+            {
+                Assert.Equal(ExitReason.NoConnection, Assert.Single(downs).Reason);
+            }
+        }
+        await NoMonitorsLeftAsync(a);
+    }
+
+    [Fact]
     public async Task WatchersAndTargetsEndTogether_NoEntryLeaksOnEitherSide()
     {
         var (a, b) = await RemoteSignalNodes.PairAsync();
