@@ -82,7 +82,7 @@ public sealed class NodeProcess : IAsyncDisposable
         kill.WaitForExit();
     }
 
-    /// <summary>Writes one command line to the host's standard input (see NodeHost/Program.cs for the commands).</summary>
+    /// <summary>Writes a command line to the host's standard input (see NodeHost/Program.cs for the commands).</summary>
     public async Task SendAsync(string command)
     {
         await _process.StandardInput.WriteLineAsync(command);

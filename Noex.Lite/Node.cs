@@ -55,6 +55,8 @@ public sealed class Node : IAsyncDisposable
         Runtime.Router = _remote;
         // Message type ranges of protocol.md §5; each layer owns its own.
         AddService(RemoteCall.FirstType, RemoteCall.LastType, _remote);
+        GlobalRegistry = new GlobalRegistry(this, Runtime);
+        AddService(GlobalRegistry.FirstType, GlobalRegistry.LastType, GlobalRegistry);
         _monitors = new RemoteMonitor(this, Runtime);
         _links = new RemoteLink(this, Runtime);
         Runtime.Signals = new RemoteSignals(_monitors, _links);
@@ -68,6 +70,8 @@ public sealed class Node : IAsyncDisposable
     /// </summary>
     public ProcessRuntime Runtime { get; }
 
+    /// <summary>Cluster-wide process names, the same on every node (protocol.md §5.4).</summary>
+    public GlobalRegistry GlobalRegistry { get; }
     /// <summary>Monitors across nodes: the seeds' <c>RemoteMonitor</c> (<see cref="ProcessRuntime.Monitor"/> reaches it transparently).</summary>
     public RemoteMonitor Monitors => _monitors;
 
@@ -176,6 +180,9 @@ public sealed class Node : IAsyncDisposable
     /// <summary>The live connection to <paramref name="id"/>, for the layers above (remote calls) and tests.</summary>
     internal bool TryGetConnection(NodeId id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Connection? connection) =>
         _transport.TryGetConnection(id, out connection);
+
+    /// <summary>The live connections (a snapshot), for the layers that broadcast.</summary>
+    internal Connection[] GetLiveConnections() => _transport.GetConnections();
 
     /// <summary>Whether a live connection to <paramref name="id"/> exists.</summary>
     public bool IsConnected(NodeId id) => _transport.TryGetConnection(id, out _);
