@@ -27,6 +27,8 @@ public sealed class Node : IAsyncDisposable
     private readonly EventSink _sink;
     private readonly RemoteCall _remote;
     private readonly SpawnService _spawns;
+    private readonly RemoteMonitor _monitors;
+    private readonly RemoteLink _links;
     private readonly IClusterService?[] _byType = new IClusterService?[256];
     private readonly List<IClusterService> _services = new();
     private readonly TimeProvider _time;
@@ -58,6 +60,11 @@ public sealed class Node : IAsyncDisposable
         AddService(SpawnService.FirstType, SpawnService.LastType, _spawns);
         GlobalRegistry = new GlobalRegistry(this, Runtime);
         AddService(GlobalRegistry.FirstType, GlobalRegistry.LastType, GlobalRegistry);
+        _monitors = new RemoteMonitor(this, Runtime);
+        _links = new RemoteLink(this, Runtime);
+        Runtime.Signals = new RemoteSignals(_monitors, _links);
+        AddService(RemoteMonitor.FirstType, RemoteMonitor.LastType, _monitors);
+        AddService(RemoteLink.FirstType, RemoteLink.LastType, _links);
         sink.Node = this;
     }
 
@@ -68,6 +75,11 @@ public sealed class Node : IAsyncDisposable
 
     /// <summary>Cluster-wide process names, the same on every node (protocol.md §5.4).</summary>
     public GlobalRegistry GlobalRegistry { get; }
+    /// <summary>Monitors across nodes: the seeds' <c>RemoteMonitor</c> (<see cref="ProcessRuntime.Monitor"/> reaches it transparently).</summary>
+    public RemoteMonitor Monitors => _monitors;
+
+    /// <summary>Links across nodes (<see cref="ProcessRuntime.Link"/> reaches it transparently).</summary>
+    public RemoteLink Links => _links;
 
     /// <summary>The options the node was started with.</summary>
     public NodeOptions Options => _options;

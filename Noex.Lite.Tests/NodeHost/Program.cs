@@ -5,6 +5,7 @@ using Noex.Lite;
 // Prints "READY <id> <incarnation>", then "UP <id>" and "DOWN <id> <reason>" as they happen.
 // Reads commands from standard input: "stop" stops gracefully; the end of input (the test process went away) too;
 // "spawn ..." (SpawnCommands.cs).
+// "start-idle" starts a process that does nothing and prints "STARTED <id>" (a target for remote monitors and links).
 var options = new NodeOptions { Host = "127.0.0.1", Port = 0 };
 var seeds = new List<string>();
 for (var i = 0; i + 1 < args.Length; i += 2)
@@ -45,6 +46,7 @@ while ((line = await Console.In.ReadLineAsync()) is not null && line != "stop")
 {
     SpawnCommands.TryHandle(node, line, output);
     await GlobalRegistryCommands.HandleAsync(node, line, output);
+    await MonitorLinkCommands.HandleAsync(node, line, output);
 }
 await node.StopAsync();
 output.WriteLine("STOPPED");
@@ -77,5 +79,26 @@ internal static class GlobalRegistryCommands
             new(CallResult<int>.WithReply(Value.Null, state));
 
         protected override ValueTask<int> HandleCastAsync(Value message, int state) => new(state);
+    }
+}
+
+// ---- monitors and links (branch monitor) ----------------------------------------------------------------------------
+// "start-idle" starts a process that does nothing and prints "STARTED <process id>" (a target for remote monitors and
+// links from the test process).
+internal static class MonitorLinkCommands
+{
+    public static async Task HandleAsync(Node node, string line, TextWriter output)
+    {
+        if (line != "start-idle")
+        {
+            return;
+        }
+        var idle = await node.Runtime.StartAsync(new IdleServer());
+        output.WriteLine($"STARTED {idle.Id.ToString(CultureInfo.InvariantCulture)}");
+    }
+
+    private sealed class IdleServer : GenServer<int>
+    {
+        protected override ValueTask<int> InitAsync(Value args, CancellationToken cancellationToken) => new(0);
     }
 }
