@@ -18,6 +18,7 @@ public static class RemoteHarness
     {
         var seconds = 5.0;
         var outstanding = 100;
+        var stats = false;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -28,8 +29,11 @@ public static class RemoteHarness
                 case "--outstanding" when i + 1 < args.Length:
                     outstanding = int.Parse(args[++i], CultureInfo.InvariantCulture);
                     break;
+                case "--stats":
+                    stats = true;
+                    break;
                 default:
-                    Console.Error.WriteLine($"remote: unknown option '{args[i]}' (use --seconds S, --outstanding N)");
+                    Console.Error.WriteLine($"remote: unknown option '{args[i]}' (use --seconds S, --outstanding N, --stats)");
                     return 2;
             }
         }
@@ -45,7 +49,7 @@ public static class RemoteHarness
 
         await using (var server = await ServerProcess.StartAsync("noex"))
         {
-            results.AddRange(await NoexRemote.RunClientAsync(server.Detail, outstanding, duration));
+            results.AddRange(await NoexRemote.RunClientAsync(server.Detail, outstanding, duration, stats));
         }
 
         Print(results);
