@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Threading.Tasks.Sources;
 
@@ -68,6 +69,7 @@ internal sealed class Connection : IAsyncDisposable
     private readonly Stream? _stream;
     private readonly IConnectionHandler _handler;
     private readonly FrameReader _reader;
+    private readonly FragmentAssembler _assembler;
     private readonly Lock _sendLock = new();
     private readonly WriteSignal _writeSignal = new();
     private readonly long _maxQueuedBytes;
@@ -75,6 +77,14 @@ internal sealed class Connection : IAsyncDisposable
     private readonly SessionKeys _keys;
     private readonly CancellationTokenSource _closing = new();
     private FrameWriter _active;
+    // The spill lane (protocol.md §5.1, fragments): a message longer than Fragments.ChunkSize, and every data message
+    // queued after it until it has gone, wait here as [length u32][bytes] records, and each write takes one chunk of
+    // them, so that control messages and heartbeats written into _active meanwhile are never behind more than a chunk.
+    private byte[] _spill = [];
+    private int _spillStart;
+    private int _spillEnd;
+    private int _spillMessages;
+    private int _spillFragmentOffset; // bytes of the head record already sent as fragments
     private FrameWriter _sending;
     private ulong _batchStartSeq; // the active writer's first sequence number (frames per send = NextSeq − this)
     private long _queuedBytes;
@@ -104,6 +114,7 @@ internal sealed class Connection : IAsyncDisposable
         _maxQueuedBytes = options.MaxOutboundQueueBytes;
         _maxQueuedMessages = options.MaxOutboundQueueMessages;
         _reader = new FrameReader(keys.Receive, 0, options.MaxFrameLength);
+        _assembler = new FragmentAssembler(options.MaxFrameLength - Framing.SingleMessageOverhead);
         _active = new FrameWriter(keys.Send, 0, options.MaxFrameLength);
         _sending = new FrameWriter(keys.Send, 0, options.MaxFrameLength);
         _time = options.TimeProvider;
@@ -166,18 +177,31 @@ internal sealed class Connection : IAsyncDisposable
                 return EnqueueResult.Full;
             }
             var before = _active.WrittenCountIncludingOpen;
+            long added;
             _active.BeginMessage();
             try
             {
                 message.Write(_active);
-                _active.EndMessage();
+                var written = _active.OpenMessage;
+                if (!written.IsEmpty && !Fragments.IsControl(written[0]) && (_spillEnd > _spillStart || written.Length > Fragments.ChunkSize))
+                {
+                    // Too long to go whole, or behind one that is: to the spill lane, in order.
+                    Spill(written);
+                    _active.CancelMessage();
+                    added = Framing.MessageLengthSize + written.Length;
+                }
+                else
+                {
+                    _active.EndMessage();
+                    added = _active.WrittenCountIncludingOpen - before;
+                }
             }
             catch
             {
                 _active.CancelMessage();
                 throw;
             }
-            _queuedBytes += _active.WrittenCountIncludingOpen - before;
+            _queuedBytes += added;
             _queuedMessages++;
             // Only the sender that finds the queue empty needs to wake the write loop; later ones ride along.
             wake = _queuedMessages == 1 && !_heartbeatRequested;
@@ -298,10 +322,12 @@ internal sealed class Connection : IAsyncDisposable
             await _stream.DisposeAsync().ConfigureAwait(false);
         }
         _reader.Dispose();
+        _assembler.Dispose();
         lock (_sendLock)
         {
             _active.Dispose();
             _sending.Dispose();
+            ReturnSpill();
         }
         System.Security.Cryptography.CryptographicOperations.ZeroMemory(_keys.Send);
         System.Security.Cryptography.CryptographicOperations.ZeroMemory(_keys.Receive);
@@ -339,9 +365,25 @@ internal sealed class Connection : IAsyncDisposable
                     {
                         Telemetry.FramesReceived.Add(1);
                     }
+                    var fragments = false;
                     foreach (var message in frame)
                     {
-                        _handler.OnMessage(this, message);
+                        if (message[0] != Fragments.Type)
+                        {
+                            _assembler.CheckOther(message[0]);
+                            _handler.OnMessage(this, message);
+                            continue;
+                        }
+                        fragments = true;
+                        if (_assembler.Accept(message, out var whole) && !whole.IsEmpty)
+                        {
+                            _handler.OnMessage(this, whole);
+                            _assembler.Release();
+                        }
+                    }
+                    if (!fragments)
+                    {
+                        _assembler.OnFrameWithoutFragment();
                     }
                 }
                 if (status == OperationStatus.InvalidData)
@@ -368,11 +410,15 @@ internal sealed class Connection : IAsyncDisposable
     private async Task WriteLoopAsync()
     {
         var token = _closing.Token;
+        var more = false;
         try
         {
             while (!token.IsCancellationRequested)
             {
-                await _writeSignal.WaitAsync().ConfigureAwait(false);
+                if (!more)
+                {
+                    await _writeSignal.WaitAsync().ConfigureAwait(false);
+                }
                 FrameWriter batch;
                 TaskCompletionSource? waiter;
                 ulong frames;
@@ -384,8 +430,11 @@ internal sealed class Connection : IAsyncDisposable
                     }
                     if (_queuedMessages == 0 && !_heartbeatRequested)
                     {
+                        more = false;
                         continue;
                     }
+                    // One chunk of the spill lane rides behind whatever control (and earlier data) messages wait.
+                    TakeSpillChunk();
                     // Seal what has accumulated (or an empty heartbeat frame), and let senders go on in the spare
                     // writer, which continues the sequence numbers.
                     _active.Seal();
@@ -395,8 +444,10 @@ internal sealed class Connection : IAsyncDisposable
                     _active.ContinueSequenceFrom(batch);
                     _batchStartSeq = _active.NextSeq;
                     _sending = batch;
-                    _queuedBytes = 0;
-                    _queuedMessages = 0;
+                    // What is left is in the spill lane; it keeps the write loop going without a signal.
+                    _queuedBytes = _spillEnd - _spillStart - _spillFragmentOffset;
+                    _queuedMessages = _spillMessages;
+                    more = _spillMessages > 0;
                     _heartbeatRequested = false;
                     _inFlight = true;
                     waiter = _spaceWaiter;
@@ -449,16 +500,111 @@ internal sealed class Connection : IAsyncDisposable
         }
     }
 
+    /// <summary>Appends a message to the spill lane (under the send lock).</summary>
+    private void Spill(ReadOnlySpan<byte> message)
+    {
+        var needed = Framing.MessageLengthSize + message.Length;
+        if (_spill.Length - _spillEnd < needed)
+        {
+            var live = _spillEnd - _spillStart;
+            var grown = _spill.Length - live < needed ? ArrayPool<byte>.Shared.Rent(Math.Max(live + needed, 2 * _spill.Length)) : _spill;
+            _spill.AsSpan(_spillStart, live).CopyTo(grown);
+            if (!ReferenceEquals(grown, _spill))
+            {
+                ReturnSpill();
+                _spill = grown;
+            }
+            _spillStart = 0;
+            _spillEnd = live;
+        }
+        BinaryPrimitives.WriteInt32LittleEndian(_spill.AsSpan(_spillEnd), message.Length);
+        message.CopyTo(_spill.AsSpan(_spillEnd + Framing.MessageLengthSize));
+        _spillEnd += needed;
+        _spillMessages++;
+    }
+
+    /// <summary>
+    /// Moves one chunk of the spill lane into the active writer (under the send lock): the next fragment of a long message,
+    /// or whole messages up to a chunk's worth.
+    /// </summary>
+    private void TakeSpillChunk()
+    {
+        var moved = 0;
+        while (_spillStart < _spillEnd)
+        {
+            var length = BinaryPrimitives.ReadInt32LittleEndian(_spill.AsSpan(_spillStart));
+            var body = _spill.AsSpan(_spillStart + Framing.MessageLengthSize, length);
+            if (length > Fragments.ChunkSize)
+            {
+                if (moved > 0)
+                {
+                    break;
+                }
+                _active.BeginMessage();
+                _spillFragmentOffset += Fragments.Write(_active, body, _spillFragmentOffset);
+                _active.EndMessage();
+                if (_spillFragmentOffset < length)
+                {
+                    return;
+                }
+                _spillFragmentOffset = 0;
+            }
+            else
+            {
+                if (moved > 0 && moved + length > Fragments.ChunkSize)
+                {
+                    break;
+                }
+                _active.WriteMessage(body);
+                moved += length;
+            }
+            _spillStart += Framing.MessageLengthSize + length;
+            _spillMessages--;
+            if (length > Fragments.ChunkSize)
+            {
+                break;
+            }
+        }
+        if (_spillStart == _spillEnd)
+        {
+            _spillStart = _spillEnd = 0;
+            // Large messages are rare: give a big spill buffer back rather than hold it for the connection's life.
+            if (_spill.Length > 4 * Fragments.ChunkSize)
+            {
+                ReturnSpill();
+            }
+        }
+    }
+
+    private void ReturnSpill()
+    {
+        if (_spill.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(_spill);
+        }
+        _spill = [];
+        _spillStart = _spillEnd = 0;
+    }
+
     /// <summary>
     /// Wakes the single write loop without allocating: an auto-reset signal over ManualResetValueTaskSourceCore.
     /// </summary>
-    private sealed class WriteSignal : IValueTaskSource
+    /// <remarks>
+    /// The wake-up goes through the thread pool's global queue (the signal is its own work item), not the waking thread's
+    /// local queue, where ManualResetValueTaskSourceCore's asynchronous continuations go. A local queue is LIFO for its
+    /// owner: the write loop would run right after the first sender, ahead of the callers' continuations queued just
+    /// before it, and send one or two messages per syscall. Queued globally, it runs after the work already queued, so
+    /// the messages those continuations enqueue ride in the same write (measured with `remote --stats`: call-100 went
+    /// from 0.55 socket writes per call to 0.01, i.e. all 100 calls in flight in one write).
+    /// </remarks>
+    private sealed class WriteSignal : IValueTaskSource, IThreadPoolWorkItem
     {
         private const int Idle = 0;
         private const int Waiting = 1;
         private const int Signalled = 2;
 
-        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+        // Continuations run inline in Execute, which the thread pool calls: that is the asynchronous hop.
+        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = false };
         private int _state;
 
         public ValueTask WaitAsync()
@@ -492,7 +638,7 @@ internal sealed class Connection : IAsyncDisposable
                     // Waiting → Idle by exactly one setter, who then completes the awaited source.
                     if (Interlocked.CompareExchange(ref _state, Idle, Waiting) == Waiting)
                     {
-                        _core.SetResult(true);
+                        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
                         return;
                     }
                     continue;
@@ -504,6 +650,8 @@ internal sealed class Connection : IAsyncDisposable
                 }
             }
         }
+
+        public void Execute() => _core.SetResult(true);
 
         public void GetResult(short token) => _core.GetResult(token);
 
