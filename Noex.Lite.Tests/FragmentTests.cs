@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Net.Sockets;
 
 namespace Noex.Lite.Tests;
 
@@ -305,7 +306,7 @@ public class FragmentTests
     }
 
     [Fact]
-    public async Task HostilePeer_DataInTheMiddleOfAFragmentedMessage_ClosesTheLinkAsAProtocolError()
+    public async Task HostilePeer_FragmentOutOfOrder_ClosesTheLinkAsAProtocolError()
     {
         await using var a = await Node.StartAsync(Options("a"));
         await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
@@ -314,12 +315,90 @@ public class FragmentTests
         await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         Assert.True(b.TryGetConnection(a.Id, out var connection));
 
-        // Raw messages of at most 64 KiB go out as they are: a first fragment, then a cast where the second belongs.
-        Assert.Equal(EnqueueResult.Queued, connection.TryEnqueue(new RawMessage(Fragment(100_000, 0, 65536))));
-        Assert.Equal(EnqueueResult.Queued, connection.TryEnqueue(new RawMessage([0x12, 1, 0, 0, 0, 0, 0, 0, 0, 0xaa])));
+        // A message of at most 64 KiB goes out as it is: here the last fragment of a message that never began.
+        Assert.Equal(EnqueueResult.Queued, connection.TryEnqueue(new RawMessage(ProtocolVectors.Hex("03 01 00 01 00 00 00 01 00 2a"))));
 
         await ClusterTests.Eventually(() => !downs.IsEmpty);
-        Assert.Equal(NodeDownReason.ProtocolError, downs.Single());
+        Assert.Equal(NodeDownReason.ProtocolError, downs.First());
+    }
+
+    private sealed class Handler : IConnectionHandler
+    {
+        public List<byte[]> Messages { get; } = [];
+
+        public void OnMessage(Connection connection, ReadOnlySpan<byte> message) => Messages.Add(message.ToArray());
+
+        public void OnClosed(Connection connection, CloseReason reason, Exception? error)
+        {
+        }
+    }
+
+    /// <summary>A connection's read side fed by hand with frames sealed under its key, as a hostile peer could send them.</summary>
+    private static async Task<(FragmentException Error, List<byte[]> Delivered)> FeedAsync(params byte[][][] frames)
+    {
+        var key = Enumerable.Range(0, 32).Select(i => (byte)i).ToArray();
+        var handler = new Handler();
+        var connection = new Connection(new Socket(SocketType.Stream, ProtocolType.Tcp), null, NodeId.Parse("peer@127.0.0.1:1"), 1, dialed: true,
+            new SessionKeys(new byte[32], (byte[])key.Clone()), new NodeOptions { Name = "me", ClusterSecret = "x" }, handler);
+        await using var _ = connection;
+        using var writer = new FrameWriter(key);
+        foreach (var frame in frames)
+        {
+            foreach (var message in frame)
+            {
+                writer.WriteMessage(message);
+            }
+            writer.Seal();
+        }
+        var error = Assert.Throws<FragmentException>(() =>
+        {
+            for (ReadOnlySpan<byte> sent = writer.WrittenSpan; !sent.IsEmpty;)
+            {
+                var free = connection.ReceiveBuffer.Span;
+                var n = Math.Min(free.Length, sent.Length);
+                sent[..n].CopyTo(free);
+                Assert.True(connection.Deliver(n));
+                sent = sent[n..];
+            }
+        });
+        return (error, handler.Messages);
+    }
+
+    [Fact]
+    public async Task Connection_CastBetweenFragments_IsInterleaved_AndNothingPartialIsDelivered()
+    {
+        byte[] gossip = [0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        byte[] cast = [0x12, 1, 0, 0, 0, 0, 0, 0, 0, 0xaa];
+
+        var (error, delivered) = await FeedAsync([Fragment(100_000, 0, 65536)], [gossip], [cast]);
+
+        Assert.Equal(FragmentError.Interleaved, error.Error);
+        Assert.Equal([gossip], delivered); // control went through between the fragments; the cast did not
+    }
+
+    [Fact]
+    public async Task Connection_FragmentsNeverFinished_StallAfterSixtyFourEmptyFrames()
+    {
+        var frames = new List<byte[][]> { new[] { Fragment(100_000, 0, 65536) } };
+        frames.AddRange(Enumerable.Repeat(Array.Empty<byte[]>(), FragmentAssembler.MaxFramesWithoutFragment + 1));
+
+        var (error, delivered) = await FeedAsync([.. frames]);
+
+        Assert.Equal(FragmentError.Stalled, error.Error);
+        Assert.Empty(delivered);
+    }
+
+    [Fact]
+    public async Task Connection_FragmentsInOrder_DeliverTheMessageOnceWhole()
+    {
+        var message = Blob(200_000);
+        message[0] = 0x12;
+        var parts = Split(message);
+        // A trailing bad fragment ends the feed with an error, after the whole message was delivered.
+        var (error, delivered) = await FeedAsync([.. parts.Select(p => new[] { p }), [Fragment(65536, 0, 10)]]);
+
+        Assert.Equal(FragmentError.BadTotal, error.Error);
+        Assert.Equal(message, Assert.Single(delivered));
     }
 
     private readonly struct RawMessage(byte[] bytes) : IOutboundMessage

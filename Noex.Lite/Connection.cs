@@ -87,6 +87,7 @@ internal sealed class Connection : IAsyncDisposable
     private int _spillFragmentOffset; // bytes of the head record already sent as fragments
     private FrameWriter _sending;
     private ulong _batchStartSeq; // the active writer's first sequence number (frames per send = NextSeq − this)
+    private ulong _batchFrames;   // frames in the batch being sent (the write loop's only)
     private long _queuedBytes;
     private int _queuedMessages;
     private bool _heartbeatRequested;
@@ -144,6 +145,17 @@ internal sealed class Connection : IAsyncDisposable
 
     /// <summary>Whether the connection has ended.</summary>
     public bool IsClosed => Volatile.Read(ref _closeReason) != 0;
+
+    private bool IsClosedForSending
+    {
+        get
+        {
+            lock (_sendLock)
+            {
+                return _closed;
+            }
+        }
+    }
 
     /// <summary>The bytes waiting to be sent.</summary>
     public long QueuedBytes => Volatile.Read(ref _queuedBytes);
@@ -334,6 +346,55 @@ internal sealed class Connection : IAsyncDisposable
         _closing.Dispose();
     }
 
+    /// <summary>The receive buffer's free space, for the read loop (and the transport micro benchmark) to fill.</summary>
+    internal Memory<byte> ReceiveBuffer => _reader.GetMemory();
+
+    /// <summary>
+    /// Takes <paramref name="read"/> bytes received into <see cref="ReceiveBuffer"/>: verifies every whole frame and hands
+    /// its messages to the handler, reassembling fragments. False when the stream broke protocol.md §3 (the reader has the
+    /// error); a fragment or handler failure throws.
+    /// </summary>
+    internal bool Deliver(int read)
+    {
+        _reader.Advance(read);
+        // Any bytes are a sign of life, not only whole frames: a large frame crawling over a slow link must not
+        // look like silence to the failure detector (reliability case T18).
+        Volatile.Write(ref _lastReceived, _time.GetTimestamp());
+        if (Telemetry.BytesReceived.Enabled)
+        {
+            Telemetry.BytesReceived.Add(read);
+        }
+        OperationStatus status;
+        while ((status = _reader.TryRead(out var frame)) == OperationStatus.Done)
+        {
+            if (Telemetry.FramesReceived.Enabled)
+            {
+                Telemetry.FramesReceived.Add(1);
+            }
+            var fragments = false;
+            foreach (var message in frame)
+            {
+                if (message[0] != Fragments.Type)
+                {
+                    _assembler.CheckOther(message[0]);
+                    _handler.OnMessage(this, message);
+                    continue;
+                }
+                fragments = true;
+                if (_assembler.Accept(message, out var whole) && !whole.IsEmpty)
+                {
+                    _handler.OnMessage(this, whole);
+                    _assembler.Release();
+                }
+            }
+            if (!fragments)
+            {
+                _assembler.OnFrameWithoutFragment();
+            }
+        }
+        return status != OperationStatus.InvalidData;
+    }
+
     private async Task ReadLoopAsync()
     {
         var token = _closing.Token;
@@ -341,7 +402,7 @@ internal sealed class Connection : IAsyncDisposable
         {
             while (true)
             {
-                var memory = _reader.GetMemory();
+                var memory = ReceiveBuffer;
                 var read = _stream is null
                     ? await _socket.ReceiveAsync(memory, SocketFlags.None, token).ConfigureAwait(false)
                     : await _stream.ReadAsync(memory, token).ConfigureAwait(false);
@@ -350,43 +411,7 @@ internal sealed class Connection : IAsyncDisposable
                     Close(CloseReason.ConnectionClosed);
                     return;
                 }
-                _reader.Advance(read);
-                // Any bytes are a sign of life, not only whole frames: a large frame crawling over a slow link must not
-                // look like silence to the failure detector (reliability case T18).
-                Volatile.Write(ref _lastReceived, _time.GetTimestamp());
-                if (Telemetry.BytesReceived.Enabled)
-                {
-                    Telemetry.BytesReceived.Add(read);
-                }
-                OperationStatus status;
-                while ((status = _reader.TryRead(out var frame)) == OperationStatus.Done)
-                {
-                    if (Telemetry.FramesReceived.Enabled)
-                    {
-                        Telemetry.FramesReceived.Add(1);
-                    }
-                    var fragments = false;
-                    foreach (var message in frame)
-                    {
-                        if (message[0] != Fragments.Type)
-                        {
-                            _assembler.CheckOther(message[0]);
-                            _handler.OnMessage(this, message);
-                            continue;
-                        }
-                        fragments = true;
-                        if (_assembler.Accept(message, out var whole) && !whole.IsEmpty)
-                        {
-                            _handler.OnMessage(this, whole);
-                            _assembler.Release();
-                        }
-                    }
-                    if (!fragments)
-                    {
-                        _assembler.OnFrameWithoutFragment();
-                    }
-                }
-                if (status == OperationStatus.InvalidData)
+                if (!Deliver(read))
                 {
                     Close(CloseReason.ProtocolError, _reader.CreateException());
                     return;
@@ -407,6 +432,73 @@ internal sealed class Connection : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Seals what is queued (plus one chunk of the spill lane, or an empty heartbeat frame) into one batch to send, and
+    /// lets senders go on in the spare writer; null when there is nothing to send. The write loop's first half, and what
+    /// the transport micro benchmark drives without a socket. Follow with <see cref="FinishBatch"/> once it is sent.
+    /// </summary>
+    /// <param name="more">Set when the spill lane still holds data: take another batch without waiting for a signal.</param>
+    internal FrameWriter? TakeBatch(out bool more)
+    {
+        TaskCompletionSource? waiter;
+        FrameWriter batch;
+        lock (_sendLock)
+        {
+            more = false;
+            if (_closed || (_queuedMessages == 0 && !_heartbeatRequested))
+            {
+                return null;
+            }
+            // One chunk of the spill lane rides behind whatever control (and earlier data) messages wait.
+            TakeSpillChunk();
+            // Seal what has accumulated (or an empty heartbeat frame), and let senders go on in the spare
+            // writer, which continues the sequence numbers.
+            _active.Seal();
+            batch = _active;
+            _batchFrames = batch.NextSeq - _batchStartSeq;
+            _active = _sending;
+            _active.ContinueSequenceFrom(batch);
+            _batchStartSeq = _active.NextSeq;
+            _sending = batch;
+            // What is left is in the spill lane; it keeps the write loop going without a signal.
+            _queuedBytes = _spillEnd - _spillStart - _spillFragmentOffset;
+            _queuedMessages = _spillMessages;
+            more = _spillMessages > 0;
+            _heartbeatRequested = false;
+            _inFlight = true;
+            waiter = _spaceWaiter;
+            _spaceWaiter = null;
+        }
+        waiter?.TrySetResult();
+        return batch;
+    }
+
+    /// <summary>Records that <paramref name="batch"/> from <see cref="TakeBatch"/> was written, and clears it for reuse.</summary>
+    internal void FinishBatch(FrameWriter batch)
+    {
+        Volatile.Write(ref _lastSent, _time.GetTimestamp());
+        if (Telemetry.FramesSent.Enabled)
+        {
+            Telemetry.FramesSent.Add((long)_batchFrames);
+        }
+        if (Telemetry.BytesSent.Enabled)
+        {
+            Telemetry.BytesSent.Add(batch.WrittenMemory.Length);
+        }
+        TaskCompletionSource? drained = null;
+        lock (_sendLock)
+        {
+            batch.Clear();
+            _inFlight = false;
+            if (_queuedMessages == 0 && !_heartbeatRequested)
+            {
+                drained = _drainWaiter;
+                _drainWaiter = null;
+            }
+        }
+        drained?.TrySetResult();
+    }
+
     private async Task WriteLoopAsync()
     {
         var token = _closing.Token;
@@ -419,41 +511,14 @@ internal sealed class Connection : IAsyncDisposable
                 {
                     await _writeSignal.WaitAsync().ConfigureAwait(false);
                 }
-                FrameWriter batch;
-                TaskCompletionSource? waiter;
-                ulong frames;
-                lock (_sendLock)
+                if (TakeBatch(out more) is not { } batch)
                 {
-                    if (_closed)
+                    if (IsClosedForSending)
                     {
                         return;
                     }
-                    if (_queuedMessages == 0 && !_heartbeatRequested)
-                    {
-                        more = false;
-                        continue;
-                    }
-                    // One chunk of the spill lane rides behind whatever control (and earlier data) messages wait.
-                    TakeSpillChunk();
-                    // Seal what has accumulated (or an empty heartbeat frame), and let senders go on in the spare
-                    // writer, which continues the sequence numbers.
-                    _active.Seal();
-                    batch = _active;
-                    frames = batch.NextSeq - _batchStartSeq;
-                    _active = _sending;
-                    _active.ContinueSequenceFrom(batch);
-                    _batchStartSeq = _active.NextSeq;
-                    _sending = batch;
-                    // What is left is in the spill lane; it keeps the write loop going without a signal.
-                    _queuedBytes = _spillEnd - _spillStart - _spillFragmentOffset;
-                    _queuedMessages = _spillMessages;
-                    more = _spillMessages > 0;
-                    _heartbeatRequested = false;
-                    _inFlight = true;
-                    waiter = _spaceWaiter;
-                    _spaceWaiter = null;
+                    continue;
                 }
-                waiter?.TrySetResult();
                 var bytes = batch.WrittenMemory;
                 if (_stream is null)
                 {
@@ -468,27 +533,7 @@ internal sealed class Connection : IAsyncDisposable
                     await _stream.WriteAsync(bytes, token).ConfigureAwait(false);
                     await _stream.FlushAsync(token).ConfigureAwait(false);
                 }
-                Volatile.Write(ref _lastSent, _time.GetTimestamp());
-                if (Telemetry.FramesSent.Enabled)
-                {
-                    Telemetry.FramesSent.Add((long)frames);
-                }
-                if (Telemetry.BytesSent.Enabled)
-                {
-                    Telemetry.BytesSent.Add(batch.WrittenMemory.Length);
-                }
-                TaskCompletionSource? drained = null;
-                lock (_sendLock)
-                {
-                    batch.Clear();
-                    _inFlight = false;
-                    if (_queuedMessages == 0 && !_heartbeatRequested)
-                    {
-                        drained = _drainWaiter;
-                        _drainWaiter = null;
-                    }
-                }
-                drained?.TrySetResult();
+                FinishBatch(batch);
             }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)

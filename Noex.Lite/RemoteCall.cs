@@ -74,6 +74,13 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         {
             return ValueTask.FromException<Value>(new NodeNotReachableException(target.Node, "not connected"));
         }
+        return CallOn(connection, target, request, timeout, cancellationToken);
+    }
+
+    /// <summary>Sends a call on <paramref name="connection"/> and returns its reply (the per-call path, which the transport
+    /// micro benchmark drives on a connection without a socket).</summary>
+    internal ValueTask<Value> CallOn(Connection connection, ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken)
+    {
         var waiter = _runtime.Waiters.Rent();
         var token = waiter.Arm(target, timeout, cancellationToken, remote: true);
         var reply = waiter.Task;
