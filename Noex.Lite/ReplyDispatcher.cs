@@ -28,7 +28,9 @@ internal sealed class ReplyDispatcher : IThreadPoolWorkItem
         // The first reply after the dispatcher went idle schedules it; later ones ride along.
         if (Volatile.Read(ref _scheduled) == 0 && Interlocked.Exchange(ref _scheduled, 1) == 0)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            // The local queue of the read loop's worker: it runs the batch as soon as the read loop awaits its next
+            // receive, after every reply of that read has been queued, and usually without waking another thread.
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
         }
     }
 
