@@ -73,6 +73,7 @@ internal sealed class Connection : IAsyncDisposable
     private readonly Lock _sendLock = new();
     private readonly WriteSignal _writeSignal = new();
     private readonly long _maxQueuedBytes;
+    private readonly bool _fragmenting; // a fragment fits a frame (not with a maximum frame length just above 64 KiB)
     private readonly int _maxQueuedMessages;
     private readonly SessionKeys _keys;
     private readonly CancellationTokenSource _closing = new();
@@ -113,6 +114,7 @@ internal sealed class Connection : IAsyncDisposable
         _keys = keys;
         _handler = handler;
         _maxQueuedBytes = options.MaxOutboundQueueBytes;
+        _fragmenting = options.MaxFrameLength - Framing.SingleMessageOverhead >= Fragments.HeaderSize + Fragments.ChunkSize;
         _maxQueuedMessages = options.MaxOutboundQueueMessages;
         _reader = new FrameReader(keys.Receive, 0, options.MaxFrameLength);
         _assembler = new FragmentAssembler(options.MaxFrameLength - Framing.SingleMessageOverhead);
@@ -195,7 +197,7 @@ internal sealed class Connection : IAsyncDisposable
             {
                 message.Write(_active);
                 var written = _active.OpenMessage;
-                if (!written.IsEmpty && !Fragments.IsControl(written[0]) && (_spillEnd > _spillStart || written.Length > Fragments.ChunkSize))
+                if (_fragmenting && !written.IsEmpty && !Fragments.IsControl(written[0]) && (_spillEnd > _spillStart || written.Length > Fragments.ChunkSize))
                 {
                     // Too long to go whole, or behind one that is: to the spill lane, in order.
                     Spill(written);
