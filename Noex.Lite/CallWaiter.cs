@@ -104,26 +104,6 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
         }
 
         Disarm();
-        _core.RunContinuationsAsynchronously = true;
-        _core.SetResult(reply);
-        return true;
-    }
-
-    /// <summary>
-    /// As <see cref="TryComplete"/>, but runs the caller's continuation on this thread: only for a completer that is itself
-    /// a thread-pool work item dedicated to replies (<see cref="ReplyDispatcher"/>), never a read loop or a process turn.
-    /// </summary>
-    public bool TryCompleteInline(long token, Value reply)
-    {
-        if (Interlocked.CompareExchange(ref _state, token + 1, token) != token)
-        {
-            return false;
-        }
-
-        Disarm();
-        // Set per completion, by the CAS winner, before SetResult: the continuation may rent this waiter again at once,
-        // and every other completion path sets it back to asynchronous.
-        _core.RunContinuationsAsynchronously = false;
         _core.SetResult(reply);
         return true;
     }
@@ -137,7 +117,6 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
         }
 
         Disarm();
-        _core.RunContinuationsAsynchronously = true;
         _core.SetException(error);
         return true;
     }

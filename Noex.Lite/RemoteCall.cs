@@ -53,7 +53,6 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
     private readonly Node _node;
     private readonly ProcessRuntime _runtime;
     private readonly PendingCalls _pending = new();
-    private readonly ReplyDispatcher _replies = new();
     private long _nextCallId;
     private long _deadLetters;
 
@@ -186,7 +185,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
                 }
                 if (_pending.TryRemove(BinaryPrimitives.ReadInt64LittleEndian(message[1..]), out var pending))
                 {
-                    _replies.Post(pending.Waiter, pending.Token, reply);
+                    pending.Waiter.TryComplete(pending.Token, reply);
                 }
                 return true;
             case TypeCallError when message.Length >= 10:
