@@ -299,7 +299,8 @@ public ref struct ValueReader
     /// <exception cref="ValueCodecException">The value is malformed, repeats a key, nests deeper than
     /// <see cref="MaxDepth"/>, or the input ended.</exception>
     /// <remarks>Allocates the value's strings, arrays, objects and blobs, bounded by a constant multiple of the input's
-    /// size; object keys come from a small per-thread cache, since the same few recur in every message.</remarks>
+    /// size; object keys and short strings come from a small shared cache (<see cref="StringCache"/>), since the same few
+    /// recur in every message.</remarks>
     public Value ReadValue() => ReadValueCore(0);
 
     private Value ReadValueCore(int depth)
@@ -313,7 +314,7 @@ public ref struct ValueReader
         }
         if ((uint)(tag - ValueCodec.TagShortString) <= ValueCodec.MaxShortString || tag == ValueCodec.TagString)
         {
-            return Value.FromStringUnchecked(DecodeText(ReadStringBytes(), start));
+            return Value.FromStringUnchecked(DecodeCachedText(ReadStringBytes(), start));
         }
         switch (tag)
         {
@@ -369,7 +370,7 @@ public ref struct ValueReader
         for (var i = 0; i < entries.Length; i++)
         {
             var keyStart = _position;
-            var key = KeyCache.GetOrAdd(ReadPropertyName());
+            var key = StringCache.Get(ReadPropertyName());
             if (seen is null ? ContainsKey(entries.AsSpan(0, i), key) : !seen.Add(key))
             {
                 ThrowDuplicateKey(keyStart, key, start);
@@ -609,6 +610,16 @@ public ref struct ValueReader
         return Encoding.UTF8.GetString(utf8);
     }
 
+    // As DecodeText, but short text comes from the shared cache; checked first, so errors are those of DecodeText.
+    private static string DecodeCachedText(ReadOnlySpan<byte> utf8, int start)
+    {
+        if (!ValueCodec.IsValidUtf8(utf8))
+        {
+            ThrowInvalidUtf8(start, "string");
+        }
+        return StringCache.Get(utf8);
+    }
+
     [DoesNotReturn]
     private readonly void ThrowUnexpected(ValueKind expected) =>
         ThrowUnexpected(_position, expected, PeekKind());
@@ -662,45 +673,4 @@ public ref struct ValueReader
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ThrowDepth(int offset, int maxDepth) =>
         ValueCodecException.Throw(ValueCodecError.DepthExceeded, offset, $"arrays and objects nest deeper than {maxDepth} (the maxDepth option)");
-}
-
-/// <summary>A per-thread cache of decoded object keys: messages repeat the same few ("type", "key", ...), and a hit costs a
-/// short hash and compare instead of a new string.</summary>
-/// <remarks>
-/// Measured on the small message: CommunityToolkit's StringPool.Shared (transcode to a rented buffer, hash, lock) made
-/// Decode slower than allocating the keys; this cache is a fraction of either. A slot holds the last key that hashed to it;
-/// a miss (or an attacker forcing collisions) only costs the string that would have been allocated anyway. Only ASCII
-/// keys of up to 32 bytes are cached.
-/// </remarks>
-internal static class KeyCache
-{
-    private const int Slots = 256; // a power of two; 2 KB of references per thread
-    private const int MaxCachedLength = 32;
-
-    [ThreadStatic]
-    private static string?[]? t_slots;
-
-    public static string GetOrAdd(ReadOnlySpan<byte> utf8)
-    {
-        if (utf8.Length > MaxCachedLength)
-        {
-            return Encoding.UTF8.GetString(utf8);
-        }
-        var slots = t_slots ??= new string?[Slots];
-        // FNV-1a over the bytes; the length is mixed in so that prefixes land elsewhere.
-        var hash = 2166136261u ^ (uint)utf8.Length;
-        foreach (var b in utf8)
-        {
-            hash = (hash ^ b) * 16777619u;
-        }
-        ref var slot = ref slots[(int)((hash ^ (hash >> 16)) & (Slots - 1))];
-        var cached = slot;
-        if (cached is not null && cached.Length == utf8.Length && Ascii.Equals(utf8, cached))
-        {
-            return cached;
-        }
-        var text = Encoding.UTF8.GetString(utf8);
-        slot = text;
-        return text;
-    }
 }
