@@ -98,6 +98,32 @@ public class StringCacheTests
     }
 
     [Fact]
+    public void Matches_IsTrueExactlyForTheSameText()
+    {
+        // Get reaches Matches only when slot and check bits agree, which distinct short texts almost never do, so the
+        // compare is tested on its own, on every pair: same and different lengths, ASCII and not, same char count with
+        // different byte counts, and texts that differ only in the first, a middle or the last char.
+        string[] texts =
+        [
+            "a", "b", "ab", "abc", "abd", "Ã©", "é", "bbc", "aXc", "éa", "aé", "ée", "中", "ä¸\u00AD", "中a", "a中", "😀", "😁", "a😀", "abcd",
+            "ü1", "ü2", "ünïcödé 1", "ünïcödé 2", "ünïcödé 12", "unicode 12", "user-1@example.com", "user-2@example.com",
+            new string('x', StringCache.MaxLength), new string('x', StringCache.MaxLength - 1) + "y",
+            string.Concat(Enumerable.Repeat("é", StringCache.MaxLength / 2)), string.Concat(Enumerable.Repeat("中", 10)) + "xy",
+        ];
+        foreach (var cached in texts)
+        {
+            foreach (var input in texts)
+            {
+                var bytes = Encoding.UTF8.GetBytes(input);
+                if (bytes.Length <= StringCache.MaxLength)
+                {
+                    Assert.True(StringCache.Matches(cached, bytes) == (cached == input), $"'{cached}' vs '{input}'");
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void Decode_InvalidUtf8AfterTheValidTextIsCached_StillFails()
     {
         Assert.Equal("ab", ValueCodec.Decode([0x22, (byte)'a', (byte)'b']).AsString());

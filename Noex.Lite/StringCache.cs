@@ -18,7 +18,8 @@ namespace Noex.Lite;
 /// <para>
 /// Thread safety without locks: a slot is a single string reference, and strings are immutable, so a reader sees either
 /// the old string or the new one whole; <see cref="Volatile.Write{T}(ref T, T)"/> publishes a string only after its
-/// characters are written. Two threads racing on one slot just both allocate, and the last write wins.
+/// characters are written, and a hit always compares the string's bytes with the input. Two threads racing on one slot
+/// just both allocate, and the last write wins.
 /// </para>
 /// </remarks>
 internal static class StringCache
@@ -31,6 +32,11 @@ internal static class StringCache
     private const int SlotCount = 1 << SlotBits;
 
     private static readonly string?[] s_slots = new string?[SlotCount];
+
+    // A filter beside each slot, not part of it: a check and its string are written one after the other, so a reader may
+    // see one thread's check with another's string. That only turns a hit into a miss or leads to a byte compare that
+    // fails; correctness rests on the compare alone.
+    private static readonly uint[] s_checks = new uint[SlotCount];
 
     /// <summary>The string for <paramref name="utf8"/>, from the cache when it holds these exact bytes.</summary>
     /// <param name="utf8">Well-formed UTF-8 (the caller has validated it).</param>
@@ -45,22 +51,32 @@ internal static class StringCache
         {
             return string.Empty;
         }
-        ref var slot = ref s_slots[SlotOf(utf8)];
-        var cached = Volatile.Read(ref slot);
-        if (cached is not null && Matches(cached, utf8))
+        var hash = Hash(utf8);
+        var index = (int)(hash >> (64 - SlotBits));
+        // Bits of the hash below the slot's: most misses end here, without reading the cached string (which, after a
+        // burst of distinct text, is cold in the CPU cache).
+        var check = (uint)(hash >> (32 - SlotBits));
+        if (s_checks[index] == check)
         {
-            return cached;
+            var cached = Volatile.Read(ref s_slots[index]);
+            if (cached is not null && Matches(cached, utf8))
+            {
+                return cached;
+            }
         }
         var text = Encoding.UTF8.GetString(utf8);
-        Volatile.Write(ref slot, text);
+        Volatile.Write(ref s_slots[index], text);
+        s_checks[index] = check;
         return text;
     }
 
     /// <summary>The slot that <paramref name="utf8"/> maps to (exposed so that tests can build collisions).</summary>
     /// <param name="utf8">At most <see cref="MaxLength"/> bytes.</param>
     /// <returns>An index below the slot count.</returns>
+    internal static int SlotOf(ReadOnlySpan<byte> utf8) => (int)(Hash(utf8) >> (64 - SlotBits));
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int SlotOf(ReadOnlySpan<byte> utf8)
+    private static ulong Hash(ReadOnlySpan<byte> utf8)
     {
         // Multiplicative hashing, eight bytes at a time (an FNV byte loop costs a dependent multiply per byte, which on a
         // 32-byte key approaches the allocation it saves). The length is mixed in so that a tail read that repeats bytes
@@ -91,25 +107,48 @@ internal static class StringCache
         {
             tail = 0;
         }
-        hash = (hash ^ tail) * Prime;
-        return (int)(hash >> (64 - SlotBits));
+        return (hash ^ tail) * Prime;
     }
 
-    // Whether `cached` encodes to exactly `utf8`.
-    private static bool Matches(string cached, ReadOnlySpan<byte> utf8)
+    /// <summary>Whether <paramref name="cached"/> encodes to exactly <paramref name="utf8"/> (internal for tests: the
+    /// hash filter in <see cref="Get"/> makes a mismatch here too rare to reach through it).</summary>
+    /// <param name="cached">A non-empty string decoded from well-formed UTF-8.</param>
+    /// <param name="utf8">Non-empty, well-formed UTF-8 of at most <see cref="MaxLength"/> bytes.</param>
+    /// <returns>Whether they are the same text.</returns>
+    internal static bool Matches(string cached, ReadOnlySpan<byte> utf8)
     {
         if (cached.Length == utf8.Length)
         {
-            // As many chars as bytes means equal text would be all ASCII; Ascii.Equals is false for any non-ASCII byte or
-            // char, so a non-ASCII string of the same length never matches (its encoding is longer).
-            return Ascii.Equals(utf8, cached);
+            // As many chars as bytes means equal text is all ASCII (a non-ASCII string of this length encodes to more
+            // bytes), so equal values must also be below 0x80: "Ã©" is not the bytes C3 A9 of "é". A plain loop, since
+            // Ascii.Equals costs about 10 ns of setup on these few bytes, as much as the allocation it would save.
+            var bits = 0;
+            for (var i = 0; i < utf8.Length; i++)
+            {
+                int c = cached[i];
+                if (c != utf8[i])
+                {
+                    return false;
+                }
+                bits |= c;
+            }
+            return bits < 0x80;
         }
-        if (cached.Length > utf8.Length)
+        // An ASCII last byte is the last char: a cheap reject before transcoding, since text that shares a slot with
+        // recent text most often differs at the end ("ünïcödé 1", "ünïcödé 2").
+        var last = utf8[^1];
+        if (cached.Length > utf8.Length || (last < 0x80 && cached[^1] != last))
         {
             return false;
         }
-        // Non-ASCII: every char encodes to at least one byte, so the cached string's encoding fits MaxLength bytes when
-        // it can be equal; a larger encoding reports DestinationTooSmall.
+        return EncodesTo(cached, utf8);
+    }
+
+    // Non-ASCII: every char encodes to at least one byte, so the cached string's encoding fits MaxLength bytes when it can
+    // be equal; a larger encoding reports DestinationTooSmall. Apart so that the ASCII path has no stack buffer to set up.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool EncodesTo(string cached, ReadOnlySpan<byte> utf8)
+    {
         Span<byte> encoded = stackalloc byte[MaxLength];
         return Utf8.FromUtf16(cached, encoded, out _, out var written) == OperationStatus.Done
             && encoded.Slice(0, written).SequenceEqual(utf8);
