@@ -20,17 +20,8 @@ public class GlobalRegistryTests(ITestOutputHelper output)
         protected override ValueTask<int> HandleCastAsync(Value message, int state) => new(state);
     }
 
-    private static NodeOptions Options(string name, params string[] seeds) => new()
-    {
-        Name = name,
-        Host = "127.0.0.1",
-        Port = 0,
-        ClusterSecret = Secret,
-        Seeds = seeds,
-        HeartbeatInterval = TimeSpan.FromSeconds(1),
-        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
-        ReconnectMaxDelay = TimeSpan.FromMilliseconds(500),
-    };
+    private static NodeOptions Options(string name, params string[] seeds) =>
+        TestNodes.Options(name, Secret, seeds) with { ReconnectMaxDelay = TimeSpan.FromMilliseconds(500) };
 
     private static async Task<Node[]> MeshAsync(int count, Func<NodeOptions, NodeOptions>? configure = null)
     {
