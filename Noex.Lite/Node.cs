@@ -53,6 +53,8 @@ public sealed class Node : IAsyncDisposable
         Runtime.Router = _remote;
         // Message type ranges of protocol.md §5; each layer owns its own.
         AddService(RemoteCall.FirstType, RemoteCall.LastType, _remote);
+        Observer = new ClusterObserver(this, () => _transport.GetConnections());
+        AddService(ClusterObserver.FirstType, ClusterObserver.LastType, Observer);
         sink.Node = this;
     }
 
@@ -60,6 +62,9 @@ public sealed class Node : IAsyncDisposable
     /// The node's processes. Its calls and casts are routed transparently: a ref of another node goes over the cluster.
     /// </summary>
     public ProcessRuntime Runtime { get; }
+
+    /// <summary>Cluster-wide statistics: this node's and every connected node's load, traffic and memory.</summary>
+    public ClusterObserver Observer { get; }
 
     /// <summary>The options the node was started with.</summary>
     public NodeOptions Options => _options;
