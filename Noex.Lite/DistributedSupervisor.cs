@@ -255,10 +255,14 @@ public sealed class DistributedSupervisor : IAsyncDisposable
             }
             try
             {
-                result.TrySetResult(await operation().ConfigureAwait(false));
+                var value = await operation().ConfigureAwait(false);
+                // The caller sees the children as the operation left them.
+                Publish();
+                result.TrySetResult(value);
             }
             catch (Exception e)
             {
+                Publish();
                 result.TrySetException(e);
             }
         });
@@ -678,6 +682,8 @@ public sealed class DistributedSupervisor : IAsyncDisposable
 
     private void Raise(DistributedSupervisorEvent e)
     {
+        // What a handler reads (GetChildren) agrees with the event it is handling.
+        Publish();
         foreach (var handler in LifecycleEvent?.GetInvocationList() ?? [])
         {
             try
