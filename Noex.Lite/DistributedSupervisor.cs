@@ -45,6 +45,7 @@ public sealed class DistributedSupervisor : IAsyncDisposable
     private int _templateChildren;
     private int _totalRestarts;
     private int _nodeFailureRestarts;
+    private int _retryScheduled;
     private Task _loop = Task.CompletedTask;
 
     private DistributedSupervisor(Node node, IChildHost host, bool ownsHost, DistributedSupervisorOptions options, string id)
@@ -476,6 +477,17 @@ public sealed class DistributedSupervisor : IAsyncDisposable
         return true;
     }
 
+    /// <summary>Takes back the restart recorded last (it did not happen).</summary>
+    private void RefundRestart()
+    {
+        var kept = _restartTimes.Take(_restartTimes.Count - 1).ToArray();
+        _restartTimes.Clear();
+        foreach (var time in kept)
+        {
+            _restartTimes.Enqueue(time);
+        }
+    }
+
     private async Task ExceededAsync()
     {
         await ShutdownAsync("max_restarts_exceeded").ConfigureAwait(false);
@@ -575,14 +587,38 @@ public sealed class DistributedSupervisor : IAsyncDisposable
         }
         catch (Exception e) when (e is NoexException or OperationCanceledException)
         {
-            // Nowhere to go now (no node, or the spawn failed): it stays orphaned and is tried again when a node comes up.
-            child.Node = from;
+            // Nowhere to go now (no node, or the spawn failed): it stays orphaned and is tried again in a second, or
+            // when a node comes up. Waiting for a place is not a restart, so it does not count against the intensity.
+            RefundRestart();
+            ScheduleRetry();
             return;
         }
         child.RestartCount++;
         Interlocked.Increment(ref _totalRestarts);
         Interlocked.Increment(ref _nodeFailureRestarts);
         Raise(new DistributedSupervisorEvent(DistributedSupervisorEventKind.ChildMigrated, Id, child.Spec.Id, child.Node, FromNode: from, Attempt: child.RestartCount));
+    }
+
+    private void ScheduleRetry()
+    {
+        if (Interlocked.Exchange(ref _retryScheduled, 1) == 0)
+        {
+            _ = Task.Delay(TimeSpan.FromSeconds(1), _node.Options.TimeProvider).ContinueWith(
+                _ => Post(RetryOrphansAsync), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>Tries again to place children whose node is lost and that found no new one yet.</summary>
+    private async Task RetryOrphansAsync()
+    {
+        Volatile.Write(ref _retryScheduled, 0);
+        foreach (var child in _children.Where(c => c.Orphaned && !_node.IsConnected(c.Node)).ToList())
+        {
+            if (_running && _children.Contains(child) && (_options.PartitionPolicy == PartitionPolicy.Always || SeesMajority()))
+            {
+                await MigrateAsync(child, mayStillRun: true).ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>A node is (back) in sight: stop the instances replaced while it was away, then settle orphaned children.</summary>
