@@ -55,7 +55,8 @@ public class DistributedSupervisorPartitionTests
         await ClusterTests.Eventually(() => a.GetConnectedNodes().Count == 2 && b.GetConnectedNodes().Count == 2 && c.GetConnectedNodes().Count == 2);
         var nodes = new[] { a, b, c };
         var host = new InProcessChildHost(a, s_behaviors, b, c);
-        var ids = new[] { "w1", "w2", "w3" };
+        // Four children, more than the intensity's three: one node failure counts once.
+        var ids = new[] { "w1", "w2", "w3", "w4" };
         await using var supervisor = await DistributedSupervisor.StartAsync(a, new DistributedSupervisorOptions
         {
             NodeSelector = Prefer(c.Id),
@@ -74,6 +75,7 @@ public class DistributedSupervisorPartitionTests
         Assert.All(ids, id => Assert.Equal(1, log.Count(DistributedSupervisorEventKind.ChildMigrated, id)));
         Assert.All(supervisor.GetChildren(), ch => Assert.NotEqual(c.Id, ch.Node));
         Assert.Equal(ids.Length, supervisor.GetStats().NodeFailureRestarts);
+        Assert.True(supervisor.IsRunning);
         // ...while the old instances still run on c, cut off.
         Assert.All(before.Values, r => Assert.True(c.Runtime.IsAlive(r)));
 

@@ -42,8 +42,9 @@ internal sealed class InProcessChildHost(Node self, IReadOnlyDictionary<string, 
         {
             await target.Runtime.StopAsync(child, ExitReason.Shutdown);
         }
-        catch (ServerNotRunningException)
+        catch (Exception e) when (e is NoexException or ObjectDisposedException)
         {
+            // Gone already, or its node stopped: stopped either way.
         }
     }
 

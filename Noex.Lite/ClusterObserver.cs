@@ -458,7 +458,7 @@ public sealed class ClusterObserver : IClusterService
                     }
                     catch (FormatException e)
                     {
-                        pending.Reply.TrySetException(new NoexException($"Node {connection.Peer} sent unreadable stats: {e.Message}", e));
+                        Fail(pending.Reply, new NoexException($"Node {connection.Peer} sent unreadable stats: {e.Message}", e));
                     }
                 }
                 return true;
@@ -480,7 +480,7 @@ public sealed class ClusterObserver : IClusterService
         {
             if (ReferenceEquals(entry.Value.Connection, connection))
             {
-                entry.Value.Reply.TrySetException(new NodeNotReachableException(connection.Peer, $"the node went down ({reason}) before it answered"));
+                Fail(entry.Value.Reply, new NodeNotReachableException(connection.Peer, $"the node went down ({reason}) before it answered"));
             }
         }
     }
@@ -497,6 +497,15 @@ public sealed class ClusterObserver : IClusterService
                 _older = _recent;
                 _recent = sample;
             }
+        }
+    }
+
+    /// <summary>Fails a request; its waiter may have given up already, so the failure is marked observed (no unobserved-task noise).</summary>
+    private static void Fail(TaskCompletionSource<NodeStats> reply, Exception error)
+    {
+        if (reply.TrySetException(error))
+        {
+            _ = reply.Task.Exception;
         }
     }
 

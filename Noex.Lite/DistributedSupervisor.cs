@@ -238,7 +238,14 @@ public sealed class DistributedSupervisor : IAsyncDisposable
     {
         await foreach (var item in _work.Reader.ReadAllAsync().ConfigureAwait(false))
         {
-            await item().ConfigureAwait(false);
+            try
+            {
+                await item().ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Items catch their own failures; this keeps the loop alive should one slip through.
+            }
             Publish();
         }
     }
@@ -369,7 +376,7 @@ public sealed class DistributedSupervisor : IAsyncDisposable
         {
             // Its node came back without it (it restarted): the node's failure, not the child's own exit.
             child.Orphaned = true;
-            await MigrateAsync(child, mayStillRun: false).ConfigureAwait(false);
+            await MigrateAsync([child], mayStillRun: false).ConfigureAwait(false);
             return;
         }
         await OnChildExitAsync(child, reason).ConfigureAwait(false);
@@ -502,18 +509,25 @@ public sealed class DistributedSupervisor : IAsyncDisposable
         _running = false;
         _node.NodeDown -= OnNodeDown;
         _node.NodeUp -= OnNodeUp;
-        for (var i = _children.Count - 1; i >= 0; i--)
+        try
         {
-            var child = _children[i];
-            Unwatch(child);
-            await _host.StopAsync(child.Ref, child.Spec.ShutdownTimeout).ConfigureAwait(false);
+            for (var i = _children.Count - 1; i >= 0; i--)
+            {
+                var child = _children[i];
+                Unwatch(child);
+                await _host.StopAsync(child.Ref, child.Spec.ShutdownTimeout).ConfigureAwait(false);
+            }
+            if (_ownsHost)
+            {
+                await _host.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception)
+        {
+            // Stops never throw by contract; whatever slips through must not keep the supervisor from ending.
         }
         _children.Clear();
         Publish();
-        if (_ownsHost)
-        {
-            await _host.DisposeAsync().ConfigureAwait(false);
-        }
         Raise(new DistributedSupervisorEvent(DistributedSupervisorEventKind.SupervisorStopped, Id, Node: _node.Id, Reason: reason));
         _work.Writer.TryComplete();
         _stopped.TrySetResult(reason);
@@ -552,28 +566,36 @@ public sealed class DistributedSupervisor : IAsyncDisposable
         {
             return; // a minority side waits: the children may well be running on the other side
         }
-        foreach (var child in affected)
-        {
-            if (_running && _children.Contains(child))
-            {
-                await MigrateAsync(child, mayStillRun: true).ConfigureAwait(false);
-            }
-        }
+        await MigrateAsync(affected, mayStillRun: true).ConfigureAwait(false);
     }
 
-    /// <summary>Restarts an orphaned child away from its lost node (or removes it, by restart type).</summary>
-    /// <param name="child">The child.</param>
-    /// <param name="mayStillRun">Whether the old instance may still run on the other side of a partition (stop it on heal).</param>
-    private async Task MigrateAsync(Child child, bool mayStillRun)
+    /// <summary>
+    /// Restarts orphaned children away from their lost nodes (or removes them, by restart type). One node failure is one
+    /// failure for the intensity, however many children it takes: otherwise losing a node with more children than
+    /// <see cref="DistributedSupervisorOptions.MaxRestarts"/> would always end the supervisor.
+    /// </summary>
+    /// <param name="children">The children, all orphaned.</param>
+    /// <param name="mayStillRun">Whether the old instances may still run on the other side of a partition (stop them on heal).</param>
+    private async Task MigrateAsync(IReadOnlyList<Child> children, bool mayStillRun)
     {
-        var from = child.Node;
-        if (mayStillRun && !_stale.Contains((from, child.Ref)))
+        var movers = new List<Child>();
+        foreach (var child in children)
         {
-            _stale.Add((from, child.Ref));
+            if (mayStillRun && !_stale.Contains((child.Node, child.Ref)))
+            {
+                _stale.Add((child.Node, child.Ref));
+            }
+            if (ShouldRestart(child.Spec.Restart, ExitReason.NoConnection))
+            {
+                movers.Add(child);
+            }
+            else
+            {
+                await RemoveAsync(child, "node_down").ConfigureAwait(false);
+            }
         }
-        if (!ShouldRestart(child.Spec.Restart, ExitReason.NoConnection))
+        if (movers.Count == 0 || !_running)
         {
-            await RemoveAsync(child, "node_down").ConfigureAwait(false);
             return;
         }
         if (!RecordRestart())
@@ -581,22 +603,32 @@ public sealed class DistributedSupervisor : IAsyncDisposable
             await ExceededAsync().ConfigureAwait(false);
             return;
         }
-        try
+        var moved = 0;
+        foreach (var child in movers)
         {
-            await StartInstanceAsync(child, exclude: from, CancellationToken.None).ConfigureAwait(false);
+            var from = child.Node;
+            try
+            {
+                await StartInstanceAsync(child, exclude: from, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is NoexException or OperationCanceledException)
+            {
+                // Nowhere to go now (no node, or the spawn failed): it stays orphaned and is tried again in a second,
+                // or when a node comes up.
+                ScheduleRetry();
+                continue;
+            }
+            moved++;
+            child.RestartCount++;
+            Interlocked.Increment(ref _totalRestarts);
+            Interlocked.Increment(ref _nodeFailureRestarts);
+            Raise(new DistributedSupervisorEvent(DistributedSupervisorEventKind.ChildMigrated, Id, child.Spec.Id, child.Node, FromNode: from, Attempt: child.RestartCount));
         }
-        catch (Exception e) when (e is NoexException or OperationCanceledException)
+        if (moved == 0)
         {
-            // Nowhere to go now (no node, or the spawn failed): it stays orphaned and is tried again in a second, or
-            // when a node comes up. Waiting for a place is not a restart, so it does not count against the intensity.
+            // Waiting for a place is not a restart.
             RefundRestart();
-            ScheduleRetry();
-            return;
         }
-        child.RestartCount++;
-        Interlocked.Increment(ref _totalRestarts);
-        Interlocked.Increment(ref _nodeFailureRestarts);
-        Raise(new DistributedSupervisorEvent(DistributedSupervisorEventKind.ChildMigrated, Id, child.Spec.Id, child.Node, FromNode: from, Attempt: child.RestartCount));
     }
 
     private void ScheduleRetry()
@@ -612,19 +644,18 @@ public sealed class DistributedSupervisor : IAsyncDisposable
     private async Task RetryOrphansAsync()
     {
         Volatile.Write(ref _retryScheduled, 0);
-        foreach (var child in _children.Where(c => c.Orphaned && !_node.IsConnected(c.Node)).ToList())
+        var orphans = _children.Where(c => c.Orphaned && !_node.IsConnected(c.Node)).ToList();
+        if (orphans.Count > 0 && (_options.PartitionPolicy == PartitionPolicy.Always || SeesMajority()))
         {
-            if (_running && _children.Contains(child) && (_options.PartitionPolicy == PartitionPolicy.Always || SeesMajority()))
-            {
-                await MigrateAsync(child, mayStillRun: true).ConfigureAwait(false);
-            }
+            await MigrateAsync(orphans, mayStillRun: true).ConfigureAwait(false);
         }
     }
 
     /// <summary>A node is (back) in sight: stop the instances replaced while it was away, then settle orphaned children.</summary>
     private async Task OnNodeBackAsync(NodeId back)
     {
-        var stale = _stale.Where(s => s.Node == back).ToList();
+        // An orphan whose move failed is still the current instance: it is watched again below, not stopped.
+        var stale = _stale.Where(s => s.Node == back && !_children.Any(c => c.Orphaned && c.Ref == s.Ref)).ToList();
         _stale.RemoveAll(s => s.Node == back);
         foreach (var (_, process) in stale)
         {
@@ -638,12 +669,9 @@ public sealed class DistributedSupervisor : IAsyncDisposable
                 _host.ReclaimName(child.Spec.GlobalName!, child.Ref);
             }
         }
-        foreach (var child in _children.Where(c => c.Orphaned).ToList())
+        var elsewhere = new List<Child>();
+        foreach (var child in _children.Where(c => c.Orphaned))
         {
-            if (!_running || !_children.Contains(child))
-            {
-                continue;
-            }
             if (child.Node == back)
             {
                 // Its own node is back: the instance may have run all along (a partition). Watch it again; if it is
@@ -652,10 +680,14 @@ public sealed class DistributedSupervisor : IAsyncDisposable
                 child.Rewatched = true;
                 Watch(child);
             }
-            else if (_options.PartitionPolicy == PartitionPolicy.Always || SeesMajority())
+            else if (!_node.IsConnected(child.Node))
             {
-                await MigrateAsync(child, mayStillRun: true).ConfigureAwait(false);
+                elsewhere.Add(child);
             }
+        }
+        if (elsewhere.Count > 0 && (_options.PartitionPolicy == PartitionPolicy.Always || SeesMajority()))
+        {
+            await MigrateAsync(elsewhere, mayStillRun: true).ConfigureAwait(false);
         }
     }
 
