@@ -53,6 +53,8 @@ public sealed class Node : IAsyncDisposable
         Runtime.Router = _remote;
         // Message type ranges of protocol.md §5; each layer owns its own.
         AddService(RemoteCall.FirstType, RemoteCall.LastType, _remote);
+        GlobalRegistry = new GlobalRegistry(this, Runtime);
+        AddService(GlobalRegistry.FirstType, GlobalRegistry.LastType, GlobalRegistry);
         Observer = new ClusterObserver(this, () => _transport.GetConnections());
         AddService(ClusterObserver.FirstType, ClusterObserver.LastType, Observer);
         sink.Node = this;
@@ -63,6 +65,8 @@ public sealed class Node : IAsyncDisposable
     /// </summary>
     public ProcessRuntime Runtime { get; }
 
+    /// <summary>Cluster-wide process names, the same on every node (protocol.md §5.4).</summary>
+    public GlobalRegistry GlobalRegistry { get; }
     /// <summary>Cluster-wide statistics: this node's and every connected node's load, traffic and memory.</summary>
     public ClusterObserver Observer { get; }
 
@@ -168,6 +172,9 @@ public sealed class Node : IAsyncDisposable
     /// <summary>The live connection to <paramref name="id"/>, for the layers above (remote calls) and tests.</summary>
     internal bool TryGetConnection(NodeId id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Connection? connection) =>
         _transport.TryGetConnection(id, out connection);
+
+    /// <summary>The live connections (a snapshot), for the layers that broadcast.</summary>
+    internal Connection[] GetLiveConnections() => _transport.GetConnections();
 
     /// <summary>Whether a live connection to <paramref name="id"/> exists.</summary>
     public bool IsConnected(NodeId id) => _transport.TryGetConnection(id, out _);
