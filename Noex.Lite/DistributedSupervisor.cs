@@ -77,6 +77,25 @@ public sealed class DistributedSupervisor : IAsyncDisposable
     /// <summary>Lifecycle events of this supervisor and its children (the seeds' <c>onLifecycleEvent</c>).</summary>
     public event Action<DistributedSupervisorEvent>? LifecycleEvent;
 
+    /// <summary>
+    /// Starts a supervisor on <paramref name="node"/> and its children, in order. Children run where their selectors say,
+    /// spawned through the node's behaviour registry (<c>node.Behaviors</c> on every node).
+    /// </summary>
+    /// <param name="node">The supervisor's node.</param>
+    /// <param name="options">Strategy, children, selector, intensity, auto-shutdown, partition policy.</param>
+    /// <param name="cancellationToken">Cancels the start; children already started are stopped.</param>
+    /// <returns>The running supervisor.</returns>
+    /// <exception cref="DistributedMissingChildTemplateException">simple_one_for_one without a template.</exception>
+    /// <exception cref="DistributedInvalidSimpleOneForOneException">simple_one_for_one with static children.</exception>
+    /// <exception cref="ArgumentException">An option is out of range, or two children share an id.</exception>
+    /// <exception cref="NoexException">A child could not be started (the supervisor stops what it started, then rethrows).</exception>
+    public static async Task<DistributedSupervisor> StartAsync(Node node, DistributedSupervisorOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        var host = await ClusterChildHost.StartAsync(node, cancellationToken).ConfigureAwait(false);
+        return await StartAsync(node, options, host, ownsHost: true, cancellationToken).ConfigureAwait(false);
+    }
+
     internal static async Task<DistributedSupervisor> StartAsync(Node node, DistributedSupervisorOptions options, IChildHost host, bool ownsHost, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);

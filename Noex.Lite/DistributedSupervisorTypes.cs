@@ -160,7 +160,7 @@ public sealed record DistributedSupervisorOptions
     /// <summary>Where children run unless their spec says otherwise; default <see cref="NodeSelector.LocalFirst"/>.</summary>
     public NodeSelector NodeSelector { get; init; } = NodeSelector.LocalFirst;
 
-    /// <summary>Children started in order by <see cref="DistributedSupervisor.StartAsync"/> (none for simple_one_for_one).</summary>
+    /// <summary>Children started in order by <see cref="DistributedSupervisor.StartAsync(Node, DistributedSupervisorOptions, CancellationToken)"/> (none for simple_one_for_one).</summary>
     public IReadOnlyList<DistributedChildSpec> Children { get; init; } = [];
 
     /// <summary>The template for simple_one_for_one; required there, ignored otherwise.</summary>

@@ -1,0 +1,84 @@
+namespace Noex.Lite.Tests;
+
+/// <summary>
+/// The distributed supervisor with its production host on in-process nodes: children spawned through each node's
+/// behaviour registry, watched by remote monitors, registered under global names; a partition cut by proxies (T23).
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public class DistributedSupervisorClusterTests
+{
+    private static NodeOptions Options(string name, params string[] seeds) => new()
+    {
+        Name = name,
+        Host = "127.0.0.1",
+        Port = 0,
+        ClusterSecret = "dsup-cluster-tests",
+        Seeds = seeds,
+        HeartbeatInterval = TimeSpan.FromMilliseconds(300),
+        HeartbeatMissThreshold = 4,
+        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
+        ReconnectMaxDelay = TimeSpan.FromMilliseconds(300),
+    };
+
+    private static NodeSelector Prefer(params NodeId[] preferred) => NodeSelector.Custom((candidates, _) =>
+        preferred.FirstOrDefault(p => candidates.Any(c => c.Id == p)) ?? candidates[0].Id);
+
+    [Fact]
+    public async Task Partition_RealSpawnsMonitorsAndNames_ExactlyOneInstanceAndOneNameOwnerAfterHeal()
+    {
+        var proxyB = FaultProxy.Start();
+        var proxyC = FaultProxy.Start();
+        await using var _pb = proxyB;
+        await using var _pc = proxyC;
+        // a reaches c through proxy C; b reaches a directly; b and c reach each other through one of the proxies.
+        await using var c = await Node.StartAsync(Options("c") with { AdvertisedPort = proxyC.Port });
+        proxyC.TargetPort = c.ListenPort;
+        await using var a = await Node.StartAsync(Options("a", c.Id.ToString()));
+        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port });
+        proxyB.TargetPort = b.ListenPort;
+        var nodes = new[] { a, b, c };
+        foreach (var node in nodes)
+        {
+            node.Behaviors.Register("worker", () => new Worker());
+        }
+        await ClusterTests.Eventually(() => nodes.All(n => n.GetConnectedNodes().Count == 2));
+        var ids = new[] { "w1", "w2", "w3", "w4" };
+        await using var supervisor = await DistributedSupervisor.StartAsync(a, new DistributedSupervisorOptions
+        {
+            NodeSelector = Prefer(c.Id, b.Id),
+            Children = ids.Select(id => new DistributedChildSpec(id, "worker") { Args = Value.Object(("id", id)), GlobalName = $"svc-{id}" }).ToArray(),
+        });
+        var log = new EventLog();
+        supervisor.LifecycleEvent += log.Add;
+        var before = supervisor.GetChildren().ToDictionary(ch => ch.Id, ch => ch.Ref);
+        Assert.All(supervisor.GetChildren(), ch => Assert.Equal(c.Id, ch.Node));
+        await ClusterTests.Eventually(() => ids.All(id => nodes.All(n => n.GlobalRegistry.Whereis($"svc-{id}") == before[id])));
+        Assert.Equal(ids.Length, c.Runtime.ProcessCount);
+
+        // Every spawn acknowledged: c would stop one whose caller vanished before acknowledging it (§5.3).
+        await ClusterTests.Eventually(() => c.PendingSpawnCounts.Incoming == 0);
+        // c is cut off from both a and b, and keeps running.
+        proxyB.Blackhole = true;
+        proxyC.Blackhole = true;
+        await ClusterTests.Eventually(() => log.Count(DistributedSupervisorEventKind.ChildMigrated) == ids.Length);
+        Assert.All(ids, id => Assert.Equal(1, log.Count(DistributedSupervisorEventKind.ChildMigrated, id)));
+        Assert.All(supervisor.GetChildren(), ch => Assert.Equal(b.Id, ch.Node));
+        Assert.Equal(ids.Length, c.Runtime.ProcessCount);
+        var moved = supervisor.GetChildren().ToDictionary(ch => ch.Id, ch => ch.Ref);
+        await ClusterTests.Eventually(() => ids.All(id => a.GlobalRegistry.Whereis($"svc-{id}") == moved[id]));
+
+        proxyB.Blackhole = false;
+        proxyC.Blackhole = false;
+        // Healed: the instances left on c are stopped, and every node names the current instances.
+        await ClusterTests.Eventually(() => c.Runtime.ProcessCount == 0);
+        await ClusterTests.Eventually(() => ids.All(id => nodes.All(n => n.GlobalRegistry.Whereis($"svc-{id}") == moved[id])));
+        Assert.Equal(ids.Length, b.Runtime.ProcessCount);
+        Assert.All(ids, id => Assert.Equal(moved[id], supervisor.GetChild(id)!.Ref));
+        foreach (var id in ids)
+        {
+            Assert.Equal(id, (await c.Runtime.CallAsync(c.GlobalRegistry.Lookup($"svc-{id}"), "args?"))["id"].AsString());
+        }
+        Assert.Equal(ids.Length, log.Count(DistributedSupervisorEventKind.ChildMigrated));
+        Assert.True(supervisor.IsRunning);
+    }
+}
