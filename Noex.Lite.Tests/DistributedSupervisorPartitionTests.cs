@@ -129,6 +129,40 @@ public class DistributedSupervisorPartitionTests
     }
 
     [Fact]
+    public async Task Partition_MinoritySide_ChildThatDiedMeanwhile_IsRestartedOnceOnHeal()
+    {
+        var proxy = FaultProxy.Start();
+        await using var _proxy = proxy;
+        await using var b = await Node.StartAsync(Options("b") with { AdvertisedPort = proxy.Port });
+        proxy.TargetPort = b.ListenPort;
+        await using var a = await Node.StartAsync(Options("a", b.Id.ToString()));
+        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        var host = new InProcessChildHost(a, s_behaviors, b);
+        await using var supervisor = await DistributedSupervisor.StartAsync(a, new DistributedSupervisorOptions
+        {
+            NodeSelector = Prefer(b.Id),
+            Children = [new DistributedChildSpec("w1", "worker") { Args = Value.Object(("id", "w1")), Restart = RestartType.Transient }],
+        }, host, true, default);
+        var log = new EventLog();
+        supervisor.LifecycleEvent += log.Add;
+        var before = supervisor.GetChild("w1")!.Ref;
+
+        proxy.Blackhole = true;
+        await ClusterTests.Eventually(() => log.Count(DistributedSupervisorEventKind.NodeFailureDetected) == 1);
+        // Out of sight, the instance ends (even normally); the minority side could not know and did not act.
+        await b.Runtime.StopAsync(before, ExitReason.Normal);
+        Assert.Equal(0, log.Count(DistributedSupervisorEventKind.ChildMigrated));
+        proxy.Blackhole = false;
+
+        // On heal it asks again, hears noproc, and treats it as the node's failure: the transient child comes back once.
+        await ClusterTests.Eventually(() => log.Count(DistributedSupervisorEventKind.ChildMigrated) == 1);
+        var now = supervisor.GetChild("w1")!;
+        Assert.NotEqual(before, now.Ref);
+        Assert.Equal(1, await LiveInstancesAsync([a, b], host, "w1"));
+        Assert.Equal(2, host.Spawned.Count);
+    }
+
+    [Fact]
     public async Task Partition_PolicyAlways_TwoNodes_MigratesThenStopsTheStaleInstanceOnHeal()
     {
         var proxy = FaultProxy.Start();
