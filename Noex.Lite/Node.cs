@@ -263,13 +263,15 @@ public sealed class Node : IAsyncDisposable
         {
             await _tick.DisposeAsync().ConfigureAwait(false);
         }
+        // Up to a second for the handshakes this node started to finish; a cancelled stop skips the waits.
+        var grace = cancellationToken.IsCancellationRequested ? TimeSpan.Zero : TimeSpan.FromSeconds(1);
+        await _transport.QuiesceAsync(grace).ConfigureAwait(false);
         var connections = _transport.GetConnections();
         foreach (var connection in connections)
         {
             connection.TryEnqueue(new ControlMessages.GoodbyeMessage());
         }
-        // Up to a second to deliver the goodbyes and what was queued before them; a cancelled stop skips the wait.
-        var grace = cancellationToken.IsCancellationRequested ? TimeSpan.Zero : TimeSpan.FromSeconds(1);
+        // Up to a second to deliver the goodbyes and what was queued before them.
         await Task.WhenAll(connections.Select(c => c.FlushAndCloseAsync(CloseReason.LocalShutdown, grace))).ConfigureAwait(false);
         await _transport.DisposeAsync().ConfigureAwait(false);
         await Runtime.DisposeAsync().ConfigureAwait(false);
@@ -316,6 +318,14 @@ public sealed class Node : IAsyncDisposable
 
     private void OnConnectionUp(Connection connection)
     {
+        if (_stopping.IsCancellationRequested)
+        {
+            // Adopted while stopping (a handshake that was already under way): the peer counts it as up, so it must
+            // hear the goodbye too rather than see the connection simply end.
+            connection.TryEnqueue(new ControlMessages.GoodbyeMessage());
+            _ = connection.FlushAndCloseAsync(CloseReason.LocalShutdown, TimeSpan.FromSeconds(1));
+            return;
+        }
         connection.TryEnqueue(new ControlMessages.GossipMessage(Uptime, Runtime.ProcessCount, _membership.GetKnownIds()));
         foreach (var service in _services)
         {
