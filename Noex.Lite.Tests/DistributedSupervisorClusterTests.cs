@@ -23,6 +23,19 @@ public class DistributedSupervisorClusterTests
     private static NodeSelector Prefer(params NodeId[] preferred) => NodeSelector.Custom((candidates, _) =>
         preferred.FirstOrDefault(p => candidates.Any(c => c.Id == p)) ?? candidates[0].Id);
 
+    /// <summary>Waits as <see cref="ClusterTests.Eventually"/> does, but a timeout says which wait and what the cluster looked like.</summary>
+    private static async Task UntilAsync(Func<bool> condition, string step, Func<string> state)
+    {
+        try
+        {
+            await ClusterTests.Eventually(condition);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new Xunit.Sdk.XunitException($"{step} timed out: {state()}");
+        }
+    }
+
     [Fact]
     public async Task Partition_RealSpawnsMonitorsAndNames_ExactlyOneInstanceAndOneNameOwnerAfterHeal()
     {
@@ -50,28 +63,32 @@ public class DistributedSupervisorClusterTests
         });
         var log = new EventLog();
         supervisor.LifecycleEvent += log.Add;
+        string State() =>
+            $"processes a/b/c {a.Runtime.ProcessCount}/{b.Runtime.ProcessCount}/{c.Runtime.ProcessCount}; pending spawns at c {c.PendingSpawnCounts}; " +
+            $"names at a/b/c {string.Join(",", ids.Select(id => $"{a.GlobalRegistry.Whereis($"svc-{id}")}/{b.GlobalRegistry.Whereis($"svc-{id}")}/{c.GlobalRegistry.Whereis($"svc-{id}")}"))}; " +
+            $"children {string.Join(",", supervisor.GetChildren().Select(ch => ch.Ref))}; events {string.Join(",", log.Events.Select(e => $"{e.Kind}:{e.ChildId}"))}";
         var before = supervisor.GetChildren().ToDictionary(ch => ch.Id, ch => ch.Ref);
         Assert.All(supervisor.GetChildren(), ch => Assert.Equal(c.Id, ch.Node));
-        await ClusterTests.Eventually(() => ids.All(id => nodes.All(n => n.GlobalRegistry.Whereis($"svc-{id}") == before[id])));
+        await UntilAsync(() => ids.All(id => nodes.All(n => n.GlobalRegistry.Whereis($"svc-{id}") == before[id])), "step 1", State);
         Assert.Equal(ids.Length, c.Runtime.ProcessCount);
 
         // Every spawn acknowledged: c would stop one whose caller vanished before acknowledging it (§5.3).
-        await ClusterTests.Eventually(() => c.PendingSpawnCounts.Incoming == 0);
+        await UntilAsync(() => c.PendingSpawnCounts.Incoming == 0, "step 2", State);
         // c is cut off from both a and b, and keeps running.
         proxyB.Blackhole = true;
         proxyC.Blackhole = true;
-        await ClusterTests.Eventually(() => log.Count(DistributedSupervisorEventKind.ChildMigrated) == ids.Length);
+        await UntilAsync(() => log.Count(DistributedSupervisorEventKind.ChildMigrated) == ids.Length, "step 3", State);
         Assert.All(ids, id => Assert.Equal(1, log.Count(DistributedSupervisorEventKind.ChildMigrated, id)));
         Assert.All(supervisor.GetChildren(), ch => Assert.Equal(b.Id, ch.Node));
         Assert.Equal(ids.Length, c.Runtime.ProcessCount);
         var moved = supervisor.GetChildren().ToDictionary(ch => ch.Id, ch => ch.Ref);
-        await ClusterTests.Eventually(() => ids.All(id => a.GlobalRegistry.Whereis($"svc-{id}") == moved[id]));
+        await UntilAsync(() => ids.All(id => a.GlobalRegistry.Whereis($"svc-{id}") == moved[id]), "step 4", State);
 
         proxyB.Blackhole = false;
         proxyC.Blackhole = false;
         // Healed: the instances left on c are stopped, and every node names the current instances.
-        await ClusterTests.Eventually(() => c.Runtime.ProcessCount == 0);
-        await ClusterTests.Eventually(() => ids.All(id => nodes.All(n => n.GlobalRegistry.Whereis($"svc-{id}") == moved[id])));
+        await UntilAsync(() => c.Runtime.ProcessCount == 0, "step 5", State);
+        await UntilAsync(() => ids.All(id => nodes.All(n => n.GlobalRegistry.Whereis($"svc-{id}") == moved[id])), "step 6", State);
         Assert.Equal(ids.Length, b.Runtime.ProcessCount);
         Assert.All(ids, id => Assert.Equal(moved[id], supervisor.GetChild(id)!.Ref));
         foreach (var id in ids)

@@ -113,8 +113,8 @@ internal sealed class ClusterChildHost : IChildHost
     private async Task ReclaimNameAsync(string name, ProcessRef owner)
     {
         var registry = _node.GlobalRegistry;
-        // The stale holder's name goes when its stop is seen; try for a while, then leave it (its own node owns it).
-        for (var attempt = 0; attempt < 50 && _node.Runtime.IsAlive(_watcher); attempt++)
+        // The stale holder's name goes when its stop is seen (slow on a loaded machine): try for up to 30 s, then leave it.
+        for (var attempt = 0; attempt < 300 && _node.Runtime.IsAlive(_watcher); attempt++)
         {
             var holder = registry.Whereis(name);
             if (holder == owner)
