@@ -39,16 +39,17 @@ public class DistributedSupervisorClusterTests
     [Fact]
     public async Task Partition_RealSpawnsMonitorsAndNames_ExactlyOneInstanceAndOneNameOwnerAfterHeal()
     {
-        var proxyB = FaultProxy.Start();
-        var proxyC = FaultProxy.Start();
-        await using var _pb = proxyB;
-        await using var _pc = proxyC;
-        // a reaches c through proxy C; b reaches a directly; b and c reach each other through one of the proxies.
-        await using var c = await Node.StartAsync(Options("c") with { AdvertisedPort = proxyC.Port });
-        proxyC.TargetPort = c.ListenPort;
-        await using var a = await Node.StartAsync(Options("a", c.Id.ToString()));
-        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port });
-        proxyB.TargetPort = b.ListenPort;
+        // A proxy in front of every node; c is cut off by cutting exactly the connections between c and the others,
+        // whoever dialled them, so a and b keep each other (T09's technique).
+        await using var pa = FaultProxy.Start();
+        await using var pb = FaultProxy.Start();
+        await using var pc = FaultProxy.Start();
+        await using var a = await Node.StartAsync(Options("a") with { AdvertisedPort = pa.Port });
+        pa.TargetPort = a.ListenPort;
+        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()) with { AdvertisedPort = pb.Port });
+        pb.TargetPort = b.ListenPort;
+        await using var c = await Node.StartAsync(Options("c", a.Id.ToString()) with { AdvertisedPort = pc.Port });
+        pc.TargetPort = c.ListenPort;
         var nodes = new[] { a, b, c };
         foreach (var node in nodes)
         {
@@ -75,17 +76,22 @@ public class DistributedSupervisorClusterTests
         // Every spawn acknowledged: c would stop one whose caller vanished before acknowledging it (§5.3).
         await UntilAsync(() => c.PendingSpawnCounts.Incoming == 0, "step 2", State);
         // c is cut off from both a and b, and keeps running.
-        proxyB.Blackhole = true;
-        proxyC.Blackhole = true;
+        pc.Cut("a");
+        pc.Cut("b");
+        pa.Cut("c");
+        pb.Cut("c");
         await UntilAsync(() => log.Count(DistributedSupervisorEventKind.ChildMigrated) == ids.Length, "step 3", State);
         Assert.All(ids, id => Assert.Equal(1, log.Count(DistributedSupervisorEventKind.ChildMigrated, id)));
         Assert.All(supervisor.GetChildren(), ch => Assert.Equal(b.Id, ch.Node));
+        Assert.True(a.IsConnected(b.Id), "a and b kept each other: a majority");
         Assert.Equal(ids.Length, c.Runtime.ProcessCount);
         var moved = supervisor.GetChildren().ToDictionary(ch => ch.Id, ch => ch.Ref);
         await UntilAsync(() => ids.All(id => a.GlobalRegistry.Whereis($"svc-{id}") == moved[id]), "step 4", State);
 
-        proxyB.Blackhole = false;
-        proxyC.Blackhole = false;
+        pc.Mend("a");
+        pc.Mend("b");
+        pa.Mend("c");
+        pb.Mend("c");
         // Healed: the instances left on c are stopped, and every node names the current instances.
         await UntilAsync(() => c.Runtime.ProcessCount == 0, "step 5", State);
         await UntilAsync(() => ids.All(id => nodes.All(n => n.GlobalRegistry.Whereis($"svc-{id}") == moved[id])), "step 6", State);
