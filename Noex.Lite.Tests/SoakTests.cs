@@ -30,6 +30,9 @@ public class SoakTests(ITestOutputHelper output)
         var echo = await a.Runtime.StartAsync(new Echo());
         var unobserved = 0;
         EventHandler<UnobservedTaskExceptionEventArgs> onUnobserved = (_, _) => Interlocked.Increment(ref unobserved);
+        // The event is process-wide: flush what earlier tests left to the finalizer first, so only this test's count.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
         TaskScheduler.UnobservedTaskException += onUnobserved;
         var downs = 0;
         a.NodeDown += (_, _) => Interlocked.Increment(ref downs);
@@ -112,6 +115,9 @@ public class SoakTests(ITestOutputHelper output)
         var echo = await b.Runtime.StartAsync(new Echo());
         var unobserved = 0;
         EventHandler<UnobservedTaskExceptionEventArgs> onUnobserved = (_, _) => Interlocked.Increment(ref unobserved);
+        // The event is process-wide: flush what earlier tests left to the finalizer first, so only this test's count.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
         TaskScheduler.UnobservedTaskException += onUnobserved;
 
         var downs = 0;
