@@ -101,27 +101,6 @@ public class FramingTests
     }
 
     [Fact]
-    public void WriteMessage_FrameHoldsFrameTarget_NextMessageOpensNewFrame()
-    {
-        // A batch over the frame target goes as several frames (the peer delivers each as it arrives), in order.
-        var messages = Enumerable.Range(0, 10).Select(i => RandomBytes(60, i)).ToArray();
-        using var writer = new FrameWriter(s_key) { FrameTarget = 100 };
-        foreach (var m in messages)
-        {
-            writer.WriteMessage(m);
-        }
-        writer.Seal();
-
-        var stream = writer.WrittenSpan.ToArray();
-        var result = Feed(stream, Exact(stream));
-        Assert.Null(result.Error);
-        Assert.Equal(messages, result.Frames.SelectMany(f => f.Messages));
-        // A frame takes messages while it holds fewer than 100 bytes: 16 (header) + 64 = 80 after the first, 144 after the second.
-        Assert.Equal([0UL, 1, 2, 3, 4], result.Frames.Select(f => f.Seq));
-        Assert.All(result.Frames, f => Assert.Equal(2, f.Messages.Length));
-    }
-
-    [Fact]
     public void WriteMessage_BatchOverMaxFrameLength_SplitsFramesInOneBuffer()
     {
         var messages = Enumerable.Range(0, 10).Select(i => RandomBytes(60, i)).ToArray();

@@ -65,13 +65,6 @@ internal enum EnqueueResult
 /// </remarks>
 internal sealed class Connection : IAsyncDisposable
 {
-    /// <summary>
-    /// The size at which a batch starts a new frame (see <see cref="FrameWriter.FrameTarget"/>): a flood of casts otherwise
-    /// accumulates into frames of megabytes while the previous batch is sent, and the peer, which can only verify a
-    /// frame whole, idles until each has arrived instead of handling the first messages while the rest arrive.
-    /// </summary>
-    internal const int FrameTarget = 64 * 1024;
-
     private readonly Socket _socket;
     private readonly Stream? _stream;
     private readonly IConnectionHandler _handler;
@@ -125,8 +118,8 @@ internal sealed class Connection : IAsyncDisposable
         _maxQueuedMessages = options.MaxOutboundQueueMessages;
         _reader = new FrameReader(keys.Receive, 0, options.MaxFrameLength);
         _assembler = new FragmentAssembler(options.MaxFrameLength - Framing.SingleMessageOverhead);
-        _active = new FrameWriter(keys.Send, 0, options.MaxFrameLength) { FrameTarget = FrameTarget };
-        _sending = new FrameWriter(keys.Send, 0, options.MaxFrameLength) { FrameTarget = FrameTarget };
+        _active = new FrameWriter(keys.Send, 0, options.MaxFrameLength);
+        _sending = new FrameWriter(keys.Send, 0, options.MaxFrameLength);
         _time = options.TimeProvider;
         _lastReceived = _lastSent = _time.GetTimestamp();
     }

@@ -444,13 +444,6 @@ internal sealed class FrameWriter : IBufferWriter<byte>, IDisposable
     /// <summary>The buffer's current size (for tests and diagnostics).</summary>
     internal int Capacity => _buffer.Length;
 
-    /// <summary>
-    /// A frame holding this many bytes takes no further message: the next one opens a new frame. Below the maximum frame
-    /// length, so that a large batch goes as several frames the peer can verify and deliver while the rest is still on
-    /// its way, rather than one frame it must receive whole first.
-    /// </summary>
-    internal int FrameTarget { get; set; } = int.MaxValue;
-
     /// <summary>The bytes written so far into the open message (after its length field); empty when none is open.</summary>
     internal ReadOnlySpan<byte> OpenMessage =>
         _messageStart < 0 ? default : _buffer.AsSpan(_messageStart + Framing.MessageLengthSize, _written - _messageStart - Framing.MessageLengthSize);
@@ -465,11 +458,6 @@ internal sealed class FrameWriter : IBufferWriter<byte>, IDisposable
         }
         if (_frameStart < 0)
         {
-            OpenFrame();
-        }
-        else if (_written - _frameStart >= FrameTarget)
-        {
-            SealOpenFrame();
             OpenFrame();
         }
         EnsureCapacity(Framing.MessageLengthSize);
