@@ -47,7 +47,6 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
     private ManualResetValueTaskSourceCore<Value> _core;
     private long _state;
     private long _deadline = long.MaxValue;
-    private long _timerDue; // the timestamp the armed timer fires at; 0 once it has fired (or was never armed)
     private ITimer? _timer;
     private CancellationTokenRegistration _cancellation;
     private ProcessRef _target;
@@ -75,19 +74,9 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
             TimeProvider time = Pool.TimeProvider;
             // The deadline is written before the timer is armed; OnTimeout compares against it, which is
             // how a stale firing left over from this waiter's previous call is told apart from a real one.
-            long deadline = time.GetTimestamp() + (long)(timeout.TotalSeconds * time.TimestampFrequency);
-            Interlocked.Exchange(ref _deadline, deadline);
+            Volatile.Write(ref _deadline, time.GetTimestamp() + (long)(timeout.TotalSeconds * time.TimestampFrequency));
             _timer ??= CreateTimer(time);
-            // A timer still armed from an earlier call that fires no later than this deadline is kept: OnTimeout
-            // re-arms it for what remains, so back-to-back calls cost a timer-queue operation per timeout period
-            // rather than per call. The fenced writes of _deadline above and of _timerDue in OnTimeout make sure
-            // that of a firing and this Arm racing, at least one sees the other and arms the timer.
-            long due = Volatile.Read(ref _timerDue);
-            if (due == 0 || due > deadline)
-            {
-                Volatile.Write(ref _timerDue, deadline);
-                _timer.Change(timeout, Timeout.InfiniteTimeSpan);
-            }
+            _timer.Change(timeout, Timeout.InfiniteTimeSpan);
         }
 
         if (cancellationToken.CanBeCanceled)
@@ -191,41 +180,29 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
 
     private void OnTimeout()
     {
-        // The timer is no longer armed: an Arm from here on arms it itself (see Arm for the race).
-        Interlocked.Exchange(ref _timerDue, 0);
         long state = Volatile.Read(ref _state);
         if ((state & 1) != 0)
         {
-            // The call has its reply: left unarmed, the next call's Arm arms the timer (a caller that never takes
-            // the result must not keep a timer firing).
             return;
         }
 
+        // A timer firing that was meant for an earlier call on this waiter: the current call's deadline
+        // (or "never", between calls) has not passed, so it is not ours to time out. The same check sees a
+        // timer that fired a little early for this call (timers tick on a millisecond clock, the deadline on
+        // the timestamp clock): re-arm for what remains, or the call would never time out.
         TimeProvider time = Pool.TimeProvider;
         long deadline = Volatile.Read(ref _deadline);
         long now = time.GetTimestamp();
-        if (now >= deadline)
+        if (now < deadline)
         {
-            TryFail(state, _remote ? new RemoteCallTimeoutException(_target, _timeout) : new CallTimeoutException(_target, _timeout));
+            if (deadline != long.MaxValue)
+            {
+                _timer?.Change(TimeSpan.FromSeconds((double)(deadline - now) / time.TimestampFrequency) + TimeSpan.FromMilliseconds(1), Timeout.InfiniteTimeSpan);
+            }
             return;
         }
 
-        // Not ours to time out: the current deadline (or "never", between calls) has not passed, because the
-        // timer was kept from an earlier call or fired a little early (timers tick on a millisecond clock, the
-        // deadline on the timestamp clock). Re-arm for what remains, or the current call would never time out;
-        // again if a call with an earlier deadline was armed meanwhile, so that this Change cannot push its out.
-        while (deadline != long.MaxValue)
-        {
-            Volatile.Write(ref _timerDue, deadline);
-            _timer?.Change(TimeSpan.FromSeconds((double)Math.Max(0, deadline - now) / time.TimestampFrequency) + TimeSpan.FromMilliseconds(1), Timeout.InfiniteTimeSpan);
-            long latest = Volatile.Read(ref _deadline);
-            if (latest >= deadline)
-            {
-                break;
-            }
-            deadline = latest;
-            now = time.GetTimestamp();
-        }
+        TryFail(state, _remote ? new RemoteCallTimeoutException(_target, _timeout) : new CallTimeoutException(_target, _timeout));
     }
 }
 
