@@ -31,25 +31,12 @@ public class RemoteLinkTests
         await LinkAsync(a, onA, b, onB);
         var (dying, dyingNode, survivor, survivorNode) = fromB ? (onB, b, onA, a) : (onA, a, onB, b);
 
-        ExitReason expected;
-        switch (ending)
-        {
-            case "error":
-                dyingNode.Runtime.Cast(dying, "boom");
-                expected = ExitReason.Error("boom: the target failed", nameof(InvalidOperationException));
-                break;
-            case "killed":
-                dyingNode.Runtime.Kill(dying);
-                expected = ExitReason.Killed;
-                break;
-            default:
-                await dyingNode.Runtime.StopAsync(dying, ExitReason.Shutdown);
-                expected = ExitReason.Shutdown;
-                break;
-        }
-
+        // Asked for before the ending: once the process is gone, WaitForExitAsync can only say noproc.
         using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        Assert.Equal(expected, await survivorNode.Runtime.WaitForExitAsync(survivor, bound.Token));
+        var survivorExit = survivorNode.Runtime.WaitForExitAsync(survivor, bound.Token);
+        var expected = await dyingNode.EndAsync(dying, ending);
+
+        Assert.Equal(expected, await survivorExit);
         await NoLinksLeftAsync(a, b);
     }
 
@@ -145,10 +132,12 @@ public class RemoteLinkTests
         await LinkAsync(a, trapping, b, onB);
         await LinkAsync(a, plain, b, onB);
 
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var plainExit = a.Runtime.WaitForExitAsync(plain, bound.Token);
+
         await b.StopAsync();
 
-        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        Assert.Equal(ExitReason.NoConnection, await a.Runtime.WaitForExitAsync(plain, bound.Token));
+        Assert.Equal(ExitReason.NoConnection, await plainExit);
         await ClusterTests.Eventually(() => trapper.ExitsFrom(onB).Length == 1);
         Assert.Equal(ExitReason.NoConnection, trapper.ExitsFrom(onB)[0].Reason);
         await NoLinksLeftAsync(a);
@@ -179,11 +168,13 @@ public class RemoteLinkTests
         var (trapper, trapping) = await b.StartRecorderAsync(trapExit: true);
         var reason = ExitReason.Error("told to go", "Custom");
 
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var plainExit = b.Runtime.WaitForExitAsync(plain, bound.Token);
+
         Assert.True(a.Runtime.Exit(plain, reason, sender));
         Assert.True(a.Runtime.Exit(trapping, reason, sender));
 
-        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        Assert.Equal(reason, await b.Runtime.WaitForExitAsync(plain, bound.Token));
+        Assert.Equal(reason, await plainExit);
         await ClusterTests.Eventually(() => trapper.ExitsFrom(sender).Length == 1);
         Assert.Equal(reason, trapper.ExitsFrom(sender)[0].Reason);
     }
@@ -191,15 +182,8 @@ public class RemoteLinkTests
     [Fact]
     public async Task Link_ProxyResetsTheConnection_NoconnectionOnBothSides()
     {
-        var proxyA = FaultProxy.Start();
-        var proxyB = FaultProxy.Start();
-        await using var _pa = proxyA;
-        await using var _pb = proxyB;
-        await using var a = await Node.StartAsync(RemoteSignalNodes.Options("a") with { AdvertisedPort = proxyA.Port });
-        proxyA.TargetPort = a.ListenPort;
-        await using var b = await Node.StartAsync(RemoteSignalNodes.Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port });
-        proxyB.TargetPort = b.ListenPort;
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await using var pair = await ProxiedPair.StartAsync(RemoteSignalNodes.Options);
+        var (a, b, proxyA, proxyB) = pair;
         var (trapA, onA) = await a.StartRecorderAsync(trapExit: true);
         var (trapB, onB) = await b.StartRecorderAsync(trapExit: true);
         await LinkAsync(a, onA, b, onB);

@@ -102,6 +102,8 @@ internal sealed class Connection : IAsyncDisposable
     private readonly TimeProvider _time;
     private long _lastReceived;
     private long _lastSent;
+    private long _bytesReceived;  // written by the read loop only
+    private long _bytesSent;      // written by the write loop only
     private volatile bool _started;
 
     public Connection(Socket socket, Stream? stream, NodeId peer, ulong peerIncarnation, bool dialed, SessionKeys keys, NodeOptions options, IConnectionHandler handler)
@@ -161,6 +163,12 @@ internal sealed class Connection : IAsyncDisposable
 
     /// <summary>The bytes waiting to be sent.</summary>
     public long QueuedBytes => Volatile.Read(ref _queuedBytes);
+
+    /// <summary>Bytes read from the peer so far (for the cluster observer's rates).</summary>
+    public long BytesReceived => Volatile.Read(ref _bytesReceived);
+
+    /// <summary>Bytes written to the peer so far.</summary>
+    public long BytesSent => Volatile.Read(ref _bytesSent);
 
     /// <summary>Starts the read and write loops.</summary>
     public void Start()
@@ -362,6 +370,7 @@ internal sealed class Connection : IAsyncDisposable
         // Any bytes are a sign of life, not only whole frames: a large frame crawling over a slow link must not
         // look like silence to the failure detector (reliability case T18).
         Volatile.Write(ref _lastReceived, _time.GetTimestamp());
+        Volatile.Write(ref _bytesReceived, _bytesReceived + read);
         if (Telemetry.BytesReceived.Enabled)
         {
             Telemetry.BytesReceived.Add(read);
@@ -479,6 +488,7 @@ internal sealed class Connection : IAsyncDisposable
     internal void FinishBatch(FrameWriter batch)
     {
         Volatile.Write(ref _lastSent, _time.GetTimestamp());
+        Volatile.Write(ref _bytesSent, _bytesSent + batch.WrittenMemory.Length);
         if (Telemetry.FramesSent.Enabled)
         {
             Telemetry.FramesSent.Add((long)_batchFrames);

@@ -65,6 +65,8 @@ public sealed class Node : IAsyncDisposable
         Runtime.Signals = new RemoteSignals(_monitors, _links);
         AddService(RemoteMonitor.FirstType, RemoteMonitor.LastType, _monitors);
         AddService(RemoteLink.FirstType, RemoteLink.LastType, _links);
+        Observer = new ClusterObserver(this, () => _transport.GetConnections());
+        AddService(ClusterObserver.FirstType, ClusterObserver.LastType, Observer);
         sink.Node = this;
     }
 
@@ -80,6 +82,8 @@ public sealed class Node : IAsyncDisposable
 
     /// <summary>Links across nodes (<see cref="ProcessRuntime.Link"/> reaches it transparently).</summary>
     public RemoteLink Links => _links;
+    /// <summary>Cluster-wide statistics: this node's and every connected node's load, traffic and memory.</summary>
+    public ClusterObserver Observer { get; }
 
     /// <summary>The options the node was started with.</summary>
     public NodeOptions Options => _options;
