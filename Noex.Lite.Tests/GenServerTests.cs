@@ -192,6 +192,43 @@ public class GenServerTests
     }
 
     [Fact]
+    public async Task CallAsync_TimerKeptFromEarlierCall_TimesOutAtTheNewDeadline()
+    {
+        var time = new ManualTimeProvider();
+        await using var runtime = NewRuntime(time);
+        ProcessRef server = await runtime.StartAsync(new Probe()).Within();
+
+        // The first call's timer (due at 1 s) stays armed after its reply; the second call's deadline is 1.5 s.
+        Assert.Equal(0, (await runtime.CallAsync(server, "get", TimeSpan.FromSeconds(1)).Within()).AsInt64());
+        time.Advance(TimeSpan.FromMilliseconds(500));
+        Task<Value> call = runtime.CallAsync(server, "defer", TimeSpan.FromSeconds(1)).AsTask();
+        time.WaitForArmedTimers(1);
+        time.Advance(TimeSpan.FromMilliseconds(500));
+        time.Advance(TimeSpan.FromMilliseconds(499));
+        Assert.False(call.IsCompleted);
+        time.Advance(TimeSpan.FromMilliseconds(2));
+
+        await Assert.ThrowsAsync<CallTimeoutException>(() => call).Within();
+    }
+
+    [Fact]
+    public async Task CallAsync_ShorterTimeoutAfterLongerCall_TimesOutAtItsOwnDeadline()
+    {
+        var time = new ManualTimeProvider();
+        await using var runtime = NewRuntime(time);
+        ProcessRef server = await runtime.StartAsync(new Probe()).Within();
+
+        Assert.Equal(0, (await runtime.CallAsync(server, "get", TimeSpan.FromSeconds(30)).Within()).AsInt64());
+        Task<Value> call = runtime.CallAsync(server, "defer", TimeSpan.FromSeconds(1)).AsTask();
+        time.WaitForArmedTimers(1);
+        time.Advance(TimeSpan.FromMilliseconds(999));
+        Assert.False(call.IsCompleted);
+        time.Advance(TimeSpan.FromMilliseconds(1));
+
+        await Assert.ThrowsAsync<CallTimeoutException>(() => call).Within();
+    }
+
+    [Fact]
     public async Task CallAsync_Canceled_ThrowsOperationCanceled()
     {
         await using var runtime = NewRuntime();

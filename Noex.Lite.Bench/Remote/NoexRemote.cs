@@ -23,9 +23,9 @@ public static class NoexRemote
         await Task.Run(() => Console.In.ReadToEnd());
     }
 
-    public static async Task<List<ScenarioResult>> RunClientAsync(string serverLine, int outstanding, TimeSpan duration, bool stats = false)
+    public static async Task<List<ScenarioResult>> RunClientAsync(string serverLine, int outstanding, TimeSpan duration, bool stats = false, int serverPid = 0)
     {
-        using var counters = stats ? new TransportStats() : null;
+        using var counters = stats ? new TransportStats(serverPid) : null;
         var parts = serverLine.Split(' ');
         var store = new ProcessRef(parts[0], long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
         await using var node = await Node.StartAsync(Options("client") with { Seeds = [parts[0]] });
@@ -118,12 +118,16 @@ public static class NoexRemote
                 await Task.Yield();
             }
         }
+        var enqueued = Stopwatch.GetElapsedTime(started);
         var after = (await node.Runtime.CallAsync(store, s_count, TimeSpan.FromMinutes(5))).AsInt64();
         var elapsed = Stopwatch.GetElapsedTime(started);
         allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
         if (counters is not null)
         {
             TransportStats.Print("cast", snapshot!.Value, counters.Snapshot(), count);
+            // Whether the sender or the receiver limits the rate: the time to queue every cast against the time until
+            // the server has handled them all.
+            Console.WriteLine($"  cast: all queued after {enqueued.TotalMilliseconds:N0} ms, all handled after {elapsed.TotalMilliseconds:N0} ms");
         }
         if (after - before != count)
         {

@@ -58,7 +58,7 @@ public static class RemoteHarness
 
         await using (var server = await ServerProcess.StartAsync("noex"))
         {
-            results.AddRange(await NoexRemote.RunClientAsync(server.Detail, outstanding, duration, stats));
+            results.AddRange(await NoexRemote.RunClientAsync(server.Detail, outstanding, duration, stats, server.Pid));
         }
 
         var peersOk = await RemotePeers.RunAsync(peers, outstanding, duration, results);

@@ -15,8 +15,12 @@ public sealed class TransportStats : IDisposable
     private long _sends;
     private long _receives;
 
-    public TransportStats()
+    private readonly int _serverPid;
+
+    /// <param name="serverPid">The server process, whose CPU time is read from /proc (Linux; 0 or elsewhere: not shown).</param>
+    public TransportStats(int serverPid = 0)
     {
+        _serverPid = serverPid;
         _listener.InstrumentPublished = (instrument, listener) =>
         {
             if (instrument.Meter.Name == "Noex.Lite" && instrument.Name is "noex.transport.frames_sent" or "noex.transport.frames_received"
@@ -47,17 +51,41 @@ public sealed class TransportStats : IDisposable
         _listener.Start();
     }
 
-    /// <summary>The counts so far: frames sent, frames received, socket writes, socket reads.</summary>
-    public (long FramesSent, long FramesReceived, long Sends, long Receives) Snapshot() =>
-        (Interlocked.Read(ref _framesSent), Interlocked.Read(ref _framesReceived), Interlocked.Read(ref _sends), Interlocked.Read(ref _receives));
+    /// <summary>The counts so far: frames sent, frames received, socket writes, socket reads, and the CPU time (ms) of
+    /// this process and of the server process.</summary>
+    public (long FramesSent, long FramesReceived, long Sends, long Receives, double ClientCpuMs, double ServerCpuMs) Snapshot() =>
+        (Interlocked.Read(ref _framesSent), Interlocked.Read(ref _framesReceived), Interlocked.Read(ref _sends), Interlocked.Read(ref _receives),
+            Environment.CpuUsage.TotalTime.TotalMilliseconds, ServerCpuMs());
 
-    /// <summary>Prints the work per operation between two snapshots.</summary>
-    public static void Print(string scenario, (long FramesSent, long FramesReceived, long Sends, long Receives) before,
-        (long FramesSent, long FramesReceived, long Sends, long Receives) after, long ops)
+    /// <summary>Prints the work per operation between two snapshots; CPU time per operation is a steadier figure than
+    /// rates on a loaded machine.</summary>
+    public static void Print(string scenario, (long FramesSent, long FramesReceived, long Sends, long Receives, double ClientCpuMs, double ServerCpuMs) before,
+        (long FramesSent, long FramesReceived, long Sends, long Receives, double ClientCpuMs, double ServerCpuMs) after, long ops)
     {
         double Per(long a, long b) => (double)(b - a) / Math.Max(1, ops);
-        Console.WriteLine($"  {scenario}: per op {Per(before.FramesSent, after.FramesSent):0.000} frames sent in {Per(before.Sends, after.Sends):0.000} writes, "
-            + $"{Per(before.FramesReceived, after.FramesReceived):0.000} frames received in {Per(before.Receives, after.Receives):0.000} reads");
+        double CpuNs(double a, double b) => (b - a) * 1e6 / Math.Max(1, ops);
+        Console.WriteLine($"  {scenario}: per op {Per(before.FramesSent, after.FramesSent):0.00000} frames sent in {Per(before.Sends, after.Sends):0.00000} writes, "
+            + $"{Per(before.FramesReceived, after.FramesReceived):0.00000} frames received in {Per(before.Receives, after.Receives):0.00000} reads; "
+            + $"CPU {CpuNs(before.ClientCpuMs, after.ClientCpuMs):N0} ns client, {CpuNs(before.ServerCpuMs, after.ServerCpuMs):N0} ns server");
+    }
+
+    private double ServerCpuMs()
+    {
+        // /proc/<pid>/stat: utime and stime are fields 14 and 15 (after the parenthesised command name), in clock ticks.
+        try
+        {
+            var stat = _serverPid > 0 ? File.ReadAllText($"/proc/{_serverPid}/stat") : null;
+            if (stat is null)
+            {
+                return 0;
+            }
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (double.Parse(fields[11]) + double.Parse(fields[12])) * 1000 / 100;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
     }
 
     public void Dispose() => _listener.Dispose();
