@@ -16,6 +16,9 @@ internal sealed class ExampleArgs
 
     public int Port { get; set; } = 4369;
 
+    /// <summary>Whether <c>--port</c> was given (a preset fills in only what was not).</summary>
+    public bool PortGiven { get; private set; }
+
     public List<string> Seeds { get; } = new();
 
     public string? Secret { get; set; }
@@ -67,6 +70,7 @@ internal sealed class ExampleArgs
                         return Fail($"--port '{value}' is not a port number (0-65535; 0 picks a free one)", usage);
                     }
                     parsed.Port = port;
+                    parsed.PortGiven = true;
                     break;
                 case "--seed" or "-s":
                     if (!NodeId.TryParse(value, out _))
