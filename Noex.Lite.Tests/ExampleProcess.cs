@@ -13,6 +13,9 @@ public sealed class ExampleProcess : IAsyncDisposable
     private static readonly string s_examples = typeof(ExampleProcess).Assembly
         .GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ExamplesOutput").Value!;
 
+    // Generous, for a loaded machine: a wait that fails takes this long, a wait that succeeds returns at once.
+    private static readonly TimeSpan s_patience = TimeSpan.FromSeconds(60);
+
     private readonly Process _process;
     private readonly List<string> _lines = new();
     private readonly Lock _lock = new();
@@ -97,10 +100,32 @@ public sealed class ExampleProcess : IAsyncDisposable
     public void CloseInput() => _process.StandardInput.Close();
 
     /// <summary>Waits (up to 60 s, for a loaded machine) for a line at index <paramref name="since"/> or later that matches the regular expression.</summary>
-    public Task<Match> WaitForLineAsync(string pattern, int since = 0) => WaitForMatchAsync(new Regex(pattern), since);
+    public Task<Match> WaitForLineAsync(string pattern, int since = 0) => WaitForMatchAsync(new Regex(pattern), since, s_patience);
 
     /// <summary>Waits for a line that contains <paramref name="text"/>, literally.</summary>
-    public Task<Match> WaitForTextAsync(string text, int since = 0) => WaitForMatchAsync(new Regex(Regex.Escape(text)), since);
+    public Task<Match> WaitForTextAsync(string text, int since = 0) => WaitForMatchAsync(new Regex(Regex.Escape(text)), since, s_patience);
+
+    /// <summary>
+    /// Types <paramref name="command"/> again every second (for up to 60 s) until a line printed after it matches
+    /// <paramref name="pattern"/>: for what converges across the cluster, such as a name registered on another node.
+    /// </summary>
+    public async Task<Match> SendUntilAsync(string command, string pattern)
+    {
+        var regex = new Regex(pattern);
+        var deadline = Stopwatch.GetTimestamp() + 60 * Stopwatch.Frequency;
+        while (true)
+        {
+            var mark = Mark;
+            await SendAsync(command);
+            try
+            {
+                return await WaitForMatchAsync(regex, mark, TimeSpan.FromSeconds(1));
+            }
+            catch (TimeoutException) when (Stopwatch.GetTimestamp() < deadline)
+            {
+            }
+        }
+    }
 
     /// <summary>kill -9.</summary>
     public void Kill() => _process.Kill();
@@ -162,9 +187,9 @@ public sealed class ExampleProcess : IAsyncDisposable
         _lineArrived.Release();
     }
 
-    private async Task<Match> WaitForMatchAsync(Regex regex, int since)
+    private async Task<Match> WaitForMatchAsync(Regex regex, int since, TimeSpan patience)
     {
-        var deadline = Stopwatch.GetTimestamp() + 60 * Stopwatch.Frequency;
+        var deadline = Stopwatch.GetTimestamp() + (long)(patience.TotalSeconds * Stopwatch.Frequency);
         while (true)
         {
             bool ended;
@@ -181,9 +206,13 @@ public sealed class ExampleProcess : IAsyncDisposable
                 // Both streams at their end: nothing more can come.
                 ended = _eofs == 2;
             }
-            if (ended || Stopwatch.GetTimestamp() > deadline)
+            if (ended)
             {
-                throw new InvalidOperationException($"{Name} (pid {_process.Id}) never printed a line matching /{regex}/{(ended ? " before exiting" : " within 60 s")}; it said:\n{Output}");
+                throw new InvalidOperationException($"{Name} (pid {_process.Id}) exited without printing a line matching /{regex}/; it said:\n{Output}");
+            }
+            if (Stopwatch.GetTimestamp() > deadline)
+            {
+                throw new TimeoutException($"{Name} (pid {_process.Id}) printed no line matching /{regex}/ within {patience.TotalSeconds} s; it said:\n{Output}");
             }
             await _lineArrived.WaitAsync(TimeSpan.FromMilliseconds(500));
         }

@@ -9,9 +9,6 @@ const string Usage = """
       e.g. DistributedChat --name node1 --port 4369
            DistributedChat --name node2 --port 4370 --seed node1@127.0.0.1:4369
     """;
-const string Behavior = "chat:room";
-const string Prefix = "room:";
-
 var config = ExampleArgs.Parse(args, Usage);
 if (config is null)
 {
@@ -31,7 +28,7 @@ if (node is null)
 }
 await using (node)
 {
-    node.Behaviors.Register(Behavior, () => new ChatRoom());
+    node.Behaviors.Register(Session.Behavior, () => new ChatRoom());
     node.NodeUp += info => Console.WriteLine($"Node joined: {info.Id}");
     node.NodeDown += (id, reason) => Console.WriteLine($"Node left: {id} ({ExampleNode.Snake(reason)})");
     var user = await node.Runtime.StartAsync(new ChatUser());
@@ -50,8 +47,15 @@ return 0;
 /// <summary>One terminal's state: its username and the room it is in, and the commands that change them.</summary>
 internal sealed class Session(Node node, ProcessRef user)
 {
+    /// <summary>The rooms' behaviour name, registered on every node so that a room can be spawned anywhere.</summary>
+    public const string Behavior = "chat:room";
+
+    // Rooms are registered cluster-wide as room:<name>.
+    private const string Prefix = "room:";
+
     private string? _name;
-    private (string Name, ProcessRef Ref)? _room;
+    // The room we are in, and the username we joined it as (leaving uses that one, even after a /name).
+    private (string Name, ProcessRef Ref, string User)? _room;
 
     public async Task HandleAsync(string line)
     {
@@ -119,7 +123,7 @@ internal sealed class Session(Node node, ProcessRef user)
         _room = null;
         try
         {
-            await node.Runtime.CallAsync(room.Ref, Value.Object(("type", "leave"), ("user", _name)));
+            await node.Runtime.CallAsync(room.Ref, Value.Object(("type", "leave"), ("user", room.User)));
         }
         catch (NoexException) when (quiet)
         {
@@ -184,14 +188,18 @@ internal sealed class Session(Node node, ProcessRef user)
             Console.WriteLine($"Room \"{room}\" not found. Use /rooms to list the rooms.");
             return;
         }
-        await LeaveAsync(quiet: true);
         var reply = await node.Runtime.CallAsync(roomRef, Value.Object(("type", "join"), ("user", _name), ("node", user.Node), ("id", user.Id)));
         if (reply.TryGetProperty("error", out var error))
         {
             Console.WriteLine((string?)error);
             return;
         }
-        _room = (room, roomRef);
+        // Joined the new room (or the same one under a new name): only now leave what we were in before.
+        if (_room is { } before && (before.Ref != roomRef || before.User != _name))
+        {
+            await LeaveAsync(quiet: true);
+        }
+        _room = (room, roomRef, _name);
         Console.WriteLine($"Joined room \"{room}\". Type messages directly or use /msg.");
         // What was said before we came, in the same format as what is said from now on.
         foreach (var message in reply["history"].AsArray())
@@ -202,12 +210,12 @@ internal sealed class Session(Node node, ProcessRef user)
 
     private Task SayAsync(string text)
     {
-        if (_room is not { } room || _name is null)
+        if (_room is not { } room)
         {
             Console.WriteLine("Join a room first with /join <room>.");
             return Task.CompletedTask;
         }
-        node.Runtime.Cast(room.Ref, Value.Object(("type", "broadcast"), ("user", _name), ("text", text)));
+        node.Runtime.Cast(room.Ref, Value.Object(("type", "broadcast"), ("user", room.User), ("text", text)));
         return Task.CompletedTask;
     }
 
@@ -219,7 +227,7 @@ internal sealed class Session(Node node, ProcessRef user)
             return;
         }
         var users = await node.Runtime.CallAsync(room.Ref, Value.Object(("type", "users")));
-        Console.WriteLine($"Users in \"{room.Name}\":");
+        Console.WriteLine($"Users in \"{room.Name}\" ({users.Count}):");
         foreach (var entry in users.AsArray())
         {
             Console.WriteLine($"  - {(string?)entry["user"]} ({(string?)entry["node"]})");
@@ -265,14 +273,14 @@ internal sealed class Session(Node node, ProcessRef user)
 /// A room (the behaviour "chat:room"): its members by username, and the last messages for those who join later.
 /// It monitors its members, so a user whose node dies leaves the room by itself.
 /// </summary>
-internal sealed class ChatRoom : GenServer<ChatRoom.State>
+internal sealed class ChatRoom : GenServer<ChatRoom.RoomState>
 {
     private const int HistoryLength = 20;
 
-    protected override ValueTask<State> InitAsync(Value args, CancellationToken cancellationToken) =>
-        new(new State((string?)args["name"] ?? "room"));
+    protected override ValueTask<RoomState> InitAsync(Value args, CancellationToken cancellationToken) =>
+        new(new RoomState((string?)args["name"] ?? "room"));
 
-    protected override ValueTask<CallResult<State>> HandleCallAsync(Value request, CallFrom from, State room)
+    protected override ValueTask<CallResult<RoomState>> HandleCallAsync(Value request, CallFrom from, RoomState room)
     {
         Value reply;
         switch ((string?)request["type"])
@@ -304,10 +312,10 @@ internal sealed class ChatRoom : GenServer<ChatRoom.State>
             default:
                 throw new ArgumentException($"unknown call '{(string?)request["type"]}'");
         }
-        return new(CallResult<State>.WithReply(reply, room));
+        return new(CallResult<RoomState>.WithReply(reply, room));
     }
 
-    protected override ValueTask<State> HandleCastAsync(Value message, State room)
+    protected override ValueTask<RoomState> HandleCastAsync(Value message, RoomState room)
     {
         if ((string?)message["type"] == "broadcast")
         {
@@ -330,7 +338,7 @@ internal sealed class ChatRoom : GenServer<ChatRoom.State>
         return new(room);
     }
 
-    protected override ValueTask<State> HandleInfoAsync(InfoMessage info, State room)
+    protected override ValueTask<RoomState> HandleInfoAsync(InfoMessage info, RoomState room)
     {
         if (info.Kind == InfoKind.Down && room.Members.FirstOrDefault(m => m.Value.Monitor.Id == info.Monitor.Id) is { Key: { } gone })
         {
@@ -340,7 +348,7 @@ internal sealed class ChatRoom : GenServer<ChatRoom.State>
     }
 
     /// <summary>The room's name, members (username to process and monitor) and recent messages.</summary>
-    internal sealed record State(string Name)
+    internal sealed record RoomState(string Name)
     {
         public Dictionary<string, (ProcessRef Ref, MonitorRef Monitor)> Members { get; } = new(StringComparer.Ordinal);
 
