@@ -8,12 +8,12 @@ using Noex.Lite.Examples;
 const string Usage = """
     Usage: WorkerPool coordinator [--name coordinator] [--port 4369] [--interval <ms>] [--tasks <n>] [--stats-ms <ms>]
            WorkerPool worker --name <worker-name> [--port 0] [--seed coordinator@127.0.0.1:4369] [--work-ms <ms>] [--fail-rate <0..1>] [--status-ms <ms>]
-           WorkerPool supervisor [--name supervisor] [--port 4369] [--workers <n>]
+           WorkerPool supervisor [--name supervisor] [--port 4369] [--workers <n>] [--nodes <n>] [--interval <ms>]
            WorkerPool node --name <node-name> [--port 0] [--seed supervisor@127.0.0.1:4369]
       Every mode also takes --secret <secret>; --seed may be repeated.
     """;
 
-var config = ExampleArgs.Parse(args, Usage, "--interval", "--tasks", "--stats-ms", "--work-ms", "--fail-rate", "--status-ms", "--workers");
+var config = ExampleArgs.Parse(args, Usage, "--interval", "--tasks", "--stats-ms", "--work-ms", "--fail-rate", "--status-ms", "--workers", "--nodes");
 if (config is null)
 {
     return 2;
