@@ -53,6 +53,51 @@ public class WorkerPoolTests
     }
 
     [Fact]
+    public async Task SupervisedPool_MovesTheWorkersOfAKilledNode_ToTheNodeThatRemains()
+    {
+        await using var supervisor = ExampleProcess.Start("WorkerPool", "supervisor", "--port", "0", "--workers", "4", "--nodes", "2", "--interval", "300");
+        var hub = (await supervisor.WaitForLineAsync(@"^Node ID: (supervisor@127\.0\.0\.1:\d+)$")).Groups[1].Value;
+        await using var nodeA = ExampleProcess.Start("WorkerPool", "node", "--name", "node-a", "--seed", hub);
+        var a = (await nodeA.WaitForLineAsync(@"^Node ID: (node-a@127\.0\.0\.1:\d+)$")).Groups[1].Value;
+        await using var nodeB = ExampleProcess.Start("WorkerPool", "node", "--name", "node-b", "--seed", hub);
+        var b = (await nodeB.WaitForLineAsync(@"^Node ID: (node-b@127\.0\.0\.1:\d+)$")).Groups[1].Value;
+
+        // The workers alternate between the worker nodes, and every round each of them does a job where it lives.
+        await supervisor.WaitForTextAsync("Pool ready: 4 workers on 2 nodes.");
+        DistributedKvTests.AssertInOrder(supervisor, $"  worker-1 on {a}", $"  worker-2 on {b}", $"  worker-3 on {a}", $"  worker-4 on {b}");
+        await nodeA.WaitForTextAsync("[worker-3] started here");
+        await nodeB.WaitForTextAsync("[worker-4] started here");
+        await supervisor.WaitForTextAsync($"4 jobs done ({a}: 2, {b}: 2)");
+
+        var mark = supervisor.Mark;
+        var moved = nodeA.Mark;
+        nodeB.Kill();
+        await supervisor.WaitForTextAsync($"[POOL] Node failure detected: {b} (workers: worker-2, worker-4)", mark);
+        await supervisor.WaitForTextAsync($"[POOL] worker-2 migrated from {b} to {a}", mark);
+        await supervisor.WaitForTextAsync($"[POOL] worker-4 migrated from {b} to {a}", mark);
+        await nodeA.WaitForTextAsync("[worker-2] started here", moved);
+        await nodeA.WaitForTextAsync("[worker-4] started here", moved);
+        await supervisor.WaitForTextAsync($"4 jobs done ({a}: 4)", mark);
+        Assert.Equal(1, supervisor.Lines.Skip(mark).Count(l => l == $"[POOL] worker-2 migrated from {b} to {a}"));
+
+        // A worker that crashes is restarted by the supervisor, on the node its selector picks.
+        var crash = nodeA.Mark;
+        await supervisor.SendAsync("/crash worker-1");
+        await supervisor.WaitForTextAsync($"[POOL] worker-1 restarted on {a} (restart 1)");
+        await nodeA.WaitForTextAsync("[worker-1] started here", crash);
+        await supervisor.SendAsync("/status");
+        await supervisor.WaitForTextAsync($"  worker-2 on {a} (restarts: 1)");
+
+        await supervisor.SendAsync("/quit");
+        Assert.Equal(0, await supervisor.WaitForExitAsync());
+        await supervisor.WaitForTextAsync("Shutting down supervisor...");
+        await nodeA.WaitForLineAsync($@"^\[CLUSTER\] Node left: {Regex.Escape(hub)} \(graceful_shutdown\)$");
+        nodeA.CloseInput();
+        Assert.Equal(0, await nodeA.WaitForExitAsync());
+        Assert.DoesNotContain(supervisor.Lines, l => l.Contains("   at ", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Worker_WithoutACoordinator_SaysSo()
     {
         await using var lonely = ExampleProcess.Start("WorkerPool", "worker", "--name", "worker-9", "--port", "0", "--seed", "coordinator@127.0.0.1:1");
