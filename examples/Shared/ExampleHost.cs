@@ -153,7 +153,11 @@ internal static class ExampleNode
         var deadline = DateTime.UtcNow + timeout;
         while (!seeds.Any(node.IsConnected))
         {
-            if (DateTime.UtcNow > deadline || cancellationToken.IsCancellationRequested)
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return false;
+            }
+            if (DateTime.UtcNow > deadline)
             {
                 Console.Error.WriteLine($"[CLUSTER] Cannot reach seed {string.Join(", ", seeds.Select(s => s.ToString()))} " +
                     "(is it running, and are its name, host and port right?); still trying in the background.");
