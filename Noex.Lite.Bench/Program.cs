@@ -19,8 +19,9 @@ switch (verb)
         Console.WriteLine("""
             usage: dotnet run -c Release --project Noex.Lite.Bench -- <verb> [options]
               micro [BenchmarkDotNet options]   micro benchmarks, e.g. micro --filter '*'
-              remote [--seconds S] [--outstanding N]
-                                                two processes on 127.0.0.1: remote calls against a raw-socket baseline
+              remote [--seconds S] [--outstanding N] [--peer protoactor|akka[,...]]
+                                                two processes on 127.0.0.1: remote calls against a raw-socket baseline,
+                                                and with --peer the same scenarios on Proto.Actor / Akka.NET remoting
             """);
         return verb == "help" ? 0 : 2;
 }

@@ -82,6 +82,13 @@ public sealed class NodeProcess : IAsyncDisposable
         kill.WaitForExit();
     }
 
+    /// <summary>Writes a command line to the host's standard input (see NodeHost/Program.cs for the commands).</summary>
+    public async Task SendAsync(string command)
+    {
+        await _process.StandardInput.WriteLineAsync(command);
+        await _process.StandardInput.FlushAsync();
+    }
+
     public async Task StopAsync()
     {
         await _process.StandardInput.WriteLineAsync("stop");

@@ -90,6 +90,10 @@ public static class Cluster
         return new Subscription(() => node.NodeDown -= handler);
     }
 
+    /// <summary>The default node's cluster-wide names (<see cref="Node.GlobalRegistry"/>).</summary>
+    /// <exception cref="ClusterNotStartedException">No default node is running.</exception>
+    public static GlobalRegistry GlobalRegistry => Default.GlobalRegistry;
+
     /// <summary>Every node the default node knows of.</summary>
     public static IReadOnlyList<NodeInfo> GetNodes() => Default.GetNodes();
 

@@ -27,6 +27,19 @@ public enum HandshakeFailure : byte
     Tls = 18,
     /// <summary>The peer closed the connection during the handshake (often: it expects TLS, or is not a Noex.Lite node).</summary>
     PeerClosed = 19,
+    /// <summary>The peer is connected to a newer incarnation of this node's id, which keeps the identity (protocol.md §4.3, T27).</summary>
+    Superseded = 20,
+}
+
+/// <summary>The WELCOME <c>status</c> byte (protocol.md §4.3).</summary>
+internal enum WelcomeStatus : byte
+{
+    /// <summary>The connection is kept.</summary>
+    Accepted = 0,
+    /// <summary>Another connection between the two nodes wins (§4.4).</summary>
+    Duplicate = 1,
+    /// <summary>The acceptor holds a live connection to a newer incarnation of the dialer's id.</summary>
+    Superseded = 2,
 }
 
 /// <summary>A connection's handshake failed; the connection is closed and no node-up follows.</summary>
@@ -245,7 +258,7 @@ internal sealed class Handshake
 
     /// <summary>
     /// The acceptor reads the PROOF. When it verifies, the caller decides whether to keep the connection and calls
-    /// <see cref="CreateWelcome"/>.
+    /// <see cref="CreateWelcome(WelcomeStatus)"/>.
     /// </summary>
     /// <exception cref="HandshakeException">The PROOF does not verify (<see cref="HandshakeFailure.AuthFailed"/>) or is
     /// malformed.</exception>
@@ -265,11 +278,15 @@ internal sealed class Handshake
     }
 
     /// <summary>The acceptor's last message: accepted (and the keys are set) or duplicate (close after sending).</summary>
-    public byte[] CreateWelcome(bool duplicate)
+    public byte[] CreateWelcome(bool duplicate) => CreateWelcome(duplicate ? WelcomeStatus.Duplicate : WelcomeStatus.Accepted);
+
+    /// <summary>The acceptor's last message with its status; only <see cref="WelcomeStatus.Accepted"/> sets the keys.</summary>
+    public byte[] CreateWelcome(WelcomeStatus welcomeStatus)
     {
         Expect(!_isDialer && _step == 2, "WELCOME");
         _step = 3;
-        var status = duplicate ? (byte)1 : (byte)0;
+        var duplicate = welcomeStatus != WelcomeStatus.Accepted;
+        var status = (byte)welcomeStatus;
         var t2 = SHA256.HashData(_transcript.GetBuffer().AsSpan(0, (int)_transcript.Length));
         var welcome = Build(0x04, body =>
         {
@@ -304,8 +321,11 @@ internal sealed class Handshake
             case 0:
                 Keys = DeriveKeys(t2);
                 break;
-            case 1:
+            case (byte)WelcomeStatus.Duplicate:
                 Fail(HandshakeFailure.Duplicate, $"{PeerId} keeps the other connection between the two nodes");
+                break;
+            case (byte)WelcomeStatus.Superseded:
+                Fail(HandshakeFailure.Superseded, $"{PeerId} is connected to a newer incarnation of this node's id: another process claims it (or this one restarted while an older one still runs)");
                 break;
             default:
                 Fail(HandshakeFailure.Malformed, $"WELCOME status {status} is not defined");

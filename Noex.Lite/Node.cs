@@ -53,6 +53,8 @@ public sealed class Node : IAsyncDisposable
         Runtime.Router = _remote;
         // Message type ranges of protocol.md §5; each layer owns its own.
         AddService(RemoteCall.FirstType, RemoteCall.LastType, _remote);
+        GlobalRegistry = new GlobalRegistry(this, Runtime);
+        AddService(GlobalRegistry.FirstType, GlobalRegistry.LastType, GlobalRegistry);
         sink.Node = this;
     }
 
@@ -60,6 +62,9 @@ public sealed class Node : IAsyncDisposable
     /// The node's processes. Its calls and casts are routed transparently: a ref of another node goes over the cluster.
     /// </summary>
     public ProcessRuntime Runtime { get; }
+
+    /// <summary>Cluster-wide process names, the same on every node (protocol.md §5.4).</summary>
+    public GlobalRegistry GlobalRegistry { get; }
 
     /// <summary>The options the node was started with.</summary>
     public NodeOptions Options => _options;
@@ -163,6 +168,9 @@ public sealed class Node : IAsyncDisposable
     /// <summary>The live connection to <paramref name="id"/>, for the layers above (remote calls) and tests.</summary>
     internal bool TryGetConnection(NodeId id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Connection? connection) =>
         _transport.TryGetConnection(id, out connection);
+
+    /// <summary>The live connections (a snapshot), for the layers that broadcast.</summary>
+    internal Connection[] GetLiveConnections() => _transport.GetConnections();
 
     /// <summary>Whether a live connection to <paramref name="id"/> exists.</summary>
     public bool IsConnected(NodeId id) => _transport.TryGetConnection(id, out _);

@@ -103,6 +103,13 @@ public sealed record NodeOptions
     /// <summary>The client side of TLS; see <see cref="TlsServerOptions"/>.</summary>
     public SslClientAuthenticationOptions? TlsClientOptions { get; init; }
 
+    /// <summary>
+    /// Whether a process that loses a global name to a simultaneous registration elsewhere is stopped (with an error
+    /// reason naming the winner) by the node that registered it. Default false: the loser's node raises
+    /// <see cref="GlobalRegistry.ConflictResolved"/> and the process keeps running without the name.
+    /// </summary>
+    public bool StopGlobalNameLoser { get; init; }
+
     /// <summary>The clock for heartbeats, timeouts and backoff. Default <see cref="TimeProvider.System"/>; tests inject one.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 

@@ -334,9 +334,9 @@ internal sealed class Transport : IAsyncDisposable
                 throw;
             }
             var peer = handshake.PeerId!;
-            var duplicate = IsDuplicateInbound(peer, handshake.PeerIncarnation);
-            await io.WriteAsync(handshake.CreateWelcome(duplicate), deadline.Token).ConfigureAwait(false);
-            if (duplicate)
+            var status = InboundStatus(peer, handshake.PeerIncarnation);
+            await io.WriteAsync(handshake.CreateWelcome(status), deadline.Token).ConfigureAwait(false);
+            if (status != WelcomeStatus.Accepted)
             {
                 return;
             }
@@ -377,18 +377,22 @@ internal sealed class Transport : IAsyncDisposable
     }
 
     /// <summary>
-    /// Whether an inbound connection from <paramref name="peer"/> must give way (protocol.md §4.4): to a live connection of
-    /// the same or a newer incarnation, or to this node's own dial in progress when this node's id is the smaller one.
+    /// Whether an inbound connection from <paramref name="peer"/> must give way (protocol.md §4.3, §4.4): to a live
+    /// connection of the same incarnation or to this node's own dial in progress when this node's id is the smaller one
+    /// (duplicate), or to a live connection of a newer incarnation of that id (superseded: an older process claims an
+    /// identity that a newer one holds, so it must not take it back).
     /// </summary>
-    private bool IsDuplicateInbound(NodeId peer, ulong incarnation)
+    private WelcomeStatus InboundStatus(NodeId peer, ulong incarnation)
     {
         lock (_lock)
         {
             if (_connections.TryGetValue(peer.ToString(), out var existing) && !existing.IsClosed)
             {
-                return existing.PeerIncarnation >= incarnation;
+                return existing.PeerIncarnation > incarnation ? WelcomeStatus.Superseded
+                    : existing.PeerIncarnation == incarnation ? WelcomeStatus.Duplicate
+                    : WelcomeStatus.Accepted;
             }
-            return _dials.ContainsKey(peer) && LocalId < peer;
+            return _dials.ContainsKey(peer) && LocalId < peer ? WelcomeStatus.Duplicate : WelcomeStatus.Accepted;
         }
     }
 

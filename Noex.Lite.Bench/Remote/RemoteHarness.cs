@@ -18,6 +18,7 @@ public static class RemoteHarness
     {
         var seconds = 5.0;
         var outstanding = 100;
+        var peers = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -28,10 +29,18 @@ public static class RemoteHarness
                 case "--outstanding" when i + 1 < args.Length:
                     outstanding = int.Parse(args[++i], CultureInfo.InvariantCulture);
                     break;
+                case "--peer" when i + 1 < args.Length:
+                    peers.AddRange(args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries));
+                    break;
                 default:
-                    Console.Error.WriteLine($"remote: unknown option '{args[i]}' (use --seconds S, --outstanding N)");
+                    Console.Error.WriteLine($"remote: unknown option '{args[i]}' (use --seconds S, --outstanding N, --peer {string.Join('|', RemotePeers.Names)})");
                     return 2;
             }
+        }
+        if (peers.FirstOrDefault(p => !RemotePeers.Names.Contains(p)) is { } unknownPeer)
+        {
+            Console.Error.WriteLine($"remote: unknown peer '{unknownPeer}' (known: {string.Join(", ", RemotePeers.Names)})");
+            return 2;
         }
         var duration = TimeSpan.FromSeconds(seconds);
         var results = new List<ScenarioResult>();
@@ -48,8 +57,10 @@ public static class RemoteHarness
             results.AddRange(await NoexRemote.RunClientAsync(server.Detail, outstanding, duration));
         }
 
+        var peersOk = await RemotePeers.RunAsync(peers, outstanding, duration, results);
+
         Print(results);
-        return 0;
+        return peersOk ? 0 : 1;
     }
 
     /// <summary>The hidden verb the harness starts in the second process.</summary>
@@ -65,6 +76,10 @@ public static class RemoteHarness
                 await NoexRemote.RunServerAsync();
                 return 0;
             default:
+                if (await RemotePeers.TryRunServerAsync(kind))
+                {
+                    return 0;
+                }
                 Console.Error.WriteLine($"remote-server: unknown server kind '{kind}'");
                 return 2;
         }
@@ -75,12 +90,14 @@ public static class RemoteHarness
         var baseline = results.FirstOrDefault(r => r.Scenario == "baseline-1");
         var pipelined = results.FirstOrDefault(r => r.Scenario.StartsWith("baseline-", StringComparison.Ordinal) && r.Scenario != "baseline-1");
         Console.WriteLine();
-        Console.WriteLine($"{"scenario",-22} {"ops/s",12} {"p50 us",9} {"p99 us",9} {"alloc B/op",11} {"vs raw",8}");
+        // Casts are set against the pipelined baseline: the raw rate of same-sized messages with many in flight.
+        ScenarioResult? Reference(ScenarioResult r) => r.Outstanding == 1 && !r.Scenario.EndsWith("cast", StringComparison.Ordinal) ? baseline : pipelined;
+        double? Ratio(ScenarioResult r) => Reference(r) is { OpsPerSecond: > 0 } reference ? r.OpsPerSecond / reference.OpsPerSecond : null;
+        Console.WriteLine($"{"scenario",-26} {"ops/s",12} {"p50 us",9} {"p99 us",9} {"alloc B/op",11} {"vs raw",8}");
         foreach (var r in results)
         {
-            var reference = r.Scenario == "cast" ? null : r.Outstanding == 1 ? baseline : pipelined;
-            var ratio = reference is null ? "" : (r.OpsPerSecond / reference.OpsPerSecond).ToString("0.00x", CultureInfo.InvariantCulture);
-            Console.WriteLine($"{r.Scenario,-22} {r.OpsPerSecond,12:N0} {r.P50Micros,9:0.0} {r.P99Micros,9:0.0} {r.AllocBytesPerOp,11:0.0} {ratio,8}");
+            var ratio = Ratio(r) is { } x ? x.ToString("0.00x", CultureInfo.InvariantCulture) : "";
+            Console.WriteLine($"{r.Scenario,-26} {r.OpsPerSecond,12:N0} {r.P50Micros,9:0.0} {r.P99Micros,9:0.0} {r.AllocBytesPerOp,11:0.0} {ratio,8}");
         }
         Console.WriteLine();
         foreach (var r in results)
@@ -92,6 +109,8 @@ public static class RemoteHarness
                 ["p50_us"] = Math.Round(r.P50Micros, 2),
                 ["p99_us"] = Math.Round(r.P99Micros, 2),
                 ["alloc_bytes_per_op"] = Math.Round(r.AllocBytesPerOp, 2),
+                ["vs_raw"] = Ratio(r) is { } x ? Math.Round(x, 4) : null!,
+                ["raw_scenario"] = Reference(r)?.Scenario ?? "",
             }));
         }
     }

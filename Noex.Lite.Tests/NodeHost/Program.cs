@@ -38,8 +38,41 @@ node.NodeDown += (id, reason) => output.WriteLine($"DOWN {id} {reason}");
 output.WriteLine($"READY {node.Id} {node.Incarnation}");
 output.Flush();
 string? line;
+GlobalRegistryCommands.Attach(node, output);
 while ((line = await Console.In.ReadLineAsync()) is not null && line != "stop")
 {
+    await GlobalRegistryCommands.HandleAsync(node, line, output);
 }
 await node.StopAsync();
 output.WriteLine("STOPPED");
+
+// ---- global registry (branch registry) ------------------------------------------------------------------------------
+// "gregister NAME" starts an idle process and registers it globally: prints "GREGISTERED NAME <process id>".
+// Every name that becomes visible here is printed as "GNAME NAME <ref>".
+internal static class GlobalRegistryCommands
+{
+    public static void Attach(Node node, TextWriter output) =>
+        node.GlobalRegistry.Registered += (name, target) => output.WriteLine($"GNAME {name} {target}");
+
+    public static async Task HandleAsync(Node node, string line, TextWriter output)
+    {
+        if (!line.StartsWith("gregister ", StringComparison.Ordinal))
+        {
+            return;
+        }
+        var name = line["gregister ".Length..];
+        var process = await node.Runtime.StartAsync(new IdleServer());
+        node.GlobalRegistry.Register(name, process);
+        output.WriteLine($"GREGISTERED {name} {process.Id.ToString(CultureInfo.InvariantCulture)}");
+    }
+
+    private sealed class IdleServer : GenServer<int>
+    {
+        protected override ValueTask<int> InitAsync(Value args, CancellationToken cancellationToken) => new(0);
+
+        protected override ValueTask<CallResult<int>> HandleCallAsync(Value request, CallFrom from, int state) =>
+            new(CallResult<int>.WithReply(Value.Null, state));
+
+        protected override ValueTask<int> HandleCastAsync(Value message, int state) => new(state);
+    }
+}

@@ -1,0 +1,74 @@
+using System.Collections.Concurrent;
+
+namespace Noex.Lite.Tests;
+
+/// <summary>
+/// Reliability case T27: a second node that claims a port or an identity already in use. A node's identity is
+/// <c>name@host:port</c> plus its incarnation; the cluster must never hold two live sessions for one identity.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public class IdentityCollisionTests
+{
+    private static NodeOptions Options(string name, params string[] seeds) => new()
+    {
+        Name = name,
+        Host = "127.0.0.1",
+        Port = 0,
+        ClusterSecret = "cluster-secret",
+        Seeds = seeds,
+        HeartbeatInterval = TimeSpan.FromSeconds(1),
+        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
+        ReconnectMaxDelay = TimeSpan.FromMilliseconds(200),
+    };
+
+    [Fact]
+    public async Task StartAsync_PortAlreadyTaken_FailsNamingThePortAndTheFirstNodeCarriesOn()
+    {
+        await using var a = await Node.StartAsync(Options("a"));
+        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
+        await ClusterTests.Eventually(() => a.IsConnected(b.Id));
+
+        var error = await Assert.ThrowsAsync<NoexException>(() => Node.StartAsync(Options("a") with { Port = a.ListenPort }));
+
+        Assert.Contains(a.ListenPort.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message, StringComparison.Ordinal);
+        Assert.True(a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await using var c = await Node.StartAsync(Options("c", a.Id.ToString()));
+        await ClusterTests.Eventually(() => a.IsConnected(c.Id) && b.IsConnected(c.Id));
+    }
+
+    [Fact]
+    public async Task SameIdentityTwice_NewerIncarnationWins_OlderIsRefusedAndNeverComesBack()
+    {
+        // x1 is the real node; x2 claims x1's identity (same name, advertising x1's port), as a restarted node would.
+        await using var a = await Node.StartAsync(Options("a"));
+        await using var x1 = await Node.StartAsync(Options("x", a.Id.ToString()));
+        await ClusterTests.Eventually(() => a.IsConnected(x1.Id));
+        var ups = new ConcurrentQueue<NodeInfo>();
+        var downs = new ConcurrentQueue<NodeDownReason>();
+        a.NodeUp += ups.Enqueue;
+        a.NodeDown += (_, reason) => downs.Enqueue(reason);
+        var refused = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        x1.HandshakeFailed += e =>
+        {
+            if (e.Failure == HandshakeFailure.Superseded)
+            {
+                refused.TrySetResult();
+            }
+        };
+
+        await using var x2 = await Node.StartAsync(Options("x", a.Id.ToString()) with { AdvertisedPort = x1.ListenPort });
+        Assert.Equal(x1.Id, x2.Id);
+        Assert.True(x2.Incarnation > x1.Incarnation);
+
+        // a takes x2 as x restarted: the old session ends as Restarted and the new one comes up.
+        await ClusterTests.Eventually(() => ups.Any(u => u.Incarnation == x2.Incarnation) && downs.Contains(NodeDownReason.Restarted));
+        // x1 redials and is refused as superseded by the newer incarnation: it cannot take the identity back.
+        await refused.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var node = a.GetNode(x1.Id);
+        Assert.NotNull(node);
+        Assert.Equal(x2.Incarnation, node.Incarnation);
+        Assert.Equal(NodeStatus.Connected, node.Status);
+        Assert.Single(ups);
+        Assert.Equal([NodeDownReason.Restarted], downs);
+    }
+}

@@ -1,0 +1,238 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Xunit.Abstractions;
+
+namespace Noex.Lite.Tests;
+
+/// <summary>
+/// Reliability cases T30 (random streams at the listener) and T26 (random faults under load), sized for CI by default
+/// and for a real soak through the environment: <c>NOEX_FUZZ_STREAMS=100000</c>, <c>NOEX_SOAK_SECONDS=3600</c>.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public class SoakTests(ITestOutputHelper output)
+{
+    private static int Setting(string name, int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable(name), out var value) && value > 0 ? value : fallback;
+
+    private static NodeOptions Options(string name, params string[] seeds) => new()
+    {
+        Name = name,
+        Host = "127.0.0.1",
+        Port = 0,
+        ClusterSecret = "soak",
+        Seeds = seeds,
+        HeartbeatInterval = TimeSpan.FromSeconds(1),
+        HandshakeTimeout = TimeSpan.FromSeconds(1),
+        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
+        ReconnectMaxDelay = TimeSpan.FromMilliseconds(400),
+    };
+
+    private static int OpenDescriptors() =>
+        Directory.Exists("/proc/self/fd") ? Directory.GetFiles("/proc/self/fd").Length : Process.GetCurrentProcess().HandleCount;
+
+    [Fact]
+    public async Task Fuzz_RandomStreamsAtTheListener_NodeAndItsSessionsCarryOn()
+    {
+        var streams = Setting("NOEX_FUZZ_STREAMS", 3000);
+        await using var a = await Node.StartAsync(Options("a"));
+        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
+        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        var echo = await a.Runtime.StartAsync(new Echo());
+        var unobserved = 0;
+        EventHandler<UnobservedTaskExceptionEventArgs> onUnobserved = (_, _) => Interlocked.Increment(ref unobserved);
+        TaskScheduler.UnobservedTaskException += onUnobserved;
+        var downs = 0;
+        a.NodeDown += (_, _) => Interlocked.Increment(ref downs);
+
+        var next = -1;
+        async Task ClientAsync(int seed)
+        {
+            var random = new Random(seed);
+            var buffer = new byte[64];
+            while (Interlocked.Increment(ref next) < streams)
+            {
+                using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                try
+                {
+                    await socket.ConnectAsync("127.0.0.1", a.ListenPort);
+                    var garbage = new byte[random.Next(1, 2048)];
+                    random.NextBytes(garbage);
+                    if (garbage.Length >= 3 && random.Next(4) == 0)
+                    {
+                        // A plausible start (a HELLO-sized length) followed by garbage: it reaches the handshake parser.
+                        garbage[0] = (byte)random.Next(40, 120);
+                        garbage[1] = 0;
+                        garbage[2] = 0x01;
+                    }
+                    await socket.SendAsync(garbage);
+                    socket.Shutdown(SocketShutdown.Send);
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                    while (await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token) > 0)
+                    {
+                    }
+                }
+                catch (SocketException)
+                {
+                    // Refused or reset by the node: what it should do with garbage.
+                }
+            }
+        }
+
+        var descriptorsBefore = OpenDescriptors();
+        var memoryBefore = GC.GetTotalMemory(forceFullCollection: true);
+        var clock = Stopwatch.StartNew();
+        var fuzz = Task.WhenAll(Enumerable.Range(0, 16).Select(i => Task.Run(() => ClientAsync(i))));
+        // The existing session keeps working while the door is hammered.
+        var calls = 0;
+        while (!fuzz.IsCompleted)
+        {
+            Assert.Equal(Value.FromInt64(calls), await b.Runtime.CallAsync(echo, Value.FromInt64(calls), TimeSpan.FromSeconds(30)));
+            calls++;
+        }
+        await fuzz;
+        var elapsed = clock.Elapsed;
+        var growth = GC.GetTotalMemory(forceFullCollection: true) - memoryBefore;
+        await ClusterTests.Eventually(() => OpenDescriptors() <= descriptorsBefore + 16);
+        await using var c = await Node.StartAsync(Options("c", a.Id.ToString()));
+        await ClusterTests.Eventually(() => a.IsConnected(c.Id));
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        TaskScheduler.UnobservedTaskException -= onUnobserved;
+
+        output.WriteLine($"{streams:N0} random streams in {elapsed.TotalSeconds:F1} s ({streams / elapsed.TotalSeconds:N0}/s); {calls:N0} calls meanwhile; managed heap {growth / 1024.0:N0} KiB; descriptors {descriptorsBefore} -> {OpenDescriptors()}");
+        Assert.Equal(0, downs);
+        Assert.True(a.IsConnected(b.Id));
+        Assert.True(growth < 8 * 1024 * 1024, $"the heap grew by {growth:N0} bytes");
+        Assert.Equal(0, unobserved);
+    }
+
+    [Fact]
+    public async Task Soak_RandomFaultsUnderLoad_EveryCallEndsTypedAndTheClusterHeals()
+    {
+        var seconds = Setting("NOEX_SOAK_SECONDS", 15);
+        // A proxy in front of each node, so that every connection between them, whoever dials, crosses the faults.
+        await using var proxyA = FaultProxy.Start();
+        await using var proxyB = FaultProxy.Start();
+        FaultProxy[] proxies = [proxyA, proxyB];
+        await using var b = await Node.StartAsync(Options("b") with { AdvertisedPort = proxyB.Port });
+        proxyB.TargetPort = b.ListenPort;
+        await using var a = await Node.StartAsync(Options("a", b.Id.ToString()) with { AdvertisedPort = proxyA.Port });
+        proxyA.TargetPort = a.ListenPort;
+        await ClusterTests.Eventually(() => a.IsConnected(b.Id));
+        var echo = await b.Runtime.StartAsync(new Echo());
+        var unobserved = 0;
+        EventHandler<UnobservedTaskExceptionEventArgs> onUnobserved = (_, _) => Interlocked.Increment(ref unobserved);
+        TaskScheduler.UnobservedTaskException += onUnobserved;
+
+        var downs = 0;
+        a.NodeDown += (_, _) => Interlocked.Increment(ref downs);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        long ok = 0, typed = 0, casts = 0;
+        var wrong = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        async Task CallerAsync(int id)
+        {
+            var n = 0L;
+            while (!stop.IsCancellationRequested)
+            {
+                var request = Value.FromInt64(id * 1_000_000_000L + n++);
+                try
+                {
+                    var reply = await a.Runtime.CallAsync(echo, request, TimeSpan.FromSeconds(2));
+                    if (reply != request)
+                    {
+                        wrong.Enqueue($"caller {id}: sent {request}, got {reply}");
+                    }
+                    Interlocked.Increment(ref ok);
+                }
+                catch (NoexException)
+                {
+                    // Not reachable, timed out, overloaded: typed, and the loop goes on.
+                    Interlocked.Increment(ref typed);
+                    await Task.Yield();
+                }
+                catch (Exception e)
+                {
+                    wrong.Enqueue($"caller {id}: {e.GetType().Name}: {e.Message}");
+                }
+                if (a.Runtime.Cast(echo, request))
+                {
+                    Interlocked.Increment(ref casts);
+                }
+            }
+        }
+
+        async Task ChaosAsync()
+        {
+            var random = new Random(26);
+            while (!stop.IsCancellationRequested)
+            {
+                var proxy = proxies[random.Next(2)];
+                try
+                {
+                    await Task.Delay(random.Next(300, 1500), stop.Token);
+                    switch (random.Next(5))
+                    {
+                        case 0:
+                            proxy.ResetAll();
+                            break;
+                        case 1:
+                            proxy.CorruptNextToTarget();
+                            break;
+                        case 2:
+                            proxy.ReplayNextToTarget();
+                            break;
+                        case 3:
+                            proxy.Blackhole = true;
+                            await Task.Delay(random.Next(500, 4000), stop.Token);
+                            break;
+                        default:
+                            proxy.Paused = true;
+                            await Task.Delay(random.Next(100, 1500), stop.Token);
+                            break;
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                }
+                finally
+                {
+                    proxy.Blackhole = false;
+                    proxy.Paused = false;
+                }
+            }
+        }
+
+        var descriptorsBefore = OpenDescriptors();
+        var memoryBefore = GC.GetTotalMemory(forceFullCollection: true);
+        await Task.WhenAll([.. Enumerable.Range(0, 8).Select(i => Task.Run(() => CallerAsync(i))), Task.Run(ChaosAsync)]);
+
+        // Healed: the link comes back, nothing is left waiting, and calls work again.
+        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await ClusterTests.Eventually(() => a.PendingRemoteCalls == 0);
+        await ClusterTests.Eventually(() =>
+            a.Runtime.CallAsync(echo, Value.FromInt64(7), TimeSpan.FromSeconds(5)).AsTask().ContinueWith(t => t.IsCompletedSuccessfully && t.Result == Value.FromInt64(7)).Result);
+        var growth = GC.GetTotalMemory(forceFullCollection: true) - memoryBefore;
+        await ClusterTests.Eventually(() => OpenDescriptors() <= descriptorsBefore + 16);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        TaskScheduler.UnobservedTaskException -= onUnobserved;
+
+        output.WriteLine($"{seconds} s of faults: {downs} node-downs, {ok:N0} calls answered, {typed:N0} failed typed, {casts:N0} casts sent; heap {growth / 1024.0:N0} KiB; descriptors {descriptorsBefore} -> {OpenDescriptors()}");
+        Assert.Empty(wrong);
+        Assert.True(downs >= 2, $"only {downs} faults took the link down: the chaos did not reach it");
+        Assert.True(ok > 0, "no call got through between the faults");
+        Assert.True(growth < 16 * 1024 * 1024, $"the heap grew by {growth:N0} bytes");
+        Assert.Equal(0, unobserved);
+    }
+
+    /// <summary>Replies with the request; ignores casts.</summary>
+    private sealed class Echo : GenServer<int>
+    {
+        protected override ValueTask<int> InitAsync(Value args, CancellationToken cancellationToken) => new(0);
+
+        protected override ValueTask<CallResult<int>> HandleCallAsync(Value request, CallFrom from, int state) =>
+            new(CallResult<int>.WithReply(request, state));
+
+        protected override ValueTask<int> HandleCastAsync(Value message, int state) => new(state + 1);
+    }
+}
