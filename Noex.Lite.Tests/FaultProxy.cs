@@ -199,6 +199,11 @@ public sealed class FaultProxy : IAsyncDisposable
                 {
                     continue;
                 }
+                if (_paused is { } held)
+                {
+                    // A chunk read by a receive that began before the pause is held too, so a pause stops everything at once.
+                    await held.Task.WaitAsync(_stop.Token);
+                }
                 if (toTarget && Interlocked.Exchange(ref _corruptToTarget, 0) == 1)
                 {
                     // The chunk's last byte: normally inside a frame's tag, never in a length prefix (a longer length

@@ -344,4 +344,20 @@ public static class GenServers
     /// <param name="cancellationToken">Abandons the wait (the stop still happens).</param>
     public static Task StopAsync(ProcessRef target, ExitReason? reason = null, CancellationToken cancellationToken = default) =>
         ProcessRuntime.Default.StopAsync(target, reason, cancellationToken);
+
+    /// <summary>
+    /// Spawns <paramref name="behaviorName"/> on <see cref="RemoteStartOptions.TargetNode"/> from the default node (the seeds'
+    /// <c>GenServer.startRemote</c>). See <see cref="Node.SpawnAsync"/> for the errors.
+    /// </summary>
+    /// <param name="behaviorName">A behaviour registered on the target node.</param>
+    /// <param name="options">The target node, name, registration, timeouts and init args.</param>
+    /// <param name="cancellationToken">Abandons the spawn (anything it started is stopped).</param>
+    /// <returns>The new process.</returns>
+    /// <exception cref="ClusterNotStartedException">No default node is running.</exception>
+    /// <exception cref="InvalidNodeIdException">The target node is not <c>name@host:port</c>.</exception>
+    public static Task<ProcessRef> StartRemoteAsync(string behaviorName, RemoteStartOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return Cluster.Default.SpawnAsync(behaviorName, NodeId.Parse(options.TargetNode), options.ToSpawnOptions(), cancellationToken);
+    }
 }

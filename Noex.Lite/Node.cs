@@ -26,6 +26,9 @@ public sealed class Node : IAsyncDisposable
     private readonly Membership _membership;
     private readonly EventSink _sink;
     private readonly RemoteCall _remote;
+    private readonly SpawnService _spawns;
+    private readonly RemoteMonitor _monitors;
+    private readonly RemoteLink _links;
     private readonly IClusterService?[] _byType = new IClusterService?[256];
     private readonly List<IClusterService> _services = new();
     private readonly TimeProvider _time;
@@ -53,8 +56,15 @@ public sealed class Node : IAsyncDisposable
         Runtime.Router = _remote;
         // Message type ranges of protocol.md §5; each layer owns its own.
         AddService(RemoteCall.FirstType, RemoteCall.LastType, _remote);
+        _spawns = new SpawnService(this, Runtime, new BehaviorRegistry());
+        AddService(SpawnService.FirstType, SpawnService.LastType, _spawns);
         GlobalRegistry = new GlobalRegistry(this, Runtime);
         AddService(GlobalRegistry.FirstType, GlobalRegistry.LastType, GlobalRegistry);
+        _monitors = new RemoteMonitor(this, Runtime);
+        _links = new RemoteLink(this, Runtime);
+        Runtime.Signals = new RemoteSignals(_monitors, _links);
+        AddService(RemoteMonitor.FirstType, RemoteMonitor.LastType, _monitors);
+        AddService(RemoteLink.FirstType, RemoteLink.LastType, _links);
         sink.Node = this;
     }
 
@@ -65,6 +75,11 @@ public sealed class Node : IAsyncDisposable
 
     /// <summary>Cluster-wide process names, the same on every node (protocol.md §5.4).</summary>
     public GlobalRegistry GlobalRegistry { get; }
+    /// <summary>Monitors across nodes: the seeds' <c>RemoteMonitor</c> (<see cref="ProcessRuntime.Monitor"/> reaches it transparently).</summary>
+    public RemoteMonitor Monitors => _monitors;
+
+    /// <summary>Links across nodes (<see cref="ProcessRuntime.Link"/> reaches it transparently).</summary>
+    public RemoteLink Links => _links;
 
     /// <summary>The options the node was started with.</summary>
     public NodeOptions Options => _options;
@@ -80,6 +95,16 @@ public sealed class Node : IAsyncDisposable
 
     /// <summary>How long the node has been running.</summary>
     public TimeSpan Uptime => _time.GetElapsedTime(_startedAt);
+
+    /// <summary>The behaviours peers may spawn on this node (the seeds' <c>BehaviorRegistry</c>).</summary>
+    public BehaviorRegistry Behaviors => _spawns.Behaviors;
+
+    /// <summary>
+    /// A cast was not delivered: raised on the sending node when the target's node is unreachable or the queue to it is
+    /// full, and on the target's node when the process is gone or its mailbox refused it. Counted in
+    /// <see cref="RemoteDeadLetters"/> (sender) or <see cref="ProcessRuntime.DeadLetters"/> (target's node).
+    /// </summary>
+    public event Action<DeadLetterEvent>? DeadLetter;
 
     /// <summary>A node connected (or reconnected), after its handshake. Raised once per connection.</summary>
     public event Action<NodeInfo>? NodeUp;
@@ -127,6 +152,49 @@ public sealed class Node : IAsyncDisposable
             }
         }
         return Task.FromResult(node);
+    }
+
+    /// <summary>
+    /// Spawns <paramref name="behavior"/> on <paramref name="target"/> (the seeds' <c>RemoteSpawn.spawn</c>): the target
+    /// makes a server with the factory registered under that name in its <see cref="Behaviors"/>, runs init with
+    /// <see cref="SpawnOptions.Args"/>, registers the name as asked and returns the new process's ref. Spawning on this
+    /// node's own id works locally, with the same errors.
+    /// </summary>
+    /// <param name="behavior">A behaviour name registered on the target node.</param>
+    /// <param name="target">The node to spawn on.</param>
+    /// <param name="options">Name, registration, spawn and init timeouts, init args; null for the defaults.</param>
+    /// <param name="cancellationToken">Abandons the spawn; anything it started on the target is stopped.</param>
+    /// <returns>The new process, once its init succeeded and its name is registered.</returns>
+    /// <remarks>
+    /// No failure leaves a process running, nor does a success that arrives after the caller gave up (protocol.md §5.3).
+    /// If the link to the target fails mid-spawn, the spawn fails at once with <see cref="NodeNotReachableException"/>.
+    /// </remarks>
+    /// <exception cref="BehaviorNotFoundException">The target has no such behaviour.</exception>
+    /// <exception cref="RemoteSpawnInitException">Init threw (or the factory did).</exception>
+    /// <exception cref="RemoteSpawnInitTimeoutException">Init took longer than <see cref="SpawnOptions.InitTimeout"/>.</exception>
+    /// <exception cref="RemoteSpawnTimeoutException">No answer within <see cref="SpawnOptions.SpawnTimeout"/>.</exception>
+    /// <exception cref="RemoteSpawnRegistrationException">The name is taken.</exception>
+    /// <exception cref="NodeNotReachableException">The target is not connected, or went down mid-spawn.</exception>
+    /// <exception cref="NodeOverloadedException">The outbound queue to the target is full.</exception>
+    /// <exception cref="ValueCodecException">The args cannot be encoded.</exception>
+    /// <exception cref="ArgumentException">The behaviour name or an option is invalid.</exception>
+    public Task<ProcessRef> SpawnAsync(string behavior, NodeId target, SpawnOptions? options = null, CancellationToken cancellationToken = default) =>
+        _spawns.SpawnAsync(behavior, target, options, cancellationToken);
+
+    /// <summary>Spawns and remote stops this node waits on, and spawns it runs for peers (for tests: zero when idle).</summary>
+    internal (int Spawns, int Stops, int Incoming) PendingSpawnCounts => _spawns.PendingCounts;
+
+    /// <summary>Stops a process of another node (the runtime routes a non-local <c>StopAsync</c> here).</summary>
+    internal Task StopRemoteAsync(ProcessRef target, ExitReason reason, CancellationToken cancellationToken) =>
+        _spawns.StopAsync(target, reason, cancellationToken);
+
+    /// <summary>Raises <see cref="DeadLetter"/>; callers count the dead letter themselves.</summary>
+    internal void RaiseDeadLetter(ProcessRef target, Value message, DeadLetterReason reason)
+    {
+        if (DeadLetter is { } handlers)
+        {
+            Raise(handlers, new DeadLetterEvent(target, message, reason));
+        }
     }
 
     /// <summary>Every node this one knows of, connected or not.</summary>

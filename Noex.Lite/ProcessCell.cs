@@ -301,6 +301,8 @@ internal sealed class ProcessCell : Mailbox
         }
 
         Runtime.Remove(this);
+        // Remote watchers, links and this process's own monitors on other nodes (after _finished is set: see RemoteMonitor.OnExit).
+        Runtime.Signals?.OnExit(this, reason);
 
         if (ownMonitors is not null)
         {

@@ -266,9 +266,18 @@ public sealed class ProcessRuntime : IAsyncDisposable
     /// <param name="target">The process.</param>
     /// <param name="reason">The exit reason; null for <c>normal</c>.</param>
     /// <param name="cancellationToken">Abandons the wait (the stop still happens).</param>
-    /// <exception cref="ServerNotRunningException">The process is not running.</exception>
+    /// <exception cref="ServerNotRunningException">The process is not running (<see cref="RemoteServerNotRunningException"/> for a remote one).</exception>
+    /// <exception cref="NodeNotReachableException">A remote process's node is not connected, or went down before the process ended.</exception>
+    /// <exception cref="RemoteStopTimeoutException">A remote process did not end within 10 s (the stop was still delivered).</exception>
+    /// <remarks>A ref of another node is stopped over the cluster when this runtime belongs to a node; the task completes when it has ended.</remarks>
     public async Task StopAsync(ProcessRef target, ExitReason? reason = null, CancellationToken cancellationToken = default)
     {
+        if (Router is { } router && !IsLocal(target) && !target.IsEmpty)
+        {
+            await router.StopAsync(target, reason ?? ExitReason.Normal, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         ProcessCell cell = GetCell(target);
         if (!cell.PostSystem(new StopSignal(reason ?? ExitReason.Normal)))
         {
@@ -319,7 +328,9 @@ public sealed class ProcessRuntime : IAsyncDisposable
     /// <param name="from">The sender to report; empty for none.</param>
     /// <returns>False if the target was not running.</returns>
     public bool Exit(ProcessRef target, ExitReason reason, ProcessRef from = default) =>
-        TryGetCell(target, out ProcessCell? cell) && cell.PostSystem(new ExitSignal(from, reason));
+        Signals is { } signals && IsRemote(target)
+            ? signals.Exit(target, reason, from)
+            : TryGetCell(target, out ProcessCell? cell) && cell.PostSystem(new ExitSignal(from, reason));
 
     /// <summary>Waits until a process has ended and returns its reason.</summary>
     /// <param name="target">The process.</param>
@@ -451,7 +462,20 @@ public sealed class ProcessRuntime : IAsyncDisposable
     {
         ProcessCell watcherCell = GetCell(watcher);
         // Atomic counter: monitor ids stay unique across concurrent Monitor calls, so Demonitor removes only its own.
-        var monitor = new MonitorRef(watcher, target, Interlocked.Increment(ref _nextMonitorId));
+        var monitor = new MonitorRef(watcher, target, NextMonitorId());
+        if (Signals is { } signals && IsRemote(target))
+        {
+            // A remote target: the watcher keeps its own record (itself as the target, so teardown and Demonitor find
+            // nothing local to undo), which is what lets the down message through exactly once.
+            if (!watcherCell.AddOwnMonitor(monitor.Id, watcherCell))
+            {
+                ThrowNotRunning(watcher, watcherCell);
+            }
+
+            signals.Monitor(watcherCell, monitor);
+            return monitor;
+        }
+
         if (!TryGetCell(target, out ProcessCell? targetCell))
         {
             if (watcherCell.AddOwnMonitor(monitor.Id, watcherCell))
@@ -488,6 +512,11 @@ public sealed class ProcessRuntime : IAsyncDisposable
         }
 
         target?.RemoveWatcher(monitor.Id);
+        if (Signals is { } signals && IsRemote(monitor.Target))
+        {
+            signals.Demonitor(monitor);
+        }
+
         return true;
     }
 
@@ -497,6 +526,14 @@ public sealed class ProcessRuntime : IAsyncDisposable
     /// <exception cref="ServerNotRunningException"><paramref name="a"/> is not running.</exception>
     public void Link(ProcessRef a, ProcessRef b)
     {
+        if (Signals is { } signals && (IsRemote(a) || IsRemote(b)))
+        {
+            // One end on another node (either argument): the local end must be running.
+            bool aRemote = IsRemote(a);
+            signals.Link(GetCell(aRemote ? b : a), aRemote ? a : b);
+            return;
+        }
+
         ProcessCell first = GetCell(a);
         if (!TryGetCell(b, out ProcessCell? second))
         {
@@ -512,6 +549,12 @@ public sealed class ProcessRuntime : IAsyncDisposable
     /// <param name="b">The other.</param>
     public void Unlink(ProcessRef a, ProcessRef b)
     {
+        if (Signals is { } signals && IsRemote(a) != IsRemote(b))
+        {
+            signals.Unlink(IsRemote(a) ? b : a, IsRemote(a) ? a : b);
+            return;
+        }
+
         if (TryGetCell(a, out ProcessCell? first) && TryGetCell(b, out ProcessCell? second))
         {
             ProcessCell.Unlink(first, second);
@@ -575,8 +618,17 @@ public sealed class ProcessRuntime : IAsyncDisposable
     /// <summary>Routes calls and casts to refs of other nodes; set by the node that owns this runtime.</summary>
     internal IRemoteRouter? Router { get; set; }
 
+    /// <summary>Monitors, links and exit signals with an end on another node; set by the node that owns this runtime.</summary>
+    internal IRemoteSignals? Signals { get; set; }
+
+    /// <summary>A fresh monitor id, unique in this runtime (the remote monitor layer files monitors under it).</summary>
+    internal long NextMonitorId() => Interlocked.Increment(ref _nextMonitorId);
+
     /// <summary>The pool of call waiters, shared with the remote router so remote calls allocate no waiter either.</summary>
     internal CallWaiterPool Waiters => _waiters;
+
+    /// <summary>Whether <paramref name="target"/> names a process of another node (an empty ref names none).</summary>
+    internal bool IsRemote(ProcessRef target) => !target.IsEmpty && !IsLocal(target);
 
     /// <summary>Whether <paramref name="target"/> names this runtime's node.</summary>
     internal bool IsLocal(ProcessRef target) => ReferenceEquals(target.Node, Name) || string.Equals(target.Node, Name, StringComparison.Ordinal);
@@ -587,15 +639,15 @@ public sealed class ProcessRuntime : IAsyncDisposable
             ? cell.Post(new Envelope(EnvelopeKind.Call, request, sink, token))
             : PostResult.Closed;
 
-    /// <summary>Posts a cast from a peer; false (and a dead letter) when the process is gone or its mailbox refuses it.</summary>
-    internal bool PostCast(long id, Value message)
+    /// <summary>Posts a cast from a peer; anything but accepted is a dead letter (counted here): the process is gone or its mailbox refused it.</summary>
+    internal PostResult PostCast(long id, Value message)
     {
-        if (_processes.TryGetValue(id, out ProcessCell? cell) && cell.Post(new Envelope(EnvelopeKind.Cast, message, null, 0)) == PostResult.Accepted)
+        PostResult posted = _processes.TryGetValue(id, out ProcessCell? cell) ? cell.Post(new Envelope(EnvelopeKind.Cast, message, null, 0)) : PostResult.Closed;
+        if (posted != PostResult.Accepted)
         {
-            return true;
+            CountDeadLetter();
         }
-        CountDeadLetter();
-        return false;
+        return posted;
     }
 
     internal void Remove(ProcessCell cell) => _processes.TryRemove(new KeyValuePair<long, ProcessCell>(cell.Ref.Id, cell));

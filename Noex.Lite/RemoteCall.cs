@@ -10,6 +10,9 @@ internal interface IRemoteRouter
     ValueTask<Value> CallAsync(ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken);
 
     bool Cast(ProcessRef target, Value message);
+
+    /// <summary>Stops a process of another node and waits until it has ended (protocol.md §5.3).</summary>
+    Task StopAsync(ProcessRef target, ExitReason reason, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -148,14 +151,24 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
 
     public bool Cast(ProcessRef target, Value message)
     {
-        if (_node.TryGetConnection(target.Node, out var connection)
-            && connection.TryEnqueue(new CastMessage(target.Id, message)) == EnqueueResult.Queued)
+        var reason = DeadLetterReason.NodeUnreachable;
+        if (_node.TryGetConnection(target.Node, out var connection))
         {
-            return true;
+            var result = connection.TryEnqueue(new CastMessage(target.Id, message));
+            if (result == EnqueueResult.Queued)
+            {
+                return true;
+            }
+            reason = result == EnqueueResult.Full ? DeadLetterReason.QueueFull : DeadLetterReason.NodeUnreachable;
         }
         Interlocked.Increment(ref _deadLetters);
+        _node.RaiseDeadLetter(target, message, reason);
         return false;
     }
+
+    /// <summary>Remote stops belong to the spawn layer (protocol.md §5.3).</summary>
+    public Task StopAsync(ProcessRef target, ExitReason reason, CancellationToken cancellationToken) =>
+        _node.StopRemoteAsync(target, reason, cancellationToken);
 
     /// <summary>Handles a §5.2 message from <paramref name="connection"/>; false when it is malformed (a protocol error).</summary>
     public bool OnMessage(Connection connection, ReadOnlySpan<byte> message)
@@ -170,7 +183,12 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
                 {
                     return false;
                 }
-                _runtime.PostCast(BinaryPrimitives.ReadInt64LittleEndian(message[1..]), cast);
+                var castTarget = BinaryPrimitives.ReadInt64LittleEndian(message[1..]);
+                if (_runtime.PostCast(castTarget, cast) is var posted && posted != PostResult.Accepted)
+                {
+                    _node.RaiseDeadLetter(new ProcessRef(_runtime.Name, castTarget), cast,
+                        posted is PostResult.Full or PostResult.Dropped or PostResult.Rejected ? DeadLetterReason.MailboxFull : DeadLetterReason.NoProcess);
+                }
                 return true;
             case TypeReply when message.Length >= 9:
                 if (!ValueCodec.TryDecode(message[9..], out var reply, out _, out _))

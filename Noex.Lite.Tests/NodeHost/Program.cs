@@ -3,7 +3,9 @@ using Noex.Lite;
 
 // Usage: NodeHost --name N [--port P] [--seed ID]... [--secret S] [--heartbeat MS] [--threshold K]
 // Prints "READY <id> <incarnation>", then "UP <id>" and "DOWN <id> <reason>" as they happen.
-// Reads commands from standard input: "stop" stops gracefully; the end of input (the test process went away) too.
+// Reads commands from standard input: "stop" stops gracefully; the end of input (the test process went away) too;
+// "spawn ..." (SpawnCommands.cs).
+// "start-idle" starts a process that does nothing and prints "STARTED <id>" (a target for remote monitors and links).
 var options = new NodeOptions { Host = "127.0.0.1", Port = 0 };
 var seeds = new List<string>();
 for (var i = 0; i + 1 < args.Length; i += 2)
@@ -35,13 +37,16 @@ var output = TextWriter.Synchronized(Console.Out);
 await using var node = await Node.StartAsync(options);
 node.NodeUp += info => output.WriteLine($"UP {info.Id}");
 node.NodeDown += (id, reason) => output.WriteLine($"DOWN {id} {reason}");
+SpawnCommands.Register(node, output);
 output.WriteLine($"READY {node.Id} {node.Incarnation}");
 output.Flush();
 string? line;
 GlobalRegistryCommands.Attach(node, output);
 while ((line = await Console.In.ReadLineAsync()) is not null && line != "stop")
 {
+    SpawnCommands.TryHandle(node, line, output);
     await GlobalRegistryCommands.HandleAsync(node, line, output);
+    await MonitorLinkCommands.HandleAsync(node, line, output);
 }
 await node.StopAsync();
 output.WriteLine("STOPPED");
@@ -74,5 +79,26 @@ internal static class GlobalRegistryCommands
             new(CallResult<int>.WithReply(Value.Null, state));
 
         protected override ValueTask<int> HandleCastAsync(Value message, int state) => new(state);
+    }
+}
+
+// ---- monitors and links (branch monitor) ----------------------------------------------------------------------------
+// "start-idle" starts a process that does nothing and prints "STARTED <process id>" (a target for remote monitors and
+// links from the test process).
+internal static class MonitorLinkCommands
+{
+    public static async Task HandleAsync(Node node, string line, TextWriter output)
+    {
+        if (line != "start-idle")
+        {
+            return;
+        }
+        var idle = await node.Runtime.StartAsync(new IdleServer());
+        output.WriteLine($"STARTED {idle.Id.ToString(CultureInfo.InvariantCulture)}");
+    }
+
+    private sealed class IdleServer : GenServer<int>
+    {
+        protected override ValueTask<int> InitAsync(Value args, CancellationToken cancellationToken) => new(0);
     }
 }

@@ -1,0 +1,215 @@
+namespace Noex.Lite.Tests;
+
+/// <summary>Links and exit signals across nodes (protocol.md §5.5), with OTP's semantics.</summary>
+[Collection(ClusterCollection.Name)]
+public class RemoteLinkTests
+{
+    /// <summary>Links <paramref name="local"/> (on <paramref name="a"/>) to <paramref name="remote"/> and waits until both sides hold it.</summary>
+    private static async Task LinkAsync(Node a, ProcessRef local, Node b, ProcessRef remote)
+    {
+        var before = b.Links.Count;
+        a.Runtime.Link(local, remote);
+        await ClusterTests.Eventually(() => b.Links.Count > before);
+    }
+
+    private static Task NoLinksLeftAsync(params Node[] nodes) => ClusterTests.Eventually(() => nodes.All(n => n.Links.Count == 0));
+
+    public static TheoryData<string, bool> Crashes => new()
+    {
+        { "error", false }, { "error", true }, { "killed", false }, { "killed", true }, { "shutdown", false }, { "shutdown", true },
+    };
+
+    [Theory]
+    [MemberData(nameof(Crashes))]
+    public async Task Link_OneEndEndsAbnormally_TheOtherEndDiesWithTheSameReason(string ending, bool fromB)
+    {
+        var (a, b) = await RemoteSignalNodes.PairAsync();
+        await using var _a = a;
+        await using var _b = b;
+        var (_, onA) = await a.StartRecorderAsync();
+        var (_, onB) = await b.StartRecorderAsync();
+        await LinkAsync(a, onA, b, onB);
+        var (dying, dyingNode, survivor, survivorNode) = fromB ? (onB, b, onA, a) : (onA, a, onB, b);
+
+        ExitReason expected;
+        switch (ending)
+        {
+            case "error":
+                dyingNode.Runtime.Cast(dying, "boom");
+                expected = ExitReason.Error("boom: the target failed", nameof(InvalidOperationException));
+                break;
+            case "killed":
+                dyingNode.Runtime.Kill(dying);
+                expected = ExitReason.Killed;
+                break;
+            default:
+                await dyingNode.Runtime.StopAsync(dying, ExitReason.Shutdown);
+                expected = ExitReason.Shutdown;
+                break;
+        }
+
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        Assert.Equal(expected, await survivorNode.Runtime.WaitForExitAsync(survivor, bound.Token));
+        await NoLinksLeftAsync(a, b);
+    }
+
+    [Fact]
+    public async Task Link_EndStopsNormally_NonTrappingSurvivesAndTrappingGetsTheSignal()
+    {
+        var (a, b) = await RemoteSignalNodes.PairAsync();
+        await using var _a = a;
+        await using var _b = b;
+        var (_, plain) = await a.StartRecorderAsync();
+        var (trapper, trapping) = await a.StartRecorderAsync(trapExit: true);
+        var (_, onB) = await b.StartRecorderAsync();
+        await LinkAsync(a, plain, b, onB);
+        await LinkAsync(a, trapping, b, onB);
+
+        await b.Runtime.StopAsync(onB);
+
+        await ClusterTests.Eventually(() => trapper.ExitsFrom(onB).Length == 1);
+        Assert.Equal(ExitReason.Normal, trapper.ExitsFrom(onB)[0].Reason);
+        await NoLinksLeftAsync(a, b);
+        Assert.True(a.Runtime.IsAlive(plain));
+        Assert.True(a.Runtime.IsAlive(trapping));
+    }
+
+    [Fact]
+    public async Task Link_TrappingEndOnB_ReceivesTheCrashOfItsPeerOnAAsAMessage()
+    {
+        var (a, b) = await RemoteSignalNodes.PairAsync();
+        await using var _a = a;
+        await using var _b = b;
+        var (_, onA) = await a.StartRecorderAsync();
+        var (trapper, onB) = await b.StartRecorderAsync(trapExit: true);
+        // Linked from b's side this time.
+        await LinkAsync(b, onB, a, onA);
+
+        a.Runtime.Cast(onA, "boom");
+
+        await ClusterTests.Eventually(() => trapper.ExitsFrom(onA).Length == 1);
+        var exit = trapper.ExitsFrom(onA)[0];
+        Assert.Equal(ExitReason.Error("boom: the target failed", nameof(InvalidOperationException)), exit.Reason);
+        Assert.Equal(a.Id.ToString(), exit.From.Node);
+        Assert.True(b.Runtime.IsAlive(onB));
+        await NoLinksLeftAsync(a, b);
+    }
+
+    [Fact]
+    public async Task Unlink_ThenTheOtherEndCrashes_NothingPropagatesEitherWay()
+    {
+        var (a, b) = await RemoteSignalNodes.PairAsync();
+        await using var _a = a;
+        await using var _b = b;
+        var (trapper, onA) = await a.StartRecorderAsync(trapExit: true);
+        var (_, onB) = await b.StartRecorderAsync();
+        await LinkAsync(a, onA, b, onB);
+
+        a.Runtime.Unlink(onA, onB);
+        await NoLinksLeftAsync(a, b);
+        b.Runtime.Kill(onB);
+        // A barrier on the same connection: a linked process that crashes after the first one.
+        var (_, barrier) = await b.StartRecorderAsync();
+        await LinkAsync(a, onA, b, barrier);
+        b.Runtime.Kill(barrier);
+        await ClusterTests.Eventually(() => trapper.ExitsFrom(barrier).Length == 1);
+
+        Assert.Empty(trapper.ExitsFrom(onB));
+        await NoLinksLeftAsync(a, b);
+    }
+
+    [Fact]
+    public async Task Link_ToAProcessThatDoesNotExist_Noproc()
+    {
+        var (a, b) = await RemoteSignalNodes.PairAsync();
+        await using var _a = a;
+        await using var _b = b;
+        var (trapper, onA) = await a.StartRecorderAsync(trapExit: true);
+        var missing = new ProcessRef(b.Id.ToString(), 424_242);
+
+        a.Runtime.Link(onA, missing);
+
+        await ClusterTests.Eventually(() => trapper.ExitsFrom(missing).Length == 1);
+        Assert.Equal(ExitReason.NoProc, trapper.ExitsFrom(missing)[0].Reason);
+        await NoLinksLeftAsync(a, b);
+    }
+
+    [Fact]
+    public async Task Link_OtherNodeStops_TrappingGetsNoconnectionAndNonTrappingDiesWithIt()
+    {
+        var (a, b) = await RemoteSignalNodes.PairAsync();
+        await using var _a = a;
+        var (trapper, trapping) = await a.StartRecorderAsync(trapExit: true);
+        var (_, plain) = await a.StartRecorderAsync();
+        var (_, onB) = await b.StartRecorderAsync();
+        await LinkAsync(a, trapping, b, onB);
+        await LinkAsync(a, plain, b, onB);
+
+        await b.StopAsync();
+
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        Assert.Equal(ExitReason.NoConnection, await a.Runtime.WaitForExitAsync(plain, bound.Token));
+        await ClusterTests.Eventually(() => trapper.ExitsFrom(onB).Length == 1);
+        Assert.Equal(ExitReason.NoConnection, trapper.ExitsFrom(onB)[0].Reason);
+        await NoLinksLeftAsync(a);
+    }
+
+    [Fact]
+    public async Task Link_NodeNotConnected_Noconnection()
+    {
+        await using var a = await Node.StartAsync(RemoteSignalNodes.Options("a"));
+        var (trapper, onA) = await a.StartRecorderAsync(trapExit: true);
+        var nowhere = new ProcessRef("x@127.0.0.1:1", 1);
+
+        a.Runtime.Link(onA, nowhere);
+
+        await ClusterTests.Eventually(() => trapper.ExitsFrom(nowhere).Length == 1);
+        Assert.Equal(ExitReason.NoConnection, trapper.ExitsFrom(nowhere)[0].Reason);
+        Assert.Equal(0, a.Links.Count);
+    }
+
+    [Fact]
+    public async Task Exit_ToARemoteProcess_EndsItOrReachesItAsAMessageWhenTrapping()
+    {
+        var (a, b) = await RemoteSignalNodes.PairAsync();
+        await using var _a = a;
+        await using var _b = b;
+        var (_, sender) = await a.StartRecorderAsync();
+        var (_, plain) = await b.StartRecorderAsync();
+        var (trapper, trapping) = await b.StartRecorderAsync(trapExit: true);
+        var reason = ExitReason.Error("told to go", "Custom");
+
+        Assert.True(a.Runtime.Exit(plain, reason, sender));
+        Assert.True(a.Runtime.Exit(trapping, reason, sender));
+
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        Assert.Equal(reason, await b.Runtime.WaitForExitAsync(plain, bound.Token));
+        await ClusterTests.Eventually(() => trapper.ExitsFrom(sender).Length == 1);
+        Assert.Equal(reason, trapper.ExitsFrom(sender)[0].Reason);
+    }
+
+    [Fact]
+    public async Task Link_ProxyResetsTheConnection_NoconnectionOnBothSides()
+    {
+        var proxyA = FaultProxy.Start();
+        var proxyB = FaultProxy.Start();
+        await using var _pa = proxyA;
+        await using var _pb = proxyB;
+        await using var a = await Node.StartAsync(RemoteSignalNodes.Options("a") with { AdvertisedPort = proxyA.Port });
+        proxyA.TargetPort = a.ListenPort;
+        await using var b = await Node.StartAsync(RemoteSignalNodes.Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port });
+        proxyB.TargetPort = b.ListenPort;
+        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        var (trapA, onA) = await a.StartRecorderAsync(trapExit: true);
+        var (trapB, onB) = await b.StartRecorderAsync(trapExit: true);
+        await LinkAsync(a, onA, b, onB);
+
+        proxyA.ResetAll();
+        proxyB.ResetAll();
+
+        await ClusterTests.Eventually(() => trapA.ExitsFrom(onB).Length == 1 && trapB.ExitsFrom(onA).Length == 1);
+        Assert.Equal(ExitReason.NoConnection, trapA.ExitsFrom(onB)[0].Reason);
+        Assert.Equal(ExitReason.NoConnection, trapB.ExitsFrom(onA)[0].Reason);
+        await NoLinksLeftAsync(a, b);
+    }
+}

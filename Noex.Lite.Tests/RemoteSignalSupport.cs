@@ -1,0 +1,61 @@
+using System.Collections.Concurrent;
+
+namespace Noex.Lite.Tests;
+
+/// <summary>
+/// A process that records every info message it gets (down and exit notifications), for the monitor and link tests.
+/// Casts: "boom" throws (the process crashes with that error); "stop" stops it normally.
+/// </summary>
+internal sealed class Recorder : GenServer<int>
+{
+    public ConcurrentQueue<InfoMessage> Infos { get; } = new();
+
+    protected override ValueTask<int> InitAsync(Value args, CancellationToken cancellationToken) => new(0);
+
+    protected override ValueTask<int> HandleCastAsync(Value message, int state) =>
+        message.AsString() == "boom" ? throw new InvalidOperationException("boom: the target failed") : new(state);
+
+    protected override ValueTask<int> HandleInfoAsync(InfoMessage info, int state)
+    {
+        Infos.Enqueue(info);
+        return new(state);
+    }
+
+    /// <summary>Down notifications for <paramref name="monitor"/>.</summary>
+    public InfoMessage[] DownsOf(MonitorRef monitor) => Infos.Where(i => i.Kind == InfoKind.Down && i.Monitor == monitor).ToArray();
+
+    /// <summary>Exit signals from <paramref name="from"/>.</summary>
+    public InfoMessage[] ExitsFrom(ProcessRef from) => Infos.Where(i => i.Kind == InfoKind.Exit && i.From == from).ToArray();
+}
+
+/// <summary>Two nodes on loopback with a 1 s heartbeat, for the monitor and link tests.</summary>
+internal static class RemoteSignalNodes
+{
+    public static NodeOptions Options(string name, params string[] seeds) => new()
+    {
+        Name = name,
+        Host = "127.0.0.1",
+        Port = 0,
+        ClusterSecret = "signal-tests",
+        Seeds = seeds,
+        HeartbeatInterval = TimeSpan.FromSeconds(1),
+        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
+        ReconnectMaxDelay = TimeSpan.FromMilliseconds(400),
+    };
+
+    public static async Task<(Node A, Node B)> PairAsync()
+    {
+        var a = await Node.StartAsync(Options("a"));
+        var b = await Node.StartAsync(Options("b", a.Id.ToString()));
+        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        return (a, b);
+    }
+
+    /// <summary>Starts a recorder and returns it with its ref.</summary>
+    public static async Task<(Recorder Server, ProcessRef Ref)> StartRecorderAsync(this Node node, bool trapExit = false)
+    {
+        var server = new Recorder();
+        var pid = await node.Runtime.StartAsync(server, options: new StartOptions { TrapExit = trapExit });
+        return (server, pid);
+    }
+}
