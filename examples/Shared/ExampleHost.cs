@@ -187,20 +187,46 @@ internal static class ExampleNode
 internal sealed class ExampleLifetime : IDisposable
 {
     private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _inputEnded = new();
+    private readonly CancellationTokenSource _stopOrEnd;
     private readonly PosixSignalRegistration[] _signals;
+    private readonly Channel<string> _lines = Channel.CreateUnbounded<string>();
 
     public ExampleLifetime()
     {
+        _stopOrEnd = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, _inputEnded.Token);
         // Cancel = true keeps the runtime from exiting at once: the program stops its node gracefully first.
         _signals =
         [
             PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal),
             PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal),
         ];
+        // Console reads block and cannot be cancelled, so one background thread feeds a channel that the command loop
+        // races against the stop token; at exit the thread is simply abandoned (it is a background thread).
+        var reader = new Thread(() =>
+        {
+            try
+            {
+                while (Console.In.ReadLine() is { } line)
+                {
+                    _lines.Writer.TryWrite(line);
+                }
+            }
+            catch (IOException)
+            {
+            }
+            _lines.Writer.TryComplete();
+            _inputEnded.Cancel();
+        })
+        { IsBackground = true, Name = "stdin" };
+        reader.Start();
     }
 
     /// <summary>Cancelled on Ctrl+C or SIGTERM, or by <see cref="Stop"/>.</summary>
     public CancellationToken Stopping => _stop.Token;
+
+    /// <summary>Cancelled as <see cref="Stopping"/> is, and also when standard input ends: for waits before the command loop.</summary>
+    public CancellationToken StoppingOrInputEnded => _stopOrEnd.Token;
 
     /// <summary>Whether standard input is a terminal (then a prompt is shown).</summary>
     public static bool Interactive => !Console.IsInputRedirected;
@@ -210,36 +236,18 @@ internal sealed class ExampleLifetime : IDisposable
 
     /// <summary>
     /// Reads commands until <c>/quit</c>, the end of input or a signal, passing each non-empty line to
-    /// <paramref name="handle"/>. Errors from a command are printed, not thrown: one bad command does not end the program.
+    /// <paramref name="handle"/>. Lines already read when the input ends are still run. Errors from a command are
+    /// printed, not thrown: one bad command does not end the program.
     /// </summary>
     public async Task RunCommandsAsync(Func<string, Task> handle)
     {
-        // Console reads block and cannot be cancelled, so one background reader feeds a channel and the loop
-        // races it against the stop token; at exit the reader thread is simply abandoned (it is a background thread).
-        var lines = Channel.CreateUnbounded<string?>();
-        var reader = new Thread(() =>
-        {
-            try
-            {
-                while (Console.In.ReadLine() is { } line)
-                {
-                    lines.Writer.TryWrite(line);
-                }
-            }
-            catch (IOException)
-            {
-            }
-            lines.Writer.TryComplete();
-        })
-        { IsBackground = true, Name = "stdin" };
-        reader.Start();
         while (!_stop.IsCancellationRequested)
         {
             Prompt();
             string? line;
             try
             {
-                if (!await lines.Reader.WaitToReadAsync(_stop.Token) || !lines.Reader.TryRead(out line))
+                if (!_lines.Reader.TryRead(out line) && (!await _lines.Reader.WaitToReadAsync(_stop.Token) || !_lines.Reader.TryRead(out line)))
                 {
                     return;
                 }
@@ -248,8 +256,8 @@ internal sealed class ExampleLifetime : IDisposable
             {
                 return;
             }
-            line = line?.Trim();
-            if (string.IsNullOrEmpty(line))
+            line = line.Trim();
+            if (line.Length == 0)
             {
                 continue;
             }
@@ -281,7 +289,7 @@ internal sealed class ExampleLifetime : IDisposable
         {
             signal.Dispose();
         }
-        _stop.Dispose();
+        // The reader thread may still cancel _inputEnded, so the sources are left to the finalizer rather than disposed.
     }
 
     private static void Prompt()

@@ -33,7 +33,7 @@ internal static class SupervisedPool
             {
                 try
                 {
-                    await Task.Delay(50, lifetime.Stopping);
+                    await Task.Delay(50, lifetime.StoppingOrInputEnded);
                 }
                 catch (OperationCanceledException)
                 {
