@@ -80,6 +80,29 @@ public class DistributedCounterTests
     }
 
     [Fact]
+    public async Task PipedScript_RunsEveryCommandInOrder_ThenStops()
+    {
+        // Like `printf '...' | DistributedCounter ...`: the whole script is written and the input closed at once.
+        await using var node = ExampleProcess.Start("DistributedCounter", "--name", "solo", "--port", "0");
+        foreach (var command in new[] { "/create a", "/inc a 5", "/dec a 2", "/get a", "/inc missing", "/frobnicate", "/counters" })
+        {
+            await node.SendAsync(command);
+        }
+        node.CloseInput();
+        Assert.Equal(0, await node.WaitForExitAsync());
+        var id = (await node.WaitForLineAsync(@"^Distributed Counter on (solo@127\.0\.0\.1:\d+)$")).Groups[1].Value;
+        DistributedKvTests.AssertInOrder(node,
+            $"Counter \"a\" created on {id} with value 0.",
+            "Counter \"a\" incremented by 5. New value: 5",
+            "Counter \"a\" decremented by 2. New value: 3",
+            $"Counter \"a\" on {id}: value 3",
+            "Counter \"missing\" not found. Use /counters to list them.",
+            "Unknown command or wrong arguments: /frobnicate (type /help)",
+            $"  - a = 3 (on {id})",
+            "Shutting down...");
+    }
+
+    [Fact]
     public async Task Presets_NameTheNode_AndAnUnknownPresetIsRefused()
     {
         await using var node1 = ExampleProcess.Start("DistributedCounter", "--node", "1", "--port", "0");
