@@ -23,6 +23,7 @@ public sealed class FaultProxy : IAsyncDisposable
     private long _bytesPerSecond;
     private volatile TaskCompletionSource? _paused;
     private int _replayToTarget;
+    private readonly HashSet<string> _cutDialers = new();
 
     private FaultProxy()
     {
@@ -105,6 +106,56 @@ public sealed class FaultProxy : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Black-holes only the connections dialled by the node named <paramref name="dialerName"/> (read from the HELLO's
+    /// <c>from</c>, protocol.md §4.2), so that with a proxy in front of each node one pair can be cut while the others
+    /// stay healthy (an overlapping partition, T09). A connection whose HELLO has not passed yet is held until it has.
+    /// </summary>
+    public void Cut(string dialerName)
+    {
+        lock (_lock)
+        {
+            _cutDialers.Add(dialerName);
+        }
+    }
+
+    /// <summary>Lets the connections dialled by <paramref name="dialerName"/> through again.</summary>
+    public void Mend(string dialerName)
+    {
+        lock (_lock)
+        {
+            _cutDialers.Remove(dialerName);
+        }
+    }
+
+    private bool IsCut(Dialer dialer)
+    {
+        lock (_lock)
+        {
+            return dialer.Name is { } name && _cutDialers.Contains(name);
+        }
+    }
+
+    /// <summary>Who dialled a connection, once its HELLO has been seen.</summary>
+    private sealed class Dialer
+    {
+        public volatile string? Name;
+
+        /// <summary>Reads the dialer's node name from the first chunk, if it holds a whole HELLO up to its <c>from</c>.</summary>
+        public void Learn(ReadOnlySpan<byte> chunk)
+        {
+            // length u16, type 0x01, "NOEX", version, flags, nonce 32, incarnation 8, from str8.
+            const int FromAt = 49;
+            if (Name is not null || chunk.Length <= FromAt || chunk[2] != 0x01 || chunk.Length < FromAt + 1 + chunk[FromAt])
+            {
+                return;
+            }
+            var id = System.Text.Encoding.UTF8.GetString(chunk.Slice(FromAt + 1, chunk[FromAt]));
+            var at = id.IndexOf('@');
+            Name = at < 0 ? id : id[..at];
+        }
+    }
+
     /// <summary>Resets every connection through the proxy (RST, as a crashed middlebox would).</summary>
     public void ResetAll()
     {
@@ -169,12 +220,13 @@ public sealed class FaultProxy : IAsyncDisposable
                 _pairs.Add((client, server));
                 Accepted++;
             }
-            _ = PumpAsync(client, server, toTarget: true);
-            _ = PumpAsync(server, client, toTarget: false);
+            var dialer = new Dialer();
+            _ = PumpAsync(client, server, toTarget: true, dialer);
+            _ = PumpAsync(server, client, toTarget: false, dialer);
         }
     }
 
-    private async Task PumpAsync(Socket from, Socket to, bool toTarget)
+    private async Task PumpAsync(Socket from, Socket to, bool toTarget, Dialer dialer)
     {
         var buffer = new byte[64 * 1024];
         try
@@ -186,16 +238,20 @@ public sealed class FaultProxy : IAsyncDisposable
                     await gate.Task.WaitAsync(_stop.Token);
                 }
                 var read = await from.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
+                if (toTarget)
+                {
+                    dialer.Learn(buffer.AsSpan(0, read));
+                }
                 if (read == 0)
                 {
                     // A black hole or a frozen link carries no FIN either: the other end must find out by itself.
-                    if (!IsFrozen(from) && !_blackhole)
+                    if (!IsFrozen(from) && !_blackhole && !IsCut(dialer))
                     {
                         to.Shutdown(SocketShutdown.Send);
                     }
                     return;
                 }
-                if (IsFrozen(from) || _blackhole || (toTarget ? _dropToTarget : _dropFromTarget))
+                if (IsFrozen(from) || _blackhole || IsCut(dialer) || (toTarget ? _dropToTarget : _dropFromTarget))
                 {
                     continue;
                 }

@@ -284,6 +284,59 @@ public class GlobalRegistryTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task SimultaneousRegistrations_LoserOnAThirdNode_IsStoppedThere()
+    {
+        // n0 names a process of n2, n1 names one of its own, at once: whichever claim loses, its process stops, even
+        // when that process lives on a node that made no claim.
+        var nodes = await MeshAsync(3, o => o with { StopGlobalNameLoser = true });
+        try
+        {
+            // Only rounds where both claims were accepted locally make a conflict; a claim refused at once has no loser.
+            var conflicts = 0;
+            for (var round = 0; round < 100 && conflicts < 5; round++)
+            {
+                var name = $"third-{round}";
+                var onThird = await nodes[2].Runtime.StartAsync(new Idle());
+                var onOwn = await nodes[1].Runtime.StartAsync(new Idle());
+                using var go = new ManualResetEventSlim();
+                var first = Task.Run(() => { go.Wait(); return TryRegister(nodes[0], name, onThird); });
+                var second = Task.Run(() => { go.Wait(); return TryRegister(nodes[1], name, onOwn); });
+                go.Set();
+                var accepted = await Task.WhenAll(first, second);
+
+                await ClusterTests.Eventually(() => nodes.All(n => n.GlobalRegistry.Whereis(name) is { } w && w == nodes[0].GlobalRegistry.Whereis(name)));
+                var winner = nodes[0].GlobalRegistry.Whereis(name)!.Value;
+                var (loser, loserNode) = winner == onThird ? (onOwn, nodes[1]) : (onThird, nodes[2]);
+                Assert.True((winner == onThird ? nodes[2] : nodes[1]).Runtime.IsAlive(winner));
+                if (accepted.All(a => a))
+                {
+                    conflicts++;
+                    await ClusterTests.Eventually(() => !loserNode.Runtime.IsAlive(loser));
+                }
+            }
+            Assert.True(conflicts > 0, "no round made both claims at once");
+        }
+        finally
+        {
+            await DisposeAllAsync(nodes);
+        }
+
+        static bool TryRegister(Node node, string name, ProcessRef target)
+        {
+            try
+            {
+                node.GlobalRegistry.Register(name, target);
+                return true;
+            }
+            catch (GlobalNameConflictException)
+            {
+                // The other claim arrived first: no conflict to resolve, and nothing of ours to stop.
+                return false;
+            }
+        }
+    }
+
+    [Fact]
     public async Task Partition_BothSidesRegisterTheSameName_HealConvergesToOneWinnerAndTheLoserIsStopped()
     {
         // T10: a | b, both register "leader" (and names of their own); on heal, one winner everywhere, by the rule.

@@ -26,7 +26,7 @@ public class IdentityCollisionTests
     {
         await using var a = await Node.StartAsync(Options("a"));
         await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id));
+        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
 
         var error = await Assert.ThrowsAsync<NoexException>(() => Node.StartAsync(Options("a") with { Port = a.ListenPort }));
 

@@ -32,6 +32,9 @@ public class RemoteLinkTests
         var (dying, dyingNode, survivor, survivorNode) = fromB ? (onB, b, onA, a) : (onA, a, onB, b);
 
         ExitReason expected;
+        // Asked for before the ending: once the process is gone, WaitForExitAsync can only say noproc.
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var survivorExit = survivorNode.Runtime.WaitForExitAsync(survivor, bound.Token);
         switch (ending)
         {
             case "error":
@@ -48,8 +51,7 @@ public class RemoteLinkTests
                 break;
         }
 
-        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        Assert.Equal(expected, await survivorNode.Runtime.WaitForExitAsync(survivor, bound.Token));
+        Assert.Equal(expected, await survivorExit);
         await NoLinksLeftAsync(a, b);
     }
 
@@ -145,10 +147,12 @@ public class RemoteLinkTests
         await LinkAsync(a, trapping, b, onB);
         await LinkAsync(a, plain, b, onB);
 
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var plainExit = a.Runtime.WaitForExitAsync(plain, bound.Token);
+
         await b.StopAsync();
 
-        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        Assert.Equal(ExitReason.NoConnection, await a.Runtime.WaitForExitAsync(plain, bound.Token));
+        Assert.Equal(ExitReason.NoConnection, await plainExit);
         await ClusterTests.Eventually(() => trapper.ExitsFrom(onB).Length == 1);
         Assert.Equal(ExitReason.NoConnection, trapper.ExitsFrom(onB)[0].Reason);
         await NoLinksLeftAsync(a);
@@ -179,11 +183,13 @@ public class RemoteLinkTests
         var (trapper, trapping) = await b.StartRecorderAsync(trapExit: true);
         var reason = ExitReason.Error("told to go", "Custom");
 
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var plainExit = b.Runtime.WaitForExitAsync(plain, bound.Token);
+
         Assert.True(a.Runtime.Exit(plain, reason, sender));
         Assert.True(a.Runtime.Exit(trapping, reason, sender));
 
-        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        Assert.Equal(reason, await b.Runtime.WaitForExitAsync(plain, bound.Token));
+        Assert.Equal(reason, await plainExit);
         await ClusterTests.Eventually(() => trapper.ExitsFrom(sender).Length == 1);
         Assert.Equal(reason, trapper.ExitsFrom(sender)[0].Reason);
     }

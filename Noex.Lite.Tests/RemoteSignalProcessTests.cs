@@ -49,10 +49,12 @@ public class RemoteSignalProcessTests
         // (same connection, in order) shows they arrived and found the target alive.
         await local.Monitors.MonitorAsync(trapping, target);
 
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var plainExit = local.Runtime.WaitForExitAsync(plain, bound.Token);
+
         remote.Kill();
 
-        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        Assert.Equal(ExitReason.NoConnection, await local.Runtime.WaitForExitAsync(plain, bound.Token));
+        Assert.Equal(ExitReason.NoConnection, await plainExit);
         await ClusterTests.Eventually(() => trapper.ExitsFrom(target).Length > 0);
         Assert.Equal(ExitReason.NoConnection, Assert.Single(trapper.ExitsFrom(target)).Reason);
         Assert.Equal(0, local.Links.Count);

@@ -444,6 +444,10 @@ internal sealed class FrameWriter : IBufferWriter<byte>, IDisposable
     /// <summary>The buffer's current size (for tests and diagnostics).</summary>
     internal int Capacity => _buffer.Length;
 
+    /// <summary>The bytes written so far into the open message (after its length field); empty when none is open.</summary>
+    internal ReadOnlySpan<byte> OpenMessage =>
+        _messageStart < 0 ? default : _buffer.AsSpan(_messageStart + Framing.MessageLengthSize, _written - _messageStart - Framing.MessageLengthSize);
+
     /// <summary>Starts a message: reserves its 4-byte length (and the frame's header, if no frame is open).</summary>
     public void BeginMessage()
     {

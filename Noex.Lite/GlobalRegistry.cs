@@ -314,7 +314,8 @@ public sealed partial class GlobalRegistry : IClusterService
         Unindex(mine);
         claims.Remove(mine);
         Broadcast(new UnregisterMessage(mine.Name));
-        if (mine.Target != winner.Target && _node.Options.StopGlobalNameLoser && mine.Target.Node == _self)
+        // The loser may live on a third node: the runtime's stop reaches it there (protocol.md §5.3).
+        if (mine.Target != winner.Target && _node.Options.StopGlobalNameLoser)
         {
             events.Add(EventKind.StopLoser, mine.Name, winner.Target, mine.Target);
         }

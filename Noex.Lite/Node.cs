@@ -65,6 +65,8 @@ public sealed class Node : IAsyncDisposable
         Runtime.Signals = new RemoteSignals(_monitors, _links);
         AddService(RemoteMonitor.FirstType, RemoteMonitor.LastType, _monitors);
         AddService(RemoteLink.FirstType, RemoteLink.LastType, _links);
+        Observer = new ClusterObserver(this, () => _transport.GetConnections());
+        AddService(ClusterObserver.FirstType, ClusterObserver.LastType, Observer);
         sink.Node = this;
     }
 
@@ -80,6 +82,8 @@ public sealed class Node : IAsyncDisposable
 
     /// <summary>Links across nodes (<see cref="ProcessRuntime.Link"/> reaches it transparently).</summary>
     public RemoteLink Links => _links;
+    /// <summary>Cluster-wide statistics: this node's and every connected node's load, traffic and memory.</summary>
+    public ClusterObserver Observer { get; }
 
     /// <summary>The options the node was started with.</summary>
     public NodeOptions Options => _options;
@@ -259,13 +263,15 @@ public sealed class Node : IAsyncDisposable
         {
             await _tick.DisposeAsync().ConfigureAwait(false);
         }
+        // Up to a second for the handshakes this node started to finish; a cancelled stop skips the waits.
+        var grace = cancellationToken.IsCancellationRequested ? TimeSpan.Zero : TimeSpan.FromSeconds(1);
+        await _transport.QuiesceAsync(grace).ConfigureAwait(false);
         var connections = _transport.GetConnections();
         foreach (var connection in connections)
         {
             connection.TryEnqueue(new ControlMessages.GoodbyeMessage());
         }
-        // Up to a second to deliver the goodbyes and what was queued before them; a cancelled stop skips the wait.
-        var grace = cancellationToken.IsCancellationRequested ? TimeSpan.Zero : TimeSpan.FromSeconds(1);
+        // Up to a second to deliver the goodbyes and what was queued before them.
         await Task.WhenAll(connections.Select(c => c.FlushAndCloseAsync(CloseReason.LocalShutdown, grace))).ConfigureAwait(false);
         await _transport.DisposeAsync().ConfigureAwait(false);
         await Runtime.DisposeAsync().ConfigureAwait(false);
@@ -312,6 +318,14 @@ public sealed class Node : IAsyncDisposable
 
     private void OnConnectionUp(Connection connection)
     {
+        if (_stopping.IsCancellationRequested)
+        {
+            // Adopted while stopping (a handshake that was already under way): the peer counts it as up, so it must
+            // hear the goodbye too rather than see the connection simply end.
+            connection.TryEnqueue(new ControlMessages.GoodbyeMessage());
+            _ = connection.FlushAndCloseAsync(CloseReason.LocalShutdown, TimeSpan.FromSeconds(1));
+            return;
+        }
         connection.TryEnqueue(new ControlMessages.GossipMessage(Uptime, Runtime.ProcessCount, _membership.GetKnownIds()));
         foreach (var service in _services)
         {

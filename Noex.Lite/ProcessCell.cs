@@ -32,6 +32,7 @@ internal sealed class ProcessCell : Mailbox
     private int _finished;
     private volatile bool _trapExit;
     private InitSignal? _init;
+    private long _handled;  // written by the process's own turn only
 
     public ProcessCell(ProcessRuntime runtime, long id, GenServer server, StartOptions options)
         : base(runtime.Scheduler, runtime.Options.Throughput, options.MailboxCapacity, options.MailboxOverflow)
@@ -61,6 +62,9 @@ internal sealed class ProcessCell : Mailbox
     public Task<ExitReason> Terminated => _terminated.Task;
 
     public bool IsAlive => Volatile.Read(ref _finished) == 0;
+
+    /// <summary>User messages (calls, casts, infos) delivered to the process so far.</summary>
+    public long MessagesHandled => Volatile.Read(ref _handled);
 
     // ---- links, monitors, names (any thread) -------------------------------------------------
 
@@ -354,6 +358,8 @@ internal sealed class ProcessCell : Mailbox
 
     protected override ValueTask InvokeUserAsync(in Envelope envelope)
     {
+        // One writer (this turn), so a plain increment published with a release write is enough.
+        Volatile.Write(ref _handled, _handled + 1);
         ValueTask pending;
         try
         {

@@ -135,6 +135,7 @@ public sealed class ProcessRuntime : IAsyncDisposable
     private long _nextId;
     private long _nextMonitorId;
     private long _deadLetters;
+    private long _retiredMessages;
     private int _disposed;
 
     /// <summary>Creates a runtime.</summary>
@@ -650,7 +651,29 @@ public sealed class ProcessRuntime : IAsyncDisposable
         return posted;
     }
 
-    internal void Remove(ProcessCell cell) => _processes.TryRemove(new KeyValuePair<long, ProcessCell>(cell.Ref.Id, cell));
+    internal void Remove(ProcessCell cell)
+    {
+        if (_processes.TryRemove(new KeyValuePair<long, ProcessCell>(cell.Ref.Id, cell)))
+        {
+            // Kept so that the node's message total does not drop when a process ends (the observer's rates).
+            Interlocked.Add(ref _retiredMessages, cell.MessagesHandled);
+        }
+    }
+
+    /// <summary>Messages handled by every process so far, the total of the queued ones now, and the deepest mailbox.</summary>
+    internal (long Handled, long Queued, int Deepest) GetMessageStats()
+    {
+        long handled = Interlocked.Read(ref _retiredMessages), queued = 0;
+        int deepest = 0;
+        foreach (ProcessCell cell in _processes.Values)
+        {
+            handled += cell.MessagesHandled;
+            int count = cell.Count;
+            queued += count;
+            deepest = Math.Max(deepest, count);
+        }
+        return (handled, queued, deepest);
+    }
 
     private bool Post(ProcessRef target, in Envelope envelope)
     {

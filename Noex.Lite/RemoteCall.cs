@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Collections.Concurrent;
 
 namespace Noex.Lite;
 
@@ -56,7 +55,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
 
     private readonly Node _node;
     private readonly ProcessRuntime _runtime;
-    private readonly ConcurrentDictionary<long, Pending> _pending = new();
+    private readonly PendingCalls _pending = new();
     private long _nextCallId;
     private long _deadLetters;
 
@@ -78,11 +77,18 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         {
             return ValueTask.FromException<Value>(new NodeNotReachableException(target.Node, "not connected"));
         }
+        return CallOn(connection, target, request, timeout, cancellationToken);
+    }
+
+    /// <summary>Sends a call on <paramref name="connection"/> and returns its reply (the per-call path, which the transport
+    /// micro benchmark drives on a connection without a socket).</summary>
+    internal ValueTask<Value> CallOn(Connection connection, ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken)
+    {
         var waiter = _runtime.Waiters.Rent();
         var token = waiter.Arm(target, timeout, cancellationToken, remote: true);
         var reply = waiter.Task;
         var callId = Interlocked.Increment(ref _nextCallId);
-        _pending[callId] = new Pending(waiter, token, connection);
+        _pending.Add(callId, new PendingCall(waiter, token, connection));
         EnqueueResult result;
         try
         {
@@ -218,12 +224,9 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
     /// <summary>Fails every call waiting on <paramref name="connection"/> at once: its node is gone.</summary>
     public void OnConnectionClosed(Connection connection, NodeDownReason reason)
     {
-        foreach (var entry in _pending)
+        foreach (var pending in _pending.RemoveAll(connection))
         {
-            if (ReferenceEquals(entry.Value.Connection, connection) && _pending.TryRemove(entry.Key, out var pending))
-            {
-                pending.Waiter.TryFail(pending.Token, new NodeNotReachableException(connection.Peer, $"the node went down ({reason}) before it replied"));
-            }
+            pending.Waiter.TryFail(pending.Token, new NodeNotReachableException(connection.Peer, $"the node went down ({reason}) before it replied"));
         }
     }
 
@@ -235,13 +238,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
     /// <summary>Removes entries whose waiter already ended (timed out or canceled); run on every heartbeat tick.</summary>
     public void OnTick()
     {
-        foreach (var entry in _pending)
-        {
-            if (!entry.Value.Waiter.IsPending(entry.Value.Token))
-            {
-                _pending.TryRemove(entry);
-            }
-        }
+        _pending.RemoveFinished();
     }
 
     private void OnCall(Connection connection, long callId, long targetId, ReadOnlySpan<byte> body)
@@ -281,8 +278,6 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
             _ => new NoexException($"Remote call to {target} failed: {message}"),
         };
     }
-
-    private readonly record struct Pending(CallWaiter Waiter, long Token, Connection Connection);
 
     /// <summary>Where calls from one peer are answered: the reply is encoded onto that peer's connection.</summary>
     private sealed class ReplySink(Connection connection) : IReplySink

@@ -40,6 +40,7 @@ internal sealed class Transport : IAsyncDisposable
     private readonly ConcurrentDictionary<string, Connection> _connections = new(StringComparer.Ordinal);
     private readonly Dictionary<NodeId, Task<Connection?>> _dials = new();
     private readonly CancellationTokenSource _stopping = new();
+    private volatile bool _quiescing;
     private readonly SemaphoreSlim _handshakeSlots;
     private Socket? _listener;
     private Task _acceptLoop = Task.CompletedTask;
@@ -122,9 +123,36 @@ internal sealed class Transport : IAsyncDisposable
             {
                 return pending;
             }
+            if (_quiescing)
+            {
+                return Task.FromResult<Connection?>(null);
+            }
             var dial = DialAsync(peer);
             _dials[peer] = dial;
             return dial;
+        }
+    }
+
+    /// <summary>
+    /// The first step of a graceful stop: no new dial starts, and the dials in flight finish (within
+    /// <paramref name="grace"/>) rather than being cut off mid-handshake, where the peer may already count the connection
+    /// as up and would see it end without the goodbye. The node tells connections adopted from now on goodbye at once.
+    /// </summary>
+    public async Task QuiesceAsync(TimeSpan grace)
+    {
+        Task[] dials;
+        lock (_lock)
+        {
+            _quiescing = true;
+            dials = _dials.Values.ToArray();
+        }
+        try
+        {
+            await Task.WhenAll(dials).WaitAsync(grace).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Failed dials and the grace running out both mean: nothing more to wait for.
         }
     }
 

@@ -23,8 +23,9 @@ public static class NoexRemote
         await Task.Run(() => Console.In.ReadToEnd());
     }
 
-    public static async Task<List<ScenarioResult>> RunClientAsync(string serverLine, int outstanding, TimeSpan duration)
+    public static async Task<List<ScenarioResult>> RunClientAsync(string serverLine, int outstanding, TimeSpan duration, bool stats = false)
     {
+        using var counters = stats ? new TransportStats() : null;
         var parts = serverLine.Split(' ');
         var store = new ProcessRef(parts[0], long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
         await using var node = await Node.StartAsync(Options("client") with { Seeds = [parts[0]] });
@@ -39,9 +40,9 @@ public static class NoexRemote
         }
         return
         [
-            await CallsAsync(node.Runtime, store, "call-1", 1, duration),
-            await CallsAsync(node.Runtime, store, $"call-{outstanding}", outstanding, duration),
-            await CastsAsync(node, store, 1_000_000),
+            await CallsAsync(node.Runtime, store, "call-1", 1, duration, counters),
+            await CallsAsync(node.Runtime, store, $"call-{outstanding}", outstanding, duration, counters),
+            await WarmCastsAsync(node, store, 1_000_000, counters),
         ];
     }
 
@@ -53,16 +54,21 @@ public static class NoexRemote
         ClusterSecret = Secret,
     };
 
-    private static async Task<ScenarioResult> CallsAsync(ProcessRuntime runtime, ProcessRef store, string scenario, int callers, TimeSpan duration)
+    private static async Task<ScenarioResult> CallsAsync(ProcessRuntime runtime, ProcessRef store, string scenario, int callers, TimeSpan duration, TransportStats? counters)
     {
         // Warm up (JIT tiers, pools, TCP windows), then measure; each caller records into its own preallocated samples.
         await RunCallersAsync(runtime, store, callers, Stopwatch.GetTimestamp() + Stopwatch.Frequency / 2, null);
         var recorders = Enumerable.Range(0, callers).Select(_ => new LatencyRecorder((1 << 20) / callers)).ToArray();
+        var snapshot = counters?.Snapshot();
         var allocated = GC.GetTotalAllocatedBytes(precise: true);
         var started = Stopwatch.GetTimestamp();
         var ops = await RunCallersAsync(runtime, store, callers, started + (long)(duration.TotalSeconds * Stopwatch.Frequency), recorders);
         var elapsed = Stopwatch.GetElapsedTime(started);
         allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        if (counters is not null)
+        {
+            TransportStats.Print(scenario, snapshot!.Value, counters.Snapshot(), ops);
+        }
         var merged = LatencyRecorder.Merge(recorders);
         return new ScenarioResult(scenario, callers, ops / elapsed.TotalSeconds, merged.PercentileMicros(0.50), merged.PercentileMicros(0.99), (double)allocated / ops);
     }
@@ -85,9 +91,21 @@ public static class NoexRemote
         return total;
     }
 
-    private static async Task<ScenarioResult> CastsAsync(Node node, ProcessRef store, int count)
+    /// <summary>
+    /// A first flood of casts warms up what the call scenarios do not reach (the outbound queue's buffers grow to the
+    /// flood's high-water mark once and are reused); its figures are printed as a note, the second flood is the result.
+    /// </summary>
+    private static async Task<ScenarioResult> WarmCastsAsync(Node node, ProcessRef store, int count, TransportStats? counters)
+    {
+        var cold = await CastsAsync(node, store, count, null);
+        Console.WriteLine($"(cast, first flood: {cold.OpsPerSecond:N0} casts/s, {cold.AllocBytesPerOp:0.0} B/cast)");
+        return await CastsAsync(node, store, count, counters);
+    }
+
+    private static async Task<ScenarioResult> CastsAsync(Node node, ProcessRef store, int count, TransportStats? counters)
     {
         var before = (await node.Runtime.CallAsync(store, s_count)).AsInt64();
+        var snapshot = counters?.Snapshot();
         var allocated = GC.GetTotalAllocatedBytes(precise: true);
         var started = Stopwatch.GetTimestamp();
         var refused = 0L;
@@ -103,6 +121,10 @@ public static class NoexRemote
         var after = (await node.Runtime.CallAsync(store, s_count, TimeSpan.FromMinutes(5))).AsInt64();
         var elapsed = Stopwatch.GetElapsedTime(started);
         allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        if (counters is not null)
+        {
+            TransportStats.Print("cast", snapshot!.Value, counters.Snapshot(), count);
+        }
         if (after - before != count)
         {
             throw new InvalidOperationException($"the server counted {after - before} casts of {count}");

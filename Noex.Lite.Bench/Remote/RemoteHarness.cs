@@ -18,6 +18,7 @@ public static class RemoteHarness
     {
         var seconds = 5.0;
         var outstanding = 100;
+        var stats = false;
         var peers = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
@@ -29,11 +30,14 @@ public static class RemoteHarness
                 case "--outstanding" when i + 1 < args.Length:
                     outstanding = int.Parse(args[++i], CultureInfo.InvariantCulture);
                     break;
+                case "--stats":
+                    stats = true;
+                    break;
                 case "--peer" when i + 1 < args.Length:
                     peers.AddRange(args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries));
                     break;
                 default:
-                    Console.Error.WriteLine($"remote: unknown option '{args[i]}' (use --seconds S, --outstanding N, --peer {string.Join('|', RemotePeers.Names)})");
+                    Console.Error.WriteLine($"remote: unknown option '{args[i]}' (use --seconds S, --outstanding N, --stats, --peer {string.Join('|', RemotePeers.Names)})");
                     return 2;
             }
         }
@@ -54,7 +58,7 @@ public static class RemoteHarness
 
         await using (var server = await ServerProcess.StartAsync("noex"))
         {
-            results.AddRange(await NoexRemote.RunClientAsync(server.Detail, outstanding, duration));
+            results.AddRange(await NoexRemote.RunClientAsync(server.Detail, outstanding, duration, stats));
         }
 
         var peersOk = await RemotePeers.RunAsync(peers, outstanding, duration, results);

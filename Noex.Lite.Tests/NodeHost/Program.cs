@@ -42,6 +42,7 @@ output.WriteLine($"READY {node.Id} {node.Incarnation}");
 output.Flush();
 string? line;
 GlobalRegistryCommands.Attach(node, output);
+SupervisionBehaviors.Register(node);
 while ((line = await Console.In.ReadLineAsync()) is not null && line != "stop")
 {
     SpawnCommands.TryHandle(node, line, output);
@@ -100,5 +101,21 @@ internal static class MonitorLinkCommands
     private sealed class IdleServer : GenServer<int>
     {
         protected override ValueTask<int> InitAsync(Value args, CancellationToken cancellationToken) => new(0);
+    }
+}
+
+// ---- distributed supervision (branch dsup) --------------------------------------------------------------------------
+// Registers the behaviour "dsup-worker" that distributed supervisors in the test process spawn here: it answers every
+// call with its init args (so a test can tell which child an instance is).
+internal static class SupervisionBehaviors
+{
+    public static void Register(Node node) => node.Behaviors.Register("dsup-worker", () => new ArgsServer());
+
+    private sealed class ArgsServer : GenServer<Value>
+    {
+        protected override ValueTask<Value> InitAsync(Value args, CancellationToken cancellationToken) => new(args);
+
+        protected override ValueTask<CallResult<Value>> HandleCallAsync(Value request, CallFrom from, Value state) =>
+            new(CallResult<Value>.WithReply(state, state));
     }
 }

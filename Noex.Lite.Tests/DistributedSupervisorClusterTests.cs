@@ -1,0 +1,107 @@
+namespace Noex.Lite.Tests;
+
+/// <summary>
+/// The distributed supervisor with its production host on in-process nodes: children spawned through each node's
+/// behaviour registry, watched by remote monitors, registered under global names; a partition cut by proxies (T23).
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public class DistributedSupervisorClusterTests
+{
+    private static NodeOptions Options(string name, params string[] seeds) => new()
+    {
+        Name = name,
+        Host = "127.0.0.1",
+        Port = 0,
+        ClusterSecret = "dsup-cluster-tests",
+        Seeds = seeds,
+        HeartbeatInterval = TimeSpan.FromMilliseconds(300),
+        HeartbeatMissThreshold = 4,
+        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
+        ReconnectMaxDelay = TimeSpan.FromMilliseconds(300),
+    };
+
+    private static NodeSelector Prefer(params NodeId[] preferred) => NodeSelector.Custom((candidates, _) =>
+        preferred.FirstOrDefault(p => candidates.Any(c => c.Id == p)) ?? candidates[0].Id);
+
+    /// <summary>Waits as <see cref="ClusterTests.Eventually"/> does, but a timeout says which wait and what the cluster looked like.</summary>
+    private static async Task UntilAsync(Func<bool> condition, string step, Func<string> state)
+    {
+        try
+        {
+            await ClusterTests.Eventually(condition);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new Xunit.Sdk.XunitException($"{step} timed out: {state()}");
+        }
+    }
+
+    [Fact]
+    public async Task Partition_RealSpawnsMonitorsAndNames_ExactlyOneInstanceAndOneNameOwnerAfterHeal()
+    {
+        // A proxy in front of every node; c is cut off by cutting exactly the connections between c and the others,
+        // whoever dialled them, so a and b keep each other (T09's technique).
+        await using var pa = FaultProxy.Start();
+        await using var pb = FaultProxy.Start();
+        await using var pc = FaultProxy.Start();
+        await using var a = await Node.StartAsync(Options("a") with { AdvertisedPort = pa.Port });
+        pa.TargetPort = a.ListenPort;
+        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()) with { AdvertisedPort = pb.Port });
+        pb.TargetPort = b.ListenPort;
+        await using var c = await Node.StartAsync(Options("c", a.Id.ToString()) with { AdvertisedPort = pc.Port });
+        pc.TargetPort = c.ListenPort;
+        var nodes = new[] { a, b, c };
+        foreach (var node in nodes)
+        {
+            node.Behaviors.Register("worker", () => new Worker());
+        }
+        await ClusterTests.Eventually(() => nodes.All(n => n.GetConnectedNodes().Count == 2));
+        var ids = new[] { "w1", "w2", "w3", "w4" };
+        await using var supervisor = await DistributedSupervisor.StartAsync(a, new DistributedSupervisorOptions
+        {
+            NodeSelector = Prefer(c.Id, b.Id),
+            Children = ids.Select(id => new DistributedChildSpec(id, "worker") { Args = Value.Object(("id", id)), GlobalName = $"svc-{id}" }).ToArray(),
+        });
+        var log = new EventLog();
+        supervisor.LifecycleEvent += log.Add;
+        string State() =>
+            $"processes a/b/c {a.Runtime.ProcessCount}/{b.Runtime.ProcessCount}/{c.Runtime.ProcessCount}; pending spawns at c {c.PendingSpawnCounts}; " +
+            $"names at a/b/c {string.Join(",", ids.Select(id => $"{a.GlobalRegistry.Whereis($"svc-{id}")}/{b.GlobalRegistry.Whereis($"svc-{id}")}/{c.GlobalRegistry.Whereis($"svc-{id}")}"))}; " +
+            $"children {string.Join(",", supervisor.GetChildren().Select(ch => ch.Ref))}; events {string.Join(",", log.Events.Select(e => $"{e.Kind}:{e.ChildId}"))}";
+        var before = supervisor.GetChildren().ToDictionary(ch => ch.Id, ch => ch.Ref);
+        Assert.All(supervisor.GetChildren(), ch => Assert.Equal(c.Id, ch.Node));
+        await UntilAsync(() => ids.All(id => nodes.All(n => n.GlobalRegistry.Whereis($"svc-{id}") == before[id])), "step 1", State);
+        Assert.Equal(ids.Length, c.Runtime.ProcessCount);
+
+        // Every spawn acknowledged: c would stop one whose caller vanished before acknowledging it (§5.3).
+        await UntilAsync(() => c.PendingSpawnCounts.Incoming == 0, "step 2", State);
+        // c is cut off from both a and b, and keeps running.
+        pc.Cut("a");
+        pc.Cut("b");
+        pa.Cut("c");
+        pb.Cut("c");
+        await UntilAsync(() => log.Count(DistributedSupervisorEventKind.ChildMigrated) == ids.Length, "step 3", State);
+        Assert.All(ids, id => Assert.Equal(1, log.Count(DistributedSupervisorEventKind.ChildMigrated, id)));
+        Assert.All(supervisor.GetChildren(), ch => Assert.Equal(b.Id, ch.Node));
+        Assert.True(a.IsConnected(b.Id), "a and b kept each other: a majority");
+        Assert.Equal(ids.Length, c.Runtime.ProcessCount);
+        var moved = supervisor.GetChildren().ToDictionary(ch => ch.Id, ch => ch.Ref);
+        await UntilAsync(() => ids.All(id => a.GlobalRegistry.Whereis($"svc-{id}") == moved[id]), "step 4", State);
+
+        pc.Mend("a");
+        pc.Mend("b");
+        pa.Mend("c");
+        pb.Mend("c");
+        // Healed: the instances left on c are stopped, and every node names the current instances.
+        await UntilAsync(() => c.Runtime.ProcessCount == 0, "step 5", State);
+        await UntilAsync(() => ids.All(id => nodes.All(n => n.GlobalRegistry.Whereis($"svc-{id}") == moved[id])), "step 6", State);
+        Assert.Equal(ids.Length, b.Runtime.ProcessCount);
+        Assert.All(ids, id => Assert.Equal(moved[id], supervisor.GetChild(id)!.Ref));
+        foreach (var id in ids)
+        {
+            Assert.Equal(id, (await c.Runtime.CallAsync(c.GlobalRegistry.Lookup($"svc-{id}"), "args?"))["id"].AsString());
+        }
+        Assert.Equal(ids.Length, log.Count(DistributedSupervisorEventKind.ChildMigrated));
+        Assert.True(supervisor.IsRunning);
+    }
+}

@@ -1,0 +1,94 @@
+using System.Collections.Concurrent;
+
+namespace Noex.Lite.Tests;
+
+/// <summary>
+/// Reliability case T09: a and b cut from each other while c still reaches both. Membership follows the links (a and b
+/// see each other down, c sees no one down), the global registry behaves as protocol.md §5.4 says (c shows one winner
+/// and does not flip, a and b each keep their own claim), and after the heal all three converge to one table.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public class OverlappingPartitionTests
+{
+    private static NodeOptions Options(string name, int advertisedPort, params string[] seeds) => new()
+    {
+        Name = name,
+        Host = "127.0.0.1",
+        Port = 0,
+        AdvertisedPort = advertisedPort,
+        ClusterSecret = "t09",
+        Seeds = seeds,
+        HeartbeatInterval = TimeSpan.FromSeconds(1),
+        HandshakeTimeout = TimeSpan.FromSeconds(1),
+        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
+        ReconnectMaxDelay = TimeSpan.FromMilliseconds(400),
+    };
+
+    [Fact]
+    public async Task AandBCut_CStillSeesBoth_RegistryStaysStable_AndHealConverges()
+    {
+        await using var pa = FaultProxy.Start();
+        await using var pb = FaultProxy.Start();
+        await using var pc = FaultProxy.Start();
+        await using var a = await Node.StartAsync(Options("a", pa.Port));
+        pa.TargetPort = a.ListenPort;
+        await using var b = await Node.StartAsync(Options("b", pb.Port, a.Id.ToString()));
+        pb.TargetPort = b.ListenPort;
+        await using var c = await Node.StartAsync(Options("c", pc.Port, a.Id.ToString()));
+        pc.TargetPort = c.ListenPort;
+        Node[] all = [a, b, c];
+        await ClusterTests.Eventually(() => all.All(n => all.All(m => m == n || n.IsConnected(m.Id))));
+        var downs = new ConcurrentQueue<(string Seer, NodeId Lost, NodeDownReason Reason)>();
+        foreach (var node in all)
+        {
+            node.NodeDown += (id, reason) => downs.Enqueue((node.Id.Name, id, reason));
+        }
+        var onA = await a.Runtime.StartAsync(new Idle());
+        var onB = await b.Runtime.StartAsync(new Idle());
+
+        // Cut a–b in both directions, whoever dials: a's dials through b's proxy, b's through a's.
+        pb.Cut("a");
+        pa.Cut("b");
+        await ClusterTests.Eventually(() => downs.Any(d => d.Seer == "a") && downs.Any(d => d.Seer == "b"));
+        Assert.True(c.IsConnected(a.Id) && c.IsConnected(b.Id));
+        Assert.False(a.IsConnected(b.Id) || b.IsConnected(a.Id));
+        Assert.All(downs, d => Assert.Equal(NodeDownReason.HeartbeatTimeout, d.Reason));
+        Assert.Contains(downs, d => (d.Seer, d.Lost) == ("a", b.Id));
+        Assert.Contains(downs, d => (d.Seer, d.Lost) == ("b", a.Id));
+
+        // Both sides claim one name while they cannot see each other; c sees both claims and keeps one winner.
+        a.GlobalRegistry.Register("leader", onA);
+        b.GlobalRegistry.Register("leader", onB);
+        await ClusterTests.Eventually(() => c.GlobalRegistry.Whereis("leader") is not null);
+        var seenByC = c.GlobalRegistry.Whereis("leader");
+        Assert.Equal(onA, a.GlobalRegistry.Whereis("leader"));
+        Assert.Equal(onB, b.GlobalRegistry.Whereis("leader"));
+        // Gossip keeps a and b trying to reach each other through the cut; c's choice must not flip meanwhile.
+        for (var i = 0; i < 20; i++)
+        {
+            await ClusterTests.Eventually(() => c.IsConnected(a.Id) && c.IsConnected(b.Id));
+            Assert.Equal(seenByC, c.GlobalRegistry.Whereis("leader"));
+            await Task.Yield();
+        }
+        Assert.DoesNotContain(downs, d => d.Seer == "c");
+
+        // Heal: a and b meet again, and every node shows one identical table with one winner.
+        pb.Mend("a");
+        pa.Mend("b");
+        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await ClusterTests.Eventually(() =>
+            all.Select(n => n.GlobalRegistry.Whereis("leader")).Distinct().Count() == 1 && a.GlobalRegistry.Whereis("leader") is not null);
+        Assert.Equal(seenByC, a.GlobalRegistry.Whereis("leader"));
+        Assert.DoesNotContain(downs, d => d.Seer == "c");
+    }
+
+    private sealed class Idle : GenServer<int>
+    {
+        protected override ValueTask<int> InitAsync(Value args, CancellationToken cancellationToken) => new(0);
+
+        protected override ValueTask<CallResult<int>> HandleCallAsync(Value request, CallFrom from, int state) =>
+            new(CallResult<int>.WithReply(Value.Null, state));
+
+        protected override ValueTask<int> HandleCastAsync(Value message, int state) => new(state);
+    }
+}

@@ -1,0 +1,826 @@
+using System.Threading.Channels;
+
+namespace Noex.Lite;
+
+/// <summary>
+/// A supervisor whose children run anywhere in the cluster (the seeds' <c>DistributedSupervisor</c>): it places each
+/// child on a node chosen by a selector, watches it, restarts it by strategy and restart type when it ends, and moves it
+/// to a surviving node when its node is lost.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Every change (a start, a stop, a child's end, a node lost or back) is handled one at a time, in order, by the
+/// supervisor's own loop, so that each ended instance is acted on exactly once: a notice about an instance that has
+/// already been replaced is ignored. That is what makes a node loss, reported both by the node's down event and by the
+/// monitors of its children, restart each child once (the original could restart twice, or not at all).
+/// </para>
+/// <para>
+/// Partitions: a node that vanishes may have crashed or may be cut off with its children still running. With
+/// <see cref="PartitionPolicy.Majority"/> (the default) the supervisor restarts a lost node's children elsewhere only
+/// while it sees a strict majority of the nodes it knows (itself included); otherwise it waits. Either way it remembers
+/// the instances it replaced, and when their node comes back it stops them and reclaims the children's global names, so
+/// that after the partition heals exactly one instance of each child is alive. The supervisor itself does not fail over:
+/// if its own node dies, its children keep running unsupervised.
+/// </para>
+/// <para>Thread-safe. Events are raised on the supervisor's loop, one at a time; handlers must be quick.</para>
+/// </remarks>
+public sealed class DistributedSupervisor : IAsyncDisposable
+{
+    private static int s_nextId;
+
+    private readonly Node _node;
+    private readonly IChildHost _host;
+    private readonly bool _ownsHost;
+    private readonly DistributedSupervisorOptions _options;
+    private readonly Channel<Func<Task>> _work = Channel.CreateUnbounded<Func<Task>>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly List<Child> _children = new();                 // the loop's alone
+    private readonly Queue<long> _restartTimes = new();              // the loop's alone
+    private readonly List<(NodeId Node, ProcessRef Ref)> _stale = new(); // the loop's alone: replaced instances that may still run
+    private readonly TaskCompletionSource<string> _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Random _random = new();
+    private readonly long _startedTimestamp;
+    private volatile DistributedChildInfo[] _published = [];
+    private volatile bool _running = true;
+    private int _roundRobin;
+    private int _templateChildren;
+    private int _totalRestarts;
+    private int _nodeFailureRestarts;
+    private int _retryScheduled;
+    private Task _loop = Task.CompletedTask;
+
+    private DistributedSupervisor(Node node, IChildHost host, bool ownsHost, DistributedSupervisorOptions options, string id)
+    {
+        _node = node;
+        _host = host;
+        _ownsHost = ownsHost;
+        _options = options;
+        Id = id;
+        _startedTimestamp = node.Options.TimeProvider.GetTimestamp();
+        StartedAt = node.Options.TimeProvider.GetUtcNow();
+    }
+
+    /// <summary>The supervisor's id, <c>dsup_&lt;n&gt;_&lt;base36 time&gt;</c>.</summary>
+    public string Id { get; }
+
+    /// <summary>The node the supervisor runs on.</summary>
+    public NodeId NodeId => _node.Id;
+
+    /// <summary>When it started.</summary>
+    public DateTimeOffset StartedAt { get; }
+
+    /// <summary>Whether it is running (false once stopped, by request, auto-shutdown or exceeded intensity).</summary>
+    public bool IsRunning => _running;
+
+    /// <summary>Completes with the stop reason (<c>normal</c>, <c>shutdown</c>, <c>max_restarts_exceeded</c>) once the supervisor has stopped.</summary>
+    public Task<string> Completion => _stopped.Task;
+
+    /// <summary>Lifecycle events of this supervisor and its children (the seeds' <c>onLifecycleEvent</c>).</summary>
+    public event Action<DistributedSupervisorEvent>? LifecycleEvent;
+
+    /// <summary>
+    /// Starts a supervisor on <paramref name="node"/> and its children, in order. Children run where their selectors say,
+    /// spawned through the node's behaviour registry (<c>node.Behaviors</c> on every node).
+    /// </summary>
+    /// <param name="node">The supervisor's node.</param>
+    /// <param name="options">Strategy, children, selector, intensity, auto-shutdown, partition policy.</param>
+    /// <param name="cancellationToken">Cancels the start; children already started are stopped.</param>
+    /// <returns>The running supervisor.</returns>
+    /// <exception cref="DistributedMissingChildTemplateException">simple_one_for_one without a template.</exception>
+    /// <exception cref="DistributedInvalidSimpleOneForOneException">simple_one_for_one with static children.</exception>
+    /// <exception cref="ArgumentException">An option is out of range, or two children share an id.</exception>
+    /// <exception cref="NoexException">A child could not be started (the supervisor stops what it started, then rethrows).</exception>
+    public static async Task<DistributedSupervisor> StartAsync(Node node, DistributedSupervisorOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        var host = await ClusterChildHost.StartAsync(node, cancellationToken).ConfigureAwait(false);
+        return await StartAsync(node, options, host, ownsHost: true, cancellationToken).ConfigureAwait(false);
+    }
+
+    internal static async Task<DistributedSupervisor> StartAsync(Node node, DistributedSupervisorOptions options, IChildHost host, bool ownsHost, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var id = $"dsup_{Interlocked.Increment(ref s_nextId)}_{ToBase36(node.Options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds())}";
+        try
+        {
+            Validate(options, id);
+        }
+        catch
+        {
+            if (ownsHost)
+            {
+                await host.DisposeAsync().ConfigureAwait(false);
+            }
+            throw;
+        }
+        var supervisor = new DistributedSupervisor(node, host, ownsHost, options, id);
+        supervisor._loop = Task.Run(supervisor.LoopAsync);
+        node.NodeDown += supervisor.OnNodeDown;
+        node.NodeUp += supervisor.OnNodeUp;
+        try
+        {
+            await supervisor.RunAsync(async () =>
+            {
+                foreach (var spec in options.Children)
+                {
+                    await supervisor.AddChildAsync(spec, cancellationToken).ConfigureAwait(false);
+                }
+                supervisor.Raise(new DistributedSupervisorEvent(DistributedSupervisorEventKind.SupervisorStarted, id, Node: node.Id));
+                return true;
+            }).ConfigureAwait(false);
+        }
+        catch
+        {
+            await supervisor.StopAsync("shutdown").ConfigureAwait(false);
+            throw;
+        }
+        return supervisor;
+    }
+
+    /// <summary>Stops the children (in reverse start order) and the supervisor. Idempotent.</summary>
+    /// <param name="reason">The reason the stop event carries; default <c>normal</c>.</param>
+    public async Task StopAsync(string reason = "normal")
+    {
+        try
+        {
+            await RunAsync(async () =>
+            {
+                await ShutdownAsync(reason).ConfigureAwait(false);
+                return true;
+            }).ConfigureAwait(false);
+        }
+        catch (DistributedSupervisorException)
+        {
+            // Already stopped.
+        }
+        await _stopped.Task.ConfigureAwait(false);
+        await _loop.ConfigureAwait(false);
+    }
+
+    /// <summary>Stops the supervisor (<see cref="StopAsync"/>).</summary>
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    /// <summary>Starts one more child.</summary>
+    /// <param name="spec">The child.</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <returns>The running child.</returns>
+    /// <exception cref="DistributedInvalidSimpleOneForOneException">The supervisor is simple_one_for_one (use <see cref="StartChildFromTemplateAsync"/>).</exception>
+    /// <exception cref="DistributedDuplicateChildException">The id is taken.</exception>
+    /// <exception cref="DistributedBehaviorNotFoundException">The behaviour is not registered on this node.</exception>
+    /// <exception cref="NoAvailableNodeException">The selector found no node.</exception>
+    /// <exception cref="DistributedSupervisorException">The supervisor has stopped.</exception>
+    public Task<DistributedChildInfo> StartChildAsync(DistributedChildSpec spec, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (_options.Strategy == SupervisorStrategy.SimpleOneForOne)
+        {
+            return Task.FromException<DistributedChildInfo>(new DistributedInvalidSimpleOneForOneException(Id, "startChild requires template arguments for simple_one_for_one (use StartChildFromTemplateAsync)"));
+        }
+        return RunAsync(() => AddChildAsync(spec, cancellationToken));
+    }
+
+    /// <summary>Starts a simple_one_for_one child from the template, with id <c>child_&lt;n&gt;</c>.</summary>
+    /// <param name="args">Its init arguments.</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <returns>The running child.</returns>
+    /// <exception cref="DistributedInvalidSimpleOneForOneException">The supervisor is not simple_one_for_one.</exception>
+    /// <exception cref="DistributedSupervisorException">The supervisor has stopped.</exception>
+    public Task<DistributedChildInfo> StartChildFromTemplateAsync(Value args = default, CancellationToken cancellationToken = default)
+    {
+        if (_options.Strategy != SupervisorStrategy.SimpleOneForOne || _options.ChildTemplate is not { } template)
+        {
+            return Task.FromException<DistributedChildInfo>(new DistributedInvalidSimpleOneForOneException(Id, "startChildFromTemplate requires a simple_one_for_one supervisor"));
+        }
+        return RunAsync(() => AddChildAsync(new DistributedChildSpec($"child_{++_templateChildren}", template.Behavior)
+        {
+            Args = args,
+            Restart = template.Restart,
+            NodeSelector = template.NodeSelector,
+            ShutdownTimeout = template.ShutdownTimeout,
+            Significant = template.Significant,
+        }, cancellationToken));
+    }
+
+    /// <summary>Stops a child and forgets it (it is not restarted).</summary>
+    /// <param name="childId">The child.</param>
+    /// <exception cref="DistributedChildNotFoundException">No such child.</exception>
+    /// <exception cref="DistributedSupervisorException">The supervisor has stopped.</exception>
+    public Task TerminateChildAsync(string childId) => RunAsync(async () =>
+    {
+        var child = Find(childId);
+        Unwatch(child);
+        await _host.StopAsync(child.Ref, child.Spec.ShutdownTimeout).ConfigureAwait(false);
+        await RemoveAsync(child, "shutdown").ConfigureAwait(false);
+        return true;
+    });
+
+    /// <summary>Stops a child and starts it again, on the node its selector picks now. Not counted against the intensity.</summary>
+    /// <param name="childId">The child.</param>
+    /// <param name="cancellationToken">Cancels the start of the new instance.</param>
+    /// <returns>The new instance.</returns>
+    /// <exception cref="DistributedChildNotFoundException">No such child.</exception>
+    /// <exception cref="DistributedSupervisorException">The supervisor has stopped.</exception>
+    public Task<ProcessRef> RestartChildAsync(string childId, CancellationToken cancellationToken = default) => RunAsync(async () =>
+    {
+        var child = Find(childId);
+        Unwatch(child);
+        await _host.StopAsync(child.Ref, child.Spec.ShutdownTimeout).ConfigureAwait(false);
+        await StartInstanceAsync(child, exclude: null, cancellationToken).ConfigureAwait(false);
+        child.RestartCount++;
+        Interlocked.Increment(ref _totalRestarts);
+        Raise(new DistributedSupervisorEvent(DistributedSupervisorEventKind.ChildRestarted, Id, child.Spec.Id, child.Node, Attempt: child.RestartCount));
+        return child.Ref;
+    });
+
+    /// <summary>The children, in start order.</summary>
+    public IReadOnlyList<DistributedChildInfo> GetChildren() => _published;
+
+    /// <summary>One child, or null.</summary>
+    /// <param name="childId">Its id.</param>
+    public DistributedChildInfo? GetChild(string childId) => Array.Find(_published, c => c.Id == childId);
+
+    /// <summary>How many children there are.</summary>
+    public int CountChildren() => _published.Length;
+
+    /// <summary>The supervisor's figures.</summary>
+    public DistributedSupervisorStats GetStats()
+    {
+        var children = _published;
+        return new DistributedSupervisorStats(Id, _options.Strategy, children.Length,
+            children.GroupBy(c => c.Node).ToDictionary(g => g.Key, g => g.Count()),
+            Volatile.Read(ref _totalRestarts), Volatile.Read(ref _nodeFailureRestarts), StartedAt,
+            _node.Options.TimeProvider.GetElapsedTime(_startedTimestamp));
+    }
+
+    // ---- the loop --------------------------------------------------------------------------------
+
+    private async Task LoopAsync()
+    {
+        await foreach (var item in _work.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            try
+            {
+                await item().ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Items catch their own failures; this keeps the loop alive should one slip through.
+            }
+            Publish();
+        }
+    }
+
+    /// <summary>Runs <paramref name="operation"/> on the loop, after everything queued before it.</summary>
+    private Task<T> RunAsync<T>(Func<Task<T>> operation)
+    {
+        var result = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var queued = _work.Writer.TryWrite(async () =>
+        {
+            if (!_running)
+            {
+                result.TrySetException(NotRunning());
+                return;
+            }
+            try
+            {
+                var value = await operation().ConfigureAwait(false);
+                // The caller sees the children as the operation left them.
+                Publish();
+                result.TrySetResult(value);
+            }
+            catch (Exception e)
+            {
+                Publish();
+                result.TrySetException(e);
+            }
+        });
+        if (!queued)
+        {
+            result.TrySetException(NotRunning());
+        }
+        return result.Task;
+    }
+
+    /// <summary>Queues a notice (a child ended, a node went or came); its failures end the supervisor rather than vanish.</summary>
+    private void Post(Func<Task> notice) => _work.Writer.TryWrite(async () =>
+    {
+        if (!_running)
+        {
+            return;
+        }
+        try
+        {
+            await notice().ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            await ShutdownAsync("shutdown").ConfigureAwait(false);
+        }
+    });
+
+    private DistributedSupervisorException NotRunning() => new(Id, "Supervisor not found (it has stopped)");
+
+    private void Publish() => _published = _children.Where(c => !c.Ref.IsEmpty).Select(c => c.ToInfo()).ToArray();
+
+    // ---- children --------------------------------------------------------------------------------
+
+    private async Task<DistributedChildInfo> AddChildAsync(DistributedChildSpec spec, CancellationToken cancellationToken)
+    {
+        if (_children.Any(c => c.Spec.Id == spec.Id))
+        {
+            throw new DistributedDuplicateChildException(Id, spec.Id);
+        }
+        if (!_host.HasBehavior(spec.Behavior))
+        {
+            throw new DistributedBehaviorNotFoundException(spec.Behavior, _node.Id);
+        }
+        var child = new Child(spec);
+        await StartInstanceAsync(child, exclude: null, cancellationToken).ConfigureAwait(false);
+        _children.Add(child);
+        Raise(new DistributedSupervisorEvent(DistributedSupervisorEventKind.ChildStarted, Id, spec.Id, child.Node));
+        return child.ToInfo();
+    }
+
+    /// <summary>Places and spawns a new instance of <paramref name="child"/> and watches it.</summary>
+    private async Task StartInstanceAsync(Child child, NodeId? exclude, CancellationToken cancellationToken)
+    {
+        var selector = child.Spec.NodeSelector ?? _options.NodeSelector;
+        var target = SelectNode(selector, child.Spec.Id, exclude);
+        var process = await _host.SpawnAsync(target, child.Spec.Behavior, child.Spec.Args, child.Spec.GlobalName, _options.SpawnTimeout, cancellationToken).ConfigureAwait(false);
+        child.Ref = process;
+        child.Node = target;
+        child.Orphaned = false;
+        child.StartedAt = _node.Options.TimeProvider.GetUtcNow();
+        Watch(child);
+    }
+
+    private void Watch(Child child)
+    {
+        var instance = ++child.Instance;
+        child.Watch = _host.Watch(child.Ref, reason => Post(() => OnChildDownAsync(child, instance, reason)));
+    }
+
+    /// <summary>Stops listening to the current instance: any notice about it still in flight is now stale.</summary>
+    private static void Unwatch(Child child)
+    {
+        child.Instance++;
+        child.Watch?.Dispose();
+        child.Watch = null;
+    }
+
+    private Child Find(string childId) => _children.Find(c => c.Spec.Id == childId) ?? throw new DistributedChildNotFoundException(Id, childId);
+
+    private async Task OnChildDownAsync(Child child, long instance, ExitReason reason)
+    {
+        if (child.Instance != instance || !_children.Contains(child))
+        {
+            return; // an instance already replaced or removed: acted on once already
+        }
+        Unwatch(child);
+        var rewatched = child.Rewatched;
+        child.Rewatched = false;
+        if (reason.Kind == ExitReasonKind.NoConnection)
+        {
+            if (_node.IsConnected(child.Node))
+            {
+                // Its node is back already (a quick reconnect or a restart): ask again; a lost instance answers noproc.
+                child.Rewatched = true;
+                Watch(child);
+                return;
+            }
+            // One path for this notice and the node's own down event, whichever comes first.
+            await OnNodeLostAsync(child.Node).ConfigureAwait(false);
+            return;
+        }
+        if (reason.Kind == ExitReasonKind.NoProc && rewatched)
+        {
+            // Its node came back without it (it restarted): the node's failure, not the child's own exit.
+            child.Orphaned = true;
+            await MigrateAsync([child], mayStillRun: false).ConfigureAwait(false);
+            return;
+        }
+        await OnChildExitAsync(child, reason).ConfigureAwait(false);
+    }
+
+    private async Task OnChildExitAsync(Child child, ExitReason reason)
+    {
+        if (!ShouldRestart(child.Spec.Restart, reason))
+        {
+            await RemoveAsync(child, ReasonText(reason)).ConfigureAwait(false);
+            return;
+        }
+        if (!RecordRestart())
+        {
+            await ExceededAsync().ConfigureAwait(false);
+            return;
+        }
+        var group = _options.Strategy switch
+        {
+            SupervisorStrategy.OneForAll => _children.ToList(),
+            SupervisorStrategy.RestForOne => _children.Skip(_children.IndexOf(child)).ToList(),
+            _ => [child],
+        };
+        // Stop the rest of the group in reverse start order, then start the group again in order (OTP).
+        for (var i = group.Count - 1; i >= 0; i--)
+        {
+            if (group[i] != child)
+            {
+                Unwatch(group[i]);
+                await _host.StopAsync(group[i].Ref, group[i].Spec.ShutdownTimeout).ConfigureAwait(false);
+            }
+        }
+        foreach (var member in group)
+        {
+            if (member != child && member.Spec.Restart == RestartType.Temporary)
+            {
+                await RemoveAsync(member, "shutdown").ConfigureAwait(false);
+                continue;
+            }
+            try
+            {
+                await StartInstanceAsync(member, exclude: null, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is NoexException or OperationCanceledException)
+            {
+                // A failed restart is another failure of the child: it counts against the intensity, as in OTP.
+                Unwatch(member);
+                var failed = member.Instance;
+                Post(() => OnChildDownAsync(member, failed, ExitReason.Error(e)));
+                continue;
+            }
+            if (member == child)
+            {
+                member.RestartCount++;
+            }
+            Interlocked.Increment(ref _totalRestarts);
+            Raise(new DistributedSupervisorEvent(DistributedSupervisorEventKind.ChildRestarted, Id, member.Spec.Id, member.Node, Attempt: member.RestartCount));
+        }
+    }
+
+    private static bool ShouldRestart(RestartType restart, ExitReason reason) => restart switch
+    {
+        RestartType.Permanent => true,
+        RestartType.Transient => reason.IsAbnormal,
+        _ => false,
+    };
+
+    private static string ReasonText(ExitReason reason) => reason.Kind switch
+    {
+        ExitReasonKind.Normal => "normal",
+        ExitReasonKind.Shutdown => "shutdown",
+        ExitReasonKind.Killed => "killed",
+        ExitReasonKind.NoProc => "noproc",
+        ExitReasonKind.NoConnection => "node_down",
+        _ => reason.Message ?? "error",
+    };
+
+    /// <summary>Forgets a child that is not restarted, then applies auto-shutdown.</summary>
+    private async Task RemoveAsync(Child child, string reason)
+    {
+        Unwatch(child);
+        _children.Remove(child);
+        Raise(new DistributedSupervisorEvent(DistributedSupervisorEventKind.ChildStopped, Id, child.Spec.Id, child.Node, Reason: reason));
+        if (child.Spec.Significant && (_options.AutoShutdown == AutoShutdown.AnySignificant
+            || (_options.AutoShutdown == AutoShutdown.AllSignificant && !_children.Any(c => c.Spec.Significant))))
+        {
+            await ShutdownAsync("shutdown").ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Sliding-window intensity: true (and recorded) when one more restart is allowed now.</summary>
+    private bool RecordRestart()
+    {
+        var time = _node.Options.TimeProvider;
+        var now = time.GetTimestamp();
+        while (_restartTimes.Count > 0 && time.GetElapsedTime(_restartTimes.Peek(), now) > _options.Within)
+        {
+            _restartTimes.Dequeue();
+        }
+        if (_restartTimes.Count >= _options.MaxRestarts)
+        {
+            return false;
+        }
+        _restartTimes.Enqueue(now);
+        return true;
+    }
+
+    /// <summary>Takes back the restart recorded last (it did not happen).</summary>
+    private void RefundRestart()
+    {
+        var kept = _restartTimes.Take(_restartTimes.Count - 1).ToArray();
+        _restartTimes.Clear();
+        foreach (var time in kept)
+        {
+            _restartTimes.Enqueue(time);
+        }
+    }
+
+    private async Task ExceededAsync()
+    {
+        await ShutdownAsync("max_restarts_exceeded").ConfigureAwait(false);
+    }
+
+    private async Task ShutdownAsync(string reason)
+    {
+        if (!_running)
+        {
+            return;
+        }
+        _running = false;
+        _node.NodeDown -= OnNodeDown;
+        _node.NodeUp -= OnNodeUp;
+        try
+        {
+            for (var i = _children.Count - 1; i >= 0; i--)
+            {
+                var child = _children[i];
+                Unwatch(child);
+                await _host.StopAsync(child.Ref, child.Spec.ShutdownTimeout).ConfigureAwait(false);
+            }
+            if (_ownsHost)
+            {
+                await _host.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception)
+        {
+            // Stops never throw by contract; whatever slips through must not keep the supervisor from ending.
+        }
+        _children.Clear();
+        Publish();
+        Raise(new DistributedSupervisorEvent(DistributedSupervisorEventKind.SupervisorStopped, Id, Node: _node.Id, Reason: reason));
+        _work.Writer.TryComplete();
+        _stopped.TrySetResult(reason);
+    }
+
+    // ---- nodes -----------------------------------------------------------------------------------
+
+    private void OnNodeDown(NodeId node, NodeDownReason reason) => Post(() => OnNodeLostAsync(node));
+
+    private void OnNodeUp(NodeInfo info) => Post(() => OnNodeBackAsync(info.Id));
+
+    /// <summary>A node with children on it is out of sight: restart them elsewhere once, or wait for a majority.</summary>
+    private async Task OnNodeLostAsync(NodeId lost)
+    {
+        if (lost == _node.Id)
+        {
+            return;
+        }
+        if (_node.IsConnected(lost))
+        {
+            return; // back already: each child's monitor decides (see OnChildDownAsync)
+        }
+        var affected = _children.Where(c => c.Node == lost && !c.Orphaned).ToList();
+        if (affected.Count == 0)
+        {
+            return;
+        }
+        Raise(new DistributedSupervisorEvent(DistributedSupervisorEventKind.NodeFailureDetected, Id, Node: lost,
+            AffectedChildren: affected.Select(c => c.Spec.Id).ToArray()));
+        foreach (var child in affected)
+        {
+            Unwatch(child);
+            child.Orphaned = true;
+        }
+        if (_options.PartitionPolicy == PartitionPolicy.Majority && !SeesMajority())
+        {
+            return; // a minority side waits: the children may well be running on the other side
+        }
+        await MigrateAsync(affected, mayStillRun: true).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Restarts orphaned children away from their lost nodes (or removes them, by restart type). One node failure is one
+    /// failure for the intensity, however many children it takes: otherwise losing a node with more children than
+    /// <see cref="DistributedSupervisorOptions.MaxRestarts"/> would always end the supervisor.
+    /// </summary>
+    /// <param name="children">The children, all orphaned.</param>
+    /// <param name="mayStillRun">Whether the old instances may still run on the other side of a partition (stop them on heal).</param>
+    private async Task MigrateAsync(IReadOnlyList<Child> children, bool mayStillRun)
+    {
+        var movers = new List<Child>();
+        foreach (var child in children)
+        {
+            if (mayStillRun && !_stale.Contains((child.Node, child.Ref)))
+            {
+                _stale.Add((child.Node, child.Ref));
+            }
+            if (ShouldRestart(child.Spec.Restart, ExitReason.NoConnection))
+            {
+                movers.Add(child);
+            }
+            else
+            {
+                await RemoveAsync(child, "node_down").ConfigureAwait(false);
+            }
+        }
+        if (movers.Count == 0 || !_running)
+        {
+            return;
+        }
+        if (!RecordRestart())
+        {
+            await ExceededAsync().ConfigureAwait(false);
+            return;
+        }
+        var moved = 0;
+        foreach (var child in movers)
+        {
+            var from = child.Node;
+            try
+            {
+                await StartInstanceAsync(child, exclude: from, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is NoexException or OperationCanceledException)
+            {
+                // Nowhere to go now (no node, or the spawn failed): it stays orphaned and is tried again in a second,
+                // or when a node comes up.
+                ScheduleRetry();
+                continue;
+            }
+            moved++;
+            child.RestartCount++;
+            Interlocked.Increment(ref _totalRestarts);
+            Interlocked.Increment(ref _nodeFailureRestarts);
+            Raise(new DistributedSupervisorEvent(DistributedSupervisorEventKind.ChildMigrated, Id, child.Spec.Id, child.Node, FromNode: from, Attempt: child.RestartCount));
+        }
+        if (moved == 0)
+        {
+            // Waiting for a place is not a restart.
+            RefundRestart();
+        }
+    }
+
+    private void ScheduleRetry()
+    {
+        if (Interlocked.Exchange(ref _retryScheduled, 1) == 0)
+        {
+            _ = Task.Delay(TimeSpan.FromSeconds(1), _node.Options.TimeProvider).ContinueWith(
+                _ => Post(RetryOrphansAsync), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>Tries again to place children whose node is lost and that found no new one yet.</summary>
+    private async Task RetryOrphansAsync()
+    {
+        Volatile.Write(ref _retryScheduled, 0);
+        var orphans = _children.Where(c => c.Orphaned && !_node.IsConnected(c.Node)).ToList();
+        if (orphans.Count > 0 && (_options.PartitionPolicy == PartitionPolicy.Always || SeesMajority()))
+        {
+            await MigrateAsync(orphans, mayStillRun: true).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A node is (back) in sight: stop the instances replaced while it was away, then settle orphaned children.</summary>
+    private async Task OnNodeBackAsync(NodeId back)
+    {
+        // An orphan whose move failed is still the current instance: it is watched again below, not stopped.
+        var stale = _stale.Where(s => s.Node == back && !_children.Any(c => c.Orphaned && c.Ref == s.Ref)).ToList();
+        _stale.RemoveAll(s => s.Node == back);
+        foreach (var (_, process) in stale)
+        {
+            await _host.StopAsync(process, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        if (stale.Count > 0)
+        {
+            // The old instance may have held (or, on its side, re-won) a global name: the current one owns it.
+            foreach (var child in _children.Where(c => c.Spec.GlobalName is not null && !c.Orphaned))
+            {
+                _host.ReclaimName(child.Spec.GlobalName!, child.Ref);
+            }
+        }
+        var elsewhere = new List<Child>();
+        foreach (var child in _children.Where(c => c.Orphaned))
+        {
+            if (child.Node == back)
+            {
+                // Its own node is back: the instance may have run all along (a partition). Watch it again; if it is
+                // gone, the answer (noproc) restarts it.
+                child.Orphaned = false;
+                child.Rewatched = true;
+                Watch(child);
+            }
+            else if (!_node.IsConnected(child.Node))
+            {
+                elsewhere.Add(child);
+            }
+        }
+        if (elsewhere.Count > 0 && (_options.PartitionPolicy == PartitionPolicy.Always || SeesMajority()))
+        {
+            await MigrateAsync(elsewhere, mayStillRun: true).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Whether this node sees a strict majority of the nodes it knows, itself included.</summary>
+    private bool SeesMajority()
+    {
+        var known = _node.GetNodes();
+        var connected = known.Count(n => n.Status == NodeStatus.Connected && _node.IsConnected(n.Id)) + 1;
+        return connected * 2 > known.Count + 1;
+    }
+
+    // ---- placement -------------------------------------------------------------------------------
+
+    /// <summary>Chooses a node for <paramref name="childId"/>: candidates are this node and the connected nodes, minus <paramref name="exclude"/>.</summary>
+    internal NodeId SelectNode(NodeSelector selector, string childId, NodeId? exclude)
+    {
+        var candidates = new List<NodeInfo>();
+        if (_node.Id != exclude)
+        {
+            candidates.Add(new NodeInfo(_node.Id, NodeStatus.Connected, _node.Incarnation, _node.Runtime.ProcessCount, _node.Uptime, _node.Options.TimeProvider.GetUtcNow()));
+        }
+        candidates.AddRange(_node.GetNodes().Where(n => n.Status == NodeStatus.Connected && n.Id != exclude && _node.IsConnected(n.Id)));
+        NodeId? chosen = selector.Kind switch
+        {
+            NodeSelectorKind.LocalFirst => candidates.FirstOrDefault()?.Id,
+            NodeSelectorKind.RoundRobin => candidates.Count == 0 ? null : candidates[(int)((uint)_roundRobin++ % (uint)candidates.Count)].Id,
+            NodeSelectorKind.LeastLoaded => candidates.Count == 0 ? null : candidates.MinBy(n => n.ProcessCount)!.Id,
+            NodeSelectorKind.Random => candidates.Count == 0 ? null : candidates[_random.Next(candidates.Count)].Id,
+            NodeSelectorKind.Specific => candidates.Any(c => c.Id == selector.Node) ? selector.Node : null,
+            _ => selector.Function!(candidates, childId) is { } picked && candidates.Any(c => c.Id == picked) ? picked : null,
+        };
+        return chosen ?? throw new NoAvailableNodeException(childId, selector);
+    }
+
+    // ---- helpers ---------------------------------------------------------------------------------
+
+    private static void Validate(DistributedSupervisorOptions options, string id)
+    {
+        if (options.Strategy == SupervisorStrategy.SimpleOneForOne)
+        {
+            if (options.ChildTemplate is null)
+            {
+                throw new DistributedMissingChildTemplateException(id);
+            }
+            if (options.Children.Count > 0)
+            {
+                throw new DistributedInvalidSimpleOneForOneException(id, "static children are not allowed");
+            }
+        }
+        if (options.MaxRestarts < 0)
+        {
+            throw new ArgumentException($"{nameof(DistributedSupervisorOptions.MaxRestarts)} must be 0 or more, not {options.MaxRestarts}.", nameof(options));
+        }
+        if (options.Within <= TimeSpan.Zero || options.SpawnTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{nameof(DistributedSupervisorOptions.Within)} and {nameof(DistributedSupervisorOptions.SpawnTimeout)} must be positive.", nameof(options));
+        }
+        ArgumentNullException.ThrowIfNull(options.NodeSelector);
+    }
+
+    private void Raise(DistributedSupervisorEvent e)
+    {
+        // What a handler reads (GetChildren) agrees with the event it is handling.
+        Publish();
+        foreach (var handler in LifecycleEvent?.GetInvocationList() ?? [])
+        {
+            try
+            {
+                ((Action<DistributedSupervisorEvent>)handler)(e);
+            }
+            catch (Exception)
+            {
+                // A handler's failure is its own (as the original).
+            }
+        }
+    }
+
+    private static string ToBase36(long value)
+    {
+        const string Digits = "0123456789abcdefghijklmnopqrstuvwxyz";
+        var text = new System.Text.StringBuilder();
+        do
+        {
+            text.Insert(0, Digits[(int)(value % 36)]);
+            value /= 36;
+        }
+        while (value > 0);
+        return text.ToString();
+    }
+
+    /// <summary>A child and its current instance; touched only by the loop.</summary>
+    private sealed class Child(DistributedChildSpec spec)
+    {
+        public DistributedChildSpec Spec { get; } = spec;
+
+        public ProcessRef Ref { get; set; }
+
+        public NodeId Node { get; set; } = null!;
+
+        public int RestartCount { get; set; }
+
+        public DateTimeOffset StartedAt { get; set; }
+
+        /// <summary>Bumped on every watch and unwatch: a notice carrying an older number is about a replaced instance.</summary>
+        public long Instance { get; set; }
+
+        public IDisposable? Watch { get; set; }
+
+        /// <summary>Its node is out of sight and it was not restarted yet (no majority, or nowhere to go).</summary>
+        public bool Orphaned { get; set; }
+
+        /// <summary>Watched again after its node came back: noproc then means the node lost it.</summary>
+        public bool Rewatched { get; set; }
+
+        public DistributedChildInfo ToInfo() => new(Spec.Id, Ref, Spec, Node, RestartCount, StartedAt);
+    }
+}
