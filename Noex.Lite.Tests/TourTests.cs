@@ -31,6 +31,9 @@ public class TourTests
         Assert.Contains("cast inc, call get -> 1", text, StringComparison.Ordinal);
         Assert.Matches(@"the monitor fired: node3@\S+ went down, reason noconnection", text);
         Assert.Contains("\"tour:spawned\" left the global registry with its node: whereis -> null", text, StringComparison.Ordinal);
+        Assert.Matches(@"a DistributedSupervisor on node1 started its child ""worker"" on node3@\S+, named ""tour:worker""", text);
+        Assert.Matches(@"the supervisor restarted ""worker"" on node2@\S+ \(it was on node3@\S+\)", text);
+        Assert.Matches(@"its name followed it: whereis\(""tour:worker""\) -> node2@\S+; call get -> 0", text);
         Assert.Contains("calls/s between two processes", text, StringComparison.Ordinal);
         Assert.Matches(@"\[CLUSTER\] Node left: node3@\S+ \((connection_closed|connection_reset)\)", text);
         Assert.Matches(@"\[CLUSTER\] Node left: node2@\S+ \(graceful_shutdown\)", text);

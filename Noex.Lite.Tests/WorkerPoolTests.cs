@@ -52,7 +52,7 @@ public class WorkerPoolTests
         await quick.WaitForTextAsync("Shutting down worker worker-2...");
     }
 
-    [Fact(Skip = "needs DistributedSupervisor in main (branch dsup); WorkerPool.csproj leaves SupervisedPool.cs out until then")]
+    [Fact]
     public async Task SupervisedPool_MovesTheWorkersOfAKilledNode_ToTheNodeThatRemains()
     {
         await using var supervisor = ExampleProcess.Start("WorkerPool", "supervisor", "--port", "0", "--workers", "4", "--nodes", "2", "--interval", "300");

@@ -140,9 +140,13 @@ internal static class ExampleNode
     }
 
     /// <summary>
-    /// Waits up to <paramref name="timeout"/> for a connection to at least one seed. If none answers, says so
-    /// (the node keeps trying in the background) and returns false.
+    /// Waits up to <paramref name="timeout"/> for at least one seed to join. If none answers, says so (the node keeps
+    /// trying in the background) and returns false.
     /// </summary>
+    /// <remarks>
+    /// It waits for the node-up event rather than the connection, so that the program's own "joined" line, from a
+    /// handler subscribed earlier, is printed before whatever the program prints next.
+    /// </remarks>
     public static async Task<bool> WaitForSeedsAsync(Node node, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var seeds = node.Options.Seeds.Select(NodeId.Parse).Where(s => s != node.Id).ToArray();
@@ -150,22 +154,49 @@ internal static class ExampleNode
         {
             return true;
         }
-        var deadline = DateTime.UtcNow + timeout;
-        while (!seeds.Any(node.IsConnected))
+        var joined = 0;
+        void OnUp(NodeInfo info)
         {
-            if (cancellationToken.IsCancellationRequested)
+            if (seeds.Contains(info.Id))
             {
-                return false;
+                Volatile.Write(ref joined, 1);
             }
-            if (DateTime.UtcNow > deadline)
-            {
-                Console.Error.WriteLine($"[CLUSTER] Cannot reach seed {string.Join(", ", seeds.Select(s => s.ToString()))} " +
-                    "(is it running, and are its name, host and port right?); still trying in the background.");
-                return false;
-            }
-            await Task.Delay(50, CancellationToken.None);
         }
-        return true;
+        node.NodeUp += OnUp;
+        try
+        {
+            var deadline = DateTime.UtcNow + timeout;
+            // A seed connected before this subscribed has had its event already: the connection alone then counts,
+            // after a moment, in case the event is still on its way.
+            var connectedSince = DateTime.MaxValue;
+            while (Volatile.Read(ref joined) == 0)
+            {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    return false;
+                }
+                if (seeds.Any(node.IsConnected))
+                {
+                    connectedSince = connectedSince == DateTime.MaxValue ? DateTime.UtcNow : connectedSince;
+                    if (DateTime.UtcNow - connectedSince > TimeSpan.FromSeconds(1))
+                    {
+                        return true;
+                    }
+                }
+                if (DateTime.UtcNow > deadline)
+                {
+                    Console.Error.WriteLine($"[CLUSTER] Cannot reach seed {string.Join(", ", seeds.Select(s => s.ToString()))} " +
+                        "(is it running, and are its name, host and port right?); still trying in the background.");
+                    return false;
+                }
+                await Task.Delay(20, CancellationToken.None);
+            }
+            return true;
+        }
+        finally
+        {
+            node.NodeUp -= OnUp;
+        }
     }
 
     /// <summary>A node-down reason as the seeds print it: <c>graceful_shutdown</c>, <c>connection_closed</c>, ...</summary>

@@ -72,7 +72,7 @@ counter = node2.Counter = await node2.WaitForNewRefAsync("counter", counter);
 await WaitAsync(() => node1.GlobalRegistry.Whereis("tour:counter") == counter, "the new counter's name to reach node1");
 Say($"the crashed counter's name went with it; node2 registered a new one: whereis -> {counter}");
 
-Section("5. Remote spawn, and a monitor across nodes");
+Section("5. Remote spawn, a monitor, and a supervisor across nodes");
 var spawned = await node1.SpawnAsync("counter", node3.Id, new SpawnOptions { Name = "tour:spawned", Registration = SpawnRegistration.Global });
 Say($"node1 spawned a \"counter\" on node3: {spawned}, registered globally as \"tour:spawned\"");
 node1.Runtime.Cast(spawned, inc);
@@ -80,6 +80,23 @@ Say($"cast inc, call get -> {await node1.Runtime.CallAsync(spawned, get)}");
 var watcher = await node1.Runtime.StartAsync(new DownWatcher());
 node1.Runtime.Monitor(watcher, spawned);
 Say($"a watcher on node1 ({watcher}) monitors it: it will be told when that process ends, and why.");
+// The supervisor's child goes to node3 while node3 is there, else to node2, else here.
+var prefer = NodeSelector.Custom((nodes, _) =>
+    (nodes.FirstOrDefault(n => n.Id == node3.Id) ?? nodes.FirstOrDefault(n => n.Id == node2.Id) ?? nodes[0]).Id);
+await using var supervisor = await DistributedSupervisor.StartAsync(node1, new DistributedSupervisorOptions
+{
+    NodeSelector = prefer,
+    Children = [new DistributedChildSpec("worker", "counter") { GlobalName = "tour:worker" }],
+});
+var migrated = new TaskCompletionSource<DistributedSupervisorEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
+supervisor.LifecycleEvent += e =>
+{
+    if (e.Kind is DistributedSupervisorEventKind.ChildMigrated or DistributedSupervisorEventKind.ChildRestarted)
+    {
+        migrated.TrySetResult(e);
+    }
+};
+Say($"a DistributedSupervisor on node1 started its child \"worker\" on {supervisor.GetChild("worker")!.Node}, named \"tour:worker\"");
 
 Section("6. Remote-call throughput: 100 concurrent callers for 3 seconds");
 var calls = 0L;
@@ -107,6 +124,12 @@ var down = await DownWatcher.Down.Task.WaitAsync(TimeSpan.FromSeconds(30));
 Say($"the monitor fired: {down.From} went down, reason {down.Reason}");
 await WaitAsync(() => node1.GlobalRegistry.Whereis("tour:spawned") is null, "the spawned process's name to go");
 Say("\"tour:spawned\" left the global registry with its node: whereis -> null");
+var failover = await migrated.Task.WaitAsync(TimeSpan.FromSeconds(30));
+Say($"the supervisor restarted \"worker\" on {failover.Node} (it was on {failover.FromNode ?? node3.Id}), {Stopwatch.GetElapsedTime(killedAt).TotalMilliseconds:0} ms after the kill");
+var moved = supervisor.GetChild("worker")!.Ref;
+await WaitAsync(() => node1.GlobalRegistry.Whereis("tour:worker") == moved, "the worker's name to follow it");
+Say($"its name followed it: whereis(\"tour:worker\") -> {moved}; call get -> {await node1.Runtime.CallAsync(moved, get)}");
+await supervisor.StopAsync();
 var pending = node1.Runtime.CallAsync(counter, Value.Object(("type", "hang")), TimeSpan.FromMinutes(1)).AsTask();
 await node2.StopAsync();
 try

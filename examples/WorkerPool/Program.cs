@@ -54,20 +54,9 @@ return mode switch
 {
     "coordinator" => await TaskQueue.RunCoordinatorAsync(config, lifetime),
     "worker" => await TaskQueue.RunWorkerAsync(config, lifetime),
-#if SUPERVISED_POOL
     "supervisor" => await SupervisedPool.RunSupervisorAsync(config, lifetime),
     _ => await SupervisedPool.RunNodeAsync(config, lifetime),
-#else
-    // Until DistributedSupervisor is in the library (examples/WorkerPool/SupervisedPool.cs is written for it).
-    _ => NotYet(),
-#endif
 };
-
-static int NotYet()
-{
-    Console.Error.WriteLine("error: the supervised pool needs DistributedSupervisor, which this build of Noex.Lite does not have yet; the task queue (coordinator, worker) works.");
-    return 1;
-}
 
 static bool NumbersAreValid(ExampleArgs config, out string problem)
 {
