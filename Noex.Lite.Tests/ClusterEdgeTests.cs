@@ -11,18 +11,12 @@ namespace Noex.Lite.Tests;
 [Collection(ClusterCollection.Name)]
 public class ClusterEdgeTests
 {
-    private static NodeOptions Options(string name, params string[] seeds) => new()
-    {
-        Name = name,
-        Host = "127.0.0.1",
-        Port = 0,
-        ClusterSecret = "edge-tests",
-        Seeds = seeds,
-        // 1 s × 3: these tests are not about detection time, and a loaded machine can stall a process for a second.
-        HeartbeatInterval = TimeSpan.FromSeconds(1),
-        ReconnectBaseDelay = TimeSpan.FromMilliseconds(20),
-        ReconnectMaxDelay = TimeSpan.FromMilliseconds(200),
-    };
+    private static NodeOptions Options(string name, params string[] seeds) =>
+        TestNodes.Options(name, "edge-tests", seeds) with
+        {
+            ReconnectBaseDelay = TimeSpan.FromMilliseconds(20),
+            ReconnectMaxDelay = TimeSpan.FromMilliseconds(200),
+        };
 
     [Fact]
     public async Task SimultaneousDials_BothSeedEachOther_OneConnectionAndOneNodeUpEach()

@@ -18,18 +18,8 @@ public class ClusterFaultTests(ITestOutputHelper output)
     private static readonly TimeSpan s_calm = TimeSpan.FromSeconds(1);
     private const int Threshold = 3;
 
-    private static NodeOptions Options(string name, params string[] seeds) => new()
-    {
-        Name = name,
-        Host = "127.0.0.1",
-        Port = 0,
-        ClusterSecret = "fault-tests",
-        Seeds = seeds,
-        HeartbeatInterval = s_interval,
-        HeartbeatMissThreshold = Threshold,
-        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
-        ReconnectMaxDelay = TimeSpan.FromMilliseconds(400),
-    };
+    private static NodeOptions Options(string name, params string[] seeds) =>
+        TestNodes.Options(name, "fault-tests", seeds) with { HeartbeatInterval = s_interval, HeartbeatMissThreshold = Threshold };
 
     /// <summary>Two nodes whose every connection runs through a proxy in front of each.</summary>
     private sealed class Pair : IAsyncDisposable

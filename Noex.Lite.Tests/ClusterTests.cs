@@ -10,18 +10,8 @@ public class ClusterTests
     // Generous: these must pass on a loaded 2-core machine. Nothing waits this long unless something is broken.
     private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(30);
 
-    private static NodeOptions Options(string name, string? secret = "cluster-secret", params string[] seeds) => new()
-    {
-        Name = name,
-        Host = "127.0.0.1",
-        Port = 0,
-        ClusterSecret = secret,
-        Seeds = seeds,
-        // 1 s × 3: these tests are not about detection time, and a loaded machine can stall a process for a second.
-        HeartbeatInterval = TimeSpan.FromSeconds(1),
-        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
-        ReconnectMaxDelay = TimeSpan.FromMilliseconds(500),
-    };
+    private static NodeOptions Options(string name, string? secret = "cluster-secret", params string[] seeds) =>
+        TestNodes.Options(name, secret, seeds) with { ReconnectMaxDelay = TimeSpan.FromMilliseconds(500) };
 
     [Fact]
     public async Task StartAsync_ThreeNodesFromOneSeed_FormAFullMeshThroughGossip()

@@ -20,17 +20,8 @@ public class GlobalRegistryTests(ITestOutputHelper output)
         protected override ValueTask<int> HandleCastAsync(Value message, int state) => new(state);
     }
 
-    private static NodeOptions Options(string name, params string[] seeds) => new()
-    {
-        Name = name,
-        Host = "127.0.0.1",
-        Port = 0,
-        ClusterSecret = Secret,
-        Seeds = seeds,
-        HeartbeatInterval = TimeSpan.FromSeconds(1),
-        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
-        ReconnectMaxDelay = TimeSpan.FromMilliseconds(500),
-    };
+    private static NodeOptions Options(string name, params string[] seeds) =>
+        TestNodes.Options(name, Secret, seeds) with { ReconnectMaxDelay = TimeSpan.FromMilliseconds(500) };
 
     private static async Task<Node[]> MeshAsync(int count, Func<NodeOptions, NodeOptions>? configure = null)
     {
@@ -340,59 +331,46 @@ public class GlobalRegistryTests(ITestOutputHelper output)
     public async Task Partition_BothSidesRegisterTheSameName_HealConvergesToOneWinnerAndTheLoserIsStopped()
     {
         // T10: a | b, both register "leader" (and names of their own); on heal, one winner everywhere, by the rule.
-        var proxyA = FaultProxy.Start();
-        var proxyB = FaultProxy.Start();
-        try
-        {
-            await using var a = await Node.StartAsync(Options("a") with { AdvertisedPort = proxyA.Port, StopGlobalNameLoser = true });
-            proxyA.TargetPort = a.ListenPort;
-            await using var b = await Node.StartAsync(Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port, StopGlobalNameLoser = true });
-            proxyB.TargetPort = b.ListenPort;
-            await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
-            var before = await a.Runtime.StartAsync(new Idle());
-            a.GlobalRegistry.Register("before", before);
-            await ConvergedAsync([a, b], $"before={before}");
-            var conflictsA = new ConcurrentQueue<string>();
-            var conflictsB = new ConcurrentQueue<string>();
-            a.GlobalRegistry.ConflictResolved += (name, winner, loser) => conflictsA.Enqueue($"{name} {winner} {loser}");
-            b.GlobalRegistry.ConflictResolved += (name, winner, loser) => conflictsB.Enqueue($"{name} {winner} {loser}");
+        await using var pair = await ProxiedPair.StartAsync((name, seeds) => Options(name, seeds) with { StopGlobalNameLoser = true });
+        var (a, b, proxyA, proxyB) = pair;
+        var before = await a.Runtime.StartAsync(new Idle());
+        a.GlobalRegistry.Register("before", before);
+        await ConvergedAsync([a, b], $"before={before}");
+        var conflictsA = new ConcurrentQueue<string>();
+        var conflictsB = new ConcurrentQueue<string>();
+        a.GlobalRegistry.ConflictResolved += (name, winner, loser) => conflictsA.Enqueue($"{name} {winner} {loser}");
+        b.GlobalRegistry.ConflictResolved += (name, winner, loser) => conflictsB.Enqueue($"{name} {winner} {loser}");
 
-            proxyA.Blackhole = true;
-            proxyB.Blackhole = true;
-            await ClusterTests.Eventually(() => !a.IsConnected(b.Id) && !b.IsConnected(a.Id));
-            // Each side's names of the other side's processes went with the other side ("before" is a's, so a keeps it).
-            await ConvergedAsync([b], "");
-            var leaderA = await a.Runtime.StartAsync(new Idle());
-            var leaderB = await b.Runtime.StartAsync(new Idle());
-            var onlyB = await b.Runtime.StartAsync(new Idle());
-            a.GlobalRegistry.Register("leader", leaderA);
-            b.GlobalRegistry.Register("leader", leaderB);
-            b.GlobalRegistry.Register("only-b", onlyB);
-            Assert.Equal(leaderA, a.GlobalRegistry.Whereis("leader"));
-            Assert.Equal(leaderB, b.GlobalRegistry.Whereis("leader"));
+        proxyA.Blackhole = true;
+        proxyB.Blackhole = true;
+        await ClusterTests.Eventually(() => !a.IsConnected(b.Id) && !b.IsConnected(a.Id));
+        // Each side's names of the other side's processes went with the other side ("before" is a's, so a keeps it).
+        await ConvergedAsync([b], "");
+        var leaderA = await a.Runtime.StartAsync(new Idle());
+        var leaderB = await b.Runtime.StartAsync(new Idle());
+        var onlyB = await b.Runtime.StartAsync(new Idle());
+        a.GlobalRegistry.Register("leader", leaderA);
+        b.GlobalRegistry.Register("leader", leaderB);
+        b.GlobalRegistry.Register("only-b", onlyB);
+        Assert.Equal(leaderA, a.GlobalRegistry.Whereis("leader"));
+        Assert.Equal(leaderB, b.GlobalRegistry.Whereis("leader"));
 
-            proxyA.Blackhole = false;
-            proxyB.Blackhole = false;
-            await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        proxyA.Blackhole = false;
+        proxyB.Blackhole = false;
+        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
 
-            await ConvergedAsync([a, b]);
-            var winner = a.GlobalRegistry.Lookup("leader");
-            var loser = winner == leaderA ? leaderB : leaderA;
-            var loserNode = winner == leaderA ? b : a;
-            output.WriteLine($"winner {winner}, loser {loser}: {Table(a)}");
-            await ConvergedAsync([a, b], $"before={before};leader={winner};only-b={onlyB}");
-            await ClusterTests.Eventually(() => !loserNode.Runtime.IsAlive(loser));
-            Assert.True((winner == leaderA ? a : b).Runtime.IsAlive(winner));
-            var told = loserNode == a ? conflictsA : conflictsB;
-            Assert.Contains($"leader {winner} {loser}", told);
-            Assert.All(conflictsA.Concat(conflictsB), c => Assert.Equal($"leader {winner} {loser}", c));
-            Assert.All(new[] { a, b }, n => Assert.Equal(3, n.GlobalRegistry.ClaimCount));
-        }
-        finally
-        {
-            await proxyA.DisposeAsync();
-            await proxyB.DisposeAsync();
-        }
+        await ConvergedAsync([a, b]);
+        var winner = a.GlobalRegistry.Lookup("leader");
+        var loser = winner == leaderA ? leaderB : leaderA;
+        var loserNode = winner == leaderA ? b : a;
+        output.WriteLine($"winner {winner}, loser {loser}: {Table(a)}");
+        await ConvergedAsync([a, b], $"before={before};leader={winner};only-b={onlyB}");
+        await ClusterTests.Eventually(() => !loserNode.Runtime.IsAlive(loser));
+        Assert.True((winner == leaderA ? a : b).Runtime.IsAlive(winner));
+        var told = loserNode == a ? conflictsA : conflictsB;
+        Assert.Contains($"leader {winner} {loser}", told);
+        Assert.All(conflictsA.Concat(conflictsB), c => Assert.Equal($"leader {winner} {loser}", c));
+        Assert.All(new[] { a, b }, n => Assert.Equal(3, n.GlobalRegistry.ClaimCount));
     }
 
     [Fact]

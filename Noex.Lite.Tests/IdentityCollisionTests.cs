@@ -9,17 +9,8 @@ namespace Noex.Lite.Tests;
 [Collection(ClusterCollection.Name)]
 public class IdentityCollisionTests
 {
-    private static NodeOptions Options(string name, params string[] seeds) => new()
-    {
-        Name = name,
-        Host = "127.0.0.1",
-        Port = 0,
-        ClusterSecret = "cluster-secret",
-        Seeds = seeds,
-        HeartbeatInterval = TimeSpan.FromSeconds(1),
-        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
-        ReconnectMaxDelay = TimeSpan.FromMilliseconds(200),
-    };
+    private static NodeOptions Options(string name, params string[] seeds) =>
+        TestNodes.Options(name, "cluster-secret", seeds) with { ReconnectMaxDelay = TimeSpan.FromMilliseconds(200) };
 
     [Fact]
     public async Task StartAsync_PortAlreadyTaken_FailsNamingThePortAndTheFirstNodeCarriesOn()

@@ -10,19 +10,8 @@ namespace Noex.Lite.Tests;
 [Collection(ClusterCollection.Name)]
 public class OverlappingPartitionTests
 {
-    private static NodeOptions Options(string name, int advertisedPort, params string[] seeds) => new()
-    {
-        Name = name,
-        Host = "127.0.0.1",
-        Port = 0,
-        AdvertisedPort = advertisedPort,
-        ClusterSecret = "t09",
-        Seeds = seeds,
-        HeartbeatInterval = TimeSpan.FromSeconds(1),
-        HandshakeTimeout = TimeSpan.FromSeconds(1),
-        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
-        ReconnectMaxDelay = TimeSpan.FromMilliseconds(400),
-    };
+    private static NodeOptions Options(string name, int advertisedPort, params string[] seeds) =>
+        TestNodes.Options(name, "t09", seeds) with { AdvertisedPort = advertisedPort, HandshakeTimeout = TimeSpan.FromSeconds(1) };
 
     [Fact]
     public async Task AandBCut_CStillSeesBoth_RegistryStaysStable_AndHealConverges()

@@ -31,25 +31,10 @@ public class RemoteLinkTests
         await LinkAsync(a, onA, b, onB);
         var (dying, dyingNode, survivor, survivorNode) = fromB ? (onB, b, onA, a) : (onA, a, onB, b);
 
-        ExitReason expected;
         // Asked for before the ending: once the process is gone, WaitForExitAsync can only say noproc.
         using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var survivorExit = survivorNode.Runtime.WaitForExitAsync(survivor, bound.Token);
-        switch (ending)
-        {
-            case "error":
-                dyingNode.Runtime.Cast(dying, "boom");
-                expected = ExitReason.Error("boom: the target failed", nameof(InvalidOperationException));
-                break;
-            case "killed":
-                dyingNode.Runtime.Kill(dying);
-                expected = ExitReason.Killed;
-                break;
-            default:
-                await dyingNode.Runtime.StopAsync(dying, ExitReason.Shutdown);
-                expected = ExitReason.Shutdown;
-                break;
-        }
+        var expected = await dyingNode.EndAsync(dying, ending);
 
         Assert.Equal(expected, await survivorExit);
         await NoLinksLeftAsync(a, b);
@@ -197,15 +182,8 @@ public class RemoteLinkTests
     [Fact]
     public async Task Link_ProxyResetsTheConnection_NoconnectionOnBothSides()
     {
-        var proxyA = FaultProxy.Start();
-        var proxyB = FaultProxy.Start();
-        await using var _pa = proxyA;
-        await using var _pb = proxyB;
-        await using var a = await Node.StartAsync(RemoteSignalNodes.Options("a") with { AdvertisedPort = proxyA.Port });
-        proxyA.TargetPort = a.ListenPort;
-        await using var b = await Node.StartAsync(RemoteSignalNodes.Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port });
-        proxyB.TargetPort = b.ListenPort;
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await using var pair = await ProxiedPair.StartAsync(RemoteSignalNodes.Options);
+        var (a, b, proxyA, proxyB) = pair;
         var (trapA, onA) = await a.StartRecorderAsync(trapExit: true);
         var (trapB, onB) = await b.StartRecorderAsync(trapExit: true);
         await LinkAsync(a, onA, b, onB);

@@ -17,6 +17,19 @@ public class RemoteMonitorTests
     private static Task NoMonitorsLeftAsync(params Node[] nodes) =>
         ClusterTests.Eventually(() => nodes.All(n => n.Monitors.OutgoingCount == 0 && n.Monitors.IncomingCount == 0));
 
+    /// <summary>
+    /// A barrier: monitors a fresh process on <paramref name="from"/> and kills it, then waits for that down. Downs travel one
+    /// connection (or the local runtime) to one mailbox in order, so every down <paramref name="from"/> sent the watcher
+    /// before has been handled by then.
+    /// </summary>
+    private static async Task DownsFromDeliveredAsync(Node a, Node from, Recorder watcher, ProcessRef watcherRef)
+    {
+        var (_, sentinel) = await from.StartRecorderAsync();
+        var last = from == a ? a.Runtime.Monitor(watcherRef, sentinel) : await a.Monitors.MonitorAsync(watcherRef, sentinel);
+        from.Runtime.Kill(sentinel);
+        await DownAsync(watcher, last);
+    }
+
     public static TheoryData<string> Endings => new() { "normal", "shutdown", "killed", "error" };
 
     [Theory]
@@ -39,26 +52,7 @@ public class RemoteMonitorTests
         var monitor = await a.Monitors.MonitorAsync(watcherRef, target);
         Assert.Equal(1, b.Monitors.IncomingCount);
 
-        ExitReason expected;
-        switch (ending)
-        {
-            case "normal":
-                await b.Runtime.StopAsync(target);
-                expected = ExitReason.Normal;
-                break;
-            case "shutdown":
-                await b.Runtime.StopAsync(target, ExitReason.Shutdown);
-                expected = ExitReason.Shutdown;
-                break;
-            case "killed":
-                Assert.True(b.Runtime.Kill(target));
-                expected = ExitReason.Killed;
-                break;
-            default:
-                b.Runtime.Cast(target, "boom");
-                expected = ExitReason.Error("boom: the target failed", nameof(InvalidOperationException));
-                break;
-        }
+        var expected = await b.EndAsync(target, ending);
 
         var down = await DownAsync(watcher, monitor);
         Assert.Equal(expected, down.Reason);
@@ -135,17 +129,13 @@ public class RemoteMonitorTests
         await using var _b = b;
         var (watcher, watcherRef) = await a.StartRecorderAsync();
         var (_, target) = await b.StartRecorderAsync();
-        var (_, sentinel) = await b.StartRecorderAsync();
         var monitor = await a.Monitors.MonitorAsync(watcherRef, target);
 
         Assert.True(a.Runtime.Demonitor(monitor));
         Assert.False(a.Monitors.Demonitor(monitor));
         await NoMonitorsLeftAsync(a, b);
         b.Runtime.Kill(target);
-        // The sentinel's down travels the same connection to the same mailbox after anything about the first monitor.
-        var last = await a.Monitors.MonitorAsync(watcherRef, sentinel);
-        b.Runtime.Kill(sentinel);
-        await DownAsync(watcher, last);
+        await DownsFromDeliveredAsync(a, b, watcher, watcherRef);
 
         Assert.Empty(watcher.DownsOf(monitor));
     }
@@ -215,10 +205,7 @@ public class RemoteMonitorTests
         });
         go.Set();
         await Task.WhenAll(killer, demonitor);
-        var (_, sentinel) = await b.StartRecorderAsync();
-        var last = await a.Monitors.MonitorAsync(watcherRef, sentinel);
-        b.Runtime.Kill(sentinel);
-        await DownAsync(watcher, last);
+        await DownsFromDeliveredAsync(a, b, watcher, watcherRef);
         // Every monitor not removed in time fires once; give those downs time to arrive before counting.
         await ClusterTests.Eventually(() => monitors.Where(m => !demonitored.GetValueOrDefault(m)).All(m => watcher.DownsOf(m).Length > 0));
 
@@ -266,10 +253,7 @@ public class RemoteMonitorTests
         await Task.WhenAll(stop, demonitor);
         await ClusterTests.Eventually(() => monitors.Where(m => !demonitored.GetValueOrDefault(m)).All(m => watcher.DownsOf(m).Length > 0));
         // A local barrier: anything still queued for the watcher before it has been handled after it.
-        var (_, local) = await a.StartRecorderAsync();
-        var barrier = a.Runtime.Monitor(watcherRef, local);
-        a.Runtime.Kill(local);
-        await DownAsync(watcher, barrier);
+        await DownsFromDeliveredAsync(a, a, watcher, watcherRef);
 
         foreach (var monitor in monitors)
         {
@@ -321,15 +305,8 @@ public class RemoteMonitorTests
     [Fact]
     public async Task MonitorAsync_NoAcknowledgement_TimesOutAndNoDownFollows()
     {
-        var proxyA = FaultProxy.Start();
-        var proxyB = FaultProxy.Start();
-        await using var _pa = proxyA;
-        await using var _pb = proxyB;
-        await using var a = await Node.StartAsync(RemoteSignalNodes.Options("a") with { AdvertisedPort = proxyA.Port });
-        proxyA.TargetPort = a.ListenPort;
-        await using var b = await Node.StartAsync(RemoteSignalNodes.Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port });
-        proxyB.TargetPort = b.ListenPort;
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await using var pair = await ProxiedPair.StartAsync(RemoteSignalNodes.Options);
+        var (a, b, proxyA, proxyB) = pair;
         var (watcher, watcherRef) = await a.StartRecorderAsync();
         var (_, target) = await b.StartRecorderAsync();
         proxyA.Blackhole = true;
@@ -342,10 +319,7 @@ public class RemoteMonitorTests
         await ClusterTests.Eventually(() => !a.IsConnected(b.Id));
         proxyA.Blackhole = false;
         proxyB.Blackhole = false;
-        var (_, local) = await a.StartRecorderAsync();
-        var barrier = a.Runtime.Monitor(watcherRef, local);
-        a.Runtime.Kill(local);
-        await DownAsync(watcher, barrier);
+        await DownsFromDeliveredAsync(a, a, watcher, watcherRef);
         Assert.Single(watcher.Infos);
     }
 
@@ -355,15 +329,8 @@ public class RemoteMonitorTests
     [MemberData(nameof(Faults))]
     public async Task Monitor_LinkBreaksThroughTheProxy_NoconnectionExactlyOnceAndNoRefireAfterHeal(string fault)
     {
-        var proxyA = FaultProxy.Start();
-        var proxyB = FaultProxy.Start();
-        await using var _pa = proxyA;
-        await using var _pb = proxyB;
-        await using var a = await Node.StartAsync(RemoteSignalNodes.Options("a") with { AdvertisedPort = proxyA.Port });
-        proxyA.TargetPort = a.ListenPort;
-        await using var b = await Node.StartAsync(RemoteSignalNodes.Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port });
-        proxyB.TargetPort = b.ListenPort;
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await using var pair = await ProxiedPair.StartAsync(RemoteSignalNodes.Options);
+        var (a, b, proxyA, proxyB) = pair;
         var ups = 0;
         a.NodeUp += _ => Interlocked.Increment(ref ups);
         var (watcher, watcherRef) = await a.StartRecorderAsync();
@@ -387,10 +354,7 @@ public class RemoteMonitorTests
         // Healed: the monitor is not re-armed (Erlang), so the target's end now says nothing to the watcher.
         await NoMonitorsLeftAsync(a, b);
         b.Runtime.Kill(target);
-        var (_, sentinel) = await b.StartRecorderAsync();
-        var last = await a.Monitors.MonitorAsync(watcherRef, sentinel);
-        b.Runtime.Kill(sentinel);
-        await DownAsync(watcher, last);
+        await DownsFromDeliveredAsync(a, b, watcher, watcherRef);
 
         Assert.Single(watcher.DownsOf(monitor));
     }

@@ -31,17 +31,7 @@ internal sealed class Recorder : GenServer<int>
 /// <summary>Two nodes on loopback with a 1 s heartbeat, for the monitor and link tests.</summary>
 internal static class RemoteSignalNodes
 {
-    public static NodeOptions Options(string name, params string[] seeds) => new()
-    {
-        Name = name,
-        Host = "127.0.0.1",
-        Port = 0,
-        ClusterSecret = "signal-tests",
-        Seeds = seeds,
-        HeartbeatInterval = TimeSpan.FromSeconds(1),
-        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
-        ReconnectMaxDelay = TimeSpan.FromMilliseconds(400),
-    };
+    public static NodeOptions Options(string name, params string[] seeds) => TestNodes.Options(name, "signal-tests", seeds);
 
     public static async Task<(Node A, Node B)> PairAsync()
     {
@@ -49,6 +39,29 @@ internal static class RemoteSignalNodes
         var b = await Node.StartAsync(Options("b", a.Id.ToString()));
         await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         return (a, b);
+    }
+
+    /// <summary>
+    /// Ends <paramref name="target"/> on <paramref name="node"/> the way <paramref name="ending"/> names ("normal", "shutdown",
+    /// "killed", anything else a crash) and returns the reason its monitors and links should see.
+    /// </summary>
+    public static async Task<ExitReason> EndAsync(this Node node, ProcessRef target, string ending)
+    {
+        switch (ending)
+        {
+            case "normal":
+                await node.Runtime.StopAsync(target);
+                return ExitReason.Normal;
+            case "shutdown":
+                await node.Runtime.StopAsync(target, ExitReason.Shutdown);
+                return ExitReason.Shutdown;
+            case "killed":
+                Assert.True(node.Runtime.Kill(target));
+                return ExitReason.Killed;
+            default:
+                node.Runtime.Cast(target, "boom");
+                return ExitReason.Error("boom: the target failed", nameof(InvalidOperationException));
+        }
     }
 
     /// <summary>Starts a recorder and returns it with its ref.</summary>

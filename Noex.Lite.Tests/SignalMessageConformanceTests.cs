@@ -53,7 +53,7 @@ public class SignalMessageConformanceTests
                 new RemoteMonitor.MonitorAckMessage(L("monitor_id"), noproc: L("status") == 1).Write(written);
                 break;
             case "demonitor":
-                new RemoteMonitor.DemonitorMessage(L("monitor_id")).Write(written);
+                new IdMessage(RemoteMonitor.TypeDemonitor, L("monitor_id")).Write(written);
                 break;
             case "down":
                 new RemoteMonitor.DownMessage(L("monitor_id"), ReasonOf(f)).Write(written);

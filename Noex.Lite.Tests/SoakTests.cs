@@ -14,18 +14,8 @@ public class SoakTests(ITestOutputHelper output)
     private static int Setting(string name, int fallback) =>
         int.TryParse(Environment.GetEnvironmentVariable(name), out var value) && value > 0 ? value : fallback;
 
-    private static NodeOptions Options(string name, params string[] seeds) => new()
-    {
-        Name = name,
-        Host = "127.0.0.1",
-        Port = 0,
-        ClusterSecret = "soak",
-        Seeds = seeds,
-        HeartbeatInterval = TimeSpan.FromSeconds(1),
-        HandshakeTimeout = TimeSpan.FromSeconds(1),
-        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
-        ReconnectMaxDelay = TimeSpan.FromMilliseconds(400),
-    };
+    private static NodeOptions Options(string name, params string[] seeds) =>
+        TestNodes.Options(name, "soak", seeds) with { HandshakeTimeout = TimeSpan.FromSeconds(1) };
 
     private static int OpenDescriptors() =>
         Directory.Exists("/proc/self/fd") ? Directory.GetFiles("/proc/self/fd").Length : Process.GetCurrentProcess().HandleCount;

@@ -60,7 +60,7 @@ public class SpawnMessageConformanceTests
             case "spawn_cancel":
                 Assert.Equal(words[0] == "spawn_ack" ? SpawnService.TypeSpawnAck : SpawnService.TypeSpawnCancel, m.Type);
                 Assert.Equal(long.Parse(fields["spawn_id"]), m.Id);
-                new SpawnService.IdMessage(m.Type, m.Id).Write(written);
+                new IdMessage(m.Type, m.Id).Write(written);
                 break;
             case "stop_request":
                 Assert.Equal(SpawnService.TypeStopRequest, m.Type);

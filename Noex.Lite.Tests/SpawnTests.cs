@@ -43,17 +43,11 @@ public class SpawnTests
         }
     }
 
-    private static NodeOptions Options(string name, params string[] seeds) => new()
-    {
-        Name = name,
-        Host = "127.0.0.1",
-        Port = 0,
-        ClusterSecret = "spawn-tests",
-        Seeds = seeds,
-        HeartbeatInterval = TimeSpan.FromSeconds(1),
-        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
-        ReconnectMaxDelay = TimeSpan.FromMilliseconds(400),
-    };
+    private static NodeOptions Options(string name, params string[] seeds) => TestNodes.Options(name, "spawn-tests", seeds);
+
+    /// <summary>For the tests that pause a link: a heartbeat slow enough that a pause of a few seconds is not a node down.</summary>
+    private static NodeOptions SlowHeartbeat(string name, params string[] seeds) =>
+        Options(name, seeds) with { HeartbeatInterval = TimeSpan.FromSeconds(3) };
 
     private static async Task<(Node A, Node B)> PairAsync(Func<NodeOptions, NodeOptions>? configure = null)
     {
@@ -245,15 +239,8 @@ public class SpawnTests
     public async Task SpawnAsync_TargetNeverAnswers_SpawnTimeoutThenTheLateSuccessIsStopped()
     {
         // Both nodes behind proxies, with a heartbeat slow enough that a pause of a few seconds is not a node down.
-        await using var proxyA = FaultProxy.Start();
-        await using var proxyB = FaultProxy.Start();
-        var a = await Node.StartAsync(Options("a") with { AdvertisedPort = proxyA.Port, HeartbeatInterval = TimeSpan.FromSeconds(3) });
-        proxyA.TargetPort = a.ListenPort;
-        var b = await Node.StartAsync(Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port, HeartbeatInterval = TimeSpan.FromSeconds(3) });
-        proxyB.TargetPort = b.ListenPort;
-        await using var _a = a;
-        await using var _b = b;
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await using var pair = await ProxiedPair.StartAsync(SlowHeartbeat);
+        var (a, b, proxyA, proxyB) = pair;
         var gate = new TaskCompletionSource();
         var started = new TaskCompletionSource();
         b.Behaviors.Register("gated", () => new Gated(gate.Task, started));
@@ -281,15 +268,8 @@ public class SpawnTests
     [Fact]
     public async Task SpawnAsync_PausedLink_SpawnTimeoutAndTheStartAbandonedOnTheTarget()
     {
-        await using var proxyA = FaultProxy.Start();
-        await using var proxyB = FaultProxy.Start();
-        var a = await Node.StartAsync(Options("a") with { AdvertisedPort = proxyA.Port, HeartbeatInterval = TimeSpan.FromSeconds(3) });
-        proxyA.TargetPort = a.ListenPort;
-        var b = await Node.StartAsync(Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port, HeartbeatInterval = TimeSpan.FromSeconds(3) });
-        proxyB.TargetPort = b.ListenPort;
-        await using var _a = a;
-        await using var _b = b;
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await using var pair = await ProxiedPair.StartAsync(SlowHeartbeat);
+        var (a, b, proxyA, proxyB) = pair;
         b.Behaviors.Register("counter", () => new Counter());
         var before = b.Runtime.ProcessCount;
 

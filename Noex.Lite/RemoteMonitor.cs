@@ -167,7 +167,7 @@ public sealed class RemoteMonitor : IClusterService
         {
             if (RemoveOutgoing(monitor.Id) is { } entry)
             {
-                entry.Connection.TryEnqueue(new DemonitorMessage(monitor.Id), force: true);
+                entry.Connection.TryEnqueue(new IdMessage(TypeDemonitor, monitor.Id), force: true);
             }
         }
     }
@@ -200,7 +200,7 @@ public sealed class RemoteMonitor : IClusterService
                 {
                     if (RemoveOutgoing(id) is { } entry)
                     {
-                        entry.Connection.TryEnqueue(new DemonitorMessage(id), force: true);
+                        entry.Connection.TryEnqueue(new IdMessage(TypeDemonitor, id), force: true);
                         (orphaned ??= []).Add(entry);
                     }
                 }
@@ -295,7 +295,7 @@ public sealed class RemoteMonitor : IClusterService
             {
                 // The watcher ended and its teardown may have looked before this entry existed: withdraw it ourselves.
                 RemoveOutgoing(monitor.Id);
-                connection.TryEnqueue(new DemonitorMessage(monitor.Id), force: true);
+                connection.TryEnqueue(new IdMessage(TypeDemonitor, monitor.Id), force: true);
                 ack?.TrySetException(new ServerNotRunningException(monitor.Watcher));
             }
             return true;
@@ -422,18 +422,6 @@ public sealed class RemoteMonitor : IClusterService
             BinaryPrimitives.WriteInt64LittleEndian(span[1..], id);
             span[9] = noproc ? (byte)1 : (byte)0;
             writer.Advance(10);
-        }
-    }
-
-    /// <summary><c>0x2A, monitor_id i64</c>.</summary>
-    internal readonly struct DemonitorMessage(long id) : IOutboundMessage
-    {
-        public void Write(IBufferWriter<byte> writer)
-        {
-            var span = writer.GetSpan(9);
-            span[0] = TypeDemonitor;
-            BinaryPrimitives.WriteInt64LittleEndian(span[1..], id);
-            writer.Advance(9);
         }
     }
 

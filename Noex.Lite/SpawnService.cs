@@ -784,18 +784,6 @@ internal sealed class SpawnService : IClusterService
         }
     }
 
-    /// <summary><c>0x1B spawn_ack</c> or <c>0x1C spawn_cancel</c>: <c>type, spawn_id i64</c>.</summary>
-    internal readonly struct IdMessage(byte type, long id) : IOutboundMessage
-    {
-        public void Write(IBufferWriter<byte> writer)
-        {
-            var span = writer.GetSpan(9);
-            span[0] = type;
-            BinaryPrimitives.WriteInt64LittleEndian(span[1..], id);
-            writer.Advance(9);
-        }
-    }
-
     /// <summary><c>0x1D, request_id i64, target i64, timeout_ms u32, reason value</c>.</summary>
     internal readonly struct StopRequestMessage(long id, long target, TimeSpan timeout, Value reason) : IOutboundMessage
     {

@@ -1,0 +1,318 @@
+using System.Buffers;
+using System.Buffers.Binary;
+
+namespace Noex.Lite;
+
+// Replication (protocol.md §5.4): each registrar sends its own claims to its peers, one by one and as full syncs when a
+// connection comes up; connections and process ends prune the table; periodic digests find stale copies and repair them.
+public sealed partial class GlobalRegistry
+{
+    private void Broadcast<TMessage>(in TMessage message)
+        where TMessage : struct, IOutboundMessage
+    {
+        // Under _lock, so that every peer receives one registrar's changes in the order its table made them. Forced past
+        // the queue bound: registry messages are few and small, and a dropped one would leave a peer's copy stale
+        // until the next digest.
+        foreach (var connection in _node.GetLiveConnections())
+        {
+            connection.TryEnqueue(message, force: true);
+        }
+    }
+
+    /// <summary>Sends this node's own registrations to <paramref name="connection"/>, in parts (protocol.md §5.4).</summary>
+    private void SendSync(Connection connection)
+    {
+        var mine = new List<Entry>();
+        foreach (var claims in _claims.Values)
+        {
+            if (claims.Find(e => e.RegistrarText == _self) is { } entry)
+            {
+                mine.Add(entry);
+            }
+        }
+        var offset = 0;
+        do
+        {
+            var count = Math.Min(EntriesPerSync, mine.Count - offset);
+            var flags = (byte)((offset == 0 ? SyncFirst : 0) | (offset + count == mine.Count ? SyncLast : 0));
+            connection.TryEnqueue(new SyncMessage(flags, mine, offset, count), force: true);
+            offset += count;
+        }
+        while (offset < mine.Count);
+    }
+
+    // ---- lifecycle and connections -------------------------------------------------------------------------------
+
+    private void OnLifecycle(LifecycleEvent e)
+    {
+        if (e.Kind == LifecycleEventKind.Terminated && e.Process.Node == _self)
+        {
+            OnLocalProcessEnded(e.Process);
+        }
+    }
+
+    /// <summary>A process of this node ended: its names go here, and every peer is told (this node speaks for its processes).</summary>
+    private void OnLocalProcessEnded(ProcessRef process)
+    {
+        var events = new EventList();
+        lock (_lock)
+        {
+            if (!_byTarget.TryGetValue(process, out var entries))
+            {
+                return;
+            }
+            foreach (var entry in entries.ToArray())
+            {
+                Remove(entry, events);
+            }
+            Broadcast(new ProcessEndedMessage(process.Id, _node.Incarnation));
+        }
+        Raise(events);
+    }
+
+    void IClusterService.OnConnectionUp(Connection connection)
+    {
+        var events = new EventList();
+        var peer = connection.PeerText;
+        var incarnation = connection.PeerIncarnation;
+        lock (_lock)
+        {
+            // Claims of the peer's earlier runs (registered by it, or naming its processes) died with them.
+            RemoveWhere(e => (e.RegistrarText == peer && e.RegistrarIncarnation != incarnation)
+                || (e.Target.Node == peer && e.HostIncarnation != incarnation), events);
+            SendSync(connection);
+        }
+        Raise(events);
+    }
+
+    void IClusterService.OnConnectionClosed(Connection connection, NodeDownReason reason)
+    {
+        var events = new EventList();
+        var peer = connection.PeerText;
+        var incarnation = connection.PeerIncarnation;
+        lock (_lock)
+        {
+            _syncing.Remove(peer);
+            // A replaced duplicate connection to the same run of the peer is no loss: the other one carries on.
+            if (_node.TryGetConnection(peer, out var other) && other.PeerIncarnation == incarnation)
+            {
+                return;
+            }
+            RemoveWhere(e => (e.RegistrarText == peer && e.RegistrarIncarnation == incarnation)
+                || (e.Target.Node == peer && e.HostIncarnation == incarnation), events);
+        }
+        Raise(events);
+    }
+
+    void IClusterService.OnTick()
+    {
+        // Timer callbacks may overlap on a stalled machine: the count must not lose a tick.
+        if (Interlocked.Increment(ref _ticks) % DigestEveryTicks != 0)
+        {
+            return;
+        }
+        lock (_lock)
+        {
+            var digest = _digests.GetValueOrDefault(_self);
+            Broadcast(new DigestMessage(digest.Count, digest.Sum));
+        }
+    }
+
+    // ---- messages from peers (protocol.md §5.4) -------------------------------------------------------------------
+
+    bool IClusterService.OnMessage(Connection connection, ReadOnlySpan<byte> message)
+    {
+        var body = message[1..];
+        switch (message[0])
+        {
+            case TypeRegister:
+                if (!WireEntry.TryRead(ref body, out var wire) || !body.IsEmpty)
+                {
+                    return false;
+                }
+                Apply(connection, [wire], sync: 0);
+                return true;
+            case TypeUnregister:
+                if (!TryReadStr8(ref body, out var name) || !body.IsEmpty)
+                {
+                    return false;
+                }
+                OnUnregister(connection.PeerText, name);
+                return true;
+            case TypeProcessEnded:
+                if (body.Length != 16)
+                {
+                    return false;
+                }
+                OnRemoteProcessEnded(new ProcessRef(connection.PeerText, BinaryPrimitives.ReadInt64LittleEndian(body)), BinaryPrimitives.ReadUInt64LittleEndian(body[8..]));
+                return true;
+            case TypeSync:
+                if (body.Length < 3)
+                {
+                    return false;
+                }
+                var flags = body[0];
+                int count = BinaryPrimitives.ReadUInt16LittleEndian(body[1..]);
+                body = body[3..];
+                // Each entry takes at least 26 bytes: a count the rest cannot hold is a lie, refused before allocating.
+                if ((flags & ~(SyncFirst | SyncLast)) != 0 || count > EntriesPerSync * 4 || count * WireEntry.MinLength > body.Length)
+                {
+                    return false;
+                }
+                var entries = new WireEntry[count];
+                for (var i = 0; i < count; i++)
+                {
+                    if (!WireEntry.TryRead(ref body, out entries[i]))
+                    {
+                        return false;
+                    }
+                }
+                if (!body.IsEmpty)
+                {
+                    return false;
+                }
+                Apply(connection, entries, flags == 0 ? (byte)4 : flags);
+                return true;
+            case TypeDigest:
+                if (body.Length != 12)
+                {
+                    return false;
+                }
+                OnDigest(connection, new SetDigest((int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(body), int.MaxValue), BinaryPrimitives.ReadUInt64LittleEndian(body[4..])));
+                return true;
+            case TypeSyncRequest:
+                if (!body.IsEmpty)
+                {
+                    return false;
+                }
+                lock (_lock)
+                {
+                    SendSync(connection);
+                }
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>
+    /// Applies claims from the registrar at the other end of <paramref name="connection"/>: one registration
+    /// (<paramref name="sync"/> 0) or a part of a full sync (its flags; 4 for a middle part).
+    /// </summary>
+    private void Apply(Connection connection, WireEntry[] wires, byte sync)
+    {
+        var events = new EventList();
+        var peer = connection.PeerText;
+        var syncedCount = -1;
+        lock (_lock)
+        {
+            HashSet<Entry>? unconfirmed = null;
+            if ((sync & SyncFirst) != 0)
+            {
+                // Everything the peer had is unconfirmed until the sync names it again; the rest goes at the last part.
+                unconfirmed = new HashSet<Entry>(ReferenceEqualityComparer.Instance);
+                foreach (var claims in _claims.Values)
+                {
+                    foreach (var e in claims)
+                    {
+                        if (e.RegistrarText == peer)
+                        {
+                            unconfirmed.Add(e);
+                        }
+                    }
+                }
+                _syncing[peer] = unconfirmed;
+            }
+            else if (sync != 0)
+            {
+                _syncing.TryGetValue(peer, out unconfirmed);
+            }
+            foreach (var wire in wires)
+            {
+                if (wire.Stamp > _clock && wire.Stamp < long.MaxValue / 2)
+                {
+                    // The hybrid logical clock: a later registration here is stamped after every one seen.
+                    _clock = wire.Stamp;
+                }
+                if (wire.Target.Node == _self && (wire.HostIncarnation != _node.Incarnation || !_runtime.IsAlive(wire.Target)))
+                {
+                    // A claim for a process of this node that is not running: this node speaks for its processes, so it
+                    // tells everyone, and the registrar withdraws it.
+                    Broadcast(new ProcessEndedMessage(wire.Target.Id, wire.HostIncarnation));
+                    continue;
+                }
+                var existing = _claims.TryGetValue(wire.Name, out var claims) ? claims.Find(e => e.RegistrarText == peer) : null;
+                if (existing is not null && existing.Matches(wire, connection.PeerIncarnation))
+                {
+                    unconfirmed?.Remove(existing);
+                    continue;
+                }
+                var entry = new Entry(wire.Name, wire.Target, wire.HostIncarnation, wire.Stamp, connection.Peer, peer, connection.PeerIncarnation);
+                if (existing is not null)
+                {
+                    unconfirmed?.Remove(existing);
+                }
+                Add(entry, events);
+            }
+            if ((sync & SyncLast) != 0 && unconfirmed is not null)
+            {
+                foreach (var stale in unconfirmed)
+                {
+                    Remove(stale, events);
+                }
+                _syncing.Remove(peer);
+                syncedCount = _digests.GetValueOrDefault(peer).Count;
+            }
+        }
+        Raise(events);
+        if (syncedCount >= 0)
+        {
+            RaiseEach(Synced, (connection.Peer, syncedCount), static (h, a) => h(a.Peer, a.syncedCount));
+        }
+    }
+
+    private void OnUnregister(string peer, string name)
+    {
+        var events = new EventList();
+        lock (_lock)
+        {
+            if (_claims.TryGetValue(name, out var claims) && claims.Find(e => e.RegistrarText == peer) is { } entry)
+            {
+                Remove(entry, events);
+            }
+        }
+        Raise(events);
+    }
+
+    private void OnRemoteProcessEnded(ProcessRef process, ulong incarnation)
+    {
+        var events = new EventList();
+        lock (_lock)
+        {
+            if (_byTarget.TryGetValue(process, out var entries))
+            {
+                // Only claims of that run: a process of the node's next run may have the same id.
+                foreach (var entry in entries.Where(e => e.HostIncarnation == incarnation).ToArray())
+                {
+                    Remove(entry, events);
+                }
+            }
+        }
+        Raise(events);
+    }
+
+    private void OnDigest(Connection connection, SetDigest theirs)
+    {
+        lock (_lock)
+        {
+            // A sync in progress is not yet comparable; otherwise a copy that differs from the registrar's own set is
+            // repaired by a full sync of that set.
+            if (_syncing.ContainsKey(connection.PeerText) || _digests.GetValueOrDefault(connection.PeerText) == theirs)
+            {
+                return;
+            }
+        }
+        Interlocked.Increment(ref _syncRequests);
+        connection.TryEnqueue(new SyncRequestMessage(), force: true);
+    }
+}

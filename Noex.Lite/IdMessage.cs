@@ -1,0 +1,19 @@
+using System.Buffers;
+using System.Buffers.Binary;
+
+namespace Noex.Lite;
+
+/// <summary>
+/// A message that is its type and one i64 id and nothing else: <c>type, id i64</c>. Several layers have one (spawn_ack and
+/// spawn_cancel in §5.3, demonitor in §5.5), so they share this writer.
+/// </summary>
+internal readonly struct IdMessage(byte type, long id) : IOutboundMessage
+{
+    public void Write(IBufferWriter<byte> writer)
+    {
+        var span = writer.GetSpan(9);
+        span[0] = type;
+        BinaryPrimitives.WriteInt64LittleEndian(span[1..], id);
+        writer.Advance(9);
+    }
+}
