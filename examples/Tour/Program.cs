@@ -35,9 +35,14 @@ await WaitAsync(() => node2.Saw($"UP {node3.Id}"), "node2 and node3 to find each
 Say($"node2 (pid {node2.Pid}) and node3 (pid {node3.Pid}) were given only node1 as seed; gossip made the mesh:");
 Say($"  node2 is connected to node3 without having been told about it.");
 
-Section("3. Calls and casts to a process on another node, written like local ones");
-var counter = node2.Counter;
-Say($"node2 hosts a counter GenServer at {counter}.");
+Section("3. A global name: registered on node2, found on node1");
+node1.Behaviors.Register("counter", () => new TourCounter());
+await WaitAsync(() => node1.GlobalRegistry.Whereis("tour:counter") == node2.Counter, "node2's registration to reach node1");
+Say($"node2 registered its counter GenServer as \"tour:counter\"; the name reached every node.");
+Say($"node1: whereis(\"tour:counter\") -> {node1.GlobalRegistry.Whereis("tour:counter")} (a local read, no round trip)");
+
+Section("4. Calls and casts to a process on another node, written like local ones");
+var counter = node1.GlobalRegistry.Whereis("tour:counter")!.Value;
 var get = Value.Object(("type", "get"));
 Say($"call get        -> {await node1.Runtime.CallAsync(counter, get)}");
 var inc = Value.Object(("type", "inc"));
@@ -62,10 +67,38 @@ catch (RemoteServerNotRunningException e)
 {
     Say($"call a stale ref -> {e.GetType().Name}");
 }
-// The crash ended that counter; node2 starts a new one and reports its ref (a supervisor's job, in a later chapter).
+// The crash ended that counter, and its name went with it; node2 starts a new one under the same name.
 counter = node2.Counter = await node2.WaitForNewRefAsync("counter", counter);
+await WaitAsync(() => node1.GlobalRegistry.Whereis("tour:counter") == counter, "the new counter's name to reach node1");
+Say($"the crashed counter's name went with it; node2 registered a new one: whereis -> {counter}");
 
-Section("4. Remote-call throughput: 100 concurrent callers for 3 seconds");
+Section("5. Remote spawn, a monitor, and a supervisor across nodes");
+var spawned = await node1.SpawnAsync("counter", node3.Id, new SpawnOptions { Name = "tour:spawned", Registration = SpawnRegistration.Global });
+Say($"node1 spawned a \"counter\" on node3: {spawned}, registered globally as \"tour:spawned\"");
+node1.Runtime.Cast(spawned, inc);
+Say($"cast inc, call get -> {await node1.Runtime.CallAsync(spawned, get)}");
+var watcher = await node1.Runtime.StartAsync(new DownWatcher());
+node1.Runtime.Monitor(watcher, spawned);
+Say($"a watcher on node1 ({watcher}) monitors it: it will be told when that process ends, and why.");
+// The supervisor's child goes to node3 while node3 is there, else to node2, else here.
+var prefer = NodeSelector.Custom((nodes, _) =>
+    (nodes.FirstOrDefault(n => n.Id == node3.Id) ?? nodes.FirstOrDefault(n => n.Id == node2.Id) ?? nodes[0]).Id);
+await using var supervisor = await DistributedSupervisor.StartAsync(node1, new DistributedSupervisorOptions
+{
+    NodeSelector = prefer,
+    Children = [new DistributedChildSpec("worker", "counter") { GlobalName = "tour:worker" }],
+});
+var migrated = new TaskCompletionSource<DistributedSupervisorEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
+supervisor.LifecycleEvent += e =>
+{
+    if (e.Kind is DistributedSupervisorEventKind.ChildMigrated or DistributedSupervisorEventKind.ChildRestarted)
+    {
+        migrated.TrySetResult(e);
+    }
+};
+Say($"a DistributedSupervisor on node1 started its child \"worker\" on {supervisor.GetChild("worker")!.Node}, named \"tour:worker\"");
+
+Section("6. Remote-call throughput: 100 concurrent callers for 3 seconds");
 var calls = 0L;
 var stop = Stopwatch.GetTimestamp() + 3 * Stopwatch.Frequency;
 var workers = Enumerable.Range(0, 100).Select(async _ =>
@@ -82,11 +115,21 @@ var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
 Say($"{calls:N0} calls in {seconds:0.0} s = {calls / seconds:N0} calls/s between two processes, over HMAC-signed frames");
 Say("(the full benchmark, with a raw-socket baseline: dotnet run -c Release --project Noex.Lite.Bench -- remote)");
 
-Section("5. Failure: kill -9 node3, then stop node2 gracefully");
+Section("7. Failure: kill -9 node3, then stop node2 gracefully");
 var killedAt = Stopwatch.GetTimestamp();
 node3.Kill();
 await WaitAsync(() => !node1.IsConnected(node3.Id), "node1 to notice node3 is gone");
 Say($"node1 noticed node3's death {Stopwatch.GetElapsedTime(killedAt).TotalMilliseconds:0} ms after the kill (its socket closed; no heartbeat wait)");
+var down = await DownWatcher.Down.Task.WaitAsync(TimeSpan.FromSeconds(30));
+Say($"the monitor fired: {down.From} went down, reason {down.Reason}");
+await WaitAsync(() => node1.GlobalRegistry.Whereis("tour:spawned") is null, "the spawned process's name to go");
+Say("\"tour:spawned\" left the global registry with its node: whereis -> null");
+var failover = await migrated.Task.WaitAsync(TimeSpan.FromSeconds(30));
+Say($"the supervisor restarted \"worker\" on {failover.Node} (it was on {failover.FromNode ?? node3.Id}), {Stopwatch.GetElapsedTime(killedAt).TotalMilliseconds:0} ms after the kill");
+var moved = supervisor.GetChild("worker")!.Ref;
+await WaitAsync(() => node1.GlobalRegistry.Whereis("tour:worker") == moved, "the worker's name to follow it");
+Say($"its name followed it: whereis(\"tour:worker\") -> {moved}; call get -> {await node1.Runtime.CallAsync(moved, get)}");
+await supervisor.StopAsync();
 var pending = node1.Runtime.CallAsync(counter, Value.Object(("type", "hang")), TimeSpan.FromMinutes(1)).AsTask();
 await node2.StopAsync();
 try
@@ -100,7 +143,7 @@ catch (NodeNotReachableException e)
 await WaitAsync(() => node1.GetConnectedNodes().Count == 0, "node1 to be alone");
 
 Section("Done");
-Say($"The tour took {tour.Elapsed.TotalSeconds:0.0} s. Next: global names, monitors and links, supervision with failover.");
+Say($"The tour took {tour.Elapsed.TotalSeconds:0.0} s. More in examples/: DistributedKv, DistributedCounter, DistributedChat, WorkerPool.");
 return 0;
 
 static void Section(string title)
@@ -290,8 +333,10 @@ internal static class Child
             HeartbeatInterval = TimeSpan.FromMilliseconds(500),
         });
         node.NodeUp += info => output.WriteLine($"UP {info.Id}");
+        node.Behaviors.Register("counter", () => new TourCounter());
         output.WriteLine($"READY {node.Id}");
-        var counter = await node.Runtime.StartAsync(new Counter());
+        var counter = await node.Runtime.StartAsync(new TourCounter());
+        Register(node, counter);
         output.WriteLine($"REF counter {counter.Id}");
         // A crashed counter (the "boom" call) is started again, as a supervisor would (supervision comes later).
         _ = Task.Run(async () =>
@@ -299,7 +344,8 @@ internal static class Child
             while (true)
             {
                 await node.Runtime.WaitForExitAsync(counter);
-                counter = await node.Runtime.StartAsync(new Counter());
+                counter = await node.Runtime.StartAsync(new TourCounter());
+                Register(node, counter);
                 output.WriteLine($"REF counter {counter.Id}");
             }
         });
@@ -311,19 +357,46 @@ internal static class Child
         return 0;
     }
 
-    private sealed class Counter : GenServer<long>
+    // node2 names its counter; on node3 the name would be taken, so only the first child registers it.
+    private static void Register(Node node, ProcessRef counter)
     {
-        protected override ValueTask<long> InitAsync(Value args, CancellationToken cancellationToken) => new(0L);
+        if (node.Id.Name == "node2")
+        {
+            node.GlobalRegistry.Register("tour:counter", counter);
+        }
+    }
+}
 
-        protected override ValueTask<CallResult<long>> HandleCallAsync(Value request, CallFrom from, long state) =>
-            request["type"].AsString() switch
-            {
-                "get" => new(CallResult<long>.WithReply(state, state)),
-                "boom" => throw new InvalidOperationException("the counter was asked to explode"),
-                "hang" => new(CallResult<long>.NoReply(state)),
-                _ => new(CallResult<long>.WithReply(Value.Null, state)),
-            };
+/// <summary>The tour's counter: get, inc (cast), and a crash and a call that never answers, for the failure parts.</summary>
+internal sealed class TourCounter : GenServer<long>
+{
+    protected override ValueTask<long> InitAsync(Value args, CancellationToken cancellationToken) => new(0L);
 
-        protected override ValueTask<long> HandleCastAsync(Value message, long state) => new(state + 1);
+    protected override ValueTask<CallResult<long>> HandleCallAsync(Value request, CallFrom from, long state) =>
+        request["type"].AsString() switch
+        {
+            "get" => new(CallResult<long>.WithReply(state, state)),
+            "boom" => throw new InvalidOperationException("the counter was asked to explode"),
+            "hang" => new(CallResult<long>.NoReply(state)),
+            _ => new(CallResult<long>.WithReply(Value.Null, state)),
+        };
+
+    protected override ValueTask<long> HandleCastAsync(Value message, long state) => new(state + 1);
+}
+
+/// <summary>A process on node1 that monitors one on another node and hands over the down message it receives.</summary>
+internal sealed class DownWatcher : GenServer<int>
+{
+    public static TaskCompletionSource<InfoMessage> Down { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    protected override ValueTask<int> InitAsync(Value args, CancellationToken cancellationToken) => new(0);
+
+    protected override ValueTask<int> HandleInfoAsync(InfoMessage info, int state)
+    {
+        if (info.Kind == InfoKind.Down)
+        {
+            Down.TrySetResult(info);
+        }
+        return new(state);
     }
 }

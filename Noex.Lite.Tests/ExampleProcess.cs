@@ -1,0 +1,220 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Text.RegularExpressions;
+
+namespace Noex.Lite.Tests;
+
+/// <summary>
+/// One example program (examples/&lt;Name&gt;) running as a real OS process, driven through its standard input and
+/// read through its output, as a person at a terminal would. Killed on dispose if still alive.
+/// </summary>
+public sealed class ExampleProcess : IAsyncDisposable
+{
+    private static readonly string s_examples = typeof(ExampleProcess).Assembly
+        .GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ExamplesOutput").Value!;
+
+    // Generous, for a loaded machine: a wait that fails takes this long, a wait that succeeds returns at once.
+    private static readonly TimeSpan s_patience = TimeSpan.FromSeconds(60);
+
+    private readonly Process _process;
+    private readonly List<string> _lines = new();
+    private readonly Lock _lock = new();
+    private readonly SemaphoreSlim _lineArrived = new(0);
+    private int _eofs;
+
+    private ExampleProcess(string name, Process process)
+    {
+        Name = name;
+        _process = process;
+        process.OutputDataReceived += (_, e) => Add(e.Data);
+        process.ErrorDataReceived += (_, e) => Add(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    /// <summary>The example's project name, e.g. DistributedKv; also the label in failure messages.</summary>
+    public string Name { get; }
+
+    public int Pid => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Everything the program printed so far, standard output and error interleaved as they arrived.</summary>
+    public string[] Lines
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _lines.ToArray();
+            }
+        }
+    }
+
+    public string Output => string.Join('\n', Lines);
+
+    /// <summary>The number of lines so far: pass it to <see cref="WaitForLineAsync(string, int)"/> to wait for a line printed after now.</summary>
+    public int Mark
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _lines.Count;
+            }
+        }
+    }
+
+    /// <summary>Starts examples/<paramref name="example"/> with <paramref name="args"/> (its built dll, run by dotnet).</summary>
+    public static ExampleProcess Start(string example, params string[] args)
+    {
+        var dll = Path.Combine(s_examples.Replace("EXAMPLE", example, StringComparison.Ordinal), example + ".dll");
+        if (!File.Exists(dll))
+        {
+            throw new FileNotFoundException($"the example is not built (the test project builds it through a ProjectReference): {dll}");
+        }
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+        };
+        start.ArgumentList.Add(dll);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        return new ExampleProcess(example, Process.Start(start)!);
+    }
+
+    /// <summary>Types a line, as at the prompt.</summary>
+    public async Task SendAsync(string line)
+    {
+        await _process.StandardInput.WriteLineAsync(line);
+        await _process.StandardInput.FlushAsync();
+    }
+
+    /// <summary>Closes standard input (the end of a piped script).</summary>
+    public void CloseInput() => _process.StandardInput.Close();
+
+    /// <summary>Waits (up to 60 s, for a loaded machine) for a line at index <paramref name="since"/> or later that matches the regular expression.</summary>
+    public Task<Match> WaitForLineAsync(string pattern, int since = 0) => WaitForMatchAsync(new Regex(pattern), since, s_patience);
+
+    /// <summary>Waits for a line that contains <paramref name="text"/>, literally.</summary>
+    public Task<Match> WaitForTextAsync(string text, int since = 0) => WaitForMatchAsync(new Regex(Regex.Escape(text)), since, s_patience);
+
+    /// <summary>
+    /// Types <paramref name="command"/> again every second (for up to 60 s) until a line printed after it matches
+    /// <paramref name="pattern"/>: for what converges across the cluster, such as a name registered on another node.
+    /// </summary>
+    public async Task<Match> SendUntilAsync(string command, string pattern)
+    {
+        var regex = new Regex(pattern);
+        var deadline = Stopwatch.GetTimestamp() + 60 * Stopwatch.Frequency;
+        while (true)
+        {
+            var mark = Mark;
+            await SendAsync(command);
+            try
+            {
+                return await WaitForMatchAsync(regex, mark, TimeSpan.FromSeconds(1));
+            }
+            catch (TimeoutException) when (Stopwatch.GetTimestamp() < deadline)
+            {
+            }
+        }
+    }
+
+    /// <summary>kill -9.</summary>
+    public void Kill() => _process.Kill();
+
+    /// <summary>Sends a signal by name (INT for Ctrl+C, TERM) with the kill command.</summary>
+    public void Signal(string name)
+    {
+        using var kill = Process.Start("kill", $"-{name} {_process.Id}");
+        kill.WaitForExit();
+    }
+
+    /// <summary>Waits (up to 60 s) for the program to exit and returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"{Name} did not exit within 60 s; it said:\n{Output}");
+        }
+        // Exit is observed before the last buffered lines are read; WaitForExit() without a timeout drains them.
+        _process.WaitForExit();
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            try
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+            }
+        }
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _process.WaitForExitAsync(timeout.Token);
+        _process.Dispose();
+    }
+
+    private void Add(string? line)
+    {
+        lock (_lock)
+        {
+            if (line is null)
+            {
+                _eofs++;
+            }
+            else
+            {
+                _lines.Add(line);
+            }
+        }
+        _lineArrived.Release();
+    }
+
+    private async Task<Match> WaitForMatchAsync(Regex regex, int since, TimeSpan patience)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(patience.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            bool ended;
+            lock (_lock)
+            {
+                for (var i = since; i < _lines.Count; i++)
+                {
+                    var match = regex.Match(_lines[i]);
+                    if (match.Success)
+                    {
+                        return match;
+                    }
+                }
+                // Both streams at their end: nothing more can come.
+                ended = _eofs == 2;
+            }
+            if (ended)
+            {
+                throw new InvalidOperationException($"{Name} (pid {_process.Id}) exited without printing a line matching /{regex}/; it said:\n{Output}");
+            }
+            if (Stopwatch.GetTimestamp() > deadline)
+            {
+                throw new TimeoutException($"{Name} (pid {_process.Id}) printed no line matching /{regex}/ within {patience.TotalSeconds} s; it said:\n{Output}");
+            }
+            await _lineArrived.WaitAsync(TimeSpan.FromMilliseconds(500));
+        }
+    }
+}

@@ -1,0 +1,283 @@
+using Noex.Lite;
+using Noex.Lite.Examples;
+
+// Seed 002: an interactive counter. Counters are spawned on any node and registered cluster-wide as "counter:<name>";
+// any node increments and reads them; /watch monitors one, and when its node dies the watcher says it went DOWN.
+const string Usage = """
+    Usage: DistributedCounter --node 1|2|3
+           DistributedCounter --name <name> [--port <port>] [--seed <name@host:port>]... [--secret <secret>]
+      --node N is a preset: node1 on port 4369, node2 on 4370, node3 on 4371, all seeding from node1.
+    """;
+const string Behavior = "distributed-counter:counter";
+const string Prefix = "counter:";
+
+var config = ExampleArgs.Parse(args, Usage, "--node");
+if (config is null)
+{
+    return 2;
+}
+if (config.Extra.TryGetValue("--node", out var preset))
+{
+    if (preset is not ("1" or "2" or "3"))
+    {
+        ExampleArgs.Fail($"--node '{preset}' must be 1, 2 or 3", Usage);
+        return 2;
+    }
+    // The seed's npm run node1..3: node1 is the seed of the others.
+    var n = int.Parse(preset, System.Globalization.CultureInfo.InvariantCulture);
+    config.Name = config.Name.Length > 0 ? config.Name : $"node{n}";
+    config.Port = config.PortGiven ? config.Port : 4368 + n;
+    if (n != 1 && config.Seeds.Count == 0)
+    {
+        config.Seeds.Add("node1@127.0.0.1:4369");
+    }
+}
+if (config.Name.Length == 0)
+{
+    ExampleArgs.Fail("--name or --node is required", Usage);
+    return 2;
+}
+
+using var lifetime = new ExampleLifetime();
+var node = await ExampleNode.StartAsync(config);
+if (node is null)
+{
+    return 1;
+}
+await using (node)
+{
+    node.Behaviors.Register(Behavior, () => new Counter());
+    node.NodeUp += info => Console.WriteLine($"Node joined: {info.Id}");
+    node.NodeDown += (id, reason) => Console.WriteLine($"Node left: {id} ({ExampleNode.Snake(reason)})");
+    var watcher = await node.Runtime.StartAsync(new CounterWatcher());
+    Console.WriteLine($"Distributed Counter on {node.Id}");
+    Console.WriteLine("Type /help for commands.");
+    await ExampleNode.WaitForSeedsAsync(node, TimeSpan.FromSeconds(5), lifetime.Stopping);
+
+    await lifetime.RunCommandsAsync(async line =>
+    {
+        var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        switch (words[0])
+        {
+            case "/help":
+                Help();
+                break;
+            case "/create" when words.Length is 2 or 4 && (words.Length == 2 || words[2] == "on"):
+                await CreateAsync(node, words[1], words.Length == 4 ? words[3] : null);
+                break;
+            case "/inc" or "/dec" when words.Length is 2 or 3:
+                await ChangeAsync(node, words[0] == "/inc", words[1], words.Length == 3 ? words[2] : "1");
+                break;
+            case "/get" when words.Length == 2:
+                if (Find(node, words[1]) is { } counter)
+                {
+                    var value = await node.Runtime.CallAsync(counter, Value.Object(("type", "get")));
+                    Console.WriteLine($"Counter \"{words[1]}\" on {counter.Node}: value {value}");
+                }
+                break;
+            case "/watch" when words.Length == 2:
+                if (Find(node, words[1]) is { } watched)
+                {
+                    await node.Runtime.CallAsync(watcher, Value.Object(("type", "watch"), ("name", words[1]), ("node", watched.Node), ("id", watched.Id)));
+                    Console.WriteLine($"Now watching counter \"{words[1]}\" on {watched.Node}");
+                }
+                break;
+            case "/unwatch" when words.Length == 2:
+                var was = await node.Runtime.CallAsync(watcher, Value.Object(("type", "unwatch"), ("name", words[1])));
+                Console.WriteLine(was.AsBoolean() ? $"Stopped watching counter \"{words[1]}\"." : $"Not watching counter \"{words[1]}\".");
+                break;
+            case "/counters":
+                await ListAsync(node);
+                break;
+            case "/nodes":
+                Nodes(node);
+                break;
+            default:
+                Console.WriteLine($"Unknown command or wrong arguments: {line} (type /help)");
+                break;
+        }
+    });
+    Console.WriteLine("Shutting down...");
+    await node.StopAsync();
+}
+return 0;
+
+static void Help()
+{
+    Console.WriteLine("""
+        Commands:
+          /help                      Show this help
+          /create <name>             Create a counter on this node
+          /create <name> on <node>   Create a counter on another node (node2 or node2@127.0.0.1:4370)
+          /inc <name> [amount]       Increment a counter (default 1)
+          /dec <name> [amount]       Decrement a counter (default 1)
+          /get <name>                Show a counter's value and node
+          /watch <name>              Monitor a counter: be told when it goes down
+          /unwatch <name>            Stop monitoring a counter
+          /counters                  List the counters across the cluster
+          /nodes                     List the connected nodes
+          /quit                      Leave the cluster and exit
+        """);
+}
+
+static ProcessRef? Find(Node node, string name)
+{
+    if (node.GlobalRegistry.Whereis(Prefix + name) is { } found)
+    {
+        return found;
+    }
+    Console.WriteLine($"Counter \"{name}\" not found. Use /counters to list them.");
+    return null;
+}
+
+static async Task CreateAsync(Node node, string name, string? on)
+{
+    if (node.GlobalRegistry.Whereis(Prefix + name) is { } existing)
+    {
+        Console.WriteLine($"Counter \"{name}\" already exists on {existing.Node}.");
+        return;
+    }
+    if (ResolveNode(node, on) is not { } target)
+    {
+        return;
+    }
+    Console.WriteLine($"Creating counter \"{name}\" on {target}...");
+    var counter = await node.SpawnAsync(Behavior, target, new SpawnOptions { Name = Prefix + name, Registration = SpawnRegistration.Global });
+    var value = await node.Runtime.CallAsync(counter, Value.Object(("type", "get")));
+    Console.WriteLine($"Counter \"{name}\" created on {target} with value {value}.");
+}
+
+static async Task ChangeAsync(Node node, bool up, string name, string amountText)
+{
+    if (!long.TryParse(amountText, out var amount))
+    {
+        Console.WriteLine($"\"{amountText}\" is not a number.");
+        return;
+    }
+    if (Find(node, name) is not { } counter)
+    {
+        return;
+    }
+    var value = await node.Runtime.CallAsync(counter, Value.Object(("type", up ? "increment" : "decrement"), ("by", amount)));
+    Console.WriteLine($"Counter \"{name}\" {(up ? "incremented" : "decremented")} by {amount}. New value: {value}");
+}
+
+static async Task ListAsync(Node node)
+{
+    var names = node.GlobalRegistry.GetNames().Where(n => n.StartsWith(Prefix, StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray();
+    if (names.Length == 0)
+    {
+        Console.WriteLine("No counters yet. Create one with /create <name>.");
+        return;
+    }
+    Console.WriteLine("Counters:");
+    foreach (var name in names)
+    {
+        if (node.GlobalRegistry.Whereis(name) is not { } counter)
+        {
+            continue;
+        }
+        string value;
+        try
+        {
+            value = (await node.Runtime.CallAsync(counter, Value.Object(("type", "get")))).ToString();
+        }
+        catch (NoexException e)
+        {
+            value = $"unavailable ({e.GetType().Name})";
+        }
+        Console.WriteLine($"  - {name[Prefix.Length..]} = {value} (on {counter.Node})");
+    }
+}
+
+static void Nodes(Node node)
+{
+    Console.WriteLine($"This node: {node.Id}");
+    var others = node.GetConnectedNodes();
+    if (others.Count == 0)
+    {
+        Console.WriteLine("No other nodes connected.");
+        return;
+    }
+    Console.WriteLine("Connected nodes:");
+    foreach (var info in others)
+    {
+        Console.WriteLine($"  - {info.Id}");
+    }
+}
+
+// "node2", "node2@127.0.0.1:4370" or nothing (this node) to a node id, among this node and the connected ones.
+static NodeId? ResolveNode(Node node, string? text)
+{
+    if (text is null)
+    {
+        return node.Id;
+    }
+    var candidates = node.GetConnectedNodes().Select(n => n.Id).Prepend(node.Id).ToArray();
+    var match = candidates.FirstOrDefault(id => id.ToString() == text) ?? candidates.FirstOrDefault(id => id.Name == text);
+    if (match is null)
+    {
+        Console.WriteLine($"Unknown node \"{text}\". Connected: {string.Join(", ", candidates.Select(c => c.ToString()))}");
+    }
+    return match;
+}
+
+/// <summary>A counter (the behaviour "distributed-counter:counter"): calls get, increment and decrement.</summary>
+internal sealed class Counter : GenServer<long>
+{
+    protected override ValueTask<long> InitAsync(Value args, CancellationToken cancellationToken) => new(0L);
+
+    protected override ValueTask<CallResult<long>> HandleCallAsync(Value request, CallFrom from, long value)
+    {
+        var by = request.TryGetProperty("by", out var amount) ? amount.AsInt64() : 1;
+        value = (string?)request["type"] switch
+        {
+            "get" => value,
+            "increment" => value + by,
+            "decrement" => value - by,
+            var other => throw new ArgumentException($"unknown call '{other}'"),
+        };
+        return new(CallResult<long>.WithReply(value, value));
+    }
+
+    protected override ValueTask<long> HandleCastAsync(Value message, long value) =>
+        new((string?)message["type"] == "increment" ? value + (message.TryGetProperty("by", out var by) ? by.AsInt64() : 1) : value);
+}
+
+/// <summary>
+/// The seed's CounterWatcher: monitors counters on any node and prints when one goes down, with the reason
+/// (noconnection when its node is lost).
+/// </summary>
+internal sealed class CounterWatcher : GenServer<Dictionary<string, MonitorRef>>
+{
+    protected override ValueTask<Dictionary<string, MonitorRef>> InitAsync(Value args, CancellationToken cancellationToken) =>
+        new(new Dictionary<string, MonitorRef>(StringComparer.Ordinal));
+
+    protected override ValueTask<CallResult<Dictionary<string, MonitorRef>>> HandleCallAsync(Value request, CallFrom from, Dictionary<string, MonitorRef> watched)
+    {
+        var name = (string)request["name"]!;
+        var was = watched.Remove(name, out var old) && Runtime.Demonitor(old);
+        if ((string?)request["type"] == "watch")
+        {
+            watched[name] = Runtime.Monitor(Self, new ProcessRef((string)request["node"]!, request["id"].AsInt64()));
+        }
+        return new(CallResult<Dictionary<string, MonitorRef>>.WithReply(was, watched));
+    }
+
+    protected override ValueTask<Dictionary<string, MonitorRef>> HandleInfoAsync(InfoMessage info, Dictionary<string, MonitorRef> watched)
+    {
+        if (info.Kind == InfoKind.Down)
+        {
+            foreach (var (name, monitor) in watched)
+            {
+                if (monitor.Id == info.Monitor.Id)
+                {
+                    Console.WriteLine($"Counter \"{name}\" on {info.From.Node} went DOWN! Reason: {ExampleNode.Describe(info.Reason)}");
+                    watched.Remove(name);
+                    break;
+                }
+            }
+        }
+        return new(watched);
+    }
+}

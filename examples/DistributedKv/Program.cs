@@ -1,0 +1,151 @@
+using Noex.Lite;
+using Noex.Lite.Examples;
+
+// Seed 000, "Getting started": a key-value store on two nodes. The first node creates the store and registers it
+// cluster-wide as "kv:main"; a node started with a seed finds it there, and both write and read it.
+const string Usage = """
+    Usage: DistributedKv --name <name> [--port <port>] [--seed <name@host:port>]... [--secret <secret>]
+      e.g. DistributedKv --name nodeA --port 4369
+           DistributedKv --name nodeB --port 4370 --seed nodeA@127.0.0.1:4369
+    """;
+const string GlobalName = "kv:main";
+
+var config = ExampleArgs.Parse(args, Usage);
+if (config is null)
+{
+    return 2;
+}
+if (config.Name.Length == 0)
+{
+    ExampleArgs.Fail("--name is required", Usage);
+    return 2;
+}
+
+using var lifetime = new ExampleLifetime();
+Console.WriteLine(new string('=', 50));
+Console.WriteLine("  Distributed Key-Value Store");
+Console.WriteLine(new string('=', 50));
+Console.WriteLine();
+
+Console.WriteLine($"Starting node: {config.Name}@127.0.0.1:{config.Port}");
+var node = await ExampleNode.StartAsync(config);
+if (node is null)
+{
+    return 1;
+}
+await using (node)
+{
+    Console.WriteLine($"Node ID: {node.Id}");
+    node.NodeUp += info => Console.WriteLine($"[CLUSTER] Node joined: {info.Id}");
+    node.NodeDown += (id, reason) => Console.WriteLine($"[CLUSTER] Node left: {id} ({ExampleNode.Snake(reason)})");
+
+    // A node with seeds first joins and lets the registry sync, so that it finds the store instead of making a second one.
+    if (config.Seeds.Count > 0)
+    {
+        if (!await ExampleNode.WaitForSeedsAsync(node, TimeSpan.FromSeconds(10), lifetime.Stopping))
+        {
+            Console.WriteLine("\nShutting down...");
+            return 1;
+        }
+        await WaitForNameAsync(node, GlobalName, TimeSpan.FromSeconds(3));
+    }
+
+    if (node.GlobalRegistry.Whereis(GlobalName) is null)
+    {
+        Console.WriteLine("Creating KV store...");
+        var store = await node.Runtime.StartAsync(new KvStore("main"));
+        node.GlobalRegistry.Register(GlobalName, store);
+        Console.WriteLine("KV store created and registered globally.");
+    }
+    else
+    {
+        Console.WriteLine("KV store already exists in cluster.");
+    }
+
+    await DemonstrateAsync(node);
+
+    Console.WriteLine("\nNode is running. Press Ctrl+C to exit.");
+    await lifetime.WaitAsync();
+    Console.WriteLine("\nShutting down...");
+    await node.StopAsync();
+}
+return 0;
+
+static async Task DemonstrateAsync(Node node)
+{
+    if (node.GlobalRegistry.Whereis(GlobalName) is not { } kv)
+    {
+        Console.WriteLine("KV store not found in registry.");
+        return;
+    }
+    Console.WriteLine($"\nKV store location: {kv.Node}");
+    Console.WriteLine("Demonstrating operations...\n");
+
+    var name = node.Id.Name;
+    node.Runtime.Cast(kv, Value.Object(("type", "set"), ("key", $"greeting-{name}"), ("value", $"Hello from {name}!")));
+    node.Runtime.Cast(kv, Value.Object(("type", "set"), ("key", $"timestamp-{name}"), ("value", DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffZ"))));
+
+    // Casts and calls from one process to another arrive in order, so no delay is needed before reading them back.
+    var keys = await node.Runtime.CallAsync(kv, Value.Object(("type", "keys")));
+    Console.WriteLine($"Keys in store: {JsArray(keys)}");
+    var size = await node.Runtime.CallAsync(kv, Value.Object(("type", "size")));
+    Console.WriteLine($"Total entries: {size}");
+    var greeting = await node.Runtime.CallAsync(kv, Value.Object(("type", "get"), ("key", $"greeting-{name}")));
+    Console.WriteLine($"Our greeting: {(string?)greeting}");
+}
+
+// Node.js prints an array of strings as [ 'a', 'b' ]; the seed's transcript shows that form.
+static string JsArray(Value items) =>
+    items.Count == 0 ? "[]" : $"[ {string.Join(", ", items.AsArray().ToArray().Select(v => $"'{(string?)v}'"))} ]";
+
+static async Task WaitForNameAsync(Node node, string name, TimeSpan timeout)
+{
+    var deadline = DateTime.UtcNow + timeout;
+    while (node.GlobalRegistry.Whereis(name) is null && DateTime.UtcNow < deadline)
+    {
+        await Task.Delay(20);
+    }
+}
+
+/// <summary>The store: a map of keys to values; calls read it, casts change it (seed 000's kv-store behaviour).</summary>
+internal sealed class KvStore(string name) : GenServer<Dictionary<string, Value>>
+{
+    protected override ValueTask<Dictionary<string, Value>> InitAsync(Value args, CancellationToken cancellationToken) =>
+        new(new Dictionary<string, Value>(StringComparer.Ordinal));
+
+    protected override ValueTask<CallResult<Dictionary<string, Value>>> HandleCallAsync(Value request, CallFrom from, Dictionary<string, Value> data)
+    {
+        Value reply = (string?)request["type"] switch
+        {
+            "get" => data.GetValueOrDefault((string)request["key"]!),
+            "has" => data.ContainsKey((string)request["key"]!),
+            "keys" => Value.Array(data.Keys.Select(Value.FromString)),
+            "size" => data.Count,
+            var other => throw new ArgumentException($"unknown call '{other}'"),
+        };
+        return new(CallResult<Dictionary<string, Value>>.WithReply(reply, data));
+    }
+
+    protected override ValueTask<Dictionary<string, Value>> HandleCastAsync(Value message, Dictionary<string, Value> data)
+    {
+        switch ((string?)message["type"])
+        {
+            case "set":
+                data[(string)message["key"]!] = message["value"];
+                break;
+            case "delete":
+                data.Remove((string)message["key"]!);
+                break;
+            case "clear":
+                data.Clear();
+                break;
+        }
+        return new(data);
+    }
+
+    protected override ValueTask TerminateAsync(ExitReason reason, Dictionary<string, Value> data)
+    {
+        Console.WriteLine($"KV store \"{name}\" terminated: {ExampleNode.Describe(reason)}");
+        return default;
+    }
+}
