@@ -28,12 +28,7 @@ public class SoakTests(ITestOutputHelper output)
         await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
         await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         var echo = await a.Runtime.StartAsync(new Echo());
-        var unobserved = 0;
-        EventHandler<UnobservedTaskExceptionEventArgs> onUnobserved = (_, _) => Interlocked.Increment(ref unobserved);
-        // The event is process-wide: flush what earlier tests left to the finalizer first, so only this test's count.
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        TaskScheduler.UnobservedTaskException += onUnobserved;
+        using var unobserved = new UnobservedTasks();
         var downs = 0;
         a.NodeDown += (_, _) => Interlocked.Increment(ref downs);
 
@@ -88,15 +83,13 @@ public class SoakTests(ITestOutputHelper output)
         await ClusterTests.Eventually(() => OpenDescriptors() <= descriptorsBefore + 16);
         await using var c = await Node.StartAsync(Options("c", a.Id.ToString()));
         await ClusterTests.Eventually(() => a.IsConnected(c.Id));
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        TaskScheduler.UnobservedTaskException -= onUnobserved;
+        unobserved.Flush();
 
         output.WriteLine($"{streams:N0} random streams in {elapsed.TotalSeconds:F1} s ({streams / elapsed.TotalSeconds:N0}/s); {calls:N0} calls meanwhile; managed heap {growth / 1024.0:N0} KiB; descriptors {descriptorsBefore} -> {OpenDescriptors()}");
         Assert.Equal(0, downs);
         Assert.True(a.IsConnected(b.Id));
         Assert.True(growth < 8 * 1024 * 1024, $"the heap grew by {growth:N0} bytes");
-        Assert.Equal(0, unobserved);
+        Assert.Equal(0, unobserved.Count);
     }
 
     [Fact]
@@ -113,12 +106,7 @@ public class SoakTests(ITestOutputHelper output)
         proxyA.TargetPort = a.ListenPort;
         await ClusterTests.Eventually(() => a.IsConnected(b.Id));
         var echo = await b.Runtime.StartAsync(new Echo());
-        var unobserved = 0;
-        EventHandler<UnobservedTaskExceptionEventArgs> onUnobserved = (_, _) => Interlocked.Increment(ref unobserved);
-        // The event is process-wide: flush what earlier tests left to the finalizer first, so only this test's count.
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        TaskScheduler.UnobservedTaskException += onUnobserved;
+        using var unobserved = new UnobservedTasks();
 
         var downs = 0;
         a.NodeDown += (_, _) => Interlocked.Increment(ref downs);
@@ -220,16 +208,40 @@ public class SoakTests(ITestOutputHelper output)
         Assert.True(answered, "no call got through after the faults ended");
         var growth = GC.GetTotalMemory(forceFullCollection: true) - memoryBefore;
         await ClusterTests.Eventually(() => OpenDescriptors() <= descriptorsBefore + 16);
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        TaskScheduler.UnobservedTaskException -= onUnobserved;
+        unobserved.Flush();
 
         output.WriteLine($"{seconds} s of faults: {downs} node-downs, {ok:N0} calls answered, {typed:N0} failed typed, {casts:N0} casts sent; heap {growth / 1024.0:N0} KiB; descriptors {descriptorsBefore} -> {OpenDescriptors()}");
         Assert.Empty(wrong);
         Assert.True(downs >= 2, $"only {downs} faults took the link down: the chaos did not reach it");
         Assert.True(ok > 0, "no call got through between the faults");
         Assert.True(growth < 16 * 1024 * 1024, $"the heap grew by {growth:N0} bytes");
-        Assert.Equal(0, unobserved);
+        Assert.Equal(0, unobserved.Count);
+    }
+
+    /// <summary>Counts task exceptions nobody observed while it is alive (the event is process-wide).</summary>
+    private sealed class UnobservedTasks : IDisposable
+    {
+        private int _count;
+
+        public UnobservedTasks()
+        {
+            // Flush what earlier tests left to the finalizer first, so that only this test's count.
+            Flush();
+            TaskScheduler.UnobservedTaskException += OnUnobserved;
+        }
+
+        public int Count => Volatile.Read(ref _count);
+
+        /// <summary>Finalizes unreachable tasks now, so that their unobserved exceptions are counted.</summary>
+        public void Flush()
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        public void Dispose() => TaskScheduler.UnobservedTaskException -= OnUnobserved;
+
+        private void OnUnobserved(object? sender, UnobservedTaskExceptionEventArgs e) => Interlocked.Increment(ref _count);
     }
 
     /// <summary>Replies with the request; ignores casts.</summary>
