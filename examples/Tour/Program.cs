@@ -341,12 +341,20 @@ internal static class Child
         // A crashed counter (the "boom" call) is started again, as a supervisor would (supervision comes later).
         _ = Task.Run(async () =>
         {
-            while (true)
+            try
             {
-                await node.Runtime.WaitForExitAsync(counter);
-                counter = await node.Runtime.StartAsync(new TourCounter());
-                Register(node, counter);
-                output.WriteLine($"REF counter {counter.Id}");
+                while (true)
+                {
+                    await node.Runtime.WaitForExitAsync(counter);
+                    counter = await node.Runtime.StartAsync(new TourCounter());
+                    Register(node, counter);
+                    output.WriteLine($"REF counter {counter.Id}");
+                }
+            }
+            catch (Exception e) when (e is not ObjectDisposedException)
+            {
+                // Said on stderr, which the tour shows when it fails, rather than lost in an unobserved task.
+                Console.Error.WriteLine($"the counter's restart loop failed: {e.GetType().Name}: {e.Message}");
             }
         });
         // The parent closes our stdin (or dies): stop gracefully so peers see graceful_shutdown.
@@ -362,6 +370,9 @@ internal static class Child
     {
         if (node.Id.Name == "node2")
         {
+            // After a crash the old counter's name may outlive it by a moment (its removal follows the exit): this node
+            // made that claim, so it withdraws it before naming the new counter, rather than meeting a conflict.
+            node.GlobalRegistry.Unregister("tour:counter");
             node.GlobalRegistry.Register("tour:counter", counter);
         }
     }
