@@ -343,6 +343,10 @@ internal sealed class ProcessCell : Mailbox
             }
         }
 
+        // Published before the exit completes: what observers clean up on it (global names) is gone by the time anyone
+        // awaiting the exit resumes, as local names are.
+        Runtime.Events.Publish(new LifecycleEvent(LifecycleEventKind.Terminated, Ref, reason));
+
         // Completed outside every lock: continuations run asynchronously anyway. A start still waiting
         // for init (killed mid-init, or init failed) learns why now, after the process is out of the table.
         _terminated.TrySetResult(reason);
@@ -350,8 +354,6 @@ internal sealed class ProcessCell : Mailbox
         {
             init.Completion.TrySetException(initFailure ?? new ServerNotRunningException(Ref, reason));
         }
-
-        Runtime.Events.Publish(new LifecycleEvent(LifecycleEventKind.Terminated, Ref, reason));
     }
 
     // ---- the mailbox's invoker -------------------------------------------------------------------

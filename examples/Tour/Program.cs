@@ -370,9 +370,6 @@ internal static class Child
     {
         if (node.Id.Name == "node2")
         {
-            // After a crash the old counter's name may outlive it by a moment (its removal follows the exit): this node
-            // made that claim, so it withdraws it before naming the new counter, rather than meeting a conflict.
-            node.GlobalRegistry.Unregister("tour:counter");
             node.GlobalRegistry.Register("tour:counter", counter);
         }
     }
