@@ -70,6 +70,9 @@ internal sealed class Connection : IAsyncDisposable
     private readonly IConnectionHandler _handler;
     private readonly FrameReader _reader;
     private readonly FragmentAssembler _assembler;
+    /// <summary>The largest writer buffer a connection keeps once its queue is empty (a burst may grow one far past it).</summary>
+    private const int ShrinkAbove = 1024 * 1024;
+
     private readonly Lock _sendLock = new();
     private readonly WriteSignal _writeSignal = new();
     private readonly long _maxQueuedBytes;
@@ -105,6 +108,7 @@ internal sealed class Connection : IAsyncDisposable
     private long _bytesReceived;  // written by the read loop only
     private long _bytesSent;      // written by the write loop only
     private volatile bool _started;
+    private bool _sendBlocked;
 
     public Connection(Socket socket, Stream? stream, NodeId peer, ulong peerIncarnation, bool dialed, SessionKeys keys, NodeOptions options, IConnectionHandler handler)
     {
@@ -166,6 +170,21 @@ internal sealed class Connection : IAsyncDisposable
 
     /// <summary>Bytes read from the peer so far (for the cluster observer's rates).</summary>
     public long BytesReceived => Volatile.Read(ref _bytesReceived);
+
+    /// <summary>The bytes both frame writers hold (capacity, not content): what the outbound side costs in memory.</summary>
+    internal long WriterCapacity
+    {
+        get
+        {
+            lock (_sendLock)
+            {
+                return (long)_active.Capacity + _sending.Capacity;
+            }
+        }
+    }
+
+    /// <summary>Whether the write loop is waiting for the kernel to take bytes: the peer is not reading fast enough.</summary>
+    internal bool SendBlocked => Volatile.Read(ref _sendBlocked);
 
     /// <summary>Bytes written to the peer so far.</summary>
     public long BytesSent => Volatile.Read(ref _bytesSent);
@@ -506,6 +525,9 @@ internal sealed class Connection : IAsyncDisposable
             {
                 drained = _drainWaiter;
                 _drainWaiter = null;
+                // Idle again: a burst's grown buffers go back to the pool rather than stay with the connection.
+                batch.ShrinkIfEmpty(ShrinkAbove);
+                _active.ShrinkIfEmpty(ShrinkAbove);
             }
         }
         drained?.TrySetResult();
@@ -536,7 +558,13 @@ internal sealed class Connection : IAsyncDisposable
                 {
                     while (!bytes.IsEmpty)
                     {
-                        var sent = await _socket.SendAsync(bytes, SocketFlags.None, token).ConfigureAwait(false);
+                        var send = _socket.SendAsync(bytes, SocketFlags.None, token);
+                        if (!send.IsCompleted)
+                        {
+                            Volatile.Write(ref _sendBlocked, true); // the kernel's buffer is full: the peer is not reading
+                        }
+                        var sent = await send.ConfigureAwait(false);
+                        Volatile.Write(ref _sendBlocked, false);
                         bytes = bytes[sent..];
                     }
                 }

@@ -566,6 +566,23 @@ internal sealed class FrameWriter : IBufferWriter<byte>, IDisposable
         _messagesInFrame = 0;
     }
 
+    /// <summary>
+    /// Swaps a buffer grown past <paramref name="limit"/> for a default-sized one, if nothing is written: a burst's
+    /// high-water mark goes back to the shared pool (which can hand it to the next burst, or trim it under memory
+    /// pressure) instead of staying with this writer for the connection's life.
+    /// </summary>
+    /// <param name="limit">The largest buffer to keep.</param>
+    public void ShrinkIfEmpty(int limit)
+    {
+        if (_written != 0 || _buffer.Length <= limit || _disposed != 0)
+        {
+            return;
+        }
+        byte[] large = _buffer;
+        _buffer = ArrayPool<byte>.Shared.Rent(DefaultBufferSize);
+        ArrayPool<byte>.Shared.Return(large);
+    }
+
     /// <inheritdoc/>
     public void Advance(int count)
     {
