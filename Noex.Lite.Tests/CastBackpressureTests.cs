@@ -25,15 +25,25 @@ public sealed class CastBackpressureTests
 
     private static Value Numbered(long i) => Value.Object(("seq", i), ("pad", s_pad));
 
-    /// <summary>Casts numbered messages until one has to wait; returns how many were queued before it and the waiting one.</summary>
-    private static async Task<(long Queued, ValueTask<bool> Waiting)> FillAsync(Node sender, ProcessRef target, CancellationToken token = default)
+    /// <summary>
+    /// Casts numbered messages until one has to wait while the write loop is blocked on a full kernel buffer, which
+    /// only the paused proxy can release; returns the first number not yet sent and its waiting cast.
+    /// </summary>
+    /// <remarks>A queue that fills before the write loop has run is not yet full for good: the loop may still move it
+    /// into the kernel and release the cast, so the fill goes on until the kernel is the one refusing.</remarks>
+    private static async Task<(long Next, ValueTask<bool> Waiting)> FillAsync(Node sender, ProcessRef target, CancellationToken token = default, long first = 0)
     {
-        for (long i = 0; i < 10_000; i++)
+        Assert.True(sender.TryGetConnection(target.Node, out var connection));
+        for (var i = first; i < first + 100_000; i++)
         {
             var cast = sender.Runtime.CastAsync(target, Numbered(i), token);
             if (!cast.IsCompleted)
             {
-                return (i, cast);
+                await ClusterTests.Eventually(() => cast.IsCompleted || connection.SendBlocked);
+                if (!cast.IsCompleted)
+                {
+                    return (i, cast);
+                }
             }
             Assert.True(await cast);
             if (i % 16 == 15)
@@ -129,17 +139,18 @@ public sealed class CastBackpressureTests
         var deadLetters = new ConcurrentQueue<DeadLetterEvent>();
         pair.B.DeadLetter += deadLetters.Enqueue;
         var recorder = await pair.A.Runtime.StartAsync(new SequenceRecorder());
-        using var cancel = new CancellationTokenSource();
 
         pair.ProxyA.Paused = true;
-        var (queued, waiting) = await FillAsync(pair.B, recorder, cancel.Token);
+        using var cancel = new CancellationTokenSource();
+        var (next, waiting) = await FillAsync(pair.B, recorder, cancel.Token);
         cancel.Cancel();
-
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await waiting);
+
         pair.ProxyA.Paused = false;
-        // Asked from b: the call travels behind b's casts on the same connection, so it is answered after them.
+        // Asked from b: the call travels behind b's casts on the same connection, so it is answered after them. The
+        // canceled cast was the last one tried: everything before it arrived, it did not.
         var seen = await pair.B.Runtime.CallAsync(recorder, "count", TimeSpan.FromSeconds(60));
-        Assert.Equal(queued, seen.AsInt64());
+        Assert.Equal(next, seen.AsInt64());
         Assert.Empty(deadLetters); // the caller canceled it: not a delivery failure
     }
 
@@ -179,6 +190,34 @@ public sealed class CastBackpressureTests
         Assert.True(cast.IsCompletedSuccessfully);
         Assert.True(await cast);
         Assert.Equal(1, (await pair.B.Runtime.CallAsync(local, "count")).AsInt64());
+    }
+
+    [Fact]
+    public async Task AFloodsGrownBuffers_GoBackToThePoolOnceTheQueueDrains()
+    {
+        // A bound far above the writers' 1 MiB keep limit, so that the flood grows them past it.
+        await using var pair = await ProxiedPair.StartAsync((name, seeds) => TestNodes.Options(name, "cast-backpressure", seeds) with
+        {
+            HeartbeatInterval = TimeSpan.FromSeconds(5),
+            MaxOutboundQueueBytes = 16L * 1024 * 1024,
+        });
+        var recorder = await pair.A.Runtime.StartAsync(new SequenceRecorder());
+        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var connection));
+
+        pair.ProxyA.Paused = true;
+        // Past what the kernel takes, until the queue itself holds 4 MiB (the write loop may run at any time, so it is
+        // the queue that is watched, not a count of casts).
+        var count = 0;
+        while (connection.QueuedBytes < 4 * 1024 * 1024)
+        {
+            Assert.True(count < 10_000, "the queue never grew");
+            Assert.True(await pair.B.Runtime.CastAsync(recorder, Numbered(count++)).AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+        }
+        Assert.True(connection.WriterCapacity > 2 * 1024 * 1024, $"the flood did not grow the writers ({connection.WriterCapacity} bytes)");
+
+        pair.ProxyA.Paused = false;
+        Assert.Equal(count, (await pair.B.Runtime.CallAsync(recorder, "count", TimeSpan.FromSeconds(60))).AsInt64());
+        await ClusterTests.Eventually(() => connection.QueuedBytes == 0 && connection.WriterCapacity <= 2 * 1024 * 1024);
     }
 
     /// <summary>Counts casts and fails (ending the test's count) if one arrives out of order.</summary>
