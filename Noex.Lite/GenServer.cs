@@ -338,6 +338,14 @@ public static class GenServers
     /// <param name="message">The message.</param>
     public static void Cast(ProcessRef target, Value message) => ProcessRuntime.Default.Cast(target, message);
 
+    /// <summary>Casts with backpressure in the default runtime. See <see cref="ProcessRuntime.CastAsync"/>.</summary>
+    /// <param name="target">The process.</param>
+    /// <param name="message">The message.</param>
+    /// <param name="cancellationToken">Abandons the wait for room in a full outbound queue.</param>
+    /// <returns>True if queued; false if it cannot be delivered (a dead letter).</returns>
+    public static ValueTask<bool> CastAsync(ProcessRef target, Value message, CancellationToken cancellationToken = default) =>
+        ProcessRuntime.Default.CastAsync(target, message, cancellationToken);
+
     /// <summary>Stops a process in the default runtime. See <see cref="ProcessRuntime.StopAsync"/>.</summary>
     /// <param name="target">The process.</param>
     /// <param name="reason">The exit reason; null for <c>normal</c>.</param>

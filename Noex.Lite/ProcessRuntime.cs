@@ -406,6 +406,24 @@ public sealed class ProcessRuntime : IAsyncDisposable
     public bool Cast(ProcessRef target, Value message) =>
         Router is { } router && !IsLocal(target) ? router.Cast(target, message) : Post(target, new Envelope(EnvelopeKind.Cast, message, null, 0));
 
+    /// <summary>
+    /// Sends a message without waiting for it to be handled, but with backpressure: where the target's node has a full
+    /// outbound queue, the node's <see cref="NodeOptions.OverloadPolicy"/> applies, as for a call. <see cref="Cast(ProcessRef, Value)"/>
+    /// never waits and refuses instead. Completes at once (without allocating) while the queue has room.
+    /// </summary>
+    /// <param name="target">The process.</param>
+    /// <param name="message">The message, passed by reference.</param>
+    /// <param name="cancellationToken">Abandons the wait for room; the message is then not sent.</param>
+    /// <returns>True if queued; false if it cannot be delivered (the process is not running, its node is unreachable or
+    /// its connection closed while waiting), which is counted and raised as a dead letter, as for Cast. A local target
+    /// behaves as with Cast: its mailbox's own bound applies.</returns>
+    /// <exception cref="NodeOverloadedException">The queue is full and the policy is <see cref="OverloadPolicy.Reject"/>
+    /// (also counted as a dead letter).</exception>
+    /// <exception cref="MailboxFullException">A bounded local mailbox with <see cref="MailboxOverflow.Reject"/> is full.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> ended the wait.</exception>
+    public ValueTask<bool> CastAsync(ProcessRef target, Value message, CancellationToken cancellationToken = default) =>
+        Router is { } router && !IsLocal(target) ? router.CastAsync(target, message, cancellationToken) : new(Cast(target, message));
+
     /// <summary>Casts to the process registered as <paramref name="name"/>.</summary>
     /// <param name="name">The local name.</param>
     /// <param name="message">The message.</param>

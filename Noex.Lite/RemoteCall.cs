@@ -10,6 +10,9 @@ internal interface IRemoteRouter
 
     bool Cast(ProcessRef target, Value message);
 
+    /// <summary>A cast that meets a full outbound queue with the node's overload policy (see ProcessRuntime.CastAsync).</summary>
+    ValueTask<bool> CastAsync(ProcessRef target, Value message, CancellationToken cancellationToken);
+
     /// <summary>Stops a process of another node and waits until it has ended (protocol.md §5.3).</summary>
     Task StopAsync(ProcessRef target, ExitReason reason, CancellationToken cancellationToken);
 }
@@ -167,6 +170,47 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
             }
             reason = result == EnqueueResult.Full ? DeadLetterReason.QueueFull : DeadLetterReason.NodeUnreachable;
         }
+        return DeadLetter(target, message, reason);
+    }
+
+    public ValueTask<bool> CastAsync(ProcessRef target, Value message, CancellationToken cancellationToken)
+    {
+        if (!_node.TryGetConnection(target.Node, out var connection))
+        {
+            return new(DeadLetter(target, message, DeadLetterReason.NodeUnreachable));
+        }
+        switch (connection.TryEnqueue(new CastMessage(target.Id, message)))
+        {
+            case EnqueueResult.Queued:
+                return new(true);
+            case EnqueueResult.Full when _node.Options.OverloadPolicy == OverloadPolicy.Wait:
+                return CastWhenRoomAsync(connection, target, message, cancellationToken);
+            case EnqueueResult.Full:
+                DeadLetter(target, message, DeadLetterReason.QueueFull);
+                return ValueTask.FromException<bool>(new NodeOverloadedException(connection.Peer, connection.QueuedBytes));
+            default:
+                return new(DeadLetter(target, message, DeadLetterReason.NodeUnreachable));
+        }
+    }
+
+    private async ValueTask<bool> CastWhenRoomAsync(Connection connection, ProcessRef target, Value message, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            // Wakes when the write loop takes a batch (room again) or the connection closes (then the enqueue says so).
+            await connection.WaitForSpaceAsync(cancellationToken).ConfigureAwait(false);
+            switch (connection.TryEnqueue(new CastMessage(target.Id, message)))
+            {
+                case EnqueueResult.Queued:
+                    return true;
+                case EnqueueResult.Closed:
+                    return DeadLetter(target, message, DeadLetterReason.NodeUnreachable);
+            }
+        }
+    }
+
+    private bool DeadLetter(ProcessRef target, Value message, DeadLetterReason reason)
+    {
         Interlocked.Increment(ref _deadLetters);
         _node.RaiseDeadLetter(target, message, reason);
         return false;

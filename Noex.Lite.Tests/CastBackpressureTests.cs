@@ -1,0 +1,198 @@
+using System.Collections.Concurrent;
+
+namespace Noex.Lite.Tests;
+
+/// <summary>
+/// <see cref="ProcessRuntime.CastAsync"/>: a producer casting into a peer that does not keep up meets the node's overload
+/// policy (it waits, or gets <see cref="NodeOverloadedException"/>), the queue stays bounded, and nothing is lost unseen.
+/// The peer "does not keep up" because its proxy stops forwarding: the kernel's buffers fill, then the sender's queue.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class CastBackpressureTests
+{
+    private const int Bound = 64 * 1024;
+    private static readonly Value s_pad = Value.Binary(new byte[8 * 1024]);
+
+    private static Task<ProxiedPair> PairAsync(OverloadPolicy policy) =>
+        ProxiedPair.StartAsync((name, seeds) => TestNodes.Options(name, "cast-backpressure", seeds) with
+        {
+            // 5 s x 3: the link is paused on purpose; the failure detector must not end the test first.
+            HeartbeatInterval = TimeSpan.FromSeconds(5),
+            MaxFrameLength = Bound,
+            MaxOutboundQueueBytes = Bound,
+            OverloadPolicy = policy,
+        });
+
+    private static Value Numbered(long i) => Value.Object(("seq", i), ("pad", s_pad));
+
+    /// <summary>Casts numbered messages until one has to wait; returns how many were queued before it and the waiting one.</summary>
+    private static async Task<(long Queued, ValueTask<bool> Waiting)> FillAsync(Node sender, ProcessRef target, CancellationToken token = default)
+    {
+        for (long i = 0; i < 10_000; i++)
+        {
+            var cast = sender.Runtime.CastAsync(target, Numbered(i), token);
+            if (!cast.IsCompleted)
+            {
+                return (i, cast);
+            }
+            Assert.True(await cast);
+            if (i % 16 == 15)
+            {
+                await Task.Yield(); // let the write loop move what it can into the kernel
+            }
+        }
+        throw new InvalidOperationException("the queue never filled");
+    }
+
+    [Fact]
+    public async Task Wait_TheProducerWaitsWhileTheQueueIsFull_ThenEverythingArrivesInOrder()
+    {
+        await using var pair = await PairAsync(OverloadPolicy.Wait);
+        var deadLetters = new ConcurrentQueue<DeadLetterEvent>();
+        pair.B.DeadLetter += deadLetters.Enqueue;
+        var recorder = await pair.A.Runtime.StartAsync(new SequenceRecorder());
+        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var connection));
+
+        pair.ProxyA.Paused = true;
+        var (queued, waiting) = await FillAsync(pair.B, recorder);
+
+        // The producer is held, and the queue holds at most its bound plus the message that crossed it.
+        Assert.False(waiting.IsCompleted);
+        Assert.InRange(connection.QueuedBytes, 0, Bound + (16 * 1024));
+        var total = queued * 3;
+        var producer = Task.Run(async () =>
+        {
+            Assert.True(await waiting);
+            for (var i = queued + 1; i < total; i++)
+            {
+                Assert.True(await pair.B.Runtime.CastAsync(recorder, Numbered(i)));
+            }
+        });
+        Assert.False(producer.IsCompleted);
+
+        pair.ProxyA.Paused = false;
+        await producer.WaitAsync(TimeSpan.FromSeconds(60));
+        // Asked from b: the call travels behind b's casts on the same connection, so it is answered after them.
+        var seen = await pair.B.Runtime.CallAsync(recorder, "count", TimeSpan.FromSeconds(60));
+        Assert.Equal(total, seen.AsInt64());
+        Assert.Empty(deadLetters);
+        Assert.Equal(0, pair.B.RemoteDeadLetters);
+    }
+
+    [Fact]
+    public async Task Reject_AFullQueueThrowsNodeOverloaded_AndCountsADeadLetter()
+    {
+        await using var pair = await PairAsync(OverloadPolicy.Reject);
+        var deadLetters = new ConcurrentQueue<DeadLetterEvent>();
+        pair.B.DeadLetter += deadLetters.Enqueue;
+        var recorder = await pair.A.Runtime.StartAsync(new SequenceRecorder());
+
+        pair.ProxyA.Paused = true;
+        long refusedAt = -1;
+        for (long i = 0; i < 10_000 && refusedAt < 0; i++)
+        {
+            var cast = pair.B.Runtime.CastAsync(recorder, Numbered(i));
+            Assert.True(cast.IsCompleted); // Reject never waits
+            try
+            {
+                Assert.True(await cast);
+            }
+            catch (NodeOverloadedException e)
+            {
+                Assert.Equal(pair.A.Id, e.NodeId);
+                refusedAt = i;
+            }
+            if (i % 16 == 15)
+            {
+                await Task.Yield();
+            }
+        }
+
+        Assert.True(refusedAt > 0, "no cast was refused");
+        var letter = Assert.Single(deadLetters);
+        Assert.Equal(DeadLetterReason.QueueFull, letter.Reason);
+        Assert.Equal(refusedAt, letter.Message["seq"].AsInt64());
+        pair.ProxyA.Paused = false;
+        // Reject applies to the counting call as well: ask once the queue has drained.
+        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var connection));
+        await ClusterTests.Eventually(() => connection.QueuedBytes == 0);
+        // Everything before the refused cast arrives, in order (the recorder checks), and nothing after it was sent.
+        // Asked from b: the call travels behind b's casts on the same connection, so it is answered after them.
+        var seen = await pair.B.Runtime.CallAsync(recorder, "count", TimeSpan.FromSeconds(60));
+        Assert.Equal(refusedAt, seen.AsInt64());
+    }
+
+    [Fact]
+    public async Task Wait_CanceledWhileWaiting_ThrowsAndTheMessageIsNotSent()
+    {
+        await using var pair = await PairAsync(OverloadPolicy.Wait);
+        var deadLetters = new ConcurrentQueue<DeadLetterEvent>();
+        pair.B.DeadLetter += deadLetters.Enqueue;
+        var recorder = await pair.A.Runtime.StartAsync(new SequenceRecorder());
+        using var cancel = new CancellationTokenSource();
+
+        pair.ProxyA.Paused = true;
+        var (queued, waiting) = await FillAsync(pair.B, recorder, cancel.Token);
+        cancel.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await waiting);
+        pair.ProxyA.Paused = false;
+        // Asked from b: the call travels behind b's casts on the same connection, so it is answered after them.
+        var seen = await pair.B.Runtime.CallAsync(recorder, "count", TimeSpan.FromSeconds(60));
+        Assert.Equal(queued, seen.AsInt64());
+        Assert.Empty(deadLetters); // the caller canceled it: not a delivery failure
+    }
+
+    [Fact]
+    public async Task Wait_TheConnectionClosesWhileWaiting_ReturnsFalseWithADeadLetter()
+    {
+        await using var pair = await PairAsync(OverloadPolicy.Wait);
+        var deadLetters = new ConcurrentQueue<DeadLetterEvent>();
+        pair.B.DeadLetter += deadLetters.Enqueue;
+        var recorder = await pair.A.Runtime.StartAsync(new SequenceRecorder());
+
+        pair.ProxyA.Paused = true;
+        pair.ProxyB.Paused = true; // and no redial gets through meanwhile
+        var (_, waiting) = await FillAsync(pair.B, recorder);
+        pair.ProxyA.ResetAll();
+        pair.ProxyB.ResetAll();
+
+        Assert.False(await waiting.AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+        var letter = Assert.Single(deadLetters);
+        Assert.Equal(DeadLetterReason.NodeUnreachable, letter.Reason);
+        Assert.Equal(recorder, letter.Target);
+    }
+
+    [Fact]
+    public async Task UnreachableNodeAndLocalTargets_BehaveAsCast()
+    {
+        await using var pair = await PairAsync(OverloadPolicy.Wait);
+        var deadLetters = new ConcurrentQueue<DeadLetterEvent>();
+        pair.B.DeadLetter += deadLetters.Enqueue;
+        var nowhere = new ProcessRef("ghost@127.0.0.1:1", 1);
+
+        Assert.False(await pair.B.Runtime.CastAsync(nowhere, "hello"));
+        Assert.Equal(DeadLetterReason.NodeUnreachable, Assert.Single(deadLetters).Reason);
+
+        var local = await pair.B.Runtime.StartAsync(new SequenceRecorder());
+        var cast = pair.B.Runtime.CastAsync(local, Numbered(0));
+        Assert.True(cast.IsCompletedSuccessfully);
+        Assert.True(await cast);
+        Assert.Equal(1, (await pair.B.Runtime.CallAsync(local, "count")).AsInt64());
+    }
+
+    /// <summary>Counts casts and fails (ending the test's count) if one arrives out of order.</summary>
+    private sealed class SequenceRecorder : GenServer<long>
+    {
+        protected override ValueTask<long> InitAsync(Value args, CancellationToken cancellationToken) => new(0L);
+
+        protected override ValueTask<CallResult<long>> HandleCallAsync(Value request, CallFrom from, long state) =>
+            new(CallResult<long>.WithReply(state, state));
+
+        protected override ValueTask<long> HandleCastAsync(Value message, long state)
+        {
+            var seq = message["seq"].AsInt64();
+            return seq == state ? new(state + 1) : throw new InvalidOperationException($"cast {seq} arrived after {state - 1}");
+        }
+    }
+}
