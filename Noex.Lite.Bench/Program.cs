@@ -19,9 +19,10 @@ switch (verb)
         Console.WriteLine("""
             usage: dotnet run -c Release --project Noex.Lite.Bench -- <verb> [options]
               micro [BenchmarkDotNet options]   micro benchmarks, e.g. micro --filter '*'
-              remote [--seconds S] [--outstanding N] [--peer protoactor|akka[,...]] [--stats]
+              remote [--seconds S] [--outstanding N] [--rounds R] [--peer protoactor|akka[,...]] [--stats]
                                                 two processes on 127.0.0.1: remote calls against a raw-socket baseline,
                                                 and with --peer the same scenarios on Proto.Actor / Akka.NET remoting;
+                                                --rounds repeats baseline and scenarios R times and prints medians;
                                                 --stats prints frames and socket writes/reads per operation
             """);
         return verb == "help" ? 0 : 2;

@@ -10,7 +10,8 @@ namespace Noex.Lite.Bench.Remote;
 /// </summary>
 /// <remarks>
 /// Figures are only comparable within one run (the machines are shared and noisy), so every scenario is also printed as
-/// a ratio to the raw-socket baseline measured in the same run.
+/// a ratio to the raw-socket baseline measured in the same run. Even that ratio swings from run to run, so --rounds R
+/// repeats baseline and subjects in turn, each round with fresh server processes, and prints medians and ranges.
 /// </remarks>
 public static class RemoteHarness
 {
@@ -19,6 +20,7 @@ public static class RemoteHarness
         var seconds = 5.0;
         var outstanding = 100;
         var stats = false;
+        var roundCount = 1;
         var peers = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
@@ -30,6 +32,9 @@ public static class RemoteHarness
                 case "--outstanding" when i + 1 < args.Length:
                     outstanding = int.Parse(args[++i], CultureInfo.InvariantCulture);
                     break;
+                case "--rounds" when i + 1 < args.Length:
+                    roundCount = int.Parse(args[++i], CultureInfo.InvariantCulture);
+                    break;
                 case "--stats":
                     stats = true;
                     break;
@@ -37,9 +42,14 @@ public static class RemoteHarness
                     peers.AddRange(args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries));
                     break;
                 default:
-                    Console.Error.WriteLine($"remote: unknown option '{args[i]}' (use --seconds S, --outstanding N, --stats, --peer {string.Join('|', RemotePeers.Names)})");
+                    Console.Error.WriteLine($"remote: unknown option '{args[i]}' (use --seconds S, --outstanding N, --rounds R, --stats, --peer {string.Join('|', RemotePeers.Names)})");
                     return 2;
             }
+        }
+        if (roundCount < 1)
+        {
+            Console.Error.WriteLine($"remote: --rounds must be at least 1 (was {roundCount})");
+            return 2;
         }
         if (peers.FirstOrDefault(p => !RemotePeers.Names.Contains(p)) is { } unknownPeer)
         {
@@ -47,23 +57,33 @@ public static class RemoteHarness
             return 2;
         }
         var duration = TimeSpan.FromSeconds(seconds);
-        var results = new List<ScenarioResult>();
-
-        await using (var server = await ServerProcess.StartAsync("raw-echo"))
+        var rounds = new List<IReadOnlyList<ScenarioResult>>();
+        var peersOk = true;
+        // Baseline and subjects alternate round by round, so that each round's ratios share that round's noise.
+        for (var round = 1; round <= roundCount; round++)
         {
-            Console.WriteLine($"server process {server.Pid} listening on 127.0.0.1:{server.Port}; {seconds} s per scenario");
-            results.Add(await RawEcho.RunClientAsync("baseline-1", server.Port, 1, duration));
-            results.Add(await RawEcho.RunClientAsync($"baseline-{outstanding}", server.Port, outstanding, duration));
+            if (roundCount > 1)
+            {
+                Console.WriteLine($"round {round} of {roundCount}");
+            }
+            var results = new List<ScenarioResult>();
+            await using (var server = await ServerProcess.StartAsync("raw-echo"))
+            {
+                Console.WriteLine($"server process {server.Pid} listening on 127.0.0.1:{server.Port}; {seconds} s per scenario");
+                results.Add(await RawEcho.RunClientAsync("baseline-1", server.Port, 1, duration));
+                results.Add(await RawEcho.RunClientAsync($"baseline-{outstanding}", server.Port, outstanding, duration));
+            }
+
+            await using (var server = await ServerProcess.StartAsync("noex"))
+            {
+                results.AddRange(await NoexRemote.RunClientAsync(server.Detail, outstanding, duration, stats, server.Pid));
+            }
+
+            peersOk &= await RemotePeers.RunAsync(peers, outstanding, duration, results);
+            rounds.Add(results);
         }
 
-        await using (var server = await ServerProcess.StartAsync("noex"))
-        {
-            results.AddRange(await NoexRemote.RunClientAsync(server.Detail, outstanding, duration, stats, server.Pid));
-        }
-
-        var peersOk = await RemotePeers.RunAsync(peers, outstanding, duration, results);
-
-        Print(results);
+        Print(ScenarioSummary.Summarize(rounds), roundCount);
         return peersOk ? 0 : 1;
     }
 
@@ -89,35 +109,53 @@ public static class RemoteHarness
         }
     }
 
-    private static void Print(List<ScenarioResult> results)
+    private static void Print(List<ScenarioSummary> summaries, int roundCount)
     {
-        var baseline = results.FirstOrDefault(r => r.Scenario == "baseline-1");
-        var pipelined = results.FirstOrDefault(r => r.Scenario.StartsWith("baseline-", StringComparison.Ordinal) && r.Scenario != "baseline-1");
+        // One round prints as the harness always has; several add the ratios' ranges and call-1's latency ratio.
+        var several = roundCount > 1;
+        static string Times(double? x) => x is { } v ? v.ToString("0.00x", CultureInfo.InvariantCulture) : "";
         Console.WriteLine();
-        // Casts are set against the pipelined baseline: the raw rate of same-sized messages with many in flight.
-        ScenarioResult? Reference(ScenarioResult r) => r.Outstanding == 1 && !r.Scenario.EndsWith("cast", StringComparison.Ordinal) ? baseline : pipelined;
-        double? Ratio(ScenarioResult r) => Reference(r) is { OpsPerSecond: > 0 } reference ? r.OpsPerSecond / reference.OpsPerSecond : null;
-        Console.WriteLine($"{"scenario",-26} {"ops/s",12} {"p50 us",9} {"p99 us",9} {"alloc B/op",11} {"vs raw",8}");
-        foreach (var r in results)
+        if (several)
         {
-            var ratio = Ratio(r) is { } x ? x.ToString("0.00x", CultureInfo.InvariantCulture) : "";
-            Console.WriteLine($"{r.Scenario,-26} {r.OpsPerSecond,12:N0} {r.P50Micros,9:0.0} {r.P99Micros,9:0.0} {r.AllocBytesPerOp,11:0.0} {ratio,8}");
+            Console.WriteLine($"medians of {roundCount} rounds; vs raw is the median of the per-round ratios (min–max)");
+        }
+        var ratioHeader = several ? $" {"vs raw (min–max)",-22} {"p50 vs raw",10}" : $" {"vs raw",8}";
+        Console.WriteLine($"{"scenario",-26} {"ops/s",12} {"p50 us",9} {"p99 us",9} {"alloc B/op",11}{ratioHeader}");
+        foreach (var s in summaries)
+        {
+            var ratio = several
+                ? $" {(s.VsRaw is null ? "" : string.Create(CultureInfo.InvariantCulture, $"{s.VsRaw:0.00}x ({s.VsRawMin:0.00}–{s.VsRawMax:0.00})")),-22} {Times(s.P50VsRaw),10}"
+                : $" {Times(s.VsRaw),8}";
+            Console.WriteLine($"{s.Scenario,-26} {s.OpsPerSecond,12:N0} {s.P50Micros,9:0.0} {s.P99Micros,9:0.0} {s.AllocBytesPerOp,11:0.0}{ratio}".TrimEnd());
         }
         Console.WriteLine();
-        foreach (var r in results)
+        foreach (var s in summaries)
         {
-            Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+            var line = new Dictionary<string, object>
             {
-                ["scenario"] = r.Scenario,
-                ["ops_per_s"] = Math.Round(r.OpsPerSecond, 1),
-                ["p50_us"] = Math.Round(r.P50Micros, 2),
-                ["p99_us"] = Math.Round(r.P99Micros, 2),
-                ["alloc_bytes_per_op"] = Math.Round(r.AllocBytesPerOp, 2),
-                ["vs_raw"] = Ratio(r) is { } x ? Math.Round(x, 4) : null!,
-                ["raw_scenario"] = Reference(r)?.Scenario ?? "",
-            }));
+                ["scenario"] = s.Scenario,
+                ["ops_per_s"] = Math.Round(s.OpsPerSecond, 1),
+                ["p50_us"] = Math.Round(s.P50Micros, 2),
+                ["p99_us"] = Math.Round(s.P99Micros, 2),
+                ["alloc_bytes_per_op"] = Math.Round(s.AllocBytesPerOp, 2),
+                ["vs_raw"] = Rounded(s.VsRaw),
+                ["raw_scenario"] = s.RawScenario,
+            };
+            if (several)
+            {
+                line["rounds"] = s.Rounds;
+                line["vs_raw_min"] = Rounded(s.VsRawMin);
+                line["vs_raw_max"] = Rounded(s.VsRawMax);
+                if (s.P50VsRaw is not null)
+                {
+                    line["p50_vs_raw"] = Rounded(s.P50VsRaw);
+                }
+            }
+            Console.WriteLine(JsonSerializer.Serialize(line));
         }
     }
+
+    private static object Rounded(double? ratio) => ratio is { } x ? Math.Round(x, 4) : null!;
 }
 
 /// <summary>One scenario's figures.</summary>
