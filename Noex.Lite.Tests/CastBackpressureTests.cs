@@ -193,12 +193,14 @@ public sealed class CastBackpressureTests
     }
 
     [Fact]
-    public async Task AFloodsGrownBuffers_GoBackToThePoolOnceTheQueueDrains()
+    public async Task AFloodsGrownBuffers_GoBackToThePoolOnceTheConnectionIsIdle()
     {
         // A bound far above the writers' 1 MiB keep limit, so that the flood grows them past it.
         await using var pair = await ProxiedPair.StartAsync((name, seeds) => TestNodes.Options(name, "cast-backpressure", seeds) with
         {
-            HeartbeatInterval = TimeSpan.FromSeconds(5),
+            // The buffers go back on the first heartbeat tick that finds the queue idle.
+            HeartbeatInterval = TimeSpan.FromSeconds(1),
+            HeartbeatMissThreshold = 30, // the link is paused on purpose
             MaxOutboundQueueBytes = 16L * 1024 * 1024,
         });
         var recorder = await pair.A.Runtime.StartAsync(new SequenceRecorder());

@@ -213,6 +213,9 @@ public sealed class Node : IAsyncDisposable
     /// <summary>Messages of a type this node does not handle, dropped on arrival (protocol.md §5).</summary>
     internal long UnknownMessages => Interlocked.Read(ref _unknownMessages);
 
+    /// <summary>Dials <paramref name="peer"/> now (the transport's own dial, with its errors), for tests.</summary>
+    internal Task<Connection?> DialAsync(NodeId peer) => _transport.ConnectAsync(peer);
+
     /// <summary>The live connection to the node named by <paramref name="id"/> as text (as process refs carry it).</summary>
     internal bool TryGetConnection(string id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Connection? connection) =>
         _transport.TryGetConnection(id, out connection);
@@ -300,6 +303,7 @@ public sealed class Node : IAsyncDisposable
         var known = gossip ? _membership.GetKnownIds() : null;
         foreach (var connection in _transport.GetConnections())
         {
+            connection.TrimIdleBuffers();
             if (now - connection.LastReceived > silentLimit)
             {
                 connection.Close(CloseReason.HeartbeatTimeout);

@@ -1,8 +1,6 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 
@@ -190,51 +188,16 @@ internal sealed class Transport : IAsyncDisposable
     private async Task<Connection?> DialAsync(NodeId peer)
     {
         await Task.Yield();
-        Socket? socket = null;
-        Stream? stream = null;
+        HandshakeIo? io = null;
         try
         {
-            socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            using (var connect = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token))
+            io = new HandshakeIo(null, _stopping.Token);
+            var handshake = await DedicatedThread.Run("noex dial", () => DialHandshake(io, peer)).ConfigureAwait(false);
+            if (handshake is null)
             {
-                connect.CancelAfter(_options.ConnectTimeout);
-                try
-                {
-                    await socket.ConnectAsync(peer.Host.Trim('[', ']'), peer.Port, connect.Token).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is SocketException or OperationCanceledException && !_stopping.IsCancellationRequested)
-                {
-                    throw new NodeNotReachableException(peer, e is OperationCanceledException
-                        ? $"no connection within {_options.ConnectTimeout.TotalMilliseconds} ms"
-                        : ((SocketException)e).SocketErrorCode.ToString());
-                }
-            }
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-            deadline.CancelAfter(_options.HandshakeTimeout);
-            if (_options.TlsClientOptions is { } tls)
-            {
-                var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false));
-                stream = ssl;
-                await ssl.AuthenticateAsClientAsync(tls, deadline.Token).ConfigureAwait(false);
-            }
-            var handshake = Handshake.Dial(_secret, LocalId, Incarnation, peer, RandomNumberGenerator.GetBytes(Handshake.NonceLength));
-            var io = new HandshakeIo(socket, stream);
-            await io.WriteAsync(handshake.CreateHello(), deadline.Token).ConfigureAwait(false);
-            var proof = handshake.OnChallenge(await io.ReadAsync(deadline.Token).ConfigureAwait(false));
-            await io.WriteAsync(proof, deadline.Token).ConfigureAwait(false);
-            try
-            {
-                handshake.OnWelcome(await io.ReadAsync(deadline.Token).ConfigureAwait(false));
-            }
-            catch (HandshakeException e) when (e.Failure == HandshakeFailure.Duplicate)
-            {
-                // The peer keeps the other connection of a simultaneous dial: not a failure.
-                socket.Dispose();
                 return null;
             }
-            var connection = new Connection(socket, stream, peer, handshake.PeerIncarnation, dialed: true, handshake.Keys!, _options, _events);
-            socket = null;
-            stream = null;
+            var connection = new Connection(io.Socket, io.Stream, peer, handshake.PeerIncarnation, dialed: true, handshake.Keys!, _options, _events);
             if (Adopt(connection))
             {
                 return connection;
@@ -272,12 +235,33 @@ internal sealed class Transport : IAsyncDisposable
             {
                 _dials.Remove(peer);
             }
-            if (stream is not null)
-            {
-                await stream.DisposeAsync().ConfigureAwait(false);
-            }
-            socket?.Dispose();
+            io?.Dispose();
         }
+    }
+
+    /// <summary>The dialing side's blocking part, on its own thread: connect, TLS, hello, proof. Null for a duplicate.</summary>
+    private Handshake? DialHandshake(HandshakeIo io, NodeId peer)
+    {
+        io.Connect(peer, _options.ConnectTimeout);
+        io.StartDeadline(_options.HandshakeTimeout);
+        if (_options.TlsClientOptions is { } tls)
+        {
+            io.AuthenticateAsClient(tls);
+        }
+        var handshake = Handshake.Dial(_secret, LocalId, Incarnation, peer, RandomNumberGenerator.GetBytes(Handshake.NonceLength));
+        io.Write(handshake.CreateHello());
+        io.Write(handshake.OnChallenge(io.Read()));
+        try
+        {
+            handshake.OnWelcome(io.Read());
+        }
+        catch (HandshakeException e) when (e.Failure == HandshakeFailure.Duplicate)
+        {
+            // The peer keeps the other connection of a simultaneous dial: not a failure.
+            return null;
+        }
+        io.HandOver();
+        return handshake;
     }
 
     private async Task AcceptLoopAsync()
@@ -326,51 +310,18 @@ internal sealed class Transport : IAsyncDisposable
 
     private async Task AcceptAsync(Socket socket)
     {
-        Stream? stream = null;
         var remote = socket.RemoteEndPoint;
+        var io = new HandshakeIo(socket, _stopping.Token);
         Handshake? handshake = null;
         try
         {
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-            deadline.CancelAfter(_options.HandshakeTimeout);
-            if (_options.TlsServerOptions is { } tls)
-            {
-                var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false));
-                stream = ssl;
-                await ssl.AuthenticateAsServerAsync(tls, deadline.Token).ConfigureAwait(false);
-            }
-            var io = new HandshakeIo(socket, stream);
             handshake = Handshake.Accept(_secret, LocalId, Incarnation, RandomNumberGenerator.GetBytes(Handshake.NonceLength));
-            byte[] challenge;
-            try
-            {
-                challenge = handshake.OnHello(await io.ReadAsync(deadline.Token).ConfigureAwait(false));
-            }
-            catch (HandshakeException e) when (!e.ByPeer)
-            {
-                await io.TryWriteAsync(Handshake.CreateReject(e.Failure)).ConfigureAwait(false);
-                throw;
-            }
-            await io.WriteAsync(challenge, deadline.Token).ConfigureAwait(false);
-            try
-            {
-                handshake.OnProof(await io.ReadAsync(deadline.Token).ConfigureAwait(false));
-            }
-            catch (HandshakeException e) when (!e.ByPeer)
-            {
-                await io.TryWriteAsync(Handshake.CreateReject(e.Failure)).ConfigureAwait(false);
-                throw;
-            }
-            var peer = handshake.PeerId!;
-            var status = InboundStatus(peer, handshake.PeerIncarnation);
-            await io.WriteAsync(handshake.CreateWelcome(status), deadline.Token).ConfigureAwait(false);
-            if (status != WelcomeStatus.Accepted)
+            var accepted = handshake;
+            if (!await DedicatedThread.Run("noex accept", () => AcceptHandshake(io, accepted)).ConfigureAwait(false))
             {
                 return;
             }
-            var connection = new Connection(socket, stream, peer, handshake.PeerIncarnation, dialed: false, handshake.Keys!, _options, _events);
-            socket = null!;
-            stream = null;
+            var connection = new Connection(io.Socket, io.Stream, handshake.PeerId!, handshake.PeerIncarnation, dialed: false, handshake.Keys!, _options, _events);
             if (!Adopt(connection))
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
@@ -396,12 +347,47 @@ internal sealed class Transport : IAsyncDisposable
         finally
         {
             _handshakeSlots.Release();
-            if (stream is not null)
-            {
-                await stream.DisposeAsync().ConfigureAwait(false);
-            }
-            socket?.Dispose();
+            io.Dispose();
         }
+    }
+
+    /// <summary>The accepting side's blocking part, on its own thread: TLS, hello, challenge, proof, welcome. False when
+    /// the welcome turned the peer away (a duplicate or superseded connection).</summary>
+    private bool AcceptHandshake(HandshakeIo io, Handshake handshake)
+    {
+        io.StartDeadline(_options.HandshakeTimeout);
+        if (_options.TlsServerOptions is { } tls)
+        {
+            io.AuthenticateAsServer(tls);
+        }
+        byte[] challenge;
+        try
+        {
+            challenge = handshake.OnHello(io.Read());
+        }
+        catch (HandshakeException e) when (!e.ByPeer)
+        {
+            io.TryWrite(Handshake.CreateReject(e.Failure));
+            throw;
+        }
+        io.Write(challenge);
+        try
+        {
+            handshake.OnProof(io.Read());
+        }
+        catch (HandshakeException e) when (!e.ByPeer)
+        {
+            io.TryWrite(Handshake.CreateReject(e.Failure));
+            throw;
+        }
+        var status = InboundStatus(handshake.PeerId!, handshake.PeerIncarnation);
+        io.Write(handshake.CreateWelcome(status));
+        if (status != WelcomeStatus.Accepted)
+        {
+            return false;
+        }
+        io.HandOver();
+        return true;
     }
 
     /// <summary>
@@ -451,67 +437,5 @@ internal sealed class Transport : IAsyncDisposable
         connection.Start();
         _events.OnConnectionUp(connection, replaced);
         return true;
-    }
-
-    /// <summary>
-    /// Reads and writes whole handshake messages. It reads exactly one message at a time (its length, then exactly its
-    /// bytes) and never more: the peer's first frames may follow its last handshake message in the same TCP segment, and
-    /// they belong to the connection's frame reader.
-    /// </summary>
-    private sealed class HandshakeIo(Socket socket, Stream? stream)
-    {
-        private readonly byte[] _buffer = new byte[2 + Handshake.MaxMessageLength];
-
-        public async ValueTask<byte[]> ReadAsync(CancellationToken cancellationToken)
-        {
-            await ReadExactlyAsync(_buffer.AsMemory(0, 2), cancellationToken).ConfigureAwait(false);
-            var length = BinaryPrimitives.ReadUInt16LittleEndian(_buffer);
-            if (Handshake.TryReadMessage(_buffer.AsSpan(0, 2), out _) == OperationStatus.InvalidData)
-            {
-                throw new HandshakeException(HandshakeFailure.Malformed, false, $"a handshake message's length {length} is outside 1–{Handshake.MaxMessageLength} bytes");
-            }
-            await ReadExactlyAsync(_buffer.AsMemory(2, length), cancellationToken).ConfigureAwait(false);
-            return _buffer.AsSpan(0, 2 + length).ToArray();
-        }
-
-        private async ValueTask ReadExactlyAsync(Memory<byte> destination, CancellationToken cancellationToken)
-        {
-            while (!destination.IsEmpty)
-            {
-                var read = stream is null
-                    ? await socket.ReceiveAsync(destination, SocketFlags.None, cancellationToken).ConfigureAwait(false)
-                    : await stream.ReadAsync(destination, cancellationToken).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    throw new IOException("the peer closed the connection during the handshake");
-                }
-                destination = destination[read..];
-            }
-        }
-
-        public async ValueTask WriteAsync(byte[] message, CancellationToken cancellationToken)
-        {
-            if (stream is null)
-            {
-                await socket.SendAsync(message, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                await stream.WriteAsync(message, cancellationToken).ConfigureAwait(false);
-                await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
-
-        public async ValueTask TryWriteAsync(byte[] message)
-        {
-            try
-            {
-                using var brief = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-                await WriteAsync(message, brief.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
-            {
-            }
-        }
     }
 }

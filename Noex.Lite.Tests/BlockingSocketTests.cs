@@ -1,0 +1,139 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace Noex.Lite.Tests;
+
+/// <summary>
+/// The transport's sockets stay in blocking mode (one asynchronous call would turn them non-blocking for good and route
+/// every receive through the runtime's event loop, the cost <see cref="Connection"/> avoids), and the blocking connect
+/// and handshake still meet their deadlines and a stop.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed partial class BlockingSocketTests
+{
+    private const int GetFlags = 3;         // F_GETFL
+    private const int NonBlocking = 0x800;  // O_NONBLOCK on Linux
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(IntPtr fd, int command);
+
+    private static bool IsBlocking(Connection connection)
+    {
+        var flags = Fcntl(connection.SocketHandle, GetFlags);
+        Assert.True(flags >= 0, $"fcntl failed: {Marshal.GetLastPInvokeError()}");
+        return (flags & NonBlocking) == 0;
+    }
+
+    [Fact]
+    public async Task BothSidesSockets_StayBlocking_ThroughCallsCastsAndAStalledSend()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // O_NONBLOCK is read with Linux's fcntl; CI runs on Linux
+        }
+        await using var pair = await ProxiedPair.StartAsync((name, seeds) => TestNodes.Options(name, "blocking-sockets", seeds) with
+        {
+            HeartbeatInterval = TimeSpan.FromSeconds(5),
+        });
+        var echo = await pair.A.Runtime.StartAsync(new Counter());
+        for (var i = 0; i < 100; i++)
+        {
+            await pair.B.Runtime.CallAsync(echo, "get");
+        }
+        // A stall: the proxy stops reading, the kernel's buffers fill, and the send finishes on a thread of its own.
+        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var fromB));
+        pair.ProxyA.Paused = true;
+        var pad = Value.Binary(new byte[64 * 1024]);
+        var sent = 0;
+        while (!fromB.SendBlocked)
+        {
+            Assert.True(sent < 2_000, "the send never stalled");
+            Assert.True(await pair.B.Runtime.CastAsync(echo, pad));
+            sent++;
+            if (sent % 8 == 0)
+            {
+                await Task.Yield();
+            }
+        }
+        pair.ProxyA.Paused = false;
+        Assert.Equal(sent, (await pair.B.Runtime.CallAsync(echo, "get", TimeSpan.FromSeconds(60))).AsInt64());
+
+        Assert.True(pair.A.TryGetConnection(pair.B.Id, out var fromA));
+        Assert.True(IsBlocking(fromA), "a's socket turned non-blocking");
+        Assert.True(IsBlocking(fromB), "b's socket turned non-blocking");
+    }
+
+    [Fact]
+    public async Task DialToAPeerThatNeverAnswers_FailsAtTheHandshakeDeadline()
+    {
+        using var silent = Listen(out var port);
+        var failures = new ConcurrentQueue<HandshakeException>();
+        await using var a = await Node.StartAsync(TestNodes.Options("a", "blocking-sockets", $"mute@127.0.0.1:{port}") with
+        {
+            HandshakeTimeout = TimeSpan.FromMilliseconds(500),
+        });
+        a.HandshakeFailed += failures.Enqueue;
+        // The kernel completes the TCP handshake into the backlog; nobody ever reads, so only the deadline ends the dial.
+        await ClusterTests.Eventually(() => failures.Any(f => f.Failure == HandshakeFailure.Timeout));
+    }
+
+    [Fact]
+    public async Task AStop_EndsADialBlockedInItsHandshake_WithoutWaitingForTheDeadline()
+    {
+        using var silent = Listen(out var port);
+        var a = await Node.StartAsync(TestNodes.Options("a", "blocking-sockets", $"mute@127.0.0.1:{port}") with
+        {
+            HandshakeTimeout = TimeSpan.FromMinutes(10),
+        });
+        // The dial has reached the silent listener: it is blocked reading the challenge.
+        using var accepted = await silent.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var buffer = new byte[1];
+        Assert.Equal(1, await accepted.ReceiveAsync(buffer).WaitAsync(TimeSpan.FromSeconds(30)));
+
+        await a.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromMinutes(2)); // far below the 10-minute deadline
+        // And the dial's socket was closed: the silent side reads the end of the stream.
+        using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var rest = new byte[4096];
+        while (await accepted.ReceiveAsync(rest, SocketFlags.None, drain.Token) > 0)
+        {
+        }
+    }
+
+    [Fact]
+    public async Task DialToAPortWithNoListener_IsRefusedAtOnce_AndNotRetriedOnADeadSocket()
+    {
+        int port;
+        using (Listen(out port))
+        {
+        }
+        await using var a = await Node.StartAsync(TestNodes.Options("a", "blocking-sockets"));
+        var ghost = NodeId.Parse($"ghost@127.0.0.1:{port}");
+        var error = await Assert.ThrowsAsync<NodeNotReachableException>(() => a.DialAsync(ghost));
+        Assert.Contains("ConnectionRefused", error.Message, StringComparison.Ordinal);
+        // A host name with two addresses (::1 and 127.0.0.1) gets a fresh socket for each; both are refused.
+        error = await Assert.ThrowsAsync<NodeNotReachableException>(() => a.DialAsync(NodeId.Parse($"ghost@localhost:{port}")));
+        Assert.Contains("ConnectionRefused", error.Message, StringComparison.Ordinal);
+    }
+
+    private static Socket Listen(out int port)
+    {
+        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(16);
+        port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        return listener;
+    }
+
+    /// <summary>Answers get with the number of casts it has seen.</summary>
+    private sealed class Counter : GenServer<long>
+    {
+        protected override ValueTask<long> InitAsync(Value args, CancellationToken cancellationToken) => new(0L);
+
+        protected override ValueTask<CallResult<long>> HandleCallAsync(Value request, CallFrom from, long state) =>
+            new(CallResult<long>.WithReply(state, state));
+
+        protected override ValueTask<long> HandleCastAsync(Value message, long state) => new(state + 1);
+    }
+}
