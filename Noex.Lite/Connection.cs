@@ -452,8 +452,8 @@ internal sealed class Connection : IAsyncDisposable
     /// The read loop, on a thread of its own, in blocking receives: the kernel wakes this thread straight when bytes
     /// arrive. An asynchronous receive wakes the runtime's event-loop thread instead, which queues the continuation to
     /// the thread pool and wakes a worker: one more hop and one more wake per inbound batch, and on a two-core machine the
-    /// pool's workers spinning around those hops cost more CPU than the frames themselves (remote benchmark: call-100
-    /// 0.21x to 0.29x raw, cast 1.96M to 2.8M/s, call-1 p50 1.75x to 1.23x raw).
+    /// pool's workers spinning around those hops cost more CPU than the frames themselves (remote benchmark, two runs of
+    /// three rounds each way: call-100 0.18x to 0.27–0.34x raw, call-1 p50 1.29–1.59x to 0.92–1.25x raw).
     /// </summary>
     private void ReadLoop()
     {
