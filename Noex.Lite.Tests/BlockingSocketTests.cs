@@ -66,6 +66,53 @@ public sealed partial class BlockingSocketTests
     }
 
     [Fact]
+    public async Task AStop_EndsASendStalledOnAPeerThatDoesNotRead()
+    {
+        await using var pair = await ProxiedPair.StartAsync((name, seeds) => TestNodes.Options(name, "blocking-sockets", seeds) with
+        {
+            HeartbeatInterval = TimeSpan.FromSeconds(5),
+        });
+        var sink = await pair.A.Runtime.StartAsync(new Counter());
+        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var fromB));
+        pair.ProxyA.Paused = true; // and it stays paused: nothing will ever drain b's kernel buffer
+        var pad = Value.Binary(new byte[64 * 1024]);
+        // Until the write loop stalls; a full queue refuses casts meanwhile (the loop then only waits for the stall).
+        for (var sent = 0; !fromB.SendBlocked && pair.B.Runtime.Cast(sink, pad); sent++)
+        {
+            Assert.True(sent < 2_000, "the send never stalled");
+            if (sent % 8 == 7)
+            {
+                await Task.Yield();
+            }
+        }
+        await ClusterTests.Eventually(() => fromB.SendBlocked);
+
+        // The goodbye cannot get through, so the stop gives up on the drain after its grace and closes the socket,
+        // which ends the blocked send on its thread; nothing is left waiting.
+        await pair.B.StopAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.True(fromB.IsClosed);
+        Assert.False(fromB.SendBlocked);
+    }
+
+    [Fact]
+    public async Task AConnectionThatCloses_IsReleased_ItsDescriptorClosedAtOnce()
+    {
+        await using var pair = await ProxiedPair.StartAsync((name, seeds) => TestNodes.Options(name, "blocking-sockets", seeds));
+        Assert.True(pair.A.TryGetConnection(pair.B.Id, out var onA));
+        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var onB));
+        Assert.False(onA.SocketClosed || onB.SocketClosed);
+
+        pair.ProxyA.ResetAll();
+        pair.ProxyB.ResetAll();
+        // Both sides see the reset, and each releases its connection (not at the next GC): the descriptors are closed.
+        await ClusterTests.Eventually(() => onA.SocketClosed && onB.SocketClosed);
+        // The nodes redial and carry on over new connections.
+        await ClusterTests.Eventually(() => pair.A.IsConnected(pair.B.Id) && pair.B.IsConnected(pair.A.Id));
+        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var again));
+        Assert.NotSame(onB, again);
+    }
+
+    [Fact]
     public async Task DialToAPeerThatNeverAnswers_FailsAtTheHandshakeDeadline()
     {
         using var silent = Listen(out var port);

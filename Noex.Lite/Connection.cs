@@ -112,6 +112,7 @@ internal sealed class Connection : IAsyncDisposable
     private long _bytesSent;      // written by the write loop only
     private volatile bool _started;
     private bool _sendBlocked;
+    private Lazy<Task>? _release;
 
     public Connection(Socket socket, Stream? stream, NodeId peer, ulong peerIncarnation, bool dialed, SessionKeys keys, NodeOptions options, IConnectionHandler handler)
     {
@@ -185,6 +186,9 @@ internal sealed class Connection : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>Whether the socket's descriptor has been closed (the connection was released), for tests.</summary>
+    internal bool SocketClosed => _socket.SafeHandle.IsClosed;
 
     /// <summary>The socket's descriptor, for tests that check it stays in blocking mode.</summary>
     internal IntPtr SocketHandle => _socket.Handle;
@@ -376,7 +380,18 @@ internal sealed class Connection : IAsyncDisposable
         Close(reason);
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Closes the connection, waits for both loops to end, then releases the socket, the buffers and the keys. Safe to
+    /// call more than once and from several places (the transport disposes every connection that closes, and all that
+    /// are left when it stops); each call completes when the release has.
+    /// </summary>
+    public ValueTask DisposeAsync()
+    {
+        var release = new Lazy<Task>(ReleaseAsync, LazyThreadSafetyMode.ExecutionAndPublication);
+        return new(Interlocked.CompareExchange(ref _release, release, null) is { } first ? first.Value : release.Value);
+    }
+
+    private async Task ReleaseAsync()
     {
         Close(CloseReason.LocalShutdown);
         await Task.WhenAll(_readLoop, _writeLoop).ConfigureAwait(false);
@@ -619,9 +634,16 @@ internal sealed class Connection : IAsyncDisposable
     private async Task StalledSendAsync(ReadOnlyMemory<byte> bytes)
     {
         Volatile.Write(ref _sendBlocked, true);
-        // A blocking send returns once every byte is in the kernel; Close shuts the socket down, which ends it with an error.
-        await DedicatedThread.Run("noex send", () => _socket.Send(bytes.Span, SocketFlags.None)).ConfigureAwait(false);
-        Volatile.Write(ref _sendBlocked, false);
+        try
+        {
+            // A blocking send returns once every byte is in the kernel; Close shuts the socket down, which ends it with an
+            // error (the write loop's to handle).
+            await DedicatedThread.Run("noex send", () => _socket.Send(bytes.Span, SocketFlags.None)).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _sendBlocked, false);
+        }
     }
 
     /// <summary>Appends a message to the spill lane (under the send lock).</summary>

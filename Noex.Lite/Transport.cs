@@ -37,6 +37,7 @@ internal sealed class Transport : IAsyncDisposable
     // that span it and _dials are made.
     private readonly ConcurrentDictionary<string, Connection> _connections = new(StringComparer.Ordinal);
     private readonly Dictionary<NodeId, Task<Connection?>> _dials = new();
+    private readonly ConcurrentDictionary<Connection, Task> _releasing = new();
     private readonly CancellationTokenSource _stopping = new();
     private volatile bool _quiescing;
     private readonly SemaphoreSlim _handshakeSlots;
@@ -154,13 +155,30 @@ internal sealed class Transport : IAsyncDisposable
         }
     }
 
-    /// <summary>Removes a closed connection from the table (the node calls this from OnClosed).</summary>
+    /// <summary>
+    /// Removes a closed connection from the table (the node calls this from OnClosed) and releases it once its loops have
+    /// ended: its socket's descriptor is closed now, not whenever the finalizer runs.
+    /// </summary>
     public void Forget(Connection connection)
     {
         lock (_lock)
         {
             _connections.TryRemove(new KeyValuePair<string, Connection>(connection.PeerText, connection));
         }
+        // OnClosed may run on the connection's own read thread, whose end the release waits for: never inline.
+        var release = Task.Run(async () =>
+        {
+            try
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+            {
+                // A TLS stream failing its close notification on a dead socket: the connection is released regardless.
+            }
+        });
+        _releasing[connection] = release;
+        _ = release.ContinueWith(_ => _releasing.TryRemove(connection, out Task? _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     public async ValueTask DisposeAsync()
@@ -182,6 +200,8 @@ internal sealed class Transport : IAsyncDisposable
         {
             await connection.DisposeAsync().ConfigureAwait(false);
         }
+        // And the ones that closed before: the stop returns when every connection's threads have ended.
+        await Task.WhenAll(_releasing.Values).ConfigureAwait(false);
         _stopping.Dispose();
     }
 
