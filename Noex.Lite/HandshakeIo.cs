@@ -158,7 +158,10 @@ internal sealed class HandshakeIo : IDisposable
         }
     }
 
-    /// <summary>Ends the deadline; the socket (and TLS stream) now belong to a connection and are not disposed here.</summary>
+    /// <summary>
+    /// Ends the deadline (a later firing finds the handshake done and does nothing; <see cref="Dispose"/> releases the
+    /// timer): the socket and TLS stream now belong to a connection and are not disposed here.
+    /// </summary>
     /// <exception cref="OperationCanceledException">The deadline or the stop came first.</exception>
     public void HandOver()
     {
@@ -171,8 +174,6 @@ internal sealed class HandshakeIo : IDisposable
             }
             _handedOver = true;
         }
-        _deadline?.Dispose();
-        _onStop.Dispose();
     }
 
     /// <summary>Disposes the socket and stream unless handed over, and the deadline.</summary>
