@@ -247,8 +247,13 @@ public sealed class Node : IAsyncDisposable
     /// <summary>The live connections (a snapshot), for the layers that broadcast.</summary>
     internal Connection[] GetLiveConnections() => _transport.GetConnections();
 
-    /// <summary>Whether a live connection to <paramref name="id"/> exists.</summary>
-    public bool IsConnected(NodeId id) => _transport.TryGetConnection(id, out _);
+    /// <summary>
+    /// Whether a live connection to <paramref name="id"/> exists and this node counts it as up (<see cref="NodeUp"/> has
+    /// been raised for it): once true, the node is among <see cref="GetConnectedNodes"/> and a candidate for placement.
+    /// </summary>
+    /// <remarks>A connection becomes live a moment before the node is marked up (its threads start in between); checking
+    /// the transport alone let a caller see a node as connected that a supervisor would not yet place children on.</remarks>
+    public bool IsConnected(NodeId id) => _transport.TryGetConnection(id, out _) && _membership.GetNode(id)?.Status == NodeStatus.Connected;
 
     /// <summary>
     /// Stops the node gracefully: tells every peer first (they see <see cref="NodeDownReason.GracefulShutdown"/> at once),
