@@ -250,7 +250,7 @@ public class ClusterEdgeTests
         return [.. header, .. body];
     }
 
-    private static X509Certificate2 SelfSigned()
+    internal static X509Certificate2 SelfSigned()
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=noex-test", key, HashAlgorithmName.SHA256);

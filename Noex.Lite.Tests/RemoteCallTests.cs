@@ -26,8 +26,12 @@ public class RemoteCallTests
             new(message["type"].AsString() == "inc" ? state + (message.TryGetProperty("by", out var by) ? by.AsInt64() : 1) : state);
     }
 
-    private static NodeOptions Options(string name, params string[] seeds) => new()
+    /// <summary>Whether both nodes run with <see cref="NodeOptions.UnsafePreferInlineScheduling"/> (the derived class).</summary>
+    protected virtual bool Inline => false;
+
+    private NodeOptions Options(string name, params string[] seeds) => new()
     {
+        UnsafePreferInlineScheduling = Inline,
         Name = name,
         Host = "127.0.0.1",
         Port = 0,

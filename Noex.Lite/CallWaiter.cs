@@ -108,6 +108,32 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
         return true;
     }
 
+    /// <summary>
+    /// Wins the call for a reply with the same single-winner CAS as <see cref="TryComplete"/>, without completing it
+    /// yet: a timeout or cancellation that comes later finds it taken. <see cref="CompleteClaimed"/> hands the reply over.
+    /// </summary>
+    public bool TryClaim(long token)
+    {
+        if (Interlocked.CompareExchange(ref _state, token + 1, token) != token)
+        {
+            return false;
+        }
+
+        Disarm();
+        return true;
+    }
+
+    /// <summary>Completes a call won by <see cref="TryClaim"/>.</summary>
+    /// <param name="reply">The reply.</param>
+    /// <param name="inline">Run the caller's continuation on this thread (a connection's read thread under <see cref="NodeOptions.UnsafePreferInlineScheduling"/>)
+    /// instead of queuing it. A continuation bound to a synchronization context or scheduler is still posted there.</param>
+    public void CompleteClaimed(Value reply, bool inline)
+    {
+        // GetResult sets it back before the waiter can be armed again.
+        _core.RunContinuationsAsynchronously = !inline;
+        _core.SetResult(reply);
+    }
+
     public bool TryFail(long token, Exception error)
     {
         // Same single-winner CAS as TryComplete.
@@ -135,6 +161,7 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
             // the generation moves on, so a stale timer firing in between sees a pending state with no
             // deadline passed and ignores it.
             Volatile.Write(ref _deadline, long.MaxValue);
+            _core.RunContinuationsAsynchronously = true;
             _core.Reset();
             // Done bit set → next even generation; published after the reset so Arm sees a clean core.
             Volatile.Write(ref _state, Volatile.Read(ref _state) + 1);

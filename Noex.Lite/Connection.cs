@@ -113,6 +113,7 @@ internal sealed class Connection : IAsyncDisposable
     private volatile bool _started;
     private bool _sendBlocked;
     private Lazy<Task>? _release;
+    private readonly bool _inline;
 
     public Connection(Socket socket, Stream? stream, NodeId peer, ulong peerIncarnation, bool dialed, SessionKeys keys, NodeOptions options, IConnectionHandler handler)
     {
@@ -131,6 +132,8 @@ internal sealed class Connection : IAsyncDisposable
         _active = new FrameWriter(keys.Send, 0, options.MaxFrameLength);
         _sending = new FrameWriter(keys.Send, 0, options.MaxFrameLength);
         _time = options.TimeProvider;
+        // TLS keeps the pool's write loop: the read thread cannot write to an SslStream while it may be reading from it.
+        _inline = options.UnsafePreferInlineScheduling && stream is null;
         _lastReceived = _lastSent = _time.GetTimestamp();
     }
 
@@ -257,10 +260,11 @@ internal sealed class Connection : IAsyncDisposable
             // Only the sender that finds the queue empty needs to wake the write loop; later ones ride along.
             wake = _queuedMessages == 1 && !_heartbeatRequested;
         }
-        if (wake)
+        if (wake && !InlineScheduling.TryDeferFlush(this))
         {
             _writeSignal.Set();
         }
+        InlineScheduling.NoteEnqueued();
         return EnqueueResult.Queued;
     }
 
@@ -472,19 +476,40 @@ internal sealed class Connection : IAsyncDisposable
     /// </summary>
     private void ReadLoop()
     {
+        if (_inline)
+        {
+            InlineScheduling.EnableOnThisThread();
+        }
         try
         {
             while (true)
             {
                 // Close shuts the socket down, which ends a blocked receive with 0 or an error.
                 var memory = ReceiveBuffer.Span;
+                if (_inline)
+                {
+                    SpinForBytes();
+                }
                 var read = _stream is null ? _socket.Receive(memory, SocketFlags.None) : _stream.Read(memory);
                 if (read == 0)
                 {
                     Close(CloseReason.ConnectionClosed);
                     return;
                 }
-                if (!Deliver(read))
+                bool delivered;
+                try
+                {
+                    delivered = Deliver(read);
+                }
+                finally
+                {
+                    if (_inline)
+                    {
+                        // What this read set off runs now, even if a later message of it broke the protocol.
+                        InlineScheduling.RunDeferred();
+                    }
+                }
+                if (!delivered)
                 {
                     Close(CloseReason.ProtocolError, _reader.CreateException());
                     return;
@@ -508,14 +533,18 @@ internal sealed class Connection : IAsyncDisposable
     /// the transport micro benchmark drives without a socket. Follow with <see cref="FinishBatch"/> once it is sent.
     /// </summary>
     /// <param name="more">Set when the spill lane still holds data: take another batch without waiting for a signal.</param>
-    internal FrameWriter? TakeBatch(out bool more)
+    /// <param name="maxBytes">Take nothing if more than this is queued, or anything waits in the spill lane (the read
+    /// thread's limit); null then too.</param>
+    internal FrameWriter? TakeBatch(out bool more, int maxBytes = int.MaxValue)
     {
         TaskCompletionSource? waiter;
         FrameWriter batch;
         lock (_sendLock)
         {
             more = false;
-            if (_closed || (_queuedMessages == 0 && !_heartbeatRequested))
+            // One batch at a time: the read thread (inline scheduling) and the write loop both take batches.
+            if (_closed || _inFlight || (_queuedMessages == 0 && !_heartbeatRequested)
+                || (maxBytes != int.MaxValue && (_queuedBytes > maxBytes || _spillEnd > _spillStart)))
             {
                 return null;
             }
@@ -557,17 +586,24 @@ internal sealed class Connection : IAsyncDisposable
             Telemetry.BytesSent.Add(batch.WrittenMemory.Length);
         }
         TaskCompletionSource? drained = null;
+        bool more;
         lock (_sendLock)
         {
             batch.Clear();
             _inFlight = false;
-            if (_queuedMessages == 0 && !_heartbeatRequested)
+            more = _queuedMessages > 0 || _heartbeatRequested;
+            if (!more)
             {
                 drained = _drainWaiter;
                 _drainWaiter = null;
             }
         }
         drained?.TrySetResult();
+        if (more)
+        {
+            // The other taker may have found this batch in flight and gone back to waiting.
+            _writeSignal.Set();
+        }
     }
 
     private async Task WriteLoopAsync()
@@ -607,6 +643,42 @@ internal sealed class Connection : IAsyncDisposable
         {
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+        {
+            Close(CloseReason.ConnectionReset, e);
+        }
+    }
+
+    /// <summary>Yields a while, looking for bytes, before the read thread blocks (see <see cref="InlineScheduling.SpinsBeforeBlocking"/>).</summary>
+    private void SpinForBytes()
+    {
+        for (var spin = 0; spin < InlineScheduling.SpinsBeforeBlocking && _socket.Available == 0; spin++)
+        {
+            Thread.Yield();
+        }
+    }
+
+    /// <summary>
+    /// Sends what is queued from the read thread (inline scheduling): one small batch when the kernel has room for it
+    /// and the write loop is idle, else the write loop is woken to send it as usual.
+    /// </summary>
+    internal void FlushFromReadThread()
+    {
+        try
+        {
+            // A TLS connection's bytes go through its stream, which only the write loop writes.
+            if (_stream is not null || !_socket.Poll(0, SelectMode.SelectWrite) || TakeBatch(out _, InlineScheduling.MaxInlineSend) is not { } batch)
+            {
+                _writeSignal.Set();
+                return;
+            }
+            var bytes = batch.WrittenSpan;
+            while (!bytes.IsEmpty)
+            {
+                bytes = bytes[_socket.Send(bytes, SocketFlags.None)..];
+            }
+            FinishBatch(batch);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
             Close(CloseReason.ConnectionReset, e);
         }

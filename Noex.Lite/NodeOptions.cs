@@ -91,6 +91,20 @@ public sealed record NodeOptions
     /// <summary>What a sender meets when a peer's outbound queue is full. Default <see cref="OverloadPolicy.Wait"/>.</summary>
     public OverloadPolicy OverloadPolicy { get; init; } = OverloadPolicy.Wait;
 
+    /// <summary>
+    /// Runs what a connection's read sets off on its read thread instead of the thread pool: the continuations of the
+    /// calls it answers, one turn of each process it wakes, and the send of what they queue. Default off.
+    /// </summary>
+    /// <remarks>
+    /// Every handoff to the pool costs a worker wake-up; without them remote calls under load go up to about twice as
+    /// fast (see README). The price is Kestrel's <c>UnsafePreferInlineScheduling</c> price: code after an <c>await</c>
+    /// of a remote call, and every handler of a process woken by a remote message, may run on the read thread, so any
+    /// of it that blocks (a synchronous wait, <c>.Result</c>, a long computation) holds up every message behind it on
+    /// that connection, and one that waits synchronously for a reply on the same connection deadlocks it. Turn it on
+    /// only when such code never blocks.
+    /// </remarks>
+    public bool UnsafePreferInlineScheduling { get; init; }
+
     /// <summary>The most connections that may be in their handshake at once; more are refused. Default 64.</summary>
     public int MaxPendingHandshakes { get; init; } = 64;
 

@@ -247,7 +247,14 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
                 }
                 if (_pending.TryRemove(BinaryPrimitives.ReadInt64LittleEndian(message[1..]), out var pending))
                 {
-                    pending.Waiter.TryComplete(pending.Token, reply);
+                    if (!InlineScheduling.OnThisThread)
+                    {
+                        pending.Waiter.TryComplete(pending.Token, reply);
+                    }
+                    else if (pending.Waiter.TryClaim(pending.Token))
+                    {
+                        pending.Waiter.CompleteClaimed(reply, inline: true);
+                    }
                 }
                 return true;
             case TypeCallError when message.Length >= 10:
