@@ -21,6 +21,8 @@ switch (verb)
               micro [BenchmarkDotNet options]   micro benchmarks, e.g. micro --filter '*'
               remote [--seconds S] [--outstanding N] [--rounds R] [--peer protoactor|akka[,...]] [--stats]
                                                 two processes on 127.0.0.1: remote calls against a raw-socket baseline,
+                                                with default scheduling and again with UnsafePreferInlineScheduling
+                                                (inline-*),
                                                 and with --peer the same scenarios on Proto.Actor / Akka.NET remoting;
                                                 --rounds repeats baseline and scenarios R times and prints medians;
                                                 --stats prints frames and socket writes/reads per operation

@@ -4,7 +4,9 @@ namespace Noex.Lite.Bench.Remote;
 
 /// <summary>
 /// The Noex.Lite scenarios of the remote benchmark: a two-node cluster (this process and the server process) with a
-/// cluster secret, and a GenServer on the server that answers <c>{"type":"get","key":"k1"}</c> with an integer.
+/// cluster secret, and a GenServer on the server that answers <c>{"type":"get","key":"k1"}</c> with an integer. Each
+/// runs twice: with the default scheduling, and with <see cref="NodeOptions.UnsafePreferInlineScheduling"/> on both
+/// nodes (scenarios prefixed <c>inline-</c>).
 /// </summary>
 public static class NoexRemote
 {
@@ -14,21 +16,22 @@ public static class NoexRemote
     private static readonly Value s_inc = Value.Parse("""{"type":"inc","key":"k1"}""");
 
     /// <summary>The server process: a node hosting the store; prints "LISTENING &lt;port&gt; &lt;node id&gt; &lt;process id&gt;".</summary>
-    public static async Task RunServerAsync()
+    public static async Task RunServerAsync(bool inline)
     {
-        await using var node = await Node.StartAsync(Options("server"));
+        await using var node = await Node.StartAsync(Options("server", inline));
         var store = await node.Runtime.StartAsync(new Store());
         Console.WriteLine($"LISTENING {node.ListenPort} {node.Id} {store.Id}");
         Console.Out.Flush();
         await Task.Run(() => Console.In.ReadToEnd());
     }
 
-    public static async Task<List<ScenarioResult>> RunClientAsync(string serverLine, int outstanding, TimeSpan duration, bool stats = false, int serverPid = 0)
+    public static async Task<List<ScenarioResult>> RunClientAsync(string serverLine, int outstanding, TimeSpan duration, bool inline, bool stats = false, int serverPid = 0)
     {
+        var prefix = inline ? "inline-" : "";
         using var counters = stats ? new TransportStats(serverPid) : null;
         var parts = serverLine.Split(' ');
         var store = new ProcessRef(parts[0], long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
-        await using var node = await Node.StartAsync(Options("client") with { Seeds = [parts[0]] });
+        await using var node = await Node.StartAsync(Options("client", inline) with { Seeds = [parts[0]] });
         var deadline = Stopwatch.GetTimestamp() + 30 * Stopwatch.Frequency;
         while (!node.IsConnected(NodeId.Parse(parts[0])))
         {
@@ -40,18 +43,19 @@ public static class NoexRemote
         }
         return
         [
-            await CallsAsync(node.Runtime, store, "call-1", 1, duration, counters),
-            await CallsAsync(node.Runtime, store, $"call-{outstanding}", outstanding, duration, counters),
-            await WarmCastsAsync(node, store, 1_000_000, counters),
+            await CallsAsync(node.Runtime, store, $"{prefix}call-1", 1, duration, counters),
+            await CallsAsync(node.Runtime, store, $"{prefix}call-{outstanding}", outstanding, duration, counters),
+            await WarmCastsAsync(node, store, $"{prefix}cast", 1_000_000, counters),
         ];
     }
 
-    private static NodeOptions Options(string name) => new()
+    private static NodeOptions Options(string name, bool inline) => new()
     {
         Name = name,
         Host = "127.0.0.1",
         Port = 0,
         ClusterSecret = Secret,
+        UnsafePreferInlineScheduling = inline,
     };
 
     private static async Task<ScenarioResult> CallsAsync(ProcessRuntime runtime, ProcessRef store, string scenario, int callers, TimeSpan duration, TransportStats? counters)
@@ -95,14 +99,14 @@ public static class NoexRemote
     /// A first flood of casts warms up what the call scenarios do not reach (the outbound queue's buffers grow to the
     /// flood's high-water mark once and are reused); its figures are printed as a note, the second flood is the result.
     /// </summary>
-    private static async Task<ScenarioResult> WarmCastsAsync(Node node, ProcessRef store, int count, TransportStats? counters)
+    private static async Task<ScenarioResult> WarmCastsAsync(Node node, ProcessRef store, string scenario, int count, TransportStats? counters)
     {
-        var cold = await CastsAsync(node, store, count, null);
-        Console.WriteLine($"(cast, first flood: {cold.OpsPerSecond:N0} casts/s, {cold.AllocBytesPerOp:0.0} B/cast)");
-        return await CastsAsync(node, store, count, counters);
+        var cold = await CastsAsync(node, store, scenario, count, null);
+        Console.WriteLine($"({scenario}, first flood: {cold.OpsPerSecond:N0} casts/s, {cold.AllocBytesPerOp:0.0} B/cast)");
+        return await CastsAsync(node, store, scenario, count, counters);
     }
 
-    private static async Task<ScenarioResult> CastsAsync(Node node, ProcessRef store, int count, TransportStats? counters)
+    private static async Task<ScenarioResult> CastsAsync(Node node, ProcessRef store, string scenario, int count, TransportStats? counters)
     {
         var before = (await node.Runtime.CallAsync(store, s_count)).AsInt64();
         var snapshot = counters?.Snapshot();
@@ -128,10 +132,10 @@ public static class NoexRemote
         allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
         if (counters is not null)
         {
-            TransportStats.Print("cast", snapshot!.Value, counters.Snapshot(), count);
+            TransportStats.Print(scenario, snapshot!.Value, counters.Snapshot(), count);
             // Whether the sender or the receiver limits the rate: the time to queue every cast against the time until
             // the server has handled them all.
-            Console.WriteLine($"  cast: all queued after {enqueued.TotalMilliseconds:N0} ms, all handled after {elapsed.TotalMilliseconds:N0} ms");
+            Console.WriteLine($"  {scenario}: all queued after {enqueued.TotalMilliseconds:N0} ms, all handled after {elapsed.TotalMilliseconds:N0} ms");
         }
         if (after - before != count)
         {
@@ -139,9 +143,9 @@ public static class NoexRemote
         }
         if (waited > 0)
         {
-            Console.WriteLine($"(cast: the outbound queue was full {waited:N0} times; the sender waited)");
+            Console.WriteLine($"({scenario}: the outbound queue was full {waited:N0} times; the sender waited)");
         }
-        return new ScenarioResult("cast", 1, count / elapsed.TotalSeconds, 0, 0, (double)allocated / count);
+        return new ScenarioResult(scenario, 1, count / elapsed.TotalSeconds, 0, 0, (double)allocated / count);
     }
 
     /// <summary>Answers get with an integer and counts casts.</summary>

@@ -74,9 +74,10 @@ public static class RemoteHarness
                 results.Add(await RawEcho.RunClientAsync($"baseline-{outstanding}", server.Port, outstanding, duration));
             }
 
-            await using (var server = await ServerProcess.StartAsync("noex"))
+            foreach (var inline in new[] { false, true })
             {
-                results.AddRange(await NoexRemote.RunClientAsync(server.Detail, outstanding, duration, stats, server.Pid));
+                await using var server = await ServerProcess.StartAsync(inline ? "noex-inline" : "noex");
+                results.AddRange(await NoexRemote.RunClientAsync(server.Detail, outstanding, duration, inline, stats, server.Pid));
             }
 
             peersOk &= await RemotePeers.RunAsync(peers, outstanding, duration, results);
@@ -97,7 +98,8 @@ public static class RemoteHarness
                 await RawEcho.RunServerAsync();
                 return 0;
             case "noex":
-                await NoexRemote.RunServerAsync();
+            case "noex-inline":
+                await NoexRemote.RunServerAsync(inline: kind == "noex-inline");
                 return 0;
             default:
                 if (await RemotePeers.TryRunServerAsync(kind))
