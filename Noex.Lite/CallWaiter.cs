@@ -95,7 +95,15 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
     /// <summary>The value task for the call just armed.</summary>
     public ValueTask<Value> Task => new(this, _core.Version);
 
-    public bool TryComplete(long token, Value reply)
+    public bool TryComplete(long token, Value reply) => TryComplete(token, reply, inline: false);
+
+    /// <summary>Completes the call identified by <paramref name="token"/> with a reply; false if it is no longer waiting.</summary>
+    /// <param name="token">The token the call was armed with.</param>
+    /// <param name="reply">The reply.</param>
+    /// <param name="inline">Run the caller's continuation on this thread (a connection's read thread under
+    /// <see cref="NodeOptions.UnsafePreferInlineScheduling"/>) instead of queuing it. A continuation bound to a
+    /// synchronization context or scheduler is still posted there.</param>
+    public bool TryComplete(long token, Value reply, bool inline)
     {
         // Exactly one completer wins this CAS (see remarks); a stale or second reply fails it.
         if (Interlocked.CompareExchange(ref _state, token + 1, token) != token)
@@ -104,34 +112,10 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
         }
 
         Disarm();
-        _core.SetResult(reply);
-        return true;
-    }
-
-    /// <summary>
-    /// Wins the call for a reply with the same single-winner CAS as <see cref="TryComplete"/>, without completing it
-    /// yet: a timeout or cancellation that comes later finds it taken. <see cref="CompleteClaimed"/> hands the reply over.
-    /// </summary>
-    public bool TryClaim(long token)
-    {
-        if (Interlocked.CompareExchange(ref _state, token + 1, token) != token)
-        {
-            return false;
-        }
-
-        Disarm();
-        return true;
-    }
-
-    /// <summary>Completes a call won by <see cref="TryClaim"/>.</summary>
-    /// <param name="reply">The reply.</param>
-    /// <param name="inline">Run the caller's continuation on this thread (a connection's read thread under <see cref="NodeOptions.UnsafePreferInlineScheduling"/>)
-    /// instead of queuing it. A continuation bound to a synchronization context or scheduler is still posted there.</param>
-    public void CompleteClaimed(Value reply, bool inline)
-    {
         // GetResult sets it back before the waiter can be armed again.
         _core.RunContinuationsAsynchronously = !inline;
         _core.SetResult(reply);
+        return true;
     }
 
     public bool TryFail(long token, Exception error)

@@ -13,8 +13,8 @@ namespace Noex.Lite;
 /// <para>
 /// With the option on, the read thread does it all in order: it completes each reply's caller inline (the caller's
 /// code after its <c>await</c> runs right there), gathers the processes the read woke and runs one turn of each after
-/// the read, and then sends what all that queued itself, with one write per connection, instead of waking the write
-/// loop. The next receive follows. This is Kestrel's <c>UnsafePreferInlineScheduling</c> trade: the fastest path, and
+/// the read, and sends what all that queued itself (every <see cref="FlushEvery"/> messages, and at the end of the
+/// read) instead of waking the write loop. The next receive follows. This is Kestrel's <c>UnsafePreferInlineScheduling</c> trade: the fastest path, and
 /// user code that blocks (a synchronous wait, a long computation) stalls every message behind it on that connection.
 /// </para>
 /// </remarks>
@@ -51,6 +51,9 @@ internal static class InlineScheduling
     [ThreadStatic]
     private static List<Connection>? t_flushes;
 
+    [ThreadStatic]
+    private static int t_sinceFlush;
+
     /// <summary>Whether the calling thread is a read thread running inline.</summary>
     public static bool OnThisThread => t_enabled;
 
@@ -85,9 +88,6 @@ internal static class InlineScheduling
         t_flushes!.Add(connection);
         return true;
     }
-
-    [ThreadStatic]
-    private static int t_sinceFlush;
 
     /// <summary>Counts a message queued on this thread, and sends what has gathered once there is a batch of it.</summary>
     public static void NoteEnqueued()

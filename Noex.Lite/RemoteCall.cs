@@ -247,14 +247,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
                 }
                 if (_pending.TryRemove(BinaryPrimitives.ReadInt64LittleEndian(message[1..]), out var pending))
                 {
-                    if (!InlineScheduling.OnThisThread)
-                    {
-                        pending.Waiter.TryComplete(pending.Token, reply);
-                    }
-                    else if (pending.Waiter.TryClaim(pending.Token))
-                    {
-                        pending.Waiter.CompleteClaimed(reply, inline: true);
-                    }
+                    pending.Waiter.TryComplete(pending.Token, reply, inline: InlineScheduling.OnThisThread);
                 }
                 return true;
             case TypeCallError when message.Length >= 10:
