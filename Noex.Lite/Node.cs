@@ -527,27 +527,3 @@ public sealed class Node : IAsyncDisposable
         public void OnClosed(Connection connection, CloseReason reason, Exception? error) => Node!.OnClosed(connection, reason);
     }
 }
-
-/// <summary>A node could not be reached: not connected, refused, or timed out (the seeds' <c>NodeNotReachableError</c>).</summary>
-public sealed class NodeNotReachableException : NoexException
-{
-    /// <summary>Creates the exception.</summary>
-    /// <param name="nodeId">The node.</param>
-    /// <param name="reason">Why it could not be reached.</param>
-    public NodeNotReachableException(NodeId nodeId, string reason)
-        : this(nodeId.ToString(), reason)
-    {
-    }
-
-    /// <summary>Creates the exception for a node named by its id text (as process refs carry it).</summary>
-    /// <param name="nodeId">The node's id text.</param>
-    /// <param name="reason">Why it could not be reached.</param>
-    public NodeNotReachableException(string nodeId, string reason)
-        : base($"Node {nodeId} is not reachable: {reason}")
-    {
-        NodeId = nodeId;
-    }
-
-    /// <summary>The node that could not be reached, as <c>name@host:port</c>.</summary>
-    public string NodeId { get; }
-}

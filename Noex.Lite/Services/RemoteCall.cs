@@ -3,20 +3,6 @@ using System.Buffers.Binary;
 
 namespace Noex.Lite;
 
-/// <summary>Routes calls and casts addressed to processes of other nodes (the runtime asks it for every non-local ref).</summary>
-internal interface IRemoteRouter
-{
-    ValueTask<Value> CallAsync(ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken);
-
-    bool Cast(ProcessRef target, Value message);
-
-    /// <summary>A cast that meets a full outbound queue with the node's overload policy (see ProcessRuntime.CastAsync).</summary>
-    ValueTask<bool> CastAsync(ProcessRef target, Value message, CancellationToken cancellationToken);
-
-    /// <summary>Stops a process of another node and waits until it has ended (protocol.md §5.3).</summary>
-    Task StopAsync(ProcessRef target, ExitReason reason, CancellationToken cancellationToken);
-}
-
 /// <summary>
 /// Remote calls and casts (the seeds' <c>RemoteCall</c>): the messages of protocol.md §5.2, the table of calls waiting for
 /// a reply, and the delivery of calls and casts that arrive from peers.
@@ -417,20 +403,4 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
             ValueCodec.Encode(detail, writer);
         }
     }
-}
-
-/// <summary>A node's outbound queue is full and the overload policy is to reject (see <see cref="NodeOptions.OverloadPolicy"/>).</summary>
-public sealed class NodeOverloadedException : NoexException
-{
-    /// <summary>Creates the exception.</summary>
-    /// <param name="nodeId">The node whose queue is full.</param>
-    /// <param name="queuedBytes">The bytes waiting for it.</param>
-    public NodeOverloadedException(NodeId nodeId, long queuedBytes)
-        : base($"The outbound queue to {nodeId} is full ({queuedBytes} bytes waiting; raise NodeOptions.MaxOutboundQueueBytes or slow down).")
-    {
-        NodeId = nodeId;
-    }
-
-    /// <summary>The node whose queue is full.</summary>
-    public NodeId NodeId { get; }
 }

@@ -34,12 +34,6 @@ internal interface IConnectionHandler
     void OnClosed(Connection connection, CloseReason reason, Exception? error);
 }
 
-/// <summary>What encodes one outbound message straight into the frame being built (a struct, so no boxing).</summary>
-internal interface IOutboundMessage
-{
-    void Write(IBufferWriter<byte> writer);
-}
-
 /// <summary>The outcome of <see cref="Connection.TryEnqueue{TMessage}"/>.</summary>
 internal enum EnqueueResult
 {

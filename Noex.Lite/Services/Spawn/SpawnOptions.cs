@@ -102,36 +102,3 @@ public sealed record RemoteStartOptions
         Args = Args,
     };
 }
-
-/// <summary>The seeds' static <c>RemoteSpawn</c>: spawns from the default node (see <see cref="Cluster"/>).</summary>
-public static class RemoteSpawn
-{
-    /// <summary>Spawns <paramref name="behaviorName"/> on <paramref name="targetNode"/> from the default node. See <see cref="Node.SpawnAsync"/>.</summary>
-    /// <param name="behaviorName">A behaviour registered on the target node.</param>
-    /// <param name="targetNode">The node to spawn on.</param>
-    /// <param name="options">Name, registration, timeouts, init args; null for the defaults.</param>
-    /// <param name="cancellationToken">Abandons the spawn (anything it started is stopped).</param>
-    /// <returns>The new process.</returns>
-    /// <exception cref="ClusterNotStartedException">No default node is running.</exception>
-    public static Task<ProcessRef> SpawnAsync(string behaviorName, NodeId targetNode, SpawnOptions? options = null, CancellationToken cancellationToken = default) =>
-        Cluster.Default.SpawnAsync(behaviorName, targetNode, options, cancellationToken);
-}
-
-/// <summary>Why a cast was not delivered.</summary>
-public enum DeadLetterReason : byte
-{
-    /// <summary>The sending node has no connection to the target's node.</summary>
-    NodeUnreachable = 1,
-    /// <summary>The outbound queue to the target's node was full.</summary>
-    QueueFull,
-    /// <summary>The cast reached the target's node, but no such process runs there (raised on that node).</summary>
-    NoProcess,
-    /// <summary>The cast reached the target's node, but the process's mailbox refused it (raised on that node).</summary>
-    MailboxFull,
-}
-
-/// <summary>A cast that was not delivered (<see cref="Node.DeadLetter"/>).</summary>
-/// <param name="Target">The process it was sent to.</param>
-/// <param name="Message">The message.</param>
-/// <param name="Reason">Why it was not delivered.</param>
-public readonly record struct DeadLetterEvent(ProcessRef Target, Value Message, DeadLetterReason Reason);

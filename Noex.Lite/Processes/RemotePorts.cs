@@ -1,5 +1,19 @@
 namespace Noex.Lite;
 
+/// <summary>Routes calls and casts addressed to processes of other nodes (the runtime asks it for every non-local ref).</summary>
+internal interface IRemoteRouter
+{
+    ValueTask<Value> CallAsync(ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken);
+
+    bool Cast(ProcessRef target, Value message);
+
+    /// <summary>A cast that meets a full outbound queue with the node's overload policy (see ProcessRuntime.CastAsync).</summary>
+    ValueTask<bool> CastAsync(ProcessRef target, Value message, CancellationToken cancellationToken);
+
+    /// <summary>Stops a process of another node and waits until it has ended (protocol.md §5.3).</summary>
+    Task StopAsync(ProcessRef target, ExitReason reason, CancellationToken cancellationToken);
+}
+
 /// <summary>
 /// Monitors, links and exit signals whose other end is on another node: the runtime hands every non-local case here
 /// (set by the node that owns the runtime), and tells it about every process that ends.
@@ -23,24 +37,4 @@ internal interface IRemoteSignals
 
     /// <summary>A local process ended (called once, from its teardown, after it stopped being alive).</summary>
     void OnExit(ProcessCell cell, ExitReason reason);
-}
-
-/// <summary>The node's <see cref="IRemoteSignals"/>: monitors go to <see cref="RemoteMonitor"/>, links and exits to <see cref="RemoteLink"/>.</summary>
-internal sealed class RemoteSignals(RemoteMonitor monitors, RemoteLink links) : IRemoteSignals
-{
-    public void Monitor(ProcessCell watcher, MonitorRef monitor) => monitors.Watch(watcher, monitor);
-
-    public void Demonitor(MonitorRef monitor) => monitors.Unwatch(monitor);
-
-    public void Link(ProcessCell local, ProcessRef remote) => links.Link(local, remote);
-
-    public void Unlink(ProcessRef local, ProcessRef remote) => links.Unlink(local, remote);
-
-    public bool Exit(ProcessRef target, ExitReason reason, ProcessRef from) => links.Exit(target, reason, from);
-
-    public void OnExit(ProcessCell cell, ExitReason reason)
-    {
-        monitors.OnExit(cell, reason);
-        links.OnExit(cell, reason);
-    }
 }

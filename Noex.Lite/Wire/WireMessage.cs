@@ -17,3 +17,9 @@ internal readonly struct IdMessage(byte type, long id) : IOutboundMessage
         writer.Advance(9);
     }
 }
+
+/// <summary>What encodes one outbound message straight into the frame being built (a struct, so no boxing).</summary>
+internal interface IOutboundMessage
+{
+    void Write(IBufferWriter<byte> writer);
+}
