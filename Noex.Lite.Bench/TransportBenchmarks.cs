@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net.Sockets;
 using BenchmarkDotNet.Attributes;
 
@@ -38,7 +39,7 @@ public class TransportBenchmarks
         var toClient = Enumerable.Range(100, 32).Select(i => (byte)i).ToArray();
         var options = new NodeOptions { Name = "bench", ClusterSecret = "bench-secret" };
         _runtime = new ProcessRuntime();
-        _remote = new RemoteCall(null!, _runtime);
+        _remote = new RemoteCall(new BenchNode(_runtime, options));
         var serverId = NodeId.Parse("server@127.0.0.1:4370");
         _target = new ProcessRef(serverId.ToString(), 7);
         _client = new Connection(new Socket(SocketType.Stream, ProtocolType.Tcp), null, serverId, 1, dialed: true,
@@ -104,6 +105,41 @@ public class TransportBenchmarks
             }
             from.FinishBatch(batch);
         }
+    }
+
+    /// <summary>The node as RemoteCall sees it: a runtime and options, and no connections of its own (the benchmark hands
+    /// it the connection to call on).</summary>
+    private sealed class BenchNode(ProcessRuntime runtime, NodeOptions options) : INodeContext, IConnectionTable
+    {
+        public NodeId Id { get; } = NodeId.Parse("client@127.0.0.1:4371");
+
+        public ulong Incarnation => 1;
+
+        public NodeOptions Options => options;
+
+        public ProcessRuntime Runtime => runtime;
+
+        public TimeSpan Uptime => TimeSpan.Zero;
+
+        public IConnectionTable Connections => this;
+
+        public void RaiseDeadLetter(ProcessRef target, Value message, DeadLetterReason reason)
+        {
+        }
+
+        public bool TryGetConnection(NodeId peer, [NotNullWhen(true)] out Connection? connection)
+        {
+            connection = null;
+            return false;
+        }
+
+        public bool TryGetConnection(string peer, [NotNullWhen(true)] out Connection? connection)
+        {
+            connection = null;
+            return false;
+        }
+
+        public Connection[] GetConnections() => [];
     }
 
     private sealed class ClientSide(RemoteCall remote) : IConnectionHandler

@@ -43,7 +43,7 @@ public sealed partial class BlockingSocketTests
             await pair.B.Runtime.CallAsync(echo, "get");
         }
         // A stall: the proxy stops reading, the kernel's buffers fill, and the send finishes on a thread of its own.
-        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var fromB));
+        Assert.True(pair.B.Connections.TryGetConnection(pair.A.Id, out var fromB));
         pair.ProxyA.Paused = true;
         var pad = Value.Binary(new byte[64 * 1024]);
         var sent = 0;
@@ -60,7 +60,7 @@ public sealed partial class BlockingSocketTests
         pair.ProxyA.Paused = false;
         Assert.Equal(sent, (await pair.B.Runtime.CallAsync(echo, "get", TimeSpan.FromSeconds(60))).AsInt64());
 
-        Assert.True(pair.A.TryGetConnection(pair.B.Id, out var fromA));
+        Assert.True(pair.A.Connections.TryGetConnection(pair.B.Id, out var fromA));
         Assert.True(IsBlocking(fromA), "a's socket turned non-blocking");
         Assert.True(IsBlocking(fromB), "b's socket turned non-blocking");
     }
@@ -73,7 +73,7 @@ public sealed partial class BlockingSocketTests
             HeartbeatInterval = TimeSpan.FromSeconds(5),
         });
         var sink = await pair.A.Runtime.StartAsync(new Counter());
-        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var fromB));
+        Assert.True(pair.B.Connections.TryGetConnection(pair.A.Id, out var fromB));
         pair.ProxyA.Paused = true; // and it stays paused: nothing will ever drain b's kernel buffer
         var pad = Value.Binary(new byte[64 * 1024]);
         // Until the write loop stalls; a full queue refuses casts meanwhile (the loop then only waits for the stall).
@@ -98,8 +98,8 @@ public sealed partial class BlockingSocketTests
     public async Task AConnectionThatCloses_IsReleased_ItsDescriptorClosedAtOnce()
     {
         await using var pair = await ProxiedPair.StartAsync((name, seeds) => TestNodes.Options(name, "blocking-sockets", seeds));
-        Assert.True(pair.A.TryGetConnection(pair.B.Id, out var onA));
-        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var onB));
+        Assert.True(pair.A.Connections.TryGetConnection(pair.B.Id, out var onA));
+        Assert.True(pair.B.Connections.TryGetConnection(pair.A.Id, out var onB));
         Assert.False(onA.SocketClosed || onB.SocketClosed);
 
         pair.ProxyA.ResetAll();
@@ -108,7 +108,7 @@ public sealed partial class BlockingSocketTests
         await ClusterTests.Eventually(() => onA.SocketClosed && onB.SocketClosed);
         // The nodes redial and carry on over new connections.
         await ClusterTests.Eventually(() => pair.A.IsConnected(pair.B.Id) && pair.B.IsConnected(pair.A.Id));
-        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var again));
+        Assert.True(pair.B.Connections.TryGetConnection(pair.A.Id, out var again));
         Assert.NotSame(onB, again);
     }
 

@@ -33,7 +33,7 @@ public sealed class CastBackpressureTests
     /// into the kernel and release the cast, so the fill goes on until the kernel is the one refusing.</remarks>
     private static async Task<(long Next, ValueTask<bool> Waiting)> FillAsync(Node sender, ProcessRef target, CancellationToken token = default, long first = 0)
     {
-        Assert.True(sender.TryGetConnection(target.Node, out var connection));
+        Assert.True(sender.Connections.TryGetConnection(target.Node, out var connection));
         for (var i = first; i < first + 100_000; i++)
         {
             var cast = sender.Runtime.CastAsync(target, Numbered(i), token);
@@ -61,7 +61,7 @@ public sealed class CastBackpressureTests
         var deadLetters = new ConcurrentQueue<DeadLetterEvent>();
         pair.B.DeadLetter += deadLetters.Enqueue;
         var recorder = await pair.A.Runtime.StartAsync(new SequenceRecorder());
-        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var connection));
+        Assert.True(pair.B.Connections.TryGetConnection(pair.A.Id, out var connection));
 
         pair.ProxyA.Paused = true;
         var (queued, waiting) = await FillAsync(pair.B, recorder);
@@ -124,7 +124,7 @@ public sealed class CastBackpressureTests
         Assert.Equal(refusedAt, letter.Message["seq"].AsInt64());
         pair.ProxyA.Paused = false;
         // Reject applies to the counting call as well: ask once the queue has drained.
-        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var connection));
+        Assert.True(pair.B.Connections.TryGetConnection(pair.A.Id, out var connection));
         await ClusterTests.Eventually(() => connection.QueuedBytes == 0);
         // Everything before the refused cast arrives, in order (the recorder checks), and nothing after it was sent.
         // Asked from b: the call travels behind b's casts on the same connection, so it is answered after them.
@@ -204,7 +204,7 @@ public sealed class CastBackpressureTests
             MaxOutboundQueueBytes = 16L * 1024 * 1024,
         });
         var recorder = await pair.A.Runtime.StartAsync(new SequenceRecorder());
-        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var connection));
+        Assert.True(pair.B.Connections.TryGetConnection(pair.A.Id, out var connection));
 
         pair.ProxyA.Paused = true;
         // Past what the kernel takes, until the queue itself holds 4 MiB (the write loop may run at any time, so it is

@@ -170,7 +170,7 @@ public class ClusterFaultTests(ITestOutputHelper output)
         // T18: 8 MiB at 1.5 MiB/s takes ~5 s, far beyond the 2.1 s detector: only the bytes arriving keep the link alive.
         await using var pair = await Pair.StartAsync(TimeSpan.FromMilliseconds(700));
         pair.ProxyA.BytesPerSecond = 3 * 512 * 1024;
-        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var connection));
+        Assert.True(pair.B.Connections.TryGetConnection(pair.A.Id, out var connection));
         var large = new byte[8 * 1024 * 1024];
         large[0] = 0x7f; // a message type a does not know: dropped and counted once the whole frame is verified
 
@@ -195,7 +195,7 @@ public class ClusterFaultTests(ITestOutputHelper output)
             OverloadPolicy = policy,
         });
         var sink = await pair.A.Runtime.StartAsync(new Sink());
-        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var connection));
+        Assert.True(pair.B.Connections.TryGetConnection(pair.A.Id, out var connection));
         var payload = Value.Binary(new byte[16 * 1024]);
         var calls = new List<Task<Value>>();
 

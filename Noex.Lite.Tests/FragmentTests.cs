@@ -313,7 +313,7 @@ public class FragmentTests
         var downs = new ConcurrentQueue<NodeDownReason>();
         a.NodeDown += (_, reason) => downs.Enqueue(reason);
         await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
-        Assert.True(b.TryGetConnection(a.Id, out var connection));
+        Assert.True(b.Connections.TryGetConnection(a.Id, out var connection));
 
         // A message of at most 64 KiB goes out as it is: here the last fragment of a message that never began.
         Assert.Equal(EnqueueResult.Queued, connection.TryEnqueue(new RawMessage(ProtocolVectors.Hex("03 01 00 01 00 00 00 01 00 2a"))));

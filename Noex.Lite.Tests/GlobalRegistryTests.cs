@@ -527,7 +527,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
             var (a, b) = (nodes[0], nodes[1]);
             var downs = new ConcurrentQueue<NodeDownReason>();
             b.NodeDown += (_, reason) => downs.Enqueue(reason);
-            Assert.True(a.TryGetConnection(b.Id, out var connection));
+            Assert.True(a.Connections.TryGetConnection(b.Id, out var connection));
 
             connection.TryEnqueue(new RawMessage(ProtocolVectors.Hex(hex)));
 
@@ -554,8 +554,8 @@ public class GlobalRegistryTests(ITestOutputHelper output)
             var (a, b, c) = (nodes[0], nodes[1], nodes[2]);
             // a peer (b) claims a name for a process id of a that does not exist: a speaks for its processes.
             var fake = new GlobalRegistry.RegisterMessage("phantom", new ProcessRef(a.Id.ToString(), 424242), a.Incarnation, 1);
-            Assert.True(b.TryGetConnection(a.Id, out var toA));
-            Assert.True(b.TryGetConnection(c.Id, out var toC));
+            Assert.True(b.Connections.TryGetConnection(a.Id, out var toA));
+            Assert.True(b.Connections.TryGetConnection(c.Id, out var toC));
 
             toC.TryEnqueue(fake);
             toA.TryEnqueue(fake);
@@ -582,7 +582,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
             c.GlobalRegistry.Registered += (name, _) => seenOnC.Enqueue($"+{name}");
             c.GlobalRegistry.Unregistered += (name, _) => seenOnC.Enqueue($"-{name}");
             // b's claim reaches c but not a, and b itself never made it: c's copy of b's set is wrong.
-            Assert.True(b.TryGetConnection(c.Id, out var toC));
+            Assert.True(b.Connections.TryGetConnection(c.Id, out var toC));
 
             toC.TryEnqueue(new GlobalRegistry.RegisterMessage("stray", process, b.Incarnation, 1));
 

@@ -95,7 +95,7 @@ public class RemoteCallTests
         await using var _b = b;
         var counter = await b.Runtime.StartAsync(new Counter());
         var inc = Value.Object(("type", "inc"), ("by", 1));
-        Assert.True(a.TryGetConnection(b.Id, out var connection));
+        Assert.True(a.Connections.TryGetConnection(b.Id, out var connection));
         // Bursts that drain before the next, so the frame writers never need to grow while we measure.
         async Task<long> SendAsync()
         {

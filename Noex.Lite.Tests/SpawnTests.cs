@@ -489,7 +489,7 @@ public class SpawnTests
         await using var _b = b;
         var downs = new ConcurrentQueue<NodeDownReason>();
         b.NodeDown += (_, reason) => downs.Enqueue(reason);
-        Assert.True(a.TryGetConnection(b.Id, out var connection));
+        Assert.True(a.Connections.TryGetConnection(b.Id, out var connection));
         var before = b.Runtime.ProcessCount;
 
         // A reply and an ack for spawns nobody asked for, a cancel of an unknown spawn, a stop reply for an unknown stop.

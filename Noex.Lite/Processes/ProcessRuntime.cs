@@ -273,9 +273,9 @@ public sealed class ProcessRuntime : IAsyncDisposable
     /// <remarks>A ref of another node is stopped over the cluster when this runtime belongs to a node; the task completes when it has ended.</remarks>
     public async Task StopAsync(ProcessRef target, ExitReason? reason = null, CancellationToken cancellationToken = default)
     {
-        if (Router is { } router && !IsLocal(target) && !target.IsEmpty)
+        if (RemoteStops is { } stops && !IsLocal(target) && !target.IsEmpty)
         {
-            await router.StopAsync(target, reason ?? ExitReason.Normal, cancellationToken).ConfigureAwait(false);
+            await stops.StopAsync(target, reason ?? ExitReason.Normal, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -636,6 +636,9 @@ public sealed class ProcessRuntime : IAsyncDisposable
 
     /// <summary>Routes calls and casts to refs of other nodes; set by the node that owns this runtime.</summary>
     internal IRemoteRouter? Router { get; set; }
+
+    /// <summary>Stops processes of other nodes; set by the node that owns this runtime.</summary>
+    internal IRemoteStops? RemoteStops { get; set; }
 
     /// <summary>Monitors, links and exit signals with an end on another node; set by the node that owns this runtime.</summary>
     internal IRemoteSignals? Signals { get; set; }

@@ -9,7 +9,11 @@ internal interface IRemoteRouter
 
     /// <summary>A cast that meets a full outbound queue with the node's overload policy (see ProcessRuntime.CastAsync).</summary>
     ValueTask<bool> CastAsync(ProcessRef target, Value message, CancellationToken cancellationToken);
+}
 
+/// <summary>Stops processes of other nodes (the runtime hands it every non-local stop).</summary>
+internal interface IRemoteStops
+{
     /// <summary>Stops a process of another node and waits until it has ended (protocol.md §5.3).</summary>
     Task StopAsync(ProcessRef target, ExitReason reason, CancellationToken cancellationToken);
 }

@@ -175,8 +175,7 @@ public sealed class ClusterObserver : IClusterService
     /// <summary>How long a snapshot waits for each node by default (the original's 5 s).</summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(5);
 
-    private readonly Node _node;
-    private readonly Func<Connection[]> _connections;
+    private readonly INodeContext _node;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<ulong, Pending> _pending = new();
     private readonly Lock _sampleLock = new();
@@ -192,10 +191,9 @@ public sealed class ClusterObserver : IClusterService
     private ITimer? _poll;
     private TimeSpan _pollInterval;
 
-    internal ClusterObserver(Node node, Func<Connection[]> connections)
+    internal ClusterObserver(INodeContext node)
     {
         _node = node;
-        _connections = connections;
         _time = node.Options.TimeProvider;
         _older = _recent = new Sample(_time.GetTimestamp(), 0, 0, 0);
     }
@@ -222,7 +220,7 @@ public sealed class ClusterObserver : IClusterService
         }
         var seconds = Math.Max(_time.GetElapsedTime(baseline.Timestamp, now).TotalSeconds, 1e-3);
         var (_, queued, deepest) = _node.Runtime.GetMessageStats();
-        var peers = _connections().Select(c => c.Peer).Distinct().ToArray();
+        var peers = _node.Connections.GetConnections().Select(c => c.Peer).Distinct().ToArray();
         return new NodeStats(
             _node.Id,
             _time.GetUtcNow(),
@@ -255,7 +253,7 @@ public sealed class ClusterObserver : IClusterService
         {
             return GetLocalStats();
         }
-        if (!_node.TryGetConnection(node, out var connection))
+        if (!_node.Connections.TryGetConnection(node, out var connection))
         {
             throw new NodeNotReachableException(node, "not connected");
         }
@@ -277,7 +275,7 @@ public sealed class ClusterObserver : IClusterService
             return cached;
         }
         var wait = timeout ?? DefaultTimeout;
-        var connections = _connections();
+        var connections = _node.Connections.GetConnections();
         var asks = new Task<NodeObservation>[connections.Length];
         for (var i = 0; i < connections.Length; i++)
         {
@@ -429,7 +427,7 @@ public sealed class ClusterObserver : IClusterService
     private Sample TakeSample(long now)
     {
         long received = Interlocked.Read(ref _closedBytesReceived), sent = Interlocked.Read(ref _closedBytesSent);
-        foreach (var connection in _connections())
+        foreach (var connection in _node.Connections.GetConnections())
         {
             received += connection.BytesReceived;
             sent += connection.BytesSent;

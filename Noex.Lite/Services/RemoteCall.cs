@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Noex.Lite;
 
@@ -42,16 +43,21 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         BadRequest = 4,
     }
 
-    private readonly Node _node;
+    private readonly INodeContext _node;
+    private readonly IConnectionTable _connections;
     private readonly ProcessRuntime _runtime;
     private readonly PendingCalls _pending = new();
+    // Each connection's reply sink, made on its first call and gone with the connection (a weak table, so a call that
+    // arrives as the connection closes cannot leave an entry behind).
+    private readonly ConditionalWeakTable<Connection, ReplySink> _sinks = new();
     private long _nextCallId;
     private long _deadLetters;
 
-    public RemoteCall(Node node, ProcessRuntime runtime)
+    public RemoteCall(INodeContext node)
     {
         _node = node;
-        _runtime = runtime;
+        _connections = node.Connections;
+        _runtime = node.Runtime;
     }
 
     /// <summary>Calls waiting for a reply from another node.</summary>
@@ -62,7 +68,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
 
     public ValueTask<Value> CallAsync(ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        if (!_node.TryGetConnection(target.Node, out var connection))
+        if (!_connections.TryGetConnection(target.Node, out var connection))
         {
             return ValueTask.FromException<Value>(new NodeNotReachableException(target.Node, "not connected"));
         }
@@ -147,7 +153,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
     public bool Cast(ProcessRef target, Value message)
     {
         var reason = DeadLetterReason.NodeUnreachable;
-        if (_node.TryGetConnection(target.Node, out var connection))
+        if (_connections.TryGetConnection(target.Node, out var connection))
         {
             var result = connection.TryEnqueue(new CastMessage(target.Id, message));
             if (result == EnqueueResult.Queued)
@@ -161,7 +167,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
 
     public ValueTask<bool> CastAsync(ProcessRef target, Value message, CancellationToken cancellationToken)
     {
-        if (!_node.TryGetConnection(target.Node, out var connection))
+        if (!_connections.TryGetConnection(target.Node, out var connection))
         {
             return new(DeadLetter(target, message, DeadLetterReason.NodeUnreachable));
         }
@@ -201,10 +207,6 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         _node.RaiseDeadLetter(target, message, reason);
         return false;
     }
-
-    /// <summary>Remote stops belong to the spawn layer (protocol.md §5.3).</summary>
-    public Task StopAsync(ProcessRef target, ExitReason reason, CancellationToken cancellationToken) =>
-        _node.StopRemoteAsync(target, reason, cancellationToken);
 
     /// <summary>Handles a §5.2 message from <paramref name="connection"/>; false when it is malformed (a protocol error).</summary>
     public bool OnMessage(Connection connection, ReadOnlySpan<byte> message)
@@ -273,7 +275,10 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
 
     private void OnCall(Connection connection, long callId, long targetId, ReadOnlySpan<byte> body)
     {
-        var sink = (ReplySink)(connection.UpperState ??= new ReplySink(connection));
+        if (!_sinks.TryGetValue(connection, out var sink))
+        {
+            sink = _sinks.GetValue(connection, static c => new ReplySink(c));
+        }
         if (!ValueCodec.TryDecode(body, out var request, out var error, out var offset))
         {
             sink.Send(callId, ErrorKind.BadRequest, $"the request does not decode: {error} at byte {offset}");

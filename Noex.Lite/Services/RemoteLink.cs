@@ -33,7 +33,7 @@ public sealed class RemoteLink : IClusterService
     internal const byte TypeUnlink = 0x2D;
     internal const byte TypeExit = 0x2E;
 
-    private readonly Node _node;
+    private readonly INodeContext _node;
     private readonly ProcessRuntime _runtime;
     private readonly Lock _lock = new();
     // Local process id → its links to processes of other nodes (the connection names the node).
@@ -41,10 +41,10 @@ public sealed class RemoteLink : IClusterService
     // Links in the table; read without the lock by OnExit (see RemoteMonitor.OnExit for why that is safe).
     private int _count;
 
-    internal RemoteLink(Node node, ProcessRuntime runtime)
+    internal RemoteLink(INodeContext node)
     {
         _node = node;
-        _runtime = runtime;
+        _runtime = node.Runtime;
     }
 
     /// <summary>Links between this node's processes and processes of other nodes.</summary>
@@ -52,7 +52,7 @@ public sealed class RemoteLink : IClusterService
 
     internal void Link(ProcessCell local, ProcessRef remote)
     {
-        if (!_node.TryGetConnection(remote.Node, out var connection))
+        if (!_node.Connections.TryGetConnection(remote.Node, out var connection))
         {
             local.PostSystem(new ExitSignal(remote, ExitReason.NoConnection));
             return;
@@ -80,7 +80,7 @@ public sealed class RemoteLink : IClusterService
 
     internal void Unlink(ProcessRef local, ProcessRef remote)
     {
-        if (!_node.TryGetConnection(remote.Node, out var connection))
+        if (!_node.Connections.TryGetConnection(remote.Node, out var connection))
         {
             return;
         }
@@ -94,7 +94,7 @@ public sealed class RemoteLink : IClusterService
     }
 
     internal bool Exit(ProcessRef target, ExitReason reason, ProcessRef from) =>
-        _node.TryGetConnection(target.Node, out var connection)
+        _node.Connections.TryGetConnection(target.Node, out var connection)
         && connection.TryEnqueue(new ExitMessage(_runtime.IsLocal(from) ? from.Id : 0, target.Id, link: false, reason), force: true) == EnqueueResult.Queued;
 
     /// <summary>A local process ended: every remote process linked to it gets an exit signal with its reason.</summary>

@@ -40,7 +40,7 @@ public sealed class RemoteMonitor : IClusterService
     /// <summary>The seeds' default wait for the acknowledgement: 10 s.</summary>
     private static readonly TimeSpan s_defaultTimeout = TimeSpan.FromSeconds(10);
 
-    private readonly Node _node;
+    private readonly INodeContext _node;
     private readonly ProcessRuntime _runtime;
     private readonly Lock _lock = new();
     // Watcher side: monitors of this node's processes on remote targets, and the same ids by watcher.
@@ -53,10 +53,10 @@ public sealed class RemoteMonitor : IClusterService
     // across nodes never take the lock (see OnExit for why a stale zero is safe).
     private int _count;
 
-    internal RemoteMonitor(Node node, ProcessRuntime runtime)
+    internal RemoteMonitor(INodeContext node)
     {
         _node = node;
-        _runtime = runtime;
+        _runtime = node.Runtime;
     }
 
     /// <summary>Monitors this node's processes have on processes of other nodes.</summary>
@@ -102,7 +102,7 @@ public sealed class RemoteMonitor : IClusterService
             return _runtime.Monitor(watcher, target);
         }
         var watcherCell = _runtime.GetCell(watcher);
-        if (!_node.TryGetConnection(target.Node, out var connection))
+        if (!_node.Connections.TryGetConnection(target.Node, out var connection))
         {
             throw new NodeNotReachableException(target.Node, "not connected");
         }
@@ -154,7 +154,7 @@ public sealed class RemoteMonitor : IClusterService
     /// <summary>The transparent path (<see cref="ProcessRuntime.Monitor"/>): never throws; an unreachable node is a down message <c>noconnection</c>.</summary>
     internal void Watch(ProcessCell watcher, MonitorRef monitor)
     {
-        if (!_node.TryGetConnection(monitor.Target.Node, out var connection) || !Add(watcher, monitor, connection, null))
+        if (!_node.Connections.TryGetConnection(monitor.Target.Node, out var connection) || !Add(watcher, monitor, connection, null))
         {
             watcher.PostSystem(new DownSignal(monitor, ExitReason.NoConnection));
         }

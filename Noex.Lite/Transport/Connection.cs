@@ -137,9 +137,6 @@ internal sealed class Connection : IAsyncDisposable
     /// <summary>The peer's id as text, as process refs carry it.</summary>
     public string PeerText => Peer.ToString();
 
-    /// <summary>Per-connection state of the layer above (the remote router's reply sink), set on first use.</summary>
-    public object? UpperState { get; set; }
-
     /// <summary>The peer's incarnation, from the handshake.</summary>
     public ulong PeerIncarnation { get; }
 

@@ -1,5 +1,5 @@
-using System.Buffers;
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -18,6 +18,20 @@ internal interface ITransportEvents : IConnectionHandler
     void OnHandshakeFailed(EndPoint? remote, NodeId? peer, HandshakeException error);
 }
 
+/// <summary>The live connection to each peer: what the layers above look connections up in.</summary>
+internal interface IConnectionTable
+{
+    /// <summary>The live connection to <paramref name="peer"/>, if there is one.</summary>
+    bool TryGetConnection(NodeId peer, [NotNullWhen(true)] out Connection? connection);
+
+    /// <summary>The live connection to the node whose id text is <paramref name="peer"/> (as process refs carry it), if
+    /// there is one: no lock, no allocation.</summary>
+    bool TryGetConnection(string peer, [NotNullWhen(true)] out Connection? connection);
+
+    /// <summary>The live connections (a snapshot).</summary>
+    Connection[] GetConnections();
+}
+
 /// <summary>
 /// The listener and the connections of one node: dialling, accepting, the handshake of protocol.md §4, and the rule that
 /// keeps one connection per pair of nodes.
@@ -26,7 +40,7 @@ internal interface ITransportEvents : IConnectionHandler
 /// Thread-safe. An unauthenticated connection holds one handshake buffer of 1,027 bytes and must finish within
 /// <see cref="NodeOptions.HandshakeTimeout"/>; at most <see cref="NodeOptions.MaxPendingHandshakes"/> run at once.
 /// </remarks>
-internal sealed class Transport : IAsyncDisposable
+internal sealed class Transport : IConnectionTable, IAsyncDisposable
 {
     private readonly NodeOptions _options;
     private readonly HandshakeSecret _secret;
@@ -41,16 +55,19 @@ internal sealed class Transport : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private volatile bool _quiescing;
     private readonly SemaphoreSlim _handshakeSlots;
-    private Socket? _listener;
+    private readonly Socket _listener;
     private Task _acceptLoop = Task.CompletedTask;
-    private NodeId? _localId;
     private int _disposed;
 
-    public Transport(NodeOptions options, HandshakeSecret secret, ulong incarnation, ITransportEvents events)
+    /// <summary>A transport for the node <paramref name="localId"/>, accepting on <paramref name="listener"/> (from
+    /// <see cref="Listen"/>) once started, and telling <paramref name="events"/> what happens.</summary>
+    public Transport(NodeOptions options, NodeId localId, ulong incarnation, Socket listener, ITransportEvents events)
     {
         _options = options;
-        _secret = secret;
+        _secret = new HandshakeSecret(options.ClusterSecret);
+        LocalId = localId;
         Incarnation = incarnation;
+        _listener = listener;
         _events = events;
         _handshakeSlots = new SemaphoreSlim(options.MaxPendingHandshakes, options.MaxPendingHandshakes);
     }
@@ -58,18 +75,19 @@ internal sealed class Transport : IAsyncDisposable
     /// <summary>This node's incarnation, bound into every handshake.</summary>
     public ulong Incarnation { get; }
 
-    /// <summary>This node's id; set by <see cref="Start"/>.</summary>
-    public NodeId LocalId => _localId ?? throw new InvalidOperationException("The transport has not started.");
+    /// <summary>This node's id.</summary>
+    public NodeId LocalId { get; }
 
-    /// <summary>Binds the listener and returns the port it got (the configured one, or a free one for port 0).</summary>
+    /// <summary>Binds a listening socket to <see cref="NodeOptions.Host"/> and <see cref="NodeOptions.Port"/> (a free
+    /// port for 0): the node's id needs the port before the transport can exist.</summary>
     /// <exception cref="SocketException">The address is in use or cannot be bound.</exception>
-    public int Bind()
+    public static Socket Listen(NodeOptions options)
     {
-        var address = _options.Host is "0.0.0.0" ? IPAddress.Any : IPAddress.Parse(_options.Host.Trim('[', ']'));
+        var address = options.Host is "0.0.0.0" ? IPAddress.Any : IPAddress.Parse(options.Host.Trim('[', ']'));
         var listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            listener.Bind(new IPEndPoint(address, _options.Port));
+            listener.Bind(new IPEndPoint(address, options.Port));
             listener.Listen(512);
         }
         catch
@@ -77,32 +95,19 @@ internal sealed class Transport : IAsyncDisposable
             listener.Dispose();
             throw;
         }
-        _listener = listener;
-        return ((IPEndPoint)listener.LocalEndPoint!).Port;
+        return listener;
     }
 
-    /// <summary>Starts accepting, as <paramref name="localId"/>.</summary>
-    public void Start(NodeId localId)
-    {
-        _localId = localId;
-        _acceptLoop = Task.Run(AcceptLoopAsync);
-    }
+    /// <summary>Starts accepting.</summary>
+    public void Start() => _acceptLoop = Task.Run(AcceptLoopAsync);
 
-    /// <summary>The live connection to <paramref name="peer"/>, if there is one.</summary>
-    public bool TryGetConnection(NodeId peer, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Connection? connection)
-    {
-        return TryGetConnection(peer.ToString(), out connection);
-    }
+    public bool TryGetConnection(NodeId peer, [NotNullWhen(true)] out Connection? connection) =>
+        TryGetConnection(peer.ToString(), out connection);
 
-    /// <summary>The live connection to the node whose id text is <paramref name="peer"/>, if there is one (no lock, no allocation).</summary>
-    public bool TryGetConnection(string peer, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Connection? connection) =>
+    public bool TryGetConnection(string peer, [NotNullWhen(true)] out Connection? connection) =>
         _connections.TryGetValue(peer, out connection) && !connection.IsClosed;
 
-    /// <summary>The live connections.</summary>
-    public Connection[] GetConnections()
-    {
-        return _connections.Values.Where(c => !c.IsClosed).ToArray();
-    }
+    public Connection[] GetConnections() => _connections.Values.Where(c => !c.IsClosed).ToArray();
 
     /// <summary>
     /// Dials <paramref name="peer"/> unless a connection or a dial to it exists. Returns the connection, or null when the
@@ -188,7 +193,7 @@ internal sealed class Transport : IAsyncDisposable
             return;
         }
         _stopping.Cancel();
-        _listener?.Dispose();
+        _listener.Dispose();
         await _acceptLoop.ConfigureAwait(false);
         Connection[] connections;
         lock (_lock)
@@ -291,7 +296,7 @@ internal sealed class Transport : IAsyncDisposable
             Socket socket;
             try
             {
-                socket = await _listener!.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+                socket = await _listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
             {

@@ -13,7 +13,7 @@ public sealed partial class GlobalRegistry
         // Under _lock, so that every peer receives one registrar's changes in the order its table made them. Forced past
         // the queue bound: registry messages are few and small, and a dropped one would leave a peer's copy stale
         // until the next digest.
-        foreach (var connection in _node.GetLiveConnections())
+        foreach (var connection in _node.Connections.GetConnections())
         {
             connection.TryEnqueue(message, force: true);
         }
@@ -94,7 +94,7 @@ public sealed partial class GlobalRegistry
         {
             _syncing.Remove(peer);
             // A replaced duplicate connection to the same run of the peer is no loss: the other one carries on.
-            if (_node.TryGetConnection(peer, out var other) && other.PeerIncarnation == incarnation)
+            if (_node.Connections.TryGetConnection(peer, out var other) && other.PeerIncarnation == incarnation)
             {
                 return;
             }

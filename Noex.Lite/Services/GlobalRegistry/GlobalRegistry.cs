@@ -64,7 +64,7 @@ public sealed partial class GlobalRegistry : IClusterService
     // Digests go out every fourth tick, that is once per heartbeat interval.
     private const int DigestEveryTicks = 4;
 
-    private readonly Node _node;
+    private readonly INodeContext _node;
     private readonly ProcessRuntime _runtime;
     private readonly string _self;
     private readonly Lock _lock = new();
@@ -79,12 +79,12 @@ public sealed partial class GlobalRegistry : IClusterService
     private long _conflicts;
     private long _syncRequests;
 
-    internal GlobalRegistry(Node node, ProcessRuntime runtime)
+    internal GlobalRegistry(INodeContext node)
     {
         _node = node;
-        _runtime = runtime;
+        _runtime = node.Runtime;
         _self = node.Id.ToString();
-        runtime.Events.Subscribe(OnLifecycle);
+        _runtime.Events.Subscribe(OnLifecycle);
     }
 
     /// <summary>A name became visible on this node: registered here, or learned from a peer.</summary>
@@ -139,7 +139,7 @@ public sealed partial class GlobalRegistry : IClusterService
             }
             hostIncarnation = _node.Incarnation;
         }
-        else if (_node.TryGetConnection(target.Node, out var connection))
+        else if (_node.Connections.TryGetConnection(target.Node, out var connection))
         {
             hostIncarnation = connection.PeerIncarnation;
         }

@@ -21,7 +21,7 @@ namespace Noex.Lite;
 /// connection's close or the tick's sweep, so no table grows without bound.
 /// </para>
 /// </remarks>
-internal sealed partial class SpawnService : IClusterService
+internal sealed partial class SpawnService : IClusterService, IRemoteStops
 {
     /// <summary>The message types this layer owns (protocol.md §5.3).</summary>
     public const byte FirstType = 0x18;
@@ -64,17 +64,21 @@ internal sealed partial class SpawnService : IClusterService
         Timeout = 2,
     }
 
-    private readonly Node _node;
+    private readonly INodeContext _node;
     private readonly ProcessRuntime _runtime;
+    private readonly GlobalRegistry _globalNames;
     private readonly ConcurrentDictionary<long, Pending<ProcessRef>> _spawns = new();
     private readonly ConcurrentDictionary<long, Pending<bool>> _stops = new();
     private readonly ConcurrentDictionary<(Connection Connection, long Id), Incoming> _incoming = new();
     private long _nextId;
 
-    public SpawnService(Node node, ProcessRuntime runtime, BehaviorRegistry behaviors)
+    /// <summary>The spawn service of <paramref name="node"/>, spawning from <paramref name="behaviors"/> and registering
+    /// global names in <paramref name="globalNames"/>.</summary>
+    public SpawnService(INodeContext node, BehaviorRegistry behaviors, GlobalRegistry globalNames)
     {
         _node = node;
-        _runtime = runtime;
+        _runtime = node.Runtime;
+        _globalNames = globalNames;
         Behaviors = behaviors;
     }
 
@@ -98,7 +102,7 @@ internal sealed partial class SpawnService : IClusterService
         {
             return await SpawnHereAsync(behavior, options, registration, cancellationToken).ConfigureAwait(false);
         }
-        if (!_node.TryGetConnection(target, out var connection))
+        if (!_node.Connections.TryGetConnection(target, out var connection))
         {
             throw new NodeNotReachableException(target, "not connected");
         }
@@ -134,7 +138,7 @@ internal sealed partial class SpawnService : IClusterService
     public async Task StopAsync(ProcessRef target, ExitReason reason, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (!_node.TryGetConnection(target.Node, out var connection))
+        if (!_node.Connections.TryGetConnection(target.Node, out var connection))
         {
             throw new NodeNotReachableException(target.Node, "not connected");
         }
@@ -177,7 +181,7 @@ internal sealed partial class SpawnService : IClusterService
     {
         var here = _node.Id.ToString();
         var factory = Behaviors.Get(behavior) ?? throw new BehaviorNotFoundException(behavior, here);
-        if (registration == SpawnRegistration.Global && _node.GlobalRegistry.Whereis(name!) is { } holder)
+        if (registration == SpawnRegistration.Global && _globalNames.Whereis(name!) is { } holder)
         {
             // Taken already: refuse before init runs (a race with another registrar is caught after it).
             throw new RemoteSpawnRegistrationException(behavior, here, name!, registration, $"it is registered globally to {holder}");
@@ -217,7 +221,7 @@ internal sealed partial class SpawnService : IClusterService
         {
             try
             {
-                _node.GlobalRegistry.Register(name!, spawned);
+                _globalNames.Register(name!, spawned);
             }
             catch (Exception e) when (e is GlobalNameConflictException or ServerNotRunningException)
             {

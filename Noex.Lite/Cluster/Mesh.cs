@@ -1,0 +1,371 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Noex.Lite;
+
+/// <summary>
+/// This node's place in the cluster: it owns the transport and the membership table, turns connections coming and going
+/// into node events, keeps every known node dialled, heartbeats and gossips on its tick, and hands each inbound message
+/// to the service that owns its type (protocol.md §5). It is also what those services may use of their node.
+/// </summary>
+/// <remarks>
+/// Events are raised synchronously, one at a time and in order (a node's down before its next up); a handler's exception
+/// is swallowed so that one bad handler cannot stop the node.
+/// </remarks>
+internal sealed class Mesh : ITransportEvents, INodeContext
+{
+    private readonly Transport _transport;
+    private readonly Membership _membership;
+    private readonly IClusterService?[] _byType = new IClusterService?[256];
+    private readonly List<IClusterService> _services = new();
+    private readonly TimeProvider _time;
+    private readonly long _startedAt;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Lock _eventLock = new();
+    private readonly Lock _redialLock = new();
+    private readonly HashSet<NodeId> _redialing = new();
+    private ITimer? _tick;
+    private int _ticks;
+    private long _unknownMessages;
+
+    /// <summary>The mesh of the node <paramref name="id"/>, whose listener is bound already.</summary>
+    public Mesh(NodeOptions options, NodeId id, Socket listener, ProcessRuntime runtime)
+    {
+        Options = options;
+        Id = id;
+        Runtime = runtime;
+        _time = options.TimeProvider;
+        _startedAt = _time.GetTimestamp();
+        _membership = new Membership(id, _time);
+        _transport = new Transport(options, id, Handshake.NewIncarnation(_time), listener, this);
+    }
+
+    public NodeId Id { get; }
+
+    public NodeOptions Options { get; }
+
+    public ProcessRuntime Runtime { get; }
+
+    public ulong Incarnation => _transport.Incarnation;
+
+    public TimeSpan Uptime => _time.GetElapsedTime(_startedAt);
+
+    public IConnectionTable Connections => _transport;
+
+    /// <summary>See <see cref="Node.DeadLetter"/>.</summary>
+    public event Action<DeadLetterEvent>? DeadLetter;
+
+    /// <summary>See <see cref="Node.NodeUp"/>.</summary>
+    public event Action<NodeInfo>? NodeUp;
+
+    /// <summary>See <see cref="Node.NodeDown"/>.</summary>
+    public event Action<NodeId, NodeDownReason>? NodeDown;
+
+    /// <summary>See <see cref="Node.HandshakeFailed"/>.</summary>
+    public event Action<HandshakeException>? HandshakeFailed;
+
+    /// <summary>Messages of a type this node does not handle, dropped on arrival (protocol.md §5).</summary>
+    public long UnknownMessages => Interlocked.Read(ref _unknownMessages);
+
+    /// <summary>Makes <paramref name="service"/> the handler of message types <paramref name="first"/>..<paramref name="last"/>.</summary>
+    public void AddService(byte first, byte last, IClusterService service)
+    {
+        for (int type = first; type <= last; type++)
+        {
+            if (_byType[type] is not null)
+            {
+                throw new InvalidOperationException($"Message type 0x{type:x2} has two handlers.");
+            }
+            _byType[type] = service;
+        }
+        _services.Add(service);
+    }
+
+    /// <summary>Starts accepting, ticking and dialling <paramref name="seeds"/>.</summary>
+    public void Start(IEnumerable<NodeId> seeds)
+    {
+        _transport.Start();
+        var period = TimeSpan.FromTicks(Math.Max(Options.HeartbeatInterval.Ticks / 4, TimeSpan.TicksPerMillisecond));
+        _tick = _time.CreateTimer(static state => ((Mesh)state!).Tick(), this, period, period);
+        foreach (var seed in seeds)
+        {
+            if (seed != Id && _membership.Learn(seed))
+            {
+                Redial(seed, immediately: true);
+            }
+        }
+    }
+
+    /// <summary>Every node this one knows of, connected or not.</summary>
+    public IReadOnlyList<NodeInfo> GetNodes() => _membership.GetNodes();
+
+    /// <summary>What this node knows of <paramref name="id"/>, or null.</summary>
+    public NodeInfo? GetNode(NodeId id) => _membership.GetNode(id);
+
+    /// <summary>See <see cref="Node.IsConnected"/>.</summary>
+    public bool IsConnected(NodeId id) => _transport.TryGetConnection(id, out _) && _membership.GetNode(id)?.Status == NodeStatus.Connected;
+
+    /// <summary>Dials <paramref name="peer"/> now (the transport's own dial, with its errors), for tests.</summary>
+    public Task<Connection?> DialAsync(NodeId peer) => _transport.ConnectAsync(peer);
+
+    public void RaiseDeadLetter(ProcessRef target, Value message, DeadLetterReason reason)
+    {
+        if (DeadLetter is { } handlers)
+        {
+            Raise(handlers, new DeadLetterEvent(target, message, reason));
+        }
+    }
+
+    /// <summary>
+    /// Leaves the cluster: tells every peer goodbye, sends what is queued (for up to a second each, none when
+    /// <paramref name="cancellationToken"/> is already cancelled), then closes every connection and the listener.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _stopping.Cancel();
+        if (_tick is not null)
+        {
+            await _tick.DisposeAsync().ConfigureAwait(false);
+        }
+        // Up to a second for the handshakes this node started to finish; a cancelled stop skips the waits.
+        var grace = cancellationToken.IsCancellationRequested ? TimeSpan.Zero : TimeSpan.FromSeconds(1);
+        await _transport.QuiesceAsync(grace).ConfigureAwait(false);
+        var connections = _transport.GetConnections();
+        foreach (var connection in connections)
+        {
+            connection.TryEnqueue(new ControlMessages.GoodbyeMessage());
+        }
+        // Up to a second to deliver the goodbyes and what was queued before them.
+        await Task.WhenAll(connections.Select(c => c.FlushAndCloseAsync(CloseReason.LocalShutdown, grace))).ConfigureAwait(false);
+        await _transport.DisposeAsync().ConfigureAwait(false);
+    }
+
+    void ITransportEvents.OnConnectionUp(Connection connection, Connection? replaced)
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            // Adopted while stopping (a handshake that was already under way): the peer counts it as up, so it must
+            // hear the goodbye too rather than see the connection simply end.
+            connection.TryEnqueue(new ControlMessages.GoodbyeMessage());
+            _ = connection.FlushAndCloseAsync(CloseReason.LocalShutdown, TimeSpan.FromSeconds(1));
+            return;
+        }
+        connection.TryEnqueue(new ControlMessages.GossipMessage(Uptime, Runtime.ProcessCount, _membership.GetKnownIds()));
+        foreach (var service in _services)
+        {
+            service.OnConnectionUp(connection);
+        }
+        lock (_eventLock)
+        {
+            if (_membership.MarkUp(connection.Peer, connection.PeerIncarnation) is { } info)
+            {
+                Raise(NodeUp, info);
+            }
+        }
+    }
+
+    void ITransportEvents.OnHandshakeFailed(EndPoint? remote, NodeId? peer, HandshakeException error)
+    {
+        Telemetry.HandshakeFailed(error.Failure);
+        Raise(HandshakeFailed, error);
+    }
+
+    void IConnectionHandler.OnMessage(Connection connection, ReadOnlySpan<byte> message)
+    {
+        if (_byType[message[0]] is { } service)
+        {
+            if (!service.OnMessage(connection, message))
+            {
+                connection.Close(CloseReason.ProtocolError, new NoexException($"Malformed message of type 0x{message[0]:x2} from {connection.Peer}"));
+            }
+            return;
+        }
+        switch (message[0])
+        {
+            case ControlMessages.Gossip:
+                OnGossip(connection, message);
+                break;
+            case ControlMessages.Goodbye:
+                connection.Close(CloseReason.GracefulShutdown);
+                break;
+            default:
+                // Message types of later protocol versions (or layers not running here) are dropped, not fatal: a bad
+                // payload must not take the link down (protocol.md §5).
+                Interlocked.Increment(ref _unknownMessages);
+                break;
+        }
+    }
+
+    void IConnectionHandler.OnClosed(Connection connection, CloseReason reason, Exception? error)
+    {
+        _transport.Forget(connection);
+        foreach (var service in _services)
+        {
+            service.OnConnectionClosed(connection, ToDownReason(reason));
+        }
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+        lock (_eventLock)
+        {
+            // A restarted peer's old connection is reported even though the peer is up again: its processes are gone.
+            // Otherwise a closed connection is the node's loss only if no other live connection to it remains.
+            if (reason == CloseReason.Restarted)
+            {
+                RaiseDown(connection.Peer, NodeDownReason.Restarted);
+                return;
+            }
+            if (_transport.TryGetConnection(connection.Peer, out _) || !_membership.MarkDown(connection.Peer))
+            {
+                return;
+            }
+            RaiseDown(connection.Peer, ToDownReason(reason));
+        }
+        if (reason == CloseReason.GracefulShutdown)
+        {
+            // It said goodbye: forget it rather than redial a node that meant to leave. It may come back by itself.
+            _membership.Forget(connection.Peer);
+        }
+        else
+        {
+            Redial(connection.Peer, immediately: false);
+        }
+    }
+
+    private void OnGossip(Connection connection, ReadOnlySpan<byte> message)
+    {
+        List<NodeId> known;
+        try
+        {
+            (var uptime, var processCount, known) = ControlMessages.ReadGossip(message[1..]);
+            _membership.Update(connection.Peer, uptime, processCount);
+        }
+        catch (FormatException e)
+        {
+            connection.Close(CloseReason.ProtocolError, new NoexException($"Malformed gossip from {connection.Peer}: {e.Message}", e));
+            return;
+        }
+        foreach (var id in known)
+        {
+            if (id != Id && _membership.Learn(id))
+            {
+                Redial(id, immediately: true);
+            }
+        }
+    }
+
+    private static NodeDownReason ToDownReason(CloseReason reason) => reason switch
+    {
+        CloseReason.HeartbeatTimeout => NodeDownReason.HeartbeatTimeout,
+        CloseReason.GracefulShutdown => NodeDownReason.GracefulShutdown,
+        CloseReason.ConnectionReset => NodeDownReason.ConnectionReset,
+        CloseReason.ProtocolError => NodeDownReason.ProtocolError,
+        CloseReason.Restarted => NodeDownReason.Restarted,
+        _ => NodeDownReason.ConnectionClosed,
+    };
+
+    private void Tick()
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+        var now = _time.GetTimestamp();
+        var silentLimit = (long)(Options.HeartbeatInterval.TotalSeconds * Options.HeartbeatMissThreshold * _time.TimestampFrequency);
+        var idleLimit = (long)(Options.HeartbeatInterval.TotalSeconds * _time.TimestampFrequency);
+        foreach (var service in _services)
+        {
+            service.OnTick();
+        }
+        var gossip = ++_ticks % 4 == 0;
+        var known = gossip ? _membership.GetKnownIds() : null;
+        foreach (var connection in _transport.GetConnections())
+        {
+            connection.TrimIdleBuffers();
+            if (now - connection.LastReceived > silentLimit)
+            {
+                connection.Close(CloseReason.HeartbeatTimeout);
+            }
+            else if (gossip)
+            {
+                // Gossip doubles as the heartbeat on every fourth tick.
+                connection.TryEnqueue(new ControlMessages.GossipMessage(Uptime, Runtime.ProcessCount, known!));
+            }
+            else if (now - connection.LastSent >= idleLimit)
+            {
+                connection.RequestHeartbeat();
+            }
+        }
+    }
+
+    private void Redial(NodeId peer, bool immediately)
+    {
+        lock (_redialLock)
+        {
+            if (_stopping.IsCancellationRequested || !_redialing.Add(peer))
+            {
+                return;
+            }
+        }
+        _ = RedialAsync(peer, immediately);
+    }
+
+    private async Task RedialAsync(NodeId peer, bool immediately)
+    {
+        try
+        {
+            var first = true;
+            while (!_stopping.IsCancellationRequested && _membership.GetNode(peer) is not null && !IsConnected(peer))
+            {
+                if (!first || !immediately)
+                {
+                    await Task.Delay(_membership.NextBackoff(peer, Options), _time, _stopping.Token).ConfigureAwait(false);
+                }
+                first = false;
+                if (_membership.GetNode(peer)?.Incarnation is > 0 && Telemetry.Reconnects.Enabled)
+                {
+                    Telemetry.Reconnects.Add(1);
+                }
+                try
+                {
+                    await _transport.ConnectAsync(peer).ConfigureAwait(false);
+                }
+                catch (NoexException)
+                {
+                    // Unreachable or refused: try again after the next backoff. Handshake failures were reported already.
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            lock (_redialLock)
+            {
+                _redialing.Remove(peer);
+            }
+        }
+    }
+
+    private void RaiseDown(NodeId peer, NodeDownReason reason) => Raise(NodeDown, (peer, reason), static (handler, args) => handler(args.peer, args.reason));
+
+    private static void Raise<T>(Action<T>? handlers, T argument) => Raise(handlers, argument, static (handler, arg) => handler(arg));
+
+    private static void Raise<THandler, TArgs>(THandler? handlers, TArgs arguments, Action<THandler, TArgs> invoke)
+        where THandler : Delegate
+    {
+        foreach (var handler in handlers?.GetInvocationList() ?? [])
+        {
+            try
+            {
+                invoke((THandler)handler, arguments);
+            }
+            catch (Exception)
+            {
+                // A handler's failure is its own; the node goes on.
+            }
+        }
+    }
+}
