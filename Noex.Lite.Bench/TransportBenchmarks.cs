@@ -42,10 +42,10 @@ public class TransportBenchmarks
         _remote = new RemoteCall(new BenchNode(_runtime, options));
         var serverId = NodeId.Parse("server@127.0.0.1:4370");
         _target = new ProcessRef(serverId.ToString(), 7);
-        _client = new Connection(new Socket(SocketType.Stream, ProtocolType.Tcp), null, serverId, 1, dialed: true,
+        _client = new Connection(new Socket(SocketType.Stream, ProtocolType.Tcp), null, serverId, 1,
             new SessionKeys(toServer, toClient), options, new ClientSide(_remote));
         _serverSide = new ServerSide { Decode = DecodeRequest };
-        _server = new Connection(new Socket(SocketType.Stream, ProtocolType.Tcp), null, NodeId.Parse("client@127.0.0.1:4371"), 1, dialed: false,
+        _server = new Connection(new Socket(SocketType.Stream, ProtocolType.Tcp), null, NodeId.Parse("client@127.0.0.1:4371"), 1,
             new SessionKeys((byte[])toClient.Clone(), (byte[])toServer.Clone()), options, _serverSide);
     }
 

@@ -338,7 +338,7 @@ public class FragmentTests
     {
         var key = Enumerable.Range(0, 32).Select(i => (byte)i).ToArray();
         var handler = new Handler();
-        var connection = new Connection(new Socket(SocketType.Stream, ProtocolType.Tcp), null, NodeId.Parse("peer@127.0.0.1:1"), 1, dialed: true,
+        var connection = new Connection(new Socket(SocketType.Stream, ProtocolType.Tcp), null, NodeId.Parse("peer@127.0.0.1:1"), 1,
             new SessionKeys(new byte[32], (byte[])key.Clone()), new NodeOptions { Name = "me", ClusterSecret = "x" }, handler);
         await using var _ = connection;
         using var writer = new FrameWriter(key);

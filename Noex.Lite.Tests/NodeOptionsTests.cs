@@ -41,6 +41,7 @@ public class NodeOptionsTests
         { new NodeOptions { Name = "a", Seeds = ["nope"] }, nameof(NodeOptions.Seeds) },
         { new NodeOptions { Name = "a", Seeds = ["b@host:4369abc"] }, nameof(NodeOptions.Seeds) },
         { new NodeOptions { Name = "a", TlsServerOptions = new() }, nameof(NodeOptions.TlsClientOptions) },
+        { new NodeOptions { Name = "a", UnsafePreferInlineScheduling = true, TlsServerOptions = new(), TlsClientOptions = new() }, nameof(NodeOptions.UnsafePreferInlineScheduling) },
     };
 
     [Theory]

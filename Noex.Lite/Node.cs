@@ -29,7 +29,9 @@ public sealed class Node : IAsyncDisposable
     private Node(NodeOptions options, NodeId id, Socket listener, int listenPort)
     {
         ListenPort = listenPort;
-        Runtime = new ProcessRuntime(new ProcessRuntimeOptions { Name = id.ToString(), TimeProvider = options.TimeProvider });
+        // An inline node's processes woken on a read thread take their turn there (ReadThreadScheduler).
+        var scheduler = options.UnsafePreferInlineScheduling ? ReadThreadScheduler.Mailboxes : ThreadPoolMailboxScheduler.Instance;
+        Runtime = new ProcessRuntime(new ProcessRuntimeOptions { Name = id.ToString(), TimeProvider = options.TimeProvider }, scheduler);
         _mesh = new Mesh(options, id, listener, Runtime);
         // Each service owns a message type range of protocol.md §5 and sees only what INodeContext offers of the node.
         _remote = new RemoteCall(_mesh);

@@ -101,7 +101,8 @@ public sealed record NodeOptions
     /// of a remote call, and every handler of a process woken by a remote message, may run on the read thread, so any
     /// of it that blocks (a synchronous wait, <c>.Result</c>, a long computation) holds up every message behind it on
     /// that connection, and one that waits synchronously for a reply on the same connection deadlocks it. Turn it on
-    /// only when such code never blocks.
+    /// only when such code never blocks. It cannot be combined with TLS (<see cref="TlsServerOptions"/>): only a
+    /// connection's write loop may write to its TLS stream, so the node refuses to start with both.
     /// </remarks>
     public bool UnsafePreferInlineScheduling { get; init; }
 
@@ -164,6 +165,8 @@ public sealed record NodeOptions
         Check(nameof(MaxOutboundQueueMessages), MaxOutboundQueueMessages >= 1, "must be at least 1");
         Check(nameof(MaxPendingHandshakes), MaxPendingHandshakes >= 1, "must be at least 1");
         Check(nameof(TlsClientOptions), (TlsServerOptions is null) == (TlsClientOptions is null), $"TLS needs both {nameof(TlsServerOptions)} and {nameof(TlsClientOptions)}");
+        Check(nameof(UnsafePreferInlineScheduling), !UnsafePreferInlineScheduling || TlsServerOptions is null,
+            $"cannot be combined with TLS ({nameof(TlsServerOptions)}): the read thread cannot write to a TLS stream, so the option would do nothing");
         Check(nameof(TimeProvider), TimeProvider is not null, "is required");
         Check(nameof(Seeds), Seeds is not null, "must not be null");
         var seeds = new List<NodeId>(Seeds!.Count);

@@ -86,13 +86,7 @@ internal sealed class ThreadPoolMailboxScheduler : IMailboxScheduler
     // preferLocal: false puts the mailbox on the global queue. A process woken by a cast from another
     // process would otherwise sit behind that worker's local queue; fairness across processes matters
     // more here than cache locality (Kestrel's IOQueue makes the same choice; akka and Orleans differ).
-    public void Schedule(Mailbox mailbox)
-    {
-        if (!InlineScheduling.TryDeferTurn(mailbox))
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(mailbox, preferLocal: false);
-        }
-    }
+    public void Schedule(Mailbox mailbox) => ThreadPool.UnsafeQueueUserWorkItem(mailbox, preferLocal: false);
 }
 
 /// <summary>

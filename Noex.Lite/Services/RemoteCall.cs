@@ -235,7 +235,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
                 }
                 if (_pending.TryRemove(BinaryPrimitives.ReadInt64LittleEndian(message[1..]), out var pending))
                 {
-                    pending.Waiter.TryComplete(pending.Token, reply, inline: InlineScheduling.OnThisThread);
+                    pending.Waiter.TryComplete(pending.Token, reply, inline: connection.RunsInline);
                 }
                 return true;
             case TypeCallError when message.Length >= 10:

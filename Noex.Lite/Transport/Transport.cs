@@ -222,7 +222,7 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
             {
                 return null;
             }
-            var connection = new Connection(io.Socket, io.Stream, peer, handshake.PeerIncarnation, dialed: true, handshake.Keys!, _options, _events);
+            var connection = new Connection(io.Socket, io.Stream, peer, handshake.PeerIncarnation, handshake.Keys!, _options, _events);
             if (Adopt(connection))
             {
                 return connection;
@@ -346,7 +346,7 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
             {
                 return;
             }
-            var connection = new Connection(io.Socket, io.Stream, handshake.PeerId!, handshake.PeerIncarnation, dialed: false, handshake.Keys!, _options, _events);
+            var connection = new Connection(io.Socket, io.Stream, handshake.PeerId!, handshake.PeerIncarnation, handshake.Keys!, _options, _events);
             if (!Adopt(connection))
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
