@@ -33,17 +33,9 @@ public static class ValueJson
     public static Value Parse(string json, int maxDepth = DefaultMaxDepth)
     {
         ArgumentNullException.ThrowIfNull(json);
-        var max = Encoding.UTF8.GetMaxByteCount(json.Length);
-        var rented = ArrayPool<byte>.Shared.Rent(max);
-        try
-        {
-            var length = Encoding.UTF8.GetBytes(json, rented);
-            return Parse(rented.AsSpan(0, length), maxDepth);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(rented);
-        }
+        using var utf8 = SpanOwner<byte>.Allocate(Encoding.UTF8.GetMaxByteCount(json.Length));
+        var length = Encoding.UTF8.GetBytes(json, utf8.Span);
+        return Parse(utf8.Span[..length], maxDepth);
     }
 
     /// <summary>Reads a value from UTF-8 JSON text.</summary>
@@ -235,8 +227,9 @@ public static class ValueJson
         var items = new List<KeyValuePair<string, Value>>();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            // Keys repeat across messages ("type", "key", ...): pool them instead of allocating each time. The reader
-            // checks UTF-8 only when it decodes a string itself; the pool would turn ill-formed bytes into U+FFFD.
+            // Keys repeat across messages ("type", "key", ...): take them from the cache the binary decoder uses instead
+            // of allocating each time. The reader checks UTF-8 only when it decodes a string itself, and the cache takes
+            // only well-formed UTF-8.
             var keyStart = reader.TokenStartIndex;
             if (!reader.ValueIsEscaped && !System.Text.Unicode.Utf8.IsValid(reader.ValueSpan))
             {
@@ -244,7 +237,7 @@ public static class ValueJson
             }
             var key = reader.ValueIsEscaped
                 ? reader.GetString()!
-                : StringPool.Shared.GetOrAdd(reader.ValueSpan, Encoding.UTF8);
+                : StringCache.Get(reader.ValueSpan);
             reader.Read();
             var value = ReadValue(ref reader, depth, maxDepth);
             foreach (var existing in items)
