@@ -62,8 +62,6 @@ public sealed class LifecycleEvents
         return new Subscription(this, handler);
     }
 
-    internal bool HasHandlers => Volatile.Read(ref _handlers).Length != 0;
-
     internal void Publish(in LifecycleEvent e)
     {
         Action<LifecycleEvent>[] handlers = Volatile.Read(ref _handlers);

@@ -47,7 +47,6 @@ internal sealed class FrameWriter : IBufferWriter<byte>, IDisposable
     private int _sealed;          // end of the last sealed frame
     private int _frameStart = -1; // start of the open frame's length prefix, or -1
     private int _messageStart = -1; // start of the open message's length field, or -1
-    private int _messagesInFrame;
     private ulong _nextSeq;
     private bool _seqExhausted;   // the frame numbered ulong.MaxValue has been sealed (§3.2: no wrap)
     private int _disposed;
@@ -78,12 +77,6 @@ internal sealed class FrameWriter : IBufferWriter<byte>, IDisposable
 
     /// <summary>The bytes of every sealed frame, ready to send.</summary>
     public ReadOnlySpan<byte> WrittenSpan => _buffer.AsSpan(0, _sealed);
-
-    /// <summary>True while a frame has been started (by a message) and not yet sealed.</summary>
-    public bool HasOpenFrame => _frameStart >= 0;
-
-    /// <summary>The number of complete messages in the open frame.</summary>
-    public int MessagesInOpenFrame => _messagesInFrame;
 
     /// <summary>Every byte written, sealed or not (a connection counts its queued bytes with it).</summary>
     public int WrittenCountIncludingOpen => _written;
@@ -158,7 +151,6 @@ internal sealed class FrameWriter : IBufferWriter<byte>, IDisposable
         }
         BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(_messageStart), (uint)(messageBytes - Framing.MessageLengthSize));
         _messageStart = -1;
-        _messagesInFrame++;
     }
 
     /// <summary>Discards the open message, if any, so that an encoder failure leaves the writer usable.</summary>
@@ -224,7 +216,6 @@ internal sealed class FrameWriter : IBufferWriter<byte>, IDisposable
         _sealed = 0;
         _frameStart = -1;
         _messageStart = -1;
-        _messagesInFrame = 0;
     }
 
     /// <summary>
@@ -310,7 +301,6 @@ internal sealed class FrameWriter : IBufferWriter<byte>, IDisposable
         EnsureCapacity(Framing.HeaderSize);
         _frameStart = _written;
         _written += Framing.HeaderSize;
-        _messagesInFrame = 0;
     }
 
     private void SealOpenFrame()
@@ -340,7 +330,6 @@ internal sealed class FrameWriter : IBufferWriter<byte>, IDisposable
         _written += Framing.TagSize;
         _sealed = _written;
         _frameStart = -1;
-        _messagesInFrame = 0;
     }
 
     private void EnsureCapacity(int extra)
