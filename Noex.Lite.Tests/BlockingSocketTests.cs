@@ -85,7 +85,7 @@ public sealed partial class BlockingSocketTests
                 await Task.Yield();
             }
         }
-        await ClusterTests.Eventually(() => fromB.SendBlocked);
+        await Wait.UntilAsync(() => fromB.SendBlocked);
 
         // The goodbye cannot get through, so the stop gives up on the drain after its grace and closes the socket,
         // which ends the blocked send on its thread; nothing is left waiting.
@@ -105,9 +105,9 @@ public sealed partial class BlockingSocketTests
         pair.ProxyA.ResetAll();
         pair.ProxyB.ResetAll();
         // Both sides see the reset, and each releases its connection (not at the next GC): the descriptors are closed.
-        await ClusterTests.Eventually(() => onA.SocketClosed && onB.SocketClosed);
+        await Wait.UntilAsync(() => onA.SocketClosed && onB.SocketClosed);
         // The nodes redial and carry on over new connections.
-        await ClusterTests.Eventually(() => pair.A.IsConnected(pair.B.Id) && pair.B.IsConnected(pair.A.Id));
+        await Wait.UntilAsync(() => pair.A.IsConnected(pair.B.Id) && pair.B.IsConnected(pair.A.Id));
         Assert.True(pair.B.TryGetConnection(pair.A.Id, out var again));
         Assert.NotSame(onB, again);
     }
@@ -123,7 +123,7 @@ public sealed partial class BlockingSocketTests
         });
         a.HandshakeFailed += failures.Enqueue;
         // The kernel completes the TCP handshake into the backlog; nobody ever reads, so only the deadline ends the dial.
-        await ClusterTests.Eventually(() => failures.Any(f => f.Failure == HandshakeFailure.Timeout));
+        await Wait.UntilAsync(() => failures.Any(f => f.Failure == HandshakeFailure.Timeout));
     }
 
     [Fact]

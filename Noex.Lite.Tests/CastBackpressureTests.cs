@@ -39,7 +39,7 @@ public sealed class CastBackpressureTests
             var cast = sender.Runtime.CastAsync(target, Numbered(i), token);
             if (!cast.IsCompleted)
             {
-                await ClusterTests.Eventually(() => cast.IsCompleted || connection.SendBlocked);
+                await Wait.UntilAsync(() => cast.IsCompleted || connection.SendBlocked);
                 if (!cast.IsCompleted)
                 {
                     return (i, cast);
@@ -125,7 +125,7 @@ public sealed class CastBackpressureTests
         pair.ProxyA.Paused = false;
         // Reject applies to the counting call as well: ask once the queue has drained.
         Assert.True(pair.B.TryGetConnection(pair.A.Id, out var connection));
-        await ClusterTests.Eventually(() => connection.QueuedBytes == 0);
+        await Wait.UntilAsync(() => connection.QueuedBytes == 0);
         // Everything before the refused cast arrives, in order (the recorder checks), and nothing after it was sent.
         // Asked from b: the call travels behind b's casts on the same connection, so it is answered after them.
         var seen = await pair.B.Runtime.CallAsync(recorder, "count", TimeSpan.FromSeconds(60));
@@ -219,7 +219,7 @@ public sealed class CastBackpressureTests
 
         pair.ProxyA.Paused = false;
         Assert.Equal(count, (await pair.B.Runtime.CallAsync(recorder, "count", TimeSpan.FromSeconds(60))).AsInt64());
-        await ClusterTests.Eventually(() => connection.QueuedBytes == 0 && connection.WriterCapacity <= 2 * 1024 * 1024);
+        await Wait.UntilAsync(() => connection.QueuedBytes == 0 && connection.WriterCapacity <= 2 * 1024 * 1024);
     }
 
     /// <summary>Counts casts and fails (ending the test's count) if one arrives out of order.</summary>

@@ -32,7 +32,7 @@ public class ClusterEdgeTests
         a.NodeUp += _ => Interlocked.Increment(ref upsA);
         b.NodeUp += _ => Interlocked.Increment(ref upsB);
 
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
 
         Assert.Single(a.GetConnectedNodes());
         Assert.Single(b.GetConnectedNodes());
@@ -54,7 +54,7 @@ public class ClusterEdgeTests
         await using var b = await Node.StartAsync(Options("b", a.Id.ToString()) with { TlsServerOptions = server, TlsClientOptions = client });
         await using var c = await Node.StartAsync(Options("c", a.Id.ToString()) with { TlsServerOptions = server, TlsClientOptions = client });
 
-        await ClusterTests.Eventually(() => b.IsConnected(c.Id) && a.IsConnected(b.Id) && a.IsConnected(c.Id));
+        await Wait.UntilAsync(() => b.IsConnected(c.Id) && a.IsConnected(b.Id) && a.IsConnected(c.Id));
     }
 
     [Fact]
@@ -131,7 +131,7 @@ public class ClusterEdgeTests
             }
         }
 
-        static Task AllAgree(List<Node> nodes) => ClusterTests.Eventually(() => nodes.All(n =>
+        static Task AllAgree(List<Node> nodes) => Wait.UntilAsync(() => nodes.All(n =>
             n.GetConnectedNodes().Select(i => i.Id).Order().SequenceEqual(nodes.Where(o => o != n).Select(o => o.Id).Order())));
     }
 
@@ -148,13 +148,13 @@ public class ClusterEdgeTests
         await socket.SendAsync(handshake.CreateHello());
         await socket.SendAsync(handshake.OnChallenge(await ReceiveMessage(socket)));
         handshake.OnWelcome(await ReceiveMessage(socket));
-        await ClusterTests.Eventually(() => a.IsConnected(me));
+        await Wait.UntilAsync(() => a.IsConnected(me));
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
 
         // Authenticated, then a frame whose length prefix claims 4 GiB - 1 (protocol.md §3.4 step 2).
         await socket.SendAsync(new byte[] { 0xff, 0xff, 0xff, 0xff, 0x01, 0x01 });
 
-        await ClusterTests.Eventually(() => !downs.IsEmpty);
+        await Wait.UntilAsync(() => !downs.IsEmpty);
         Assert.Equal(NodeDownReason.ProtocolError, Assert.Single(downs));
         Assert.True(GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore < 16 * 1024 * 1024, "the length was believed");
         var buffer = new byte[64];
@@ -163,7 +163,7 @@ public class ClusterEdgeTests
             // The node closed the connection: reading ends.
         }
         await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id));
     }
 
     [Fact]
@@ -194,7 +194,7 @@ public class ClusterEdgeTests
         }
 
         Assert.True(closed, "the node kept a slow sender's handshake open past its deadline");
-        await ClusterTests.Eventually(() => failures.Any(f => f.Failure == HandshakeFailure.Timeout));
+        await Wait.UntilAsync(() => failures.Any(f => f.Failure == HandshakeFailure.Timeout));
     }
 
     [Fact]
@@ -234,7 +234,7 @@ public class ClusterEdgeTests
         var growth = GC.GetTotalMemory(forceFullCollection: true) - before;
         Assert.True(growth < 4 * 1024 * 1024, $"400 hostile connections left {growth:N0} bytes behind");
         await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id));
     }
 
     private static async Task<byte[]> ReceiveMessage(Socket socket)

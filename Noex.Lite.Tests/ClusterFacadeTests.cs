@@ -22,10 +22,10 @@ public class ClusterFacadeTests
             using var down = Cluster.OnNodeDown((id, reason) => downs.Enqueue((id, reason)));
 
             var peer = await Node.StartAsync(new NodeOptions { Name = "peer", Host = "127.0.0.1", Port = 0, ClusterSecret = "f", Seeds = [node.Id.ToString()] });
-            await ClusterTests.Eventually(() => ups.Contains(peer.Id));
+            await Wait.UntilAsync(() => ups.Contains(peer.Id));
             Assert.Single(Cluster.GetConnectedNodes());
             await peer.StopAsync();
-            await ClusterTests.Eventually(() => downs.Contains((peer.Id, NodeDownReason.GracefulShutdown)));
+            await Wait.UntilAsync(() => downs.Contains((peer.Id, NodeDownReason.GracefulShutdown)));
         }
         finally
         {
@@ -41,7 +41,7 @@ public class ClusterFacadeTests
         try
         {
             await using var peer = await Node.StartAsync(new NodeOptions { Name = "peer", Host = "127.0.0.1", Port = 0, ClusterSecret = "f", Seeds = [node.Id.ToString()] });
-            await ClusterTests.Eventually(() => node.IsConnected(peer.Id));
+            await Wait.UntilAsync(() => node.IsConnected(peer.Id));
             var echo = await peer.Runtime.StartAsync(new Echo());
 
             var local = await GenServers.StartAsync(new Echo());
@@ -96,14 +96,14 @@ public class ClusterFacadeTests
         await using var a = await Node.StartAsync(new NodeOptions { Name = "a", Host = "127.0.0.1", Port = 0, ClusterSecret = "m", HeartbeatInterval = TimeSpan.FromMilliseconds(100) });
         await using (var b = await Node.StartAsync(new NodeOptions { Name = "b", Host = "127.0.0.1", Port = 0, ClusterSecret = "m", Seeds = [a.Id.ToString()] }))
         {
-            await ClusterTests.Eventually(() => a.IsConnected(b.Id) && totals.GetValueOrDefault("noex.transport.frames_received") > 2);
+            await Wait.UntilAsync(() => a.IsConnected(b.Id) && totals.GetValueOrDefault("noex.transport.frames_received") > 2);
         }
         await using var wrong = await Node.StartAsync(new NodeOptions { Name = "w", Host = "127.0.0.1", Port = 0, ClusterSecret = "other", Seeds = [a.Id.ToString()] });
-        await ClusterTests.Eventually(() => totals.GetValueOrDefault("noex.transport.handshake_failures") > 0);
+        await Wait.UntilAsync(() => totals.GetValueOrDefault("noex.transport.handshake_failures") > 0);
 
         Assert.True(totals["noex.transport.frames_sent"] > 0);
         Assert.True(totals["noex.transport.bytes_sent"] > 0);
         Assert.True(totals["noex.transport.bytes_received"] > 0);
-        await ClusterTests.Eventually(() => totals.GetValueOrDefault("noex.transport.connections_closed") > 0);
+        await Wait.UntilAsync(() => totals.GetValueOrDefault("noex.transport.connections_closed") > 0);
     }
 }

@@ -45,7 +45,7 @@ public class ClusterFaultTests(ITestOutputHelper output)
             b.NodeDown += (_, reason) => pair.Downs.Enqueue(("b", reason, Stopwatch.GetTimestamp()));
             a.NodeUp += _ => pair.Ups.Enqueue("a");
             b.NodeUp += _ => pair.Ups.Enqueue("b");
-            await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+            await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
             return pair;
         }
 
@@ -67,7 +67,7 @@ public class ClusterFaultTests(ITestOutputHelper output)
         pair.ProxyA.Blackhole = true;
         pair.ProxyB.Blackhole = true;
 
-        await ClusterTests.Eventually(() => pair.Downs.Count >= 2);
+        await Wait.UntilAsync(() => pair.Downs.Count >= 2);
         var downs = pair.Downs.ToArray();
         Assert.Contains(downs, d => d.Side == "a" && d.Reason == NodeDownReason.HeartbeatTimeout);
         Assert.Contains(downs, d => d.Side == "b" && d.Reason == NodeDownReason.HeartbeatTimeout);
@@ -88,7 +88,7 @@ public class ClusterFaultTests(ITestOutputHelper output)
         // b dialled a through a's proxy: drop what b sends, so a hears nothing while b still hears a.
         pair.ProxyA.DropToTarget = true;
 
-        await ClusterTests.Eventually(() => pair.Downs.Any(d => d.Side == "a") && pair.Downs.Any(d => d.Side == "b"));
+        await Wait.UntilAsync(() => pair.Downs.Any(d => d.Side == "a") && pair.Downs.Any(d => d.Side == "b"));
         Assert.Contains(pair.Downs, d => d.Side == "a" && d.Reason == NodeDownReason.HeartbeatTimeout);
     }
 
@@ -103,13 +103,13 @@ public class ClusterFaultTests(ITestOutputHelper output)
         pair.ProxyA.ResetAll();
         pair.ProxyB.ResetAll();
 
-        await ClusterTests.Eventually(() => pair.Downs.Any(d => d.Side == "a") && pair.Downs.Any(d => d.Side == "b"));
+        await Wait.UntilAsync(() => pair.Downs.Any(d => d.Side == "a") && pair.Downs.Any(d => d.Side == "b"));
         Assert.All(pair.Downs, d => Assert.Contains(d.Reason, new[] { NodeDownReason.ConnectionReset, NodeDownReason.ConnectionClosed }));
         foreach (var down in pair.Downs)
         {
             output.WriteLine($"{down.Side}: {down.Reason} after {Stopwatch.GetElapsedTime(fault, down.At).TotalMilliseconds:0} ms");
         }
-        await ClusterTests.Eventually(() => pair.A.IsConnected(pair.B.Id) && pair.B.IsConnected(pair.A.Id) && pair.Ups.Count >= upsBefore + 2);
+        await Wait.UntilAsync(() => pair.A.IsConnected(pair.B.Id) && pair.B.IsConnected(pair.A.Id) && pair.Ups.Count >= upsBefore + 2);
     }
 
     [Fact]
@@ -119,9 +119,9 @@ public class ClusterFaultTests(ITestOutputHelper output)
 
         pair.ProxyA.CorruptNextToTarget();
 
-        await ClusterTests.Eventually(() => pair.Downs.Any(d => d.Side == "a"));
+        await Wait.UntilAsync(() => pair.Downs.Any(d => d.Side == "a"));
         Assert.Contains(pair.Downs, d => d.Side == "a" && d.Reason == NodeDownReason.ProtocolError);
-        await ClusterTests.Eventually(() => pair.A.IsConnected(pair.B.Id) && pair.B.IsConnected(pair.A.Id));
+        await Wait.UntilAsync(() => pair.A.IsConnected(pair.B.Id) && pair.B.IsConnected(pair.A.Id));
     }
 
     [Fact]
@@ -131,7 +131,7 @@ public class ClusterFaultTests(ITestOutputHelper output)
 
         pair.ProxyA.ReplayNextToTarget();
 
-        await ClusterTests.Eventually(() => pair.Downs.Any(d => d.Side == "a"));
+        await Wait.UntilAsync(() => pair.Downs.Any(d => d.Side == "a"));
         Assert.Contains(pair.Downs, d => d.Side == "a" && d.Reason == NodeDownReason.ProtocolError);
     }
 
@@ -146,7 +146,7 @@ public class ClusterFaultTests(ITestOutputHelper output)
         proxyA.TargetPort = a.ListenPort;
         var b1 = await Node.StartAsync(Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port, HeartbeatInterval = slow });
         proxyB.TargetPort = b1.ListenPort;
-        await ClusterTests.Eventually(() => a.IsConnected(b1.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b1.Id));
         var events = new ConcurrentQueue<string>();
         a.NodeDown += (id, reason) => events.Enqueue($"down {id} {reason}");
         a.NodeUp += info => events.Enqueue($"up {info.Id} {info.Incarnation}");
@@ -157,7 +157,7 @@ public class ClusterFaultTests(ITestOutputHelper output)
         await using var b2 = await Node.StartAsync(Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port, HeartbeatInterval = slow });
         proxyB.TargetPort = b2.ListenPort;
 
-        await ClusterTests.Eventually(() => events.Count >= 2);
+        await Wait.UntilAsync(() => events.Count >= 2);
         Assert.Equal([$"down {b1.Id} Restarted", $"up {b2.Id} {b2.Incarnation}"], events.Take(2));
         Assert.Equal(b2.Incarnation, a.GetNode(b2.Id)!.Incarnation);
         await proxyA.DisposeAsync();
@@ -176,7 +176,7 @@ public class ClusterFaultTests(ITestOutputHelper output)
 
         Assert.Equal(EnqueueResult.Queued, connection.TryEnqueue(new RawMessage(large)));
 
-        await ClusterTests.Eventually(() => pair.A.UnknownMessages == 1 || !pair.Downs.IsEmpty);
+        await Wait.UntilAsync(() => pair.A.UnknownMessages == 1 || !pair.Downs.IsEmpty);
         Assert.Empty(pair.Downs.Select(d => $"{d.Side} {d.Reason}"));
         Assert.True(pair.A.IsConnected(pair.B.Id));
     }
@@ -267,7 +267,7 @@ public class ClusterFaultTests(ITestOutputHelper output)
             var started = Stopwatch.GetTimestamp();
             await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
 
-            await ClusterTests.Eventually(() => a.IsConnected(b.Id));
+            await Wait.UntilAsync(() => a.IsConnected(b.Id));
             output.WriteLine($"a peer joined {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms after 1,000 idle connections");
 
             // Every idle socket is closed by the node (refused as busy at once, or at its handshake deadline).

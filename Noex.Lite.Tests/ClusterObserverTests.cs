@@ -32,7 +32,7 @@ public class ClusterObserverTests
         await using var a = await Node.StartAsync(Options("a"));
         await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
         await using var c = await Node.StartAsync(Options("c", a.Id.ToString()));
-        await ClusterTests.Eventually(() => a.GetConnectedNodes().Count == 2 && b.GetConnectedNodes().Count == 2 && c.GetConnectedNodes().Count == 2);
+        await Wait.UntilAsync(() => a.GetConnectedNodes().Count == 2 && b.GetConnectedNodes().Count == 2 && c.GetConnectedNodes().Count == 2);
         for (var i = 0; i < 3; i++)
         {
             await b.Runtime.StartAsync(new Echo());
@@ -69,7 +69,7 @@ public class ClusterObserverTests
     {
         await using var a = await Node.StartAsync(Options("a"));
         await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id));
         var echo = await b.Runtime.StartAsync(new Echo());
 
         // Traffic until the node's rate window (sampled on its heartbeat tick) holds some of it.
@@ -96,7 +96,7 @@ public class ClusterObserverTests
         proxy.TargetPort = c.ListenPort;
         await using var a = await Node.StartAsync(Options("a", c.Id.ToString()));
         await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && a.IsConnected(c.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && a.IsConnected(c.Id));
         var timeouts = new System.Collections.Concurrent.ConcurrentQueue<NodeId>();
         a.Observer.NodeTimeout += timeouts.Enqueue;
 
@@ -125,7 +125,7 @@ public class ClusterObserverTests
         await using var c = await Node.StartAsync(Options("c") with { AdvertisedPort = proxy.Port });
         proxy.TargetPort = c.ListenPort;
         await using var a = await Node.StartAsync(Options("a", c.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(c.Id));
+        await Wait.UntilAsync(() => a.IsConnected(c.Id));
         proxy.Blackhole = true;
 
         var asking = a.Observer.GetNodeStatsAsync(c.Id, TimeSpan.FromSeconds(60));
@@ -140,11 +140,11 @@ public class ClusterObserverTests
     {
         await using var a = await Node.StartAsync(Options("a"));
         await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id));
         var received = new System.Collections.Concurrent.ConcurrentQueue<ClusterSnapshot>();
 
         var subscription = a.Observer.Subscribe(TimeSpan.FromMilliseconds(100), received.Enqueue);
-        await ClusterTests.Eventually(() => received.Count >= 3);
+        await Wait.UntilAsync(() => received.Count >= 3);
         subscription.Dispose();
         subscription.Dispose();
 

@@ -38,12 +38,12 @@ public class ClusterProcessTests(ITestOutputHelper output)
         var (local, downs, _) = await StartLocalAsync(heartbeat);
         await using var _local = local;
         await using var remote = await NodeProcess.StartAsync("--name", "remote", "--secret", Secret, "--seed", local.Id.ToString(), "--heartbeat", "2000");
-        await ClusterTests.Eventually(() => local.IsConnected(remote.Id));
+        await Wait.UntilAsync(() => local.IsConnected(remote.Id));
 
         var killed = Stopwatch.GetTimestamp();
         remote.Kill();
 
-        await ClusterTests.Eventually(() => !downs.IsEmpty);
+        await Wait.UntilAsync(() => !downs.IsEmpty);
         var down = Assert.Single(downs);
         var detected = Stopwatch.GetElapsedTime(killed, down.At);
         output.WriteLine($"kill -9: {down.Reason} after {detected.TotalMilliseconds:0} ms (heartbeat bound {heartbeat.TotalMilliseconds * 3} ms)");
@@ -60,12 +60,12 @@ public class ClusterProcessTests(ITestOutputHelper output)
         var (local, downs, ups) = await StartLocalAsync(heartbeat);
         await using var _local = local;
         await using var remote = await NodeProcess.StartAsync("--name", "remote", "--secret", Secret, "--seed", local.Id.ToString(), "--heartbeat", "1000");
-        await ClusterTests.Eventually(() => local.IsConnected(remote.Id));
+        await Wait.UntilAsync(() => local.IsConnected(remote.Id));
 
         var frozen = Stopwatch.GetTimestamp();
         remote.Signal("STOP");
 
-        await ClusterTests.Eventually(() => !downs.IsEmpty);
+        await Wait.UntilAsync(() => !downs.IsEmpty);
         var down = Assert.Single(downs);
         var detected = Stopwatch.GetElapsedTime(frozen, down.At);
         output.WriteLine($"SIGSTOP: {down.Reason} after {detected.TotalMilliseconds:0} ms (window {heartbeat.TotalMilliseconds * 2}–{heartbeat.TotalMilliseconds * 3} ms + tick)");
@@ -75,7 +75,7 @@ public class ClusterProcessTests(ITestOutputHelper output)
         remote.Signal("CONT");
 
         // T06: the resumed node finds its old session dead, and the two reconnect.
-        await ClusterTests.Eventually(() => local.IsConnected(remote.Id) && ups.Count >= 2);
+        await Wait.UntilAsync(() => local.IsConnected(remote.Id) && ups.Count >= 2);
         await remote.WaitForLineAsync(l => l.StartsWith("DOWN " + local.Id, StringComparison.Ordinal));
     }
 
@@ -87,14 +87,14 @@ public class ClusterProcessTests(ITestOutputHelper output)
         var port = FreePort();
         var args = new[] { "--name", "remote", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--secret", Secret, "--seed", local.Id.ToString() };
         var first = await NodeProcess.StartAsync(args);
-        await ClusterTests.Eventually(() => local.IsConnected(first.Id));
+        await Wait.UntilAsync(() => local.IsConnected(first.Id));
         first.Kill();
         await first.DisposeAsync();
-        await ClusterTests.Eventually(() => !downs.IsEmpty);
+        await Wait.UntilAsync(() => !downs.IsEmpty);
 
         await using var second = await NodeProcess.StartAsync(args);
 
-        await ClusterTests.Eventually(() => local.IsConnected(second.Id) && local.GetNode(second.Id)!.Incarnation == second.Incarnation);
+        await Wait.UntilAsync(() => local.IsConnected(second.Id) && local.GetNode(second.Id)!.Incarnation == second.Incarnation);
         Assert.Equal(first.Id, second.Id);
         Assert.NotEqual(first.Incarnation, second.Incarnation);
         Assert.Equal([first.Incarnation, second.Incarnation], ups.Select(u => u.Incarnation));
@@ -106,11 +106,11 @@ public class ClusterProcessTests(ITestOutputHelper output)
         var (local, downs, _) = await StartLocalAsync(TimeSpan.FromSeconds(1));
         await using var _local = local;
         await using var remote = await NodeProcess.StartAsync("--name", "remote", "--secret", Secret, "--seed", local.Id.ToString());
-        await ClusterTests.Eventually(() => local.IsConnected(remote.Id));
+        await Wait.UntilAsync(() => local.IsConnected(remote.Id));
 
         await remote.StopAsync();
 
-        await ClusterTests.Eventually(() => !downs.IsEmpty);
+        await Wait.UntilAsync(() => !downs.IsEmpty);
         Assert.Equal(NodeDownReason.GracefulShutdown, Assert.Single(downs).Reason);
     }
 

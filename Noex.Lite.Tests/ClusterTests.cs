@@ -7,9 +7,6 @@ namespace Noex.Lite.Tests;
 [Collection(ClusterCollection.Name)]
 public class ClusterTests
 {
-    // Generous: these must pass on a loaded 2-core machine. Nothing waits this long unless something is broken.
-    private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(30);
-
     private static NodeOptions Options(string name, string? secret = "cluster-secret", params string[] seeds) =>
         TestNodes.Options(name, secret, seeds) with { ReconnectMaxDelay = TimeSpan.FromMilliseconds(500) };
 
@@ -21,7 +18,7 @@ public class ClusterTests
         await using var c = await Node.StartAsync(Options("c", seeds: a.Id.ToString()));
 
         // b and c only know a; gossip must tell them of each other.
-        await Eventually(() => b.IsConnected(c.Id) && c.IsConnected(b.Id) && a.IsConnected(b.Id) && a.IsConnected(c.Id));
+        await Wait.UntilAsync(() => b.IsConnected(c.Id) && c.IsConnected(b.Id) && a.IsConnected(b.Id) && a.IsConnected(c.Id));
 
         Assert.Equal(new[] { b.Id, c.Id }.Order(), a.GetConnectedNodes().Select(n => n.Id).Order());
         Assert.All(a.GetConnectedNodes(), n => Assert.NotEqual(0UL, n.Incarnation));
@@ -35,7 +32,7 @@ public class ClusterTests
         a.NodeUp += ups.Enqueue;
         await using var b = await Node.StartAsync(Options("b", seeds: a.Id.ToString()));
 
-        await Eventually(() => !ups.IsEmpty);
+        await Wait.UntilAsync(() => !ups.IsEmpty);
 
         var up = Assert.Single(ups);
         Assert.Equal(b.Id, up.Id);
@@ -49,14 +46,14 @@ public class ClusterTests
         await using var a = await Node.StartAsync(Options("a"));
         await using var c = await Node.StartAsync(Options("c", seeds: a.Id.ToString()));
         var b = await Node.StartAsync(Options("b", seeds: a.Id.ToString()));
-        await Eventually(() => a.IsConnected(b.Id) && c.IsConnected(b.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && c.IsConnected(b.Id));
         var downs = new ConcurrentQueue<(NodeId, NodeDownReason, Node)>();
         a.NodeDown += (id, reason) => downs.Enqueue((id, reason, a));
         c.NodeDown += (id, reason) => downs.Enqueue((id, reason, c));
 
         await b.StopAsync();
 
-        await Eventually(() => downs.Count == 2);
+        await Wait.UntilAsync(() => downs.Count == 2);
         Assert.All(downs, d => Assert.Equal((b.Id, NodeDownReason.GracefulShutdown), (d.Item1, d.Item2)));
         Assert.Null(a.GetNode(b.Id)); // it meant to leave: forgotten, not redialled
     }
@@ -74,7 +71,7 @@ public class ClusterTests
         b.NodeUp += _ => Interlocked.Increment(ref ups);
         b.HandshakeFailed += e => failures.Enqueue(("b", e));
 
-        await Eventually(() => failures.Any(f => f.Side == "a") && failures.Any(f => f.Side == "b"));
+        await Wait.UntilAsync(() => failures.Any(f => f.Side == "a") && failures.Any(f => f.Side == "b"));
 
         Assert.All(failures, f => Assert.Equal(HandshakeFailure.AuthFailed, f.Error.Failure));
         Assert.Contains(failures, f => f.Side == "b" && f.Error.ByPeer);
@@ -97,7 +94,7 @@ public class ClusterTests
 
         await using var seed = await Node.StartAsync(Options("seed") with { Port = port });
 
-        await Eventually(() => b.IsConnected(seed.Id) && seed.IsConnected(b.Id));
+        await Wait.UntilAsync(() => b.IsConnected(seed.Id) && seed.IsConnected(b.Id));
     }
 
     [Fact]
@@ -105,15 +102,15 @@ public class ClusterTests
     {
         await using var a = await Node.StartAsync(Options("a"));
         var b1 = await Node.StartAsync(Options("b", seeds: a.Id.ToString()));
-        await Eventually(() => a.IsConnected(b1.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b1.Id));
         var port = b1.Id.Port;
         var first = b1.Incarnation;
         await b1.StopAsync();
-        await Eventually(() => !a.IsConnected(b1.Id));
+        await Wait.UntilAsync(() => !a.IsConnected(b1.Id));
 
         await using var b2 = await Node.StartAsync(Options("b", seeds: a.Id.ToString()) with { Port = port });
 
-        await Eventually(() => a.IsConnected(b2.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b2.Id));
         Assert.Equal(b1.Id, b2.Id);
         Assert.NotEqual(first, a.GetNode(b2.Id)!.Incarnation);
     }
@@ -140,7 +137,7 @@ public class ClusterTests
                 await stream.WriteAsync(garbage);
                 // The node closes the connection: reading ends (0 bytes, or a reset) instead of hanging.
                 var buffer = new byte[64];
-                using var timeout = new CancellationTokenSource(s_bound);
+                using var timeout = new CancellationTokenSource(Bounded.Wait);
                 while (await stream.ReadAsync(buffer, timeout.Token) > 0)
                 {
                 }
@@ -152,16 +149,6 @@ public class ClusterTests
         }
 
         await using var b = await Node.StartAsync(Options("b", seeds: a.Id.ToString()));
-        await Eventually(() => a.IsConnected(b.Id));
-    }
-
-    internal static async Task Eventually(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(s_bound);
-        // Polling a cheap in-memory condition, not sleeping on a guess: the bound only fails a broken test.
-        while (!condition())
-        {
-            await Task.Delay(10, timeout.Token);
-        }
+        await Wait.UntilAsync(() => a.IsConnected(b.Id));
     }
 }

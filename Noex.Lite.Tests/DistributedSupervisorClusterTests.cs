@@ -23,12 +23,12 @@ public class DistributedSupervisorClusterTests
     private static NodeSelector Prefer(params NodeId[] preferred) => NodeSelector.Custom((candidates, _) =>
         preferred.FirstOrDefault(p => candidates.Any(c => c.Id == p)) ?? candidates[0].Id);
 
-    /// <summary>Waits as <see cref="ClusterTests.Eventually"/> does, but a timeout says which wait and what the cluster looked like.</summary>
+    /// <summary>Waits as <see cref="Wait.UntilAsync(Func{bool})"/> does, but a timeout says which wait and what the cluster looked like.</summary>
     private static async Task UntilAsync(Func<bool> condition, string step, Func<string> state)
     {
         try
         {
-            await ClusterTests.Eventually(condition);
+            await Wait.UntilAsync(condition);
         }
         catch (OperationCanceledException)
         {
@@ -55,7 +55,7 @@ public class DistributedSupervisorClusterTests
         {
             node.Behaviors.Register("worker", () => new Worker());
         }
-        await ClusterTests.Eventually(() => nodes.All(n => n.GetConnectedNodes().Count == 2));
+        await Wait.UntilAsync(() => nodes.All(n => n.GetConnectedNodes().Count == 2));
         var ids = new[] { "w1", "w2", "w3", "w4" };
         await using var supervisor = await DistributedSupervisor.StartAsync(a, new DistributedSupervisorOptions
         {

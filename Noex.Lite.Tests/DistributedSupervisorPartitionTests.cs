@@ -52,7 +52,7 @@ public class DistributedSupervisorPartitionTests
         proxy.TargetPort = c.ListenPort;
         await using var a = await Node.StartAsync(Options("a", c.Id.ToString()));
         await using var b = await Node.StartAsync(Options("b", a.Id.ToString(), c.Id.ToString()));
-        await ClusterTests.Eventually(() => a.GetConnectedNodes().Count == 2 && b.GetConnectedNodes().Count == 2 && c.GetConnectedNodes().Count == 2);
+        await Wait.UntilAsync(() => a.GetConnectedNodes().Count == 2 && b.GetConnectedNodes().Count == 2 && c.GetConnectedNodes().Count == 2);
         var nodes = new[] { a, b, c };
         var host = new InProcessChildHost(a, s_behaviors, b, c);
         // Four children, more than the intensity's three: one node failure counts once.
@@ -68,7 +68,7 @@ public class DistributedSupervisorPartitionTests
         Assert.All(supervisor.GetChildren(), ch => Assert.Equal(c.Id, ch.Node));
 
         proxy.Blackhole = true;
-        await ClusterTests.Eventually(() => log.Count(DistributedSupervisorEventKind.ChildMigrated) == ids.Length);
+        await Wait.UntilAsync(() => log.Count(DistributedSupervisorEventKind.ChildMigrated) == ids.Length);
 
         // a sees b: two of three nodes, a majority, so it restarted them, each once and away from c...
         Assert.Equal(1, log.Count(DistributedSupervisorEventKind.NodeFailureDetected));
@@ -80,7 +80,7 @@ public class DistributedSupervisorPartitionTests
         Assert.All(before.Values, r => Assert.True(c.Runtime.IsAlive(r)));
 
         proxy.Blackhole = false;
-        await ClusterTests.Eventually(() => before.Values.All(r => !c.Runtime.IsAlive(r)));
+        await Wait.UntilAsync(() => before.Values.All(r => !c.Runtime.IsAlive(r)));
 
         foreach (var id in ids)
         {
@@ -98,7 +98,7 @@ public class DistributedSupervisorPartitionTests
         await using var b = await Node.StartAsync(Options("b") with { AdvertisedPort = proxy.Port });
         proxy.TargetPort = b.ListenPort;
         await using var a = await Node.StartAsync(Options("a", b.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         var host = new InProcessChildHost(a, s_behaviors, b);
         await using var supervisor = await DistributedSupervisor.StartAsync(a, new DistributedSupervisorOptions
         {
@@ -114,13 +114,13 @@ public class DistributedSupervisorPartitionTests
         a.NodeUp += _ => Interlocked.Increment(ref ups);
 
         proxy.Blackhole = true;
-        await ClusterTests.Eventually(() => log.Count(DistributedSupervisorEventKind.NodeFailureDetected) == 1);
+        await Wait.UntilAsync(() => log.Count(DistributedSupervisorEventKind.NodeFailureDetected) == 1);
         // One of two is no majority: a does not restart what may be running on b.
         Assert.Equal(0, log.Count(DistributedSupervisorEventKind.ChildMigrated));
         proxy.Blackhole = false;
-        await ClusterTests.Eventually(() => Volatile.Read(ref ups) >= 1 && a.IsConnected(b.Id));
+        await Wait.UntilAsync(() => Volatile.Read(ref ups) >= 1 && a.IsConnected(b.Id));
         // Settled once the supervisor has processed the node's return; a second healthy connection proves the link.
-        await ClusterTests.Eventually(() => b.Runtime.IsAlive(before) && supervisor.GetChild("w1")!.Ref == before);
+        await Wait.UntilAsync(() => b.Runtime.IsAlive(before) && supervisor.GetChild("w1")!.Ref == before);
         Assert.Equal("w1", (await a.Runtime.CallAsync(before, "args?"))["id"].AsString());
 
         Assert.Single(host.Spawned);
@@ -136,7 +136,7 @@ public class DistributedSupervisorPartitionTests
         await using var b = await Node.StartAsync(Options("b") with { AdvertisedPort = proxy.Port });
         proxy.TargetPort = b.ListenPort;
         await using var a = await Node.StartAsync(Options("a", b.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         var host = new InProcessChildHost(a, s_behaviors, b);
         await using var supervisor = await DistributedSupervisor.StartAsync(a, new DistributedSupervisorOptions
         {
@@ -148,14 +148,14 @@ public class DistributedSupervisorPartitionTests
         var before = supervisor.GetChild("w1")!.Ref;
 
         proxy.Blackhole = true;
-        await ClusterTests.Eventually(() => log.Count(DistributedSupervisorEventKind.NodeFailureDetected) == 1);
+        await Wait.UntilAsync(() => log.Count(DistributedSupervisorEventKind.NodeFailureDetected) == 1);
         // Out of sight, the instance ends (even normally); the minority side could not know and did not act.
         await b.Runtime.StopAsync(before, ExitReason.Normal);
         Assert.Equal(0, log.Count(DistributedSupervisorEventKind.ChildMigrated));
         proxy.Blackhole = false;
 
         // On heal it asks again, hears noproc, and treats it as the node's failure: the transient child comes back once.
-        await ClusterTests.Eventually(() => log.Count(DistributedSupervisorEventKind.ChildMigrated) == 1);
+        await Wait.UntilAsync(() => log.Count(DistributedSupervisorEventKind.ChildMigrated) == 1);
         var now = supervisor.GetChild("w1")!;
         Assert.NotEqual(before, now.Ref);
         Assert.Equal(1, await LiveInstancesAsync([a, b], host, "w1"));
@@ -170,7 +170,7 @@ public class DistributedSupervisorPartitionTests
         await using var b = await Node.StartAsync(Options("b") with { AdvertisedPort = proxy.Port });
         proxy.TargetPort = b.ListenPort;
         await using var a = await Node.StartAsync(Options("a", b.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         var host = new InProcessChildHost(a, s_behaviors, b);
         await using var supervisor = await DistributedSupervisor.StartAsync(a, new DistributedSupervisorOptions
         {
@@ -183,12 +183,12 @@ public class DistributedSupervisorPartitionTests
         var before = supervisor.GetChild("w1")!.Ref;
 
         proxy.Blackhole = true;
-        await ClusterTests.Eventually(() => log.Count(DistributedSupervisorEventKind.ChildMigrated) == 1);
+        await Wait.UntilAsync(() => log.Count(DistributedSupervisorEventKind.ChildMigrated) == 1);
         var moved = supervisor.GetChild("w1")!;
         Assert.Equal(a.Id, moved.Node);
         Assert.True(b.Runtime.IsAlive(before));
         proxy.Blackhole = false;
-        await ClusterTests.Eventually(() => !b.Runtime.IsAlive(before));
+        await Wait.UntilAsync(() => !b.Runtime.IsAlive(before));
 
         Assert.True(a.Runtime.IsAlive(moved.Ref));
         Assert.Equal(1, await LiveInstancesAsync([a, b], host, "w1"));
@@ -203,7 +203,7 @@ public class DistributedSupervisorPartitionTests
         await using var b = await Node.StartAsync(Options("b") with { AdvertisedPort = proxy.Port });
         proxy.TargetPort = b.ListenPort;
         await using var a = await Node.StartAsync(Options("a", b.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id));
         var host = new InProcessChildHost(a, s_behaviors, b);
         await using var supervisor = await DistributedSupervisor.StartAsync(a, new DistributedSupervisorOptions
         {
@@ -220,7 +220,7 @@ public class DistributedSupervisorPartitionTests
 
         // Lost from sight (not stopped: a graceful stop would end the children with shutdown first).
         proxy.Blackhole = true;
-        await ClusterTests.Eventually(() => log.Count(DistributedSupervisorEventKind.ChildMigrated) == 1 && log.Count(DistributedSupervisorEventKind.ChildStopped) == 1);
+        await Wait.UntilAsync(() => log.Count(DistributedSupervisorEventKind.ChildMigrated) == 1 && log.Count(DistributedSupervisorEventKind.ChildStopped) == 1);
 
         Assert.Contains(log.Events, e => e.Kind == DistributedSupervisorEventKind.ChildStopped && e.ChildId == "temp" && e.Reason == "node_down");
         Assert.Equal(["trans"], supervisor.GetChildren().Select(ch => ch.Id));

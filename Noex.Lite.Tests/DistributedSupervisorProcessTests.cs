@@ -40,7 +40,7 @@ public class DistributedSupervisorProcessTests(Xunit.Abstractions.ITestOutputHel
         a.Behaviors.Register("dsup-worker", () => new Worker());
         await using var b = await StartHostAsync("b", a);
         await using var c = await StartHostAsync("c", a);
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && a.IsConnected(c.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && a.IsConnected(c.Id));
         var ids = new[] { "w1", "w2", "w3", "w4" };
         await using var supervisor = await DistributedSupervisor.StartAsync(a, new DistributedSupervisorOptions
         {
@@ -55,7 +55,7 @@ public class DistributedSupervisorProcessTests(Xunit.Abstractions.ITestOutputHel
 
         var killed = Stopwatch.GetTimestamp();
         c.Kill();
-        await ClusterTests.Eventually(() => log.Count(DistributedSupervisorEventKind.ChildMigrated) == ids.Length
+        await Wait.UntilAsync(() => log.Count(DistributedSupervisorEventKind.ChildMigrated) == ids.Length
             && log.Count(DistributedSupervisorEventKind.ChildStopped) == 1);
         var elapsed = Stopwatch.GetElapsedTime(killed);
 
@@ -81,7 +81,7 @@ public class DistributedSupervisorProcessTests(Xunit.Abstractions.ITestOutputHel
         await using var a = await Node.StartAsync(Options("a"));
         a.Behaviors.Register("dsup-worker", () => new Worker());
         await using var b = await StartHostAsync("b", a);
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id));
         await using var supervisor = await DistributedSupervisor.StartAsync(a, new DistributedSupervisorOptions
         {
             Strategy = SupervisorStrategy.RestForOne,
@@ -96,7 +96,7 @@ public class DistributedSupervisorProcessTests(Xunit.Abstractions.ITestOutputHel
 
         // A crash (an exit signal across the wire) of the second: rest_for_one restarts the second and the third.
         a.Runtime.Exit(before["second"], ExitReason.Error("boom"));
-        await ClusterTests.Eventually(() => log.Count(DistributedSupervisorEventKind.ChildRestarted) == 2);
+        await Wait.UntilAsync(() => log.Count(DistributedSupervisorEventKind.ChildRestarted) == 2);
         var after = supervisor.GetChildren().ToDictionary(child => child.Id, child => child.Ref);
         Assert.Equal(before["first"], after["first"]);
         Assert.NotEqual(before["second"], after["second"]);
@@ -105,11 +105,11 @@ public class DistributedSupervisorProcessTests(Xunit.Abstractions.ITestOutputHel
 
         // A transient child ending normally (a remote stop) stays down.
         await a.Runtime.StopAsync(after["third"], ExitReason.Normal);
-        await ClusterTests.Eventually(() => supervisor.CountChildren() == 2);
+        await Wait.UntilAsync(() => supervisor.CountChildren() == 2);
 
         // Two more crashes: the second is one too many within the window.
         a.Runtime.Exit(after["first"], ExitReason.Error("boom"));
-        await ClusterTests.Eventually(() => log.Count(DistributedSupervisorEventKind.ChildRestarted) == 4);
+        await Wait.UntilAsync(() => log.Count(DistributedSupervisorEventKind.ChildRestarted) == 4);
         a.Runtime.Exit(supervisor.GetChild("first")!.Ref, ExitReason.Error("boom"));
         Assert.Equal("max_restarts_exceeded", await supervisor.Completion.WaitAsync(TimeSpan.FromSeconds(30)));
         // It stopped its children on b too.

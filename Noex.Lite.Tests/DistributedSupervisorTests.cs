@@ -43,7 +43,7 @@ public class DistributedSupervisorTests
         {
             nodes.Add(await Node.StartAsync(Options($"n{i}", first.Id.ToString())));
         }
-        await ClusterTests.Eventually(() => nodes.All(n => n.GetConnectedNodes().Count == count - 1));
+        await Wait.UntilAsync(() => nodes.All(n => n.GetConnectedNodes().Count == count - 1));
         return nodes.ToArray();
     }
 
@@ -132,7 +132,7 @@ public class DistributedSupervisorTests
 
         // A template child restarts alone.
         a.Runtime.Kill(first.Ref);
-        await ClusterTests.Eventually(() => supervisor.GetChild("child_1")?.Ref is { } r && r != first.Ref);
+        await Wait.UntilAsync(() => supervisor.GetChild("child_1")?.Ref is { } r && r != first.Ref);
         Assert.Equal(second.Ref, supervisor.GetChild("child_2")!.Ref);
     }
 
@@ -159,7 +159,7 @@ public class DistributedSupervisorTests
         a.Runtime.Kill(before["trans-crash"]);
         a.Runtime.Kill(before["temp"]);
 
-        await ClusterTests.Eventually(() => log.Count(DistributedSupervisorEventKind.ChildRestarted) == 2 && log.Count(DistributedSupervisorEventKind.ChildStopped) == 2);
+        await Wait.UntilAsync(() => log.Count(DistributedSupervisorEventKind.ChildRestarted) == 2 && log.Count(DistributedSupervisorEventKind.ChildStopped) == 2);
         Assert.Equal(["perm", "trans-crash"], supervisor.GetChildren().Select(c => c.Id));
         Assert.All(supervisor.GetChildren(), c => Assert.True(a.Runtime.IsAlive(c.Ref) && c.Ref != before[c.Id] && c.RestartCount == 1));
         Assert.Contains(log.Events, e => e.Kind == DistributedSupervisorEventKind.ChildStopped && e.ChildId == "trans-normal" && e.Reason == "normal");
@@ -193,7 +193,7 @@ public class DistributedSupervisorTests
                     SupervisorStrategy.OneForAll => ["c1", "c2", "c3"],
                     _ => ["c2", "c3"],
                 };
-                await ClusterTests.Eventually(() => log.Count(DistributedSupervisorEventKind.ChildRestarted) == expected.Length);
+                await Wait.UntilAsync(() => log.Count(DistributedSupervisorEventKind.ChildRestarted) == expected.Length);
 
                 var after = supervisor.GetChildren().ToDictionary(c => c.Id);
                 foreach (var id in new[] { "c1", "c2", "c3" })
@@ -232,7 +232,7 @@ public class DistributedSupervisorTests
             a.Runtime.Kill(flaky);
             if (i < 2)
             {
-                await ClusterTests.Eventually(() => supervisor.GetChild("flaky")?.Ref is { } r && r != flaky);
+                await Wait.UntilAsync(() => supervisor.GetChild("flaky")?.Ref is { } r && r != flaky);
             }
             else
             {
@@ -277,7 +277,7 @@ public class DistributedSupervisorTests
                 await a.Runtime.StartAsync(new Worker());
                 await b.Runtime.StartAsync(new Worker());
             }
-            await ClusterTests.Eventually(() => a.GetNode(b.Id)?.ProcessCount == 5 && a.GetNode(c.Id)?.ProcessCount == 0);
+            await Wait.UntilAsync(() => a.GetNode(b.Id)?.ProcessCount == 5 && a.GetNode(c.Id)?.ProcessCount == 0);
             var (supervisor, _, _) = await StartAsync(a, new DistributedSupervisorOptions(), b, c);
             await using var _ = supervisor;
 

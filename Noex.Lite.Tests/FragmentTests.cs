@@ -241,7 +241,7 @@ public class FragmentTests
     {
         await using var a = await Node.StartAsync(Options("a"));
         await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         var recorder = new Recorder();
         var target = await a.Runtime.StartAsync(recorder);
         // Small, large, small, large, ...: the small ones queued behind a large one must wait for it.
@@ -255,7 +255,7 @@ public class FragmentTests
         var echoed = await b.Runtime.CallAsync(target, Value.Object(("blob", Value.Binary(blob))), TimeSpan.FromSeconds(30));
 
         Assert.Equal(Reverse(blob), echoed.AsBinary().ToArray());
-        await ClusterTests.Eventually(() => recorder.Seen.Count == lengths.Length);
+        await Wait.UntilAsync(() => recorder.Seen.Count == lengths.Length);
         Assert.Equal(lengths.Select((l, i) => (i, l, true)), recorder.Seen.Select(s => ((int)s.Seq, s.Length, s.Intact)));
         Assert.True(a.IsConnected(b.Id));
     }
@@ -279,10 +279,10 @@ public class FragmentTests
         var downs = new ConcurrentQueue<string>();
         a.NodeDown += (id, reason) => downs.Enqueue($"a saw {id} down: {reason}");
         b.NodeDown += (id, reason) => downs.Enqueue($"b saw {id} down: {reason}");
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         var recorder = new Recorder();
         var target = await a.Runtime.StartAsync(recorder);
-        await ClusterTests.Eventually(() => a.GetNode(b.Id)?.Uptime > TimeSpan.Zero);
+        await Wait.UntilAsync(() => a.GetNode(b.Id)?.Uptime > TimeSpan.Zero);
         proxyA.BytesPerSecond = 4 * 1024 * 1024;
 
         Assert.True(b.Runtime.Cast(target, Cast(0, 24 * 1024 * 1024)));
@@ -290,10 +290,10 @@ public class FragmentTests
         var before = a.GetNode(b.Id)!.Uptime;
         var started = Stopwatch.GetTimestamp();
         // Gossip that left b at least 1.6 s after the big cast was queued, seen by a while the cast is still on its way.
-        await ClusterTests.Eventually(() => a.GetNode(b.Id)!.Uptime - before >= TimeSpan.FromSeconds(1.6) || !recorder.Seen.IsEmpty);
+        await Wait.UntilAsync(() => a.GetNode(b.Id)!.Uptime - before >= TimeSpan.FromSeconds(1.6) || !recorder.Seen.IsEmpty);
         var gossipAt = Stopwatch.GetElapsedTime(started);
         var deliveredBefore = recorder.Seen.Count;
-        await ClusterTests.Eventually(() => recorder.Seen.Count == 2 || !downs.IsEmpty);
+        await Wait.UntilAsync(() => recorder.Seen.Count == 2 || !downs.IsEmpty);
         var deliveredAt = Stopwatch.GetElapsedTime(started);
 
         Assert.Empty(downs);
@@ -312,13 +312,13 @@ public class FragmentTests
         await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
         var downs = new ConcurrentQueue<NodeDownReason>();
         a.NodeDown += (_, reason) => downs.Enqueue(reason);
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         Assert.True(b.TryGetConnection(a.Id, out var connection));
 
         // A message of at most 64 KiB goes out as it is: here the last fragment of a message that never began.
         Assert.Equal(EnqueueResult.Queued, connection.TryEnqueue(new RawMessage(ProtocolVectors.Hex("03 01 00 01 00 00 00 01 00 2a"))));
 
-        await ClusterTests.Eventually(() => !downs.IsEmpty);
+        await Wait.UntilAsync(() => !downs.IsEmpty);
         Assert.Equal(NodeDownReason.ProtocolError, downs.First());
     }
 

@@ -31,7 +31,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
         {
             nodes.Add(await Node.StartAsync(configure(Options($"n{i}", nodes[0].Id.ToString()))));
         }
-        await ClusterTests.Eventually(() => nodes.All(n => nodes.All(m => m == n || n.IsConnected(m.Id))));
+        await Wait.UntilAsync(() => nodes.All(n => nodes.All(m => m == n || n.IsConnected(m.Id))));
         return nodes.ToArray();
     }
 
@@ -48,7 +48,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
 
     /// <summary>Every node shows the same table, and it is <paramref name="expected"/> (name=ref;...) when given.</summary>
     private static Task ConvergedAsync(IReadOnlyList<Node> nodes, string? expected = null) =>
-        ClusterTests.Eventually(() =>
+        Wait.UntilAsync(() =>
         {
             var first = Table(nodes[0]);
             return (expected is null || first == expected) && nodes.All(n => Table(n) == first);
@@ -89,7 +89,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
             var missing = Assert.Throws<GlobalNameNotFoundException>(() => a.GlobalRegistry.Lookup("gamma"));
             Assert.Equal("gamma", missing.RegistryName);
             Assert.Contains("gamma", missing.Message);
-            await ClusterTests.Eventually(() => seenOnB.Count == 3);
+            await Wait.UntilAsync(() => seenOnB.Count == 3);
             Assert.Equal([$"+alpha={onA}", $"+gamma={onC}", $"-gamma={onC}"], seenOnB.Order(StringComparer.Ordinal));
         }
         finally
@@ -121,7 +121,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
 
             await ConvergedAsync([.. nodes, late]);
             Assert.Equal(names.Order(StringComparer.Ordinal), late.GlobalRegistry.GetNames());
-            await ClusterTests.Eventually(() => synced.Count >= 2);
+            await Wait.UntilAsync(() => synced.Count >= 2);
             Assert.Equal(60, synced.Single(s => s.From == nodes[0].Id).Count);
             Assert.Equal(60, synced.Single(s => s.From == nodes[1].Id).Count);
         }
@@ -244,7 +244,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
             var table = nodes[0].GlobalRegistry.GetEntries();
             Assert.Equal(Names, table.Count);
             // Every claim but the winners' is withdrawn, and every losing process is stopped by its own node.
-            await ClusterTests.Eventually(() => nodes.All(n => n.GlobalRegistry.ClaimCount == Names));
+            await Wait.UntilAsync(() => nodes.All(n => n.GlobalRegistry.ClaimCount == Names));
             var winners = table.Select(e => e.Target).ToHashSet();
             foreach (var (node, n) in nodes.Select((node, n) => (node, n)))
             {
@@ -257,7 +257,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
                     }
                     else
                     {
-                        await ClusterTests.Eventually(() => !node.Runtime.IsAlive(process));
+                        await Wait.UntilAsync(() => !node.Runtime.IsAlive(process));
                     }
                 }
             }
@@ -295,14 +295,14 @@ public class GlobalRegistryTests(ITestOutputHelper output)
                 go.Set();
                 var accepted = await Task.WhenAll(first, second);
 
-                await ClusterTests.Eventually(() => nodes.All(n => n.GlobalRegistry.Whereis(name) is { } w && w == nodes[0].GlobalRegistry.Whereis(name)));
+                await Wait.UntilAsync(() => nodes.All(n => n.GlobalRegistry.Whereis(name) is { } w && w == nodes[0].GlobalRegistry.Whereis(name)));
                 var winner = nodes[0].GlobalRegistry.Whereis(name)!.Value;
                 var (loser, loserNode) = winner == onThird ? (onOwn, nodes[1]) : (onThird, nodes[2]);
                 Assert.True((winner == onThird ? nodes[2] : nodes[1]).Runtime.IsAlive(winner));
                 if (accepted.All(a => a))
                 {
                     conflicts++;
-                    await ClusterTests.Eventually(() => !loserNode.Runtime.IsAlive(loser));
+                    await Wait.UntilAsync(() => !loserNode.Runtime.IsAlive(loser));
                 }
             }
             Assert.True(conflicts > 0, "no round made both claims at once");
@@ -343,7 +343,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
 
         proxyA.Blackhole = true;
         proxyB.Blackhole = true;
-        await ClusterTests.Eventually(() => !a.IsConnected(b.Id) && !b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => !a.IsConnected(b.Id) && !b.IsConnected(a.Id));
         // Each side's names of the other side's processes went with the other side ("before" is a's, so a keeps it).
         await ConvergedAsync([b], "");
         var leaderA = await a.Runtime.StartAsync(new Idle());
@@ -357,7 +357,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
 
         proxyA.Blackhole = false;
         proxyB.Blackhole = false;
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
 
         await ConvergedAsync([a, b]);
         var winner = a.GlobalRegistry.Lookup("leader");
@@ -365,7 +365,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
         var loserNode = winner == leaderA ? b : a;
         output.WriteLine($"winner {winner}, loser {loser}: {Table(a)}");
         await ConvergedAsync([a, b], $"before={before};leader={winner};only-b={onlyB}");
-        await ClusterTests.Eventually(() => !loserNode.Runtime.IsAlive(loser));
+        await Wait.UntilAsync(() => !loserNode.Runtime.IsAlive(loser));
         Assert.True((winner == leaderA ? a : b).Runtime.IsAlive(winner));
         var told = loserNode == a ? conflictsA : conflictsB;
         Assert.Contains($"leader {winner} {loser}", told);
@@ -409,7 +409,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
                     nodes.Add(await Node.StartAsync(Options($"n{next++}", seed.Id.ToString())));
                     log.Add($"+n{next - 1}");
                 }
-                await ClusterTests.Eventually(() => nodes.All(n => nodes.All(m => m == n || n.IsConnected(m.Id))));
+                await Wait.UntilAsync(() => nodes.All(n => nodes.All(m => m == n || n.IsConnected(m.Id))));
                 // Registrations from several nodes at once, some of them on the same names.
                 foreach (var node in nodes.OrderBy(_ => random.Next()).Take(3))
                 {
@@ -442,7 +442,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
                 var host = nodes.Single(n => n.Id.ToString() == entry.Target.Node);
                 Assert.True(host.Runtime.IsAlive(entry.Target), $"{entry.Name} names the dead {entry.Target}");
             }
-            await ClusterTests.Eventually(() => nodes.All(n => n.GlobalRegistry.ClaimCount == table.Count));
+            await Wait.UntilAsync(() => nodes.All(n => n.GlobalRegistry.ClaimCount == table.Count));
         }
         finally
         {
@@ -531,10 +531,10 @@ public class GlobalRegistryTests(ITestOutputHelper output)
 
             connection.TryEnqueue(new RawMessage(ProtocolVectors.Hex(hex)));
 
-            await ClusterTests.Eventually(() => !downs.IsEmpty);
+            await Wait.UntilAsync(() => !downs.IsEmpty);
             Assert.Equal(NodeDownReason.ProtocolError, downs.First());
             // The link comes back and the registry works over it.
-            await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+            await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
             var process = await a.Runtime.StartAsync(new Idle());
             a.GlobalRegistry.Register("after", process);
             await ConvergedAsync(nodes, $"after={process}");
@@ -560,7 +560,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
             toC.TryEnqueue(fake);
             toA.TryEnqueue(fake);
 
-            await ClusterTests.Eventually(() => !c.GlobalRegistry.IsRegistered("phantom") && c.GlobalRegistry.ClaimCount == 0);
+            await Wait.UntilAsync(() => !c.GlobalRegistry.IsRegistered("phantom") && c.GlobalRegistry.ClaimCount == 0);
             Assert.False(a.GlobalRegistry.IsRegistered("phantom"));
             Assert.True(a.IsConnected(b.Id));
         }
@@ -587,7 +587,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
             toC.TryEnqueue(new GlobalRegistry.RegisterMessage("stray", process, b.Incarnation, 1));
 
             // Only the digest can notice: no other message about "stray" will ever be sent.
-            await ClusterTests.Eventually(() => seenOnC.Count == 2);
+            await Wait.UntilAsync(() => seenOnC.Count == 2);
             Assert.Equal(["+stray", "-stray"], seenOnC);
             Assert.True(c.GlobalRegistry.SyncRequests >= 1);
             await ConvergedAsync(nodes, "");
@@ -608,7 +608,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
             var port = remote.Id.Port;
             try
             {
-                await ClusterTests.Eventually(() => nodes.All(n => n.IsConnected(remote.Id)));
+                await Wait.UntilAsync(() => nodes.All(n => n.IsConnected(remote.Id)));
                 var first = await RegisterOnAsync(remote, "owned-by-remote");
                 var local = await nodes[0].Runtime.StartAsync(new Idle());
                 nodes[0].GlobalRegistry.Register("owned-here", local);
@@ -626,7 +626,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
 
             // The same node id comes back as a new run: it receives the table and its new claim reaches everyone.
             await using var again = await NodeProcess.StartAsync("--name", "remote", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--secret", Secret, "--seed", nodes[0].Id.ToString(), "--heartbeat", "1000");
-            await ClusterTests.Eventually(() => nodes.All(n => n.IsConnected(again.Id)));
+            await Wait.UntilAsync(() => nodes.All(n => n.IsConnected(again.Id)));
             await again.WaitForLineAsync(l => l.StartsWith("GNAME owned-here ", StringComparison.Ordinal));
             var second = await RegisterOnAsync(again, "owned-by-remote");
             await ConvergedAsync(nodes, $"owned-by-remote={second};owned-here={nodes[0].GlobalRegistry.Lookup("owned-here")}");
@@ -641,7 +641,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
     {
         var count = host.Lines.Count(l => l.StartsWith($"GREGISTERED {name} ", StringComparison.Ordinal));
         await host.SendAsync($"gregister {name}");
-        await ClusterTests.Eventually(() => host.Lines.Count(l => l.StartsWith($"GREGISTERED {name} ", StringComparison.Ordinal)) > count);
+        await Wait.UntilAsync(() => host.Lines.Count(l => l.StartsWith($"GREGISTERED {name} ", StringComparison.Ordinal)) > count);
         var line = host.Lines.Last(l => l.StartsWith($"GREGISTERED {name} ", StringComparison.Ordinal));
         return new ProcessRef(host.Id.ToString(), long.Parse(line.Split(' ')[2], System.Globalization.CultureInfo.InvariantCulture));
     }

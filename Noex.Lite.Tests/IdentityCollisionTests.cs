@@ -17,14 +17,14 @@ public class IdentityCollisionTests
     {
         await using var a = await Node.StartAsync(Options("a"));
         await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
 
         var error = await Assert.ThrowsAsync<NoexException>(() => Node.StartAsync(Options("a") with { Port = a.ListenPort }));
 
         Assert.Contains(a.ListenPort.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message, StringComparison.Ordinal);
         Assert.True(a.IsConnected(b.Id) && b.IsConnected(a.Id));
         await using var c = await Node.StartAsync(Options("c", a.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(c.Id) && b.IsConnected(c.Id));
+        await Wait.UntilAsync(() => a.IsConnected(c.Id) && b.IsConnected(c.Id));
     }
 
     [Fact]
@@ -33,7 +33,7 @@ public class IdentityCollisionTests
         // x1 is the real node; x2 claims x1's identity (same name, advertising x1's port), as a restarted node would.
         await using var a = await Node.StartAsync(Options("a"));
         await using var x1 = await Node.StartAsync(Options("x", a.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(x1.Id));
+        await Wait.UntilAsync(() => a.IsConnected(x1.Id));
         var ups = new ConcurrentQueue<NodeInfo>();
         var downs = new ConcurrentQueue<NodeDownReason>();
         a.NodeUp += ups.Enqueue;
@@ -52,7 +52,7 @@ public class IdentityCollisionTests
         Assert.True(x2.Incarnation > x1.Incarnation);
 
         // a takes x2 as x restarted: the old session ends as Restarted and the new one comes up.
-        await ClusterTests.Eventually(() => ups.Any(u => u.Incarnation == x2.Incarnation) && downs.Contains(NodeDownReason.Restarted));
+        await Wait.UntilAsync(() => ups.Any(u => u.Incarnation == x2.Incarnation) && downs.Contains(NodeDownReason.Restarted));
         // x1 redials and is refused as superseded by the newer incarnation: it cannot take the identity back.
         await refused.Task.WaitAsync(TimeSpan.FromSeconds(30));
         var node = a.GetNode(x1.Id);

@@ -41,7 +41,7 @@ public class InlineSchedulingTests
     {
         var a = await Node.StartAsync(Options("a", inlineA));
         var b = await Node.StartAsync(Options("b", inlineB, a.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         return (a, b);
     }
 
@@ -125,7 +125,7 @@ public class InlineSchedulingTests
         await using var a = await Node.StartAsync(Options("a", true));
         await using var b = await Node.StartAsync(Options("b", true, a.Id.ToString()));
         await using var c = await Node.StartAsync(Options("c", true, a.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && a.IsConnected(c.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && a.IsConnected(c.Id));
         var onB = await b.Runtime.StartAsync(new Probe());
         var onC = await c.Runtime.StartAsync(new Probe());
 
@@ -176,7 +176,7 @@ public class InlineSchedulingTests
         };
         await using var a = await Node.StartAsync(Options("a", true) with { TlsServerOptions = server, TlsClientOptions = client });
         await using var b = await Node.StartAsync(Options("b", true, a.Id.ToString()) with { TlsServerOptions = server, TlsClientOptions = client });
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         var probe = await b.Runtime.StartAsync(new Probe());
 
         // A TLS connection's bytes must go through its stream: a raw send from the read thread would corrupt it, and the

@@ -26,7 +26,7 @@ public class OverlappingPartitionTests
         await using var c = await Node.StartAsync(Options("c", pc.Port, a.Id.ToString()));
         pc.TargetPort = c.ListenPort;
         Node[] all = [a, b, c];
-        await ClusterTests.Eventually(() => all.All(n => all.All(m => m == n || n.IsConnected(m.Id))));
+        await Wait.UntilAsync(() => all.All(n => all.All(m => m == n || n.IsConnected(m.Id))));
         var downs = new ConcurrentQueue<(string Seer, NodeId Lost, NodeDownReason Reason)>();
         foreach (var node in all)
         {
@@ -38,7 +38,7 @@ public class OverlappingPartitionTests
         // Cut a–b in both directions, whoever dials: a's dials through b's proxy, b's through a's.
         pb.Cut("a");
         pa.Cut("b");
-        await ClusterTests.Eventually(() => downs.Any(d => d.Seer == "a") && downs.Any(d => d.Seer == "b"));
+        await Wait.UntilAsync(() => downs.Any(d => d.Seer == "a") && downs.Any(d => d.Seer == "b"));
         Assert.True(c.IsConnected(a.Id) && c.IsConnected(b.Id));
         Assert.False(a.IsConnected(b.Id) || b.IsConnected(a.Id));
         Assert.All(downs, d => Assert.Equal(NodeDownReason.HeartbeatTimeout, d.Reason));
@@ -49,14 +49,14 @@ public class OverlappingPartitionTests
         a.GlobalRegistry.Register("leader", onA);
         b.GlobalRegistry.Register("leader", onB);
         // c shows the least claim, so it may switch once when the second claim arrives; from then on it must not.
-        await ClusterTests.Eventually(() => c.GlobalRegistry.ClaimCount == 2);
+        await Wait.UntilAsync(() => c.GlobalRegistry.ClaimCount == 2);
         var seenByC = c.GlobalRegistry.Whereis("leader");
         Assert.Equal(onA, a.GlobalRegistry.Whereis("leader"));
         Assert.Equal(onB, b.GlobalRegistry.Whereis("leader"));
         // Gossip keeps a and b trying to reach each other through the cut; c's choice must not flip meanwhile.
         for (var i = 0; i < 20; i++)
         {
-            await ClusterTests.Eventually(() => c.IsConnected(a.Id) && c.IsConnected(b.Id));
+            await Wait.UntilAsync(() => c.IsConnected(a.Id) && c.IsConnected(b.Id));
             Assert.Equal(seenByC, c.GlobalRegistry.Whereis("leader"));
             await Task.Yield();
         }
@@ -65,8 +65,8 @@ public class OverlappingPartitionTests
         // Heal: a and b meet again, and every node shows one identical table with one winner.
         pb.Mend("a");
         pa.Mend("b");
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
-        await ClusterTests.Eventually(() =>
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() =>
             all.Select(n => n.GlobalRegistry.Whereis("leader")).Distinct().Count() == 1 && a.GlobalRegistry.Whereis("leader") is not null);
         Assert.Equal(seenByC, a.GlobalRegistry.Whereis("leader"));
         Assert.DoesNotContain(downs, d => d.Seer == "c");

@@ -30,7 +30,7 @@ internal sealed class ProxiedPair : IAsyncDisposable
             pair.ProxyA.TargetPort = pair.A.ListenPort;
             pair.B = await Node.StartAsync(options("b", [pair.A.Id.ToString()]) with { AdvertisedPort = pair.ProxyB.Port });
             pair.ProxyB.TargetPort = pair.B.ListenPort;
-            await ClusterTests.Eventually(() => pair.A.IsConnected(pair.B.Id) && pair.B.IsConnected(pair.A.Id));
+            await Wait.UntilAsync(() => pair.A.IsConnected(pair.B.Id) && pair.B.IsConnected(pair.A.Id));
             return pair;
         }
         catch

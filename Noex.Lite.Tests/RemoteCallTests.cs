@@ -48,7 +48,7 @@ public class RemoteCallTests
         var b = await Node.StartAsync(Options("b", a.Id.ToString()));
         a.NodeDown += (id, reason) => _downs.Enqueue($"a saw {id} down: {reason}");
         b.NodeDown += (id, reason) => _downs.Enqueue($"b saw {id} down: {reason}");
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         return (a, b);
     }
 
@@ -108,7 +108,7 @@ public class RemoteCallTests
                     a.Runtime.Cast(counter, inc);
                 }
                 allocated += GC.GetAllocatedBytesForCurrentThread() - before;
-                await ClusterTests.Eventually(() => connection.QueuedBytes == 0);
+                await Wait.UntilAsync(() => connection.QueuedBytes == 0);
             }
             return allocated;
         }
@@ -138,7 +138,7 @@ public class RemoteCallTests
         });
         await Task.WhenAll(calls);
 
-        await ClusterTests.Eventually(() => a.PendingRemoteCalls == 0 && b.PendingRemoteCalls == 0);
+        await Wait.UntilAsync(() => a.PendingRemoteCalls == 0 && b.PendingRemoteCalls == 0);
     }
 
     [Fact]
@@ -185,7 +185,7 @@ public class RemoteCallTests
 
         Assert.Equal(counter, e.Target);
         Assert.Equal(TimeSpan.FromMilliseconds(200), e.Timeout);
-        await ClusterTests.Eventually(() => a.PendingRemoteCalls == 0); // swept on the next heartbeat tick
+        await Wait.UntilAsync(() => a.PendingRemoteCalls == 0); // swept on the next heartbeat tick
     }
 
     [Fact]
@@ -217,7 +217,7 @@ public class RemoteCallTests
         await using var _a = a;
         var counter = await b.Runtime.StartAsync(new Counter());
         var call = a.Runtime.CallAsync(counter, Value.Object(("type", "hang")), TimeSpan.FromMinutes(5)).AsTask();
-        await ClusterTests.Eventually(() => a.PendingRemoteCalls == 1);
+        await Wait.UntilAsync(() => a.PendingRemoteCalls == 1);
         var stopped = Stopwatch.GetTimestamp();
 
         await b.StopAsync();

@@ -9,10 +9,10 @@ public class RemoteLinkTests
     {
         var before = b.Links.Count;
         a.Runtime.Link(local, remote);
-        await ClusterTests.Eventually(() => b.Links.Count > before);
+        await Wait.UntilAsync(() => b.Links.Count > before);
     }
 
-    private static Task NoLinksLeftAsync(params Node[] nodes) => ClusterTests.Eventually(() => nodes.All(n => n.Links.Count == 0));
+    private static Task NoLinksLeftAsync(params Node[] nodes) => Wait.UntilAsync(() => nodes.All(n => n.Links.Count == 0));
 
     public static TheoryData<string, bool> Crashes => new()
     {
@@ -54,7 +54,7 @@ public class RemoteLinkTests
 
         await b.Runtime.StopAsync(onB);
 
-        await ClusterTests.Eventually(() => trapper.ExitsFrom(onB).Length == 1);
+        await Wait.UntilAsync(() => trapper.ExitsFrom(onB).Length == 1);
         Assert.Equal(ExitReason.Normal, trapper.ExitsFrom(onB)[0].Reason);
         await NoLinksLeftAsync(a, b);
         Assert.True(a.Runtime.IsAlive(plain));
@@ -74,7 +74,7 @@ public class RemoteLinkTests
 
         a.Runtime.Cast(onA, "boom");
 
-        await ClusterTests.Eventually(() => trapper.ExitsFrom(onA).Length == 1);
+        await Wait.UntilAsync(() => trapper.ExitsFrom(onA).Length == 1);
         var exit = trapper.ExitsFrom(onA)[0];
         Assert.Equal(ExitReason.Error("boom: the target failed", nameof(InvalidOperationException)), exit.Reason);
         Assert.Equal(a.Id.ToString(), exit.From.Node);
@@ -99,7 +99,7 @@ public class RemoteLinkTests
         var (_, barrier) = await b.StartRecorderAsync();
         await LinkAsync(a, onA, b, barrier);
         b.Runtime.Kill(barrier);
-        await ClusterTests.Eventually(() => trapper.ExitsFrom(barrier).Length == 1);
+        await Wait.UntilAsync(() => trapper.ExitsFrom(barrier).Length == 1);
 
         Assert.Empty(trapper.ExitsFrom(onB));
         await NoLinksLeftAsync(a, b);
@@ -116,7 +116,7 @@ public class RemoteLinkTests
 
         a.Runtime.Link(onA, missing);
 
-        await ClusterTests.Eventually(() => trapper.ExitsFrom(missing).Length == 1);
+        await Wait.UntilAsync(() => trapper.ExitsFrom(missing).Length == 1);
         Assert.Equal(ExitReason.NoProc, trapper.ExitsFrom(missing)[0].Reason);
         await NoLinksLeftAsync(a, b);
     }
@@ -138,7 +138,7 @@ public class RemoteLinkTests
         await b.StopAsync();
 
         Assert.Equal(ExitReason.NoConnection, await plainExit);
-        await ClusterTests.Eventually(() => trapper.ExitsFrom(onB).Length == 1);
+        await Wait.UntilAsync(() => trapper.ExitsFrom(onB).Length == 1);
         Assert.Equal(ExitReason.NoConnection, trapper.ExitsFrom(onB)[0].Reason);
         await NoLinksLeftAsync(a);
     }
@@ -152,7 +152,7 @@ public class RemoteLinkTests
 
         a.Runtime.Link(onA, nowhere);
 
-        await ClusterTests.Eventually(() => trapper.ExitsFrom(nowhere).Length == 1);
+        await Wait.UntilAsync(() => trapper.ExitsFrom(nowhere).Length == 1);
         Assert.Equal(ExitReason.NoConnection, trapper.ExitsFrom(nowhere)[0].Reason);
         Assert.Equal(0, a.Links.Count);
     }
@@ -175,7 +175,7 @@ public class RemoteLinkTests
         Assert.True(a.Runtime.Exit(trapping, reason, sender));
 
         Assert.Equal(reason, await plainExit);
-        await ClusterTests.Eventually(() => trapper.ExitsFrom(sender).Length == 1);
+        await Wait.UntilAsync(() => trapper.ExitsFrom(sender).Length == 1);
         Assert.Equal(reason, trapper.ExitsFrom(sender)[0].Reason);
     }
 
@@ -191,7 +191,7 @@ public class RemoteLinkTests
         proxyA.ResetAll();
         proxyB.ResetAll();
 
-        await ClusterTests.Eventually(() => trapA.ExitsFrom(onB).Length == 1 && trapB.ExitsFrom(onA).Length == 1);
+        await Wait.UntilAsync(() => trapA.ExitsFrom(onB).Length == 1 && trapB.ExitsFrom(onA).Length == 1);
         Assert.Equal(ExitReason.NoConnection, trapA.ExitsFrom(onB)[0].Reason);
         Assert.Equal(ExitReason.NoConnection, trapB.ExitsFrom(onA)[0].Reason);
         await NoLinksLeftAsync(a, b);

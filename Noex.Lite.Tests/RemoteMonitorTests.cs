@@ -9,13 +9,13 @@ public class RemoteMonitorTests
     /// <summary>Waits for the first down message of <paramref name="monitor"/> and returns it.</summary>
     private static async Task<InfoMessage> DownAsync(Recorder watcher, MonitorRef monitor)
     {
-        await ClusterTests.Eventually(() => watcher.DownsOf(monitor).Length > 0);
+        await Wait.UntilAsync(() => watcher.DownsOf(monitor).Length > 0);
         return watcher.DownsOf(monitor)[0];
     }
 
     /// <summary>Waits until both nodes' monitor tables are empty: nothing leaked on either side.</summary>
     private static Task NoMonitorsLeftAsync(params Node[] nodes) =>
-        ClusterTests.Eventually(() => nodes.All(n => n.Monitors.OutgoingCount == 0 && n.Monitors.IncomingCount == 0));
+        Wait.UntilAsync(() => nodes.All(n => n.Monitors.OutgoingCount == 0 && n.Monitors.IncomingCount == 0));
 
     /// <summary>
     /// A barrier: monitors a fresh process on <paramref name="from"/> and kills it, then waits for that down. Downs travel one
@@ -57,7 +57,7 @@ public class RemoteMonitorTests
         var down = await DownAsync(watcher, monitor);
         Assert.Equal(expected, down.Reason);
         Assert.Equal(target, down.From);
-        await ClusterTests.Eventually(() => !events.IsEmpty);
+        await Wait.UntilAsync(() => !events.IsEmpty);
         var e = Assert.Single(events);
         Assert.Equal(watcherRef, e.Process);
         Assert.Equal(target, e.Other);
@@ -152,7 +152,7 @@ public class RemoteMonitorTests
         {
             a.Runtime.Monitor(watcherRef, target);
         }
-        await ClusterTests.Eventually(() => b.Monitors.IncomingCount == 10);
+        await Wait.UntilAsync(() => b.Monitors.IncomingCount == 10);
 
         a.Runtime.Kill(watcherRef);
 
@@ -182,7 +182,7 @@ public class RemoteMonitorTests
                 monitors.Add(a.Runtime.Monitor(watcherRef, target));
             }
         }
-        await ClusterTests.Eventually(() => b.Monitors.IncomingCount == Targets * PerTarget);
+        await Wait.UntilAsync(() => b.Monitors.IncomingCount == Targets * PerTarget);
 
         // Every target dies while every other monitor is demonitored on another thread, at the same time.
         var demonitored = new ConcurrentDictionary<MonitorRef, bool>();
@@ -207,7 +207,7 @@ public class RemoteMonitorTests
         await Task.WhenAll(killer, demonitor);
         await DownsFromDeliveredAsync(a, b, watcher, watcherRef);
         // Every monitor not removed in time fires once; give those downs time to arrive before counting.
-        await ClusterTests.Eventually(() => monitors.Where(m => !demonitored.GetValueOrDefault(m)).All(m => watcher.DownsOf(m).Length > 0));
+        await Wait.UntilAsync(() => monitors.Where(m => !demonitored.GetValueOrDefault(m)).All(m => watcher.DownsOf(m).Length > 0));
 
         foreach (var monitor in monitors)
         {
@@ -232,7 +232,7 @@ public class RemoteMonitorTests
         var (watcher, watcherRef) = await a.StartRecorderAsync();
         var (_, target) = await b.StartRecorderAsync();
         var monitors = Enumerable.Range(0, 400).Select(_ => a.Runtime.Monitor(watcherRef, target)).ToList();
-        await ClusterTests.Eventually(() => b.Monitors.IncomingCount == monitors.Count);
+        await Wait.UntilAsync(() => b.Monitors.IncomingCount == monitors.Count);
 
         var demonitored = new ConcurrentDictionary<MonitorRef, bool>();
         using var go = new ManualResetEventSlim();
@@ -251,7 +251,7 @@ public class RemoteMonitorTests
         });
         go.Set();
         await Task.WhenAll(stop, demonitor);
-        await ClusterTests.Eventually(() => monitors.Where(m => !demonitored.GetValueOrDefault(m)).All(m => watcher.DownsOf(m).Length > 0));
+        await Wait.UntilAsync(() => monitors.Where(m => !demonitored.GetValueOrDefault(m)).All(m => watcher.DownsOf(m).Length > 0));
         // A local barrier: anything still queued for the watcher before it has been handled after it.
         await DownsFromDeliveredAsync(a, a, watcher, watcherRef);
 
@@ -292,7 +292,7 @@ public class RemoteMonitorTests
                 b.Runtime.Monitor(targets[i], watchers[(i + j) % watchers.Length]);
             }
         }
-        await ClusterTests.Eventually(() => a.Monitors.IncomingCount == 500 && b.Monitors.IncomingCount == 500);
+        await Wait.UntilAsync(() => a.Monitors.IncomingCount == 500 && b.Monitors.IncomingCount == 500);
 
         // Downs and demonitors cross on the wire in both directions while both sides' processes end.
         await Task.WhenAll(
@@ -316,7 +316,7 @@ public class RemoteMonitorTests
 
         Assert.Equal(0, a.Monitors.OutgoingCount);
         // The connection then dies of silence; a monitor that never stood says nothing about it either.
-        await ClusterTests.Eventually(() => !a.IsConnected(b.Id));
+        await Wait.UntilAsync(() => !a.IsConnected(b.Id));
         proxyA.Blackhole = false;
         proxyB.Blackhole = false;
         await DownsFromDeliveredAsync(a, a, watcher, watcherRef);
@@ -350,7 +350,7 @@ public class RemoteMonitorTests
         Assert.Equal(ExitReason.NoConnection, (await DownAsync(watcher, monitor)).Reason);
         proxyA.Blackhole = false;
         proxyB.Blackhole = false;
-        await ClusterTests.Eventually(() => Volatile.Read(ref ups) > 0 && a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => Volatile.Read(ref ups) > 0 && a.IsConnected(b.Id) && b.IsConnected(a.Id));
         // Healed: the monitor is not re-armed (Erlang), so the target's end now says nothing to the watcher.
         await NoMonitorsLeftAsync(a, b);
         b.Runtime.Kill(target);

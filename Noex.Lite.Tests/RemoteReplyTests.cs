@@ -29,7 +29,7 @@ public class RemoteReplyTests
         // the dispatcher, and the reply it waited for sat behind it until the call timed out (seen in the soak test).
         await using var a = await Node.StartAsync(Options("a"));
         await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         var answer = await b.Runtime.StartAsync(new Answer());
         var get = Value.Object(("type", "get"));
 

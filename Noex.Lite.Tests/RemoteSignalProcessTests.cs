@@ -11,7 +11,7 @@ public class RemoteSignalProcessTests
     {
         var local = await Node.StartAsync(RemoteSignalNodes.Options("local"));
         var remote = await NodeProcess.StartAsync("--name", "remote", "--secret", "signal-tests", "--seed", local.Id.ToString(), "--heartbeat", "1000");
-        await ClusterTests.Eventually(() => local.IsConnected(remote.Id));
+        await Wait.UntilAsync(() => local.IsConnected(remote.Id));
         await remote.SendAsync("start-idle");
         var started = await remote.WaitForLineAsync(l => l.StartsWith("STARTED ", StringComparison.Ordinal));
         return (local, remote, new ProcessRef(remote.Id.ToString(), long.Parse(started["STARTED ".Length..])));
@@ -29,7 +29,7 @@ public class RemoteSignalProcessTests
 
         remote.Kill();
 
-        await ClusterTests.Eventually(() => watcher.DownsOf(monitor).Length > 0 && watcher.DownsOf(transparent).Length > 0);
+        await Wait.UntilAsync(() => watcher.DownsOf(monitor).Length > 0 && watcher.DownsOf(transparent).Length > 0);
         Assert.Equal(ExitReason.NoConnection, Assert.Single(watcher.DownsOf(monitor)).Reason);
         Assert.Equal(ExitReason.NoConnection, Assert.Single(watcher.DownsOf(transparent)).Reason);
         Assert.Equal(0, local.Monitors.OutgoingCount);
@@ -55,7 +55,7 @@ public class RemoteSignalProcessTests
         remote.Kill();
 
         Assert.Equal(ExitReason.NoConnection, await plainExit);
-        await ClusterTests.Eventually(() => trapper.ExitsFrom(target).Length > 0);
+        await Wait.UntilAsync(() => trapper.ExitsFrom(target).Length > 0);
         Assert.Equal(ExitReason.NoConnection, Assert.Single(trapper.ExitsFrom(target)).Reason);
         Assert.Equal(0, local.Links.Count);
     }

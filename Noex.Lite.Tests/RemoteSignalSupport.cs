@@ -37,7 +37,7 @@ internal static class RemoteSignalNodes
     {
         var a = await Node.StartAsync(Options("a"));
         var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         return (a, b);
     }
 

@@ -26,7 +26,7 @@ public class SoakTests(ITestOutputHelper output)
         var streams = Setting("NOEX_FUZZ_STREAMS", 3000);
         await using var a = await Node.StartAsync(Options("a"));
         await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         var echo = await a.Runtime.StartAsync(new Echo());
         using var unobserved = new UnobservedTasks();
         var downs = 0;
@@ -80,9 +80,9 @@ public class SoakTests(ITestOutputHelper output)
         await fuzz;
         var elapsed = clock.Elapsed;
         var growth = GC.GetTotalMemory(forceFullCollection: true) - memoryBefore;
-        await ClusterTests.Eventually(() => OpenDescriptors() <= descriptorsBefore + 16);
+        await Wait.UntilAsync(() => OpenDescriptors() <= descriptorsBefore + 16);
         await using var c = await Node.StartAsync(Options("c", a.Id.ToString()));
-        await ClusterTests.Eventually(() => a.IsConnected(c.Id));
+        await Wait.UntilAsync(() => a.IsConnected(c.Id));
         unobserved.Flush();
 
         output.WriteLine($"{streams:N0} random streams in {elapsed.TotalSeconds:F1} s ({streams / elapsed.TotalSeconds:N0}/s); {calls:N0} calls meanwhile; managed heap {growth / 1024.0:N0} KiB; descriptors {descriptorsBefore} -> {OpenDescriptors()}");
@@ -104,7 +104,7 @@ public class SoakTests(ITestOutputHelper output)
         proxyB.TargetPort = b.ListenPort;
         await using var a = await Node.StartAsync(Options("a", b.Id.ToString()) with { AdvertisedPort = proxyA.Port });
         proxyA.TargetPort = a.ListenPort;
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id));
         var echo = await b.Runtime.StartAsync(new Echo());
         using var unobserved = new UnobservedTasks();
 
@@ -191,8 +191,8 @@ public class SoakTests(ITestOutputHelper output)
         await Task.WhenAll([.. Enumerable.Range(0, 8).Select(i => Task.Run(() => CallerAsync(i))), Task.Run(ChaosAsync)]);
 
         // Healed: the link comes back, nothing is left waiting, and calls work again.
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
-        await ClusterTests.Eventually(() => a.PendingRemoteCalls == 0);
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => a.PendingRemoteCalls == 0);
         // A probe may still meet the last fault's aftermath (a timeout): its typed failure is observed and it tries again.
         var answered = false;
         for (var attempt = 0; attempt < 10 && !answered; attempt++)
@@ -207,7 +207,7 @@ public class SoakTests(ITestOutputHelper output)
         }
         Assert.True(answered, "no call got through after the faults ended");
         var growth = GC.GetTotalMemory(forceFullCollection: true) - memoryBefore;
-        await ClusterTests.Eventually(() => OpenDescriptors() <= descriptorsBefore + 16);
+        await Wait.UntilAsync(() => OpenDescriptors() <= descriptorsBefore + 16);
         unobserved.Flush();
 
         output.WriteLine($"{seconds} s of faults: {downs} node-downs, {ok:N0} calls answered, {typed:N0} failed typed, {casts:N0} casts sent; heap {growth / 1024.0:N0} KiB; descriptors {descriptorsBefore} -> {OpenDescriptors()}");

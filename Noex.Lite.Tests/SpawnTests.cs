@@ -59,12 +59,12 @@ public class SpawnTests
             node.Behaviors.Register("counter", () => new Counter());
             node.Behaviors.Register("thrower", () => new Thrower());
         }
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         return (a, b);
     }
 
     /// <summary>Waits until neither node has a spawn or stop in any table: the tables never leak.</summary>
-    private static Task TablesEmpty(params Node[] nodes) => ClusterTests.Eventually(() => nodes.All(n => n.PendingSpawnCounts == (0, 0, 0)));
+    private static Task TablesEmpty(params Node[] nodes) => Wait.UntilAsync(() => nodes.All(n => n.PendingSpawnCounts == (0, 0, 0)));
 
     private static readonly Value s_get = Value.Object(("type", "get"));
 
@@ -112,11 +112,11 @@ public class SpawnTests
         var counter = await a.SpawnAsync("counter", b.Id, new SpawnOptions { Name = "g1", Registration = SpawnRegistration.Global, Args = 4 });
 
         Assert.Equal(counter, b.GlobalRegistry.Whereis("g1"));
-        await ClusterTests.Eventually(() => a.GlobalRegistry.Whereis("g1") == counter);
+        await Wait.UntilAsync(() => a.GlobalRegistry.Whereis("g1") == counter);
         Assert.Null(b.Runtime.Registry.Whereis("g1"));
         Assert.Equal(4, (await a.Runtime.CallAsync(a.GlobalRegistry.Lookup("g1"), s_get)).AsInt64());
         await a.Runtime.StopAsync(counter);
-        await ClusterTests.Eventually(() => a.GlobalRegistry.Whereis("g1") is null && b.GlobalRegistry.Whereis("g1") is null);
+        await Wait.UntilAsync(() => a.GlobalRegistry.Whereis("g1") is null && b.GlobalRegistry.Whereis("g1") is null);
         await Assert.ThrowsAsync<ArgumentException>(() => a.SpawnAsync("counter", b.Id, new SpawnOptions { Registration = SpawnRegistration.Global }));
         await TablesEmpty(a, b);
     }
@@ -129,7 +129,7 @@ public class SpawnTests
         await using var _b = b;
         var holder = await a.Runtime.StartAsync(new Counter());
         a.GlobalRegistry.Register("shared", holder);
-        await ClusterTests.Eventually(() => b.GlobalRegistry.Whereis("shared") == holder);
+        await Wait.UntilAsync(() => b.GlobalRegistry.Whereis("shared") == holder);
         var before = b.Runtime.ProcessCount;
 
         var error = await Assert.ThrowsAsync<RemoteSpawnRegistrationException>(() =>
@@ -139,7 +139,7 @@ public class SpawnTests
         Assert.Equal("shared", error.RegisteredName);
         Assert.Contains(holder.ToString(), error.Detail);
         Assert.Equal(holder, b.GlobalRegistry.Whereis("shared"));
-        await ClusterTests.Eventually(() => b.Runtime.ProcessCount == before);
+        await Wait.UntilAsync(() => b.Runtime.ProcessCount == before);
         // On the local node the same rule holds.
         await Assert.ThrowsAsync<RemoteSpawnRegistrationException>(() =>
             a.SpawnAsync("counter", a.Id, new SpawnOptions { Name = "shared", Registration = SpawnRegistration.Global }));
@@ -192,7 +192,7 @@ public class SpawnTests
         Assert.Equal("init exploded", error.Reason);
         Assert.Equal(nameof(InvalidOperationException), error.ErrorType);
         Assert.Equal("thrower", error.BehaviorName);
-        await ClusterTests.Eventually(() => b.Runtime.ProcessCount == before);
+        await Wait.UntilAsync(() => b.Runtime.ProcessCount == before);
         await TablesEmpty(a, b);
     }
 
@@ -212,7 +212,7 @@ public class SpawnTests
 
         Assert.Equal(TimeSpan.FromMilliseconds(300), error.Timeout);
         Assert.True(started.Task.IsCompleted);
-        await ClusterTests.Eventually(() => b.Runtime.ProcessCount == before);
+        await Wait.UntilAsync(() => b.Runtime.ProcessCount == before);
         gate.SetResult();
         await TablesEmpty(a, b);
     }
@@ -232,7 +232,7 @@ public class SpawnTests
         Assert.Equal(SpawnRegistration.Local, error.Registration);
         Assert.Contains(holder.ToString(), error.Detail);
         Assert.Equal(holder, b.Runtime.Registry.Whereis("taken"));
-        await ClusterTests.Eventually(() => b.Runtime.ProcessCount == before);
+        await Wait.UntilAsync(() => b.Runtime.ProcessCount == before);
     }
 
     [Fact]
@@ -252,7 +252,7 @@ public class SpawnTests
         proxyA.Paused = true;
         proxyB.Paused = true;
         gate.SetResult();
-        await ClusterTests.Eventually(() => b.Runtime.ProcessCount == before + 1);
+        await Wait.UntilAsync(() => b.Runtime.ProcessCount == before + 1);
         var error = await Assert.ThrowsAsync<RemoteSpawnTimeoutException>(() => spawn);
         proxyA.Paused = false;
         proxyB.Paused = false;
@@ -260,7 +260,7 @@ public class SpawnTests
         Assert.Equal(TimeSpan.FromSeconds(1.5), error.Timeout);
         Assert.Equal(b.Id.ToString(), error.NodeId);
         // The callee hears the caller gave up and stops the process its late success started.
-        await ClusterTests.Eventually(() => b.Runtime.ProcessCount == before);
+        await Wait.UntilAsync(() => b.Runtime.ProcessCount == before);
         await TablesEmpty(a, b);
         Assert.True(a.IsConnected(b.Id));
     }
@@ -283,7 +283,7 @@ public class SpawnTests
 
         // The request and the cancel arrive together: whatever the target started is stopped, nothing is left over.
         await TablesEmpty(a, b);
-        await ClusterTests.Eventually(() => b.Runtime.ProcessCount == before);
+        await Wait.UntilAsync(() => b.Runtime.ProcessCount == before);
         var later = await a.SpawnAsync("counter", b.Id, new SpawnOptions { Args = 1 });
         Assert.Equal(1, (await a.Runtime.CallAsync(later, s_get)).AsInt64());
     }
@@ -305,7 +305,7 @@ public class SpawnTests
         cancel.Cancel();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => spawn);
-        await ClusterTests.Eventually(() => b.Runtime.ProcessCount == before);
+        await Wait.UntilAsync(() => b.Runtime.ProcessCount == before);
         gate.SetResult();
         await TablesEmpty(a, b);
         Assert.Equal(before, b.Runtime.ProcessCount);
@@ -404,7 +404,7 @@ public class SpawnTests
 
         Assert.True(a.Runtime.Cast(counter, Value.Object(("type", "late"))));
 
-        await ClusterTests.Eventually(() => !events.IsEmpty);
+        await Wait.UntilAsync(() => !events.IsEmpty);
         var e = Assert.Single(events);
         Assert.Equal(counter, e.Target);
         Assert.Equal(DeadLetterReason.NoProcess, e.Reason);
@@ -428,7 +428,7 @@ public class SpawnTests
             a.Runtime.Cast(bounded, block);
         }
 
-        await ClusterTests.Eventually(() => !events.IsEmpty);
+        await Wait.UntilAsync(() => !events.IsEmpty);
         Assert.All(events, e => Assert.Equal(DeadLetterReason.MailboxFull, e.Reason));
         Assert.All(events, e => Assert.Equal(bounded, e.Target));
     }
@@ -450,7 +450,7 @@ public class SpawnTests
         proxyB.TargetPort = b.ListenPort;
         await using var _a = a;
         await using var _b = b;
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         var events = new ConcurrentQueue<DeadLetterEvent>();
         b.DeadLetter += events.Enqueue;
         var target = await a.Runtime.StartAsync(new Counter());
@@ -505,10 +505,10 @@ public class SpawnTests
         bad[17] = 9; // no such registration
         connection.TryEnqueue(new RawMessage(bad));
 
-        await ClusterTests.Eventually(() => !downs.IsEmpty);
+        await Wait.UntilAsync(() => !downs.IsEmpty);
         Assert.Equal(NodeDownReason.ProtocolError, downs.First());
         Assert.Equal(before + 1, b.Runtime.ProcessCount);
-        await ClusterTests.Eventually(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         Assert.Equal(2, (await a.Runtime.CallAsync(counter, s_get)).AsInt64());
     }
 
@@ -533,7 +533,7 @@ public class SpawnTests
             Behaviors.Register("counter", () => new Counter());
             Assert.True(Behaviors.Has("counter"));
             Assert.Equal(["counter"], Behaviors.GetStats().Names);
-            await ClusterTests.Eventually(() => a.IsConnected(b.Id));
+            await Wait.UntilAsync(() => a.IsConnected(b.Id));
 
             var counter = await GenServers.StartRemoteAsync("counter", new RemoteStartOptions { TargetNode = b.Id.ToString(), Name = "fc", Args = 7 });
             var second = await RemoteSpawn.SpawnAsync("counter", b.Id, new SpawnOptions { Args = 8 });
@@ -574,7 +574,7 @@ public class SpawnProcessTests
         await using var local = await StartLocalAsync();
         local.Behaviors.Register("counter", () => new SpawnTests.Counter());
         await using var host = await NodeProcess.StartAsync("--name", "host", "--secret", Secret, "--seed", local.Id.ToString(), "--heartbeat", "2000");
-        await ClusterTests.Eventually(() => local.IsConnected(host.Id));
+        await Wait.UntilAsync(() => local.IsConnected(host.Id));
 
         var counter = await local.SpawnAsync("host-counter", host.Id, new SpawnOptions { Name = "hc", Args = 5 });
         Assert.Equal(host.Id.ToString(), counter.Node);
@@ -589,7 +589,7 @@ public class SpawnProcessTests
         Assert.StartsWith($"SPAWNED {local.Id}.", line);
         var id = long.Parse(line[(line.LastIndexOf('.') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
         Assert.Equal(11, (await local.Runtime.CallAsync(new ProcessRef(local.Id.ToString(), id), Value.Null)).AsInt64());
-        await ClusterTests.Eventually(() => local.PendingSpawnCounts == (0, 0, 0));
+        await Wait.UntilAsync(() => local.PendingSpawnCounts == (0, 0, 0));
     }
 
     [Fact]
@@ -597,7 +597,7 @@ public class SpawnProcessTests
     {
         await using var local = await StartLocalAsync();
         await using var host = await NodeProcess.StartAsync("--name", "host", "--secret", Secret, "--seed", local.Id.ToString(), "--heartbeat", "2000");
-        await ClusterTests.Eventually(() => local.IsConnected(host.Id));
+        await Wait.UntilAsync(() => local.IsConnected(host.Id));
         var spawn = local.SpawnAsync("host-sleeper", host.Id, new SpawnOptions { InitTimeout = TimeSpan.FromSeconds(120), SpawnTimeout = TimeSpan.FromSeconds(120) });
         await host.WaitForLineAsync(l => l == "INIT host-sleeper");
         var killed = Stopwatch.GetTimestamp();
