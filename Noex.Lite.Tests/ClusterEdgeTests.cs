@@ -139,8 +139,7 @@ public class ClusterEdgeTests
     public async Task AuthenticatedPeer_FourGigabyteLengthPrefix_ClosedAsProtocolErrorWithoutAllocating()
     {
         await using var a = await Node.StartAsync(Options("a"));
-        var downs = new ConcurrentQueue<NodeDownReason>();
-        a.NodeDown += (_, reason) => downs.Enqueue(reason);
+        var events = NodeEvents.Watch(a);
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync("127.0.0.1", a.ListenPort);
         var me = NodeId.Parse("rogue@127.0.0.1:1");
@@ -154,8 +153,8 @@ public class ClusterEdgeTests
         // Authenticated, then a frame whose length prefix claims 4 GiB - 1 (protocol.md §3.4 step 2).
         await socket.SendAsync(new byte[] { 0xff, 0xff, 0xff, 0xff, 0x01, 0x01 });
 
-        await Wait.UntilAsync(() => !downs.IsEmpty);
-        Assert.Equal(NodeDownReason.ProtocolError, Assert.Single(downs));
+        await Wait.UntilAsync(() => !events.Downs.IsEmpty);
+        Assert.Equal(NodeDownReason.ProtocolError, Assert.Single(events.Downs).Reason);
         Assert.True(GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore < 16 * 1024 * 1024, "the length was believed");
         var buffer = new byte[64];
         while (await socket.ReceiveAsync(buffer) > 0)

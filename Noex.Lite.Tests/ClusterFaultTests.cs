@@ -41,8 +41,8 @@ public class ClusterFaultTests(ITestOutputHelper output)
             var b = await Node.StartAsync(configure(Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port, HeartbeatInterval = heartbeat }));
             proxyB.TargetPort = b.ListenPort;
             var pair = new Pair { A = a, B = b, ProxyA = proxyA, ProxyB = proxyB };
-            a.NodeDown += (_, reason) => pair.Downs.Enqueue(("a", reason, Stopwatch.GetTimestamp()));
-            b.NodeDown += (_, reason) => pair.Downs.Enqueue(("b", reason, Stopwatch.GetTimestamp()));
+            NodeEvents.OnDown(a, (_, reason) => pair.Downs.Enqueue(("a", reason, Stopwatch.GetTimestamp())));
+            NodeEvents.OnDown(b, (_, reason) => pair.Downs.Enqueue(("b", reason, Stopwatch.GetTimestamp())));
             a.NodeUp += _ => pair.Ups.Enqueue("a");
             b.NodeUp += _ => pair.Ups.Enqueue("b");
             await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
@@ -148,7 +148,7 @@ public class ClusterFaultTests(ITestOutputHelper output)
         proxyB.TargetPort = b1.ListenPort;
         await Wait.UntilAsync(() => a.IsConnected(b1.Id));
         var events = new ConcurrentQueue<string>();
-        a.NodeDown += (id, reason) => events.Enqueue($"down {id} {reason}");
+        NodeEvents.OnDown(a, (id, reason) => events.Enqueue($"down {id} {reason}"));
         a.NodeUp += info => events.Enqueue($"up {info.Id} {info.Incarnation}");
 
         proxyA.FreezeExisting();
@@ -240,15 +240,6 @@ public class ClusterFaultTests(ITestOutputHelper output)
 
         protected override ValueTask<CallResult<int>> HandleCallAsync(Value request, CallFrom from, int state) =>
             new(CallResult<int>.WithReply("ok", state + 1));
-    }
-
-    private readonly struct RawMessage(byte[] bytes) : IOutboundMessage
-    {
-        public void Write(System.Buffers.IBufferWriter<byte> writer)
-        {
-            bytes.CopyTo(writer.GetSpan(bytes.Length));
-            writer.Advance(bytes.Length);
-        }
     }
 
     [Fact]

@@ -12,7 +12,7 @@ public class ClusterProcessTests(ITestOutputHelper output)
 {
     private const string Secret = "process-tests";
 
-    private static async Task<(Node Node, ConcurrentQueue<(NodeId Id, NodeDownReason Reason, long At)> Downs, ConcurrentQueue<NodeInfo> Ups)> StartLocalAsync(TimeSpan heartbeat)
+    private static async Task<(Node Node, ConcurrentQueue<SeenDown> Downs, ConcurrentQueue<SeenUp> Ups)> StartLocalAsync(TimeSpan heartbeat)
     {
         var node = await Node.StartAsync(new NodeOptions
         {
@@ -24,11 +24,8 @@ public class ClusterProcessTests(ITestOutputHelper output)
             ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
             ReconnectMaxDelay = TimeSpan.FromMilliseconds(500),
         });
-        var downs = new ConcurrentQueue<(NodeId, NodeDownReason, long)>();
-        var ups = new ConcurrentQueue<NodeInfo>();
-        node.NodeDown += (id, reason) => downs.Enqueue((id, reason, Stopwatch.GetTimestamp()));
-        node.NodeUp += ups.Enqueue;
-        return (node, downs, ups);
+        var events = NodeEvents.Watch(node);
+        return (node, events.Downs, events.Ups);
     }
 
     [Fact]
@@ -47,7 +44,7 @@ public class ClusterProcessTests(ITestOutputHelper output)
         var down = Assert.Single(downs);
         var detected = Stopwatch.GetElapsedTime(killed, down.At);
         output.WriteLine($"kill -9: {down.Reason} after {detected.TotalMilliseconds:0} ms (heartbeat bound {heartbeat.TotalMilliseconds * 3} ms)");
-        Assert.Equal(remote.Id, down.Id);
+        Assert.Equal(remote.Id, down.Peer);
         Assert.Contains(down.Reason, new[] { NodeDownReason.ConnectionClosed, NodeDownReason.ConnectionReset });
         Assert.True(detected < heartbeat * 3 / 2, $"{detected.TotalMilliseconds} ms is not well under the heartbeat bound");
     }
@@ -97,7 +94,7 @@ public class ClusterProcessTests(ITestOutputHelper output)
         await Wait.UntilAsync(() => local.IsConnected(second.Id) && local.GetNode(second.Id)!.Incarnation == second.Incarnation);
         Assert.Equal(first.Id, second.Id);
         Assert.NotEqual(first.Incarnation, second.Incarnation);
-        Assert.Equal([first.Incarnation, second.Incarnation], ups.Select(u => u.Incarnation));
+        Assert.Equal([first.Incarnation, second.Incarnation], ups.Select(u => u.Peer.Incarnation));
     }
 
     [Fact]

@@ -47,14 +47,12 @@ public class ClusterTests
         await using var c = await Node.StartAsync(Options("c", seeds: a.Id.ToString()));
         var b = await Node.StartAsync(Options("b", seeds: a.Id.ToString()));
         await Wait.UntilAsync(() => a.IsConnected(b.Id) && c.IsConnected(b.Id));
-        var downs = new ConcurrentQueue<(NodeId, NodeDownReason, Node)>();
-        a.NodeDown += (id, reason) => downs.Enqueue((id, reason, a));
-        c.NodeDown += (id, reason) => downs.Enqueue((id, reason, c));
+        var events = NodeEvents.Watch(a, c);
 
         await b.StopAsync();
 
-        await Wait.UntilAsync(() => downs.Count == 2);
-        Assert.All(downs, d => Assert.Equal((b.Id, NodeDownReason.GracefulShutdown), (d.Item1, d.Item2)));
+        await Wait.UntilAsync(() => events.Downs.Count == 2);
+        Assert.All(events.Downs, d => Assert.Equal((b.Id, NodeDownReason.GracefulShutdown), (d.Peer, d.Reason)));
         Assert.Null(a.GetNode(b.Id)); // it meant to leave: forgotten, not redialled
     }
 

@@ -108,17 +108,14 @@ public class DistributedSupervisorPartitionTests
         var log = new EventLog();
         supervisor.LifecycleEvent += log.Add;
         var before = supervisor.GetChild("w1")!.Ref;
-        var downs = 0;
-        a.NodeDown += (_, _) => Interlocked.Increment(ref downs);
-        var ups = 0;
-        a.NodeUp += _ => Interlocked.Increment(ref ups);
+        var events = NodeEvents.Watch(a);
 
         proxy.Blackhole = true;
         await Wait.UntilAsync(() => log.Count(DistributedSupervisorEventKind.NodeFailureDetected) == 1);
         // One of two is no majority: a does not restart what may be running on b.
         Assert.Equal(0, log.Count(DistributedSupervisorEventKind.ChildMigrated));
         proxy.Blackhole = false;
-        await Wait.UntilAsync(() => Volatile.Read(ref ups) >= 1 && a.IsConnected(b.Id));
+        await Wait.UntilAsync(() => !events.Ups.IsEmpty && a.IsConnected(b.Id));
         // Settled once the supervisor has processed the node's return; a second healthy connection proves the link.
         await Wait.UntilAsync(() => b.Runtime.IsAlive(before) && supervisor.GetChild("w1")!.Ref == before);
         Assert.Equal("w1", (await a.Runtime.CallAsync(before, "args?"))["id"].AsString());

@@ -67,14 +67,13 @@ internal sealed class InProcessChildHost(Node self, IReadOnlyDictionary<string, 
                 Fire(e.Reason);
             }
         });
-        Action<NodeId, NodeDownReason> down = (id, _) =>
+        var downs = NodeEvents.OnDown(self, (id, _) =>
         {
             if (id == node)
             {
                 Fire(ExitReason.NoConnection);
             }
-        };
-        self.NodeDown += down;
+        });
         if (!Reachable(node))
         {
             Fire(ExitReason.NoConnection);
@@ -87,7 +86,7 @@ internal sealed class InProcessChildHost(Node self, IReadOnlyDictionary<string, 
         {
             Interlocked.Exchange(ref fired, 1);
             events.Dispose();
-            self.NodeDown -= down;
+            downs.Dispose();
         });
     }
 

@@ -276,9 +276,7 @@ public class FragmentTests
         {
             HeartbeatInterval = heartbeat, HeartbeatMissThreshold = 10, MaxFrameLength = 32 * 1024 * 1024,
         });
-        var downs = new ConcurrentQueue<string>();
-        a.NodeDown += (id, reason) => downs.Enqueue($"a saw {id} down: {reason}");
-        b.NodeDown += (id, reason) => downs.Enqueue($"b saw {id} down: {reason}");
+        var events = NodeEvents.Watch(a, b);
         await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         var recorder = new Recorder();
         var target = await a.Runtime.StartAsync(recorder);
@@ -293,10 +291,10 @@ public class FragmentTests
         await Wait.UntilAsync(() => a.GetNode(b.Id)!.Uptime - before >= TimeSpan.FromSeconds(1.6) || !recorder.Seen.IsEmpty);
         var gossipAt = Stopwatch.GetElapsedTime(started);
         var deliveredBefore = recorder.Seen.Count;
-        await Wait.UntilAsync(() => recorder.Seen.Count == 2 || !downs.IsEmpty);
+        await Wait.UntilAsync(() => recorder.Seen.Count == 2 || !events.Downs.IsEmpty);
         var deliveredAt = Stopwatch.GetElapsedTime(started);
 
-        Assert.Empty(downs);
+        Assert.Empty(events.Downs);
         // Without fragments the gossip waits behind the whole frame and arrives with it (measured: 7.32 s and 7.33 s);
         // with them it arrives while the rest of the cast is still crossing (2.0 s and 8.1 s).
         Assert.True(deliveredBefore == 0 && deliveredAt - gossipAt >= TimeSpan.FromSeconds(2),
@@ -310,16 +308,15 @@ public class FragmentTests
     {
         await using var a = await Node.StartAsync(Options("a"));
         await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        var downs = new ConcurrentQueue<NodeDownReason>();
-        a.NodeDown += (_, reason) => downs.Enqueue(reason);
+        var events = NodeEvents.Watch(a);
         await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         Assert.True(b.TryGetConnection(a.Id, out var connection));
 
         // A message of at most 64 KiB goes out as it is: here the last fragment of a message that never began.
         Assert.Equal(EnqueueResult.Queued, connection.TryEnqueue(new RawMessage(ProtocolVectors.Hex("03 01 00 01 00 00 00 01 00 2a"))));
 
-        await Wait.UntilAsync(() => !downs.IsEmpty);
-        Assert.Equal(NodeDownReason.ProtocolError, downs.First());
+        await Wait.UntilAsync(() => !events.Downs.IsEmpty);
+        Assert.Equal(NodeDownReason.ProtocolError, events.Downs.First().Reason);
     }
 
     private sealed class Handler : IConnectionHandler
@@ -399,14 +396,5 @@ public class FragmentTests
 
         Assert.Equal(FragmentError.BadTotal, error.Error);
         Assert.Equal(message, Assert.Single(delivered));
-    }
-
-    private readonly struct RawMessage(byte[] bytes) : IOutboundMessage
-    {
-        public void Write(IBufferWriter<byte> writer)
-        {
-            bytes.CopyTo(writer.GetSpan(bytes.Length));
-            writer.Advance(bytes.Length);
-        }
     }
 }

@@ -525,14 +525,13 @@ public class GlobalRegistryTests(ITestOutputHelper output)
         try
         {
             var (a, b) = (nodes[0], nodes[1]);
-            var downs = new ConcurrentQueue<NodeDownReason>();
-            b.NodeDown += (_, reason) => downs.Enqueue(reason);
+            var events = NodeEvents.Watch(b);
             Assert.True(a.TryGetConnection(b.Id, out var connection));
 
             connection.TryEnqueue(new RawMessage(ProtocolVectors.Hex(hex)));
 
-            await Wait.UntilAsync(() => !downs.IsEmpty);
-            Assert.Equal(NodeDownReason.ProtocolError, downs.First());
+            await Wait.UntilAsync(() => !events.Downs.IsEmpty);
+            Assert.Equal(NodeDownReason.ProtocolError, events.Downs.First().Reason);
             // The link comes back and the registry works over it.
             await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
             var process = await a.Runtime.StartAsync(new Idle());
@@ -644,14 +643,5 @@ public class GlobalRegistryTests(ITestOutputHelper output)
         await Wait.UntilAsync(() => host.Lines.Count(l => l.StartsWith($"GREGISTERED {name} ", StringComparison.Ordinal)) > count);
         var line = host.Lines.Last(l => l.StartsWith($"GREGISTERED {name} ", StringComparison.Ordinal));
         return new ProcessRef(host.Id.ToString(), long.Parse(line.Split(' ')[2], System.Globalization.CultureInfo.InvariantCulture));
-    }
-
-    private readonly struct RawMessage(byte[] bytes) : IOutboundMessage
-    {
-        public void Write(System.Buffers.IBufferWriter<byte> writer)
-        {
-            bytes.CopyTo(writer.GetSpan(bytes.Length));
-            writer.Advance(bytes.Length);
-        }
     }
 }

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace Noex.Lite.Tests;
 
 /// <summary>
@@ -34,10 +32,7 @@ public class IdentityCollisionTests
         await using var a = await Node.StartAsync(Options("a"));
         await using var x1 = await Node.StartAsync(Options("x", a.Id.ToString()));
         await Wait.UntilAsync(() => a.IsConnected(x1.Id));
-        var ups = new ConcurrentQueue<NodeInfo>();
-        var downs = new ConcurrentQueue<NodeDownReason>();
-        a.NodeUp += ups.Enqueue;
-        a.NodeDown += (_, reason) => downs.Enqueue(reason);
+        var events = NodeEvents.Watch(a);
         var refused = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         x1.HandshakeFailed += e =>
         {
@@ -52,14 +47,14 @@ public class IdentityCollisionTests
         Assert.True(x2.Incarnation > x1.Incarnation);
 
         // a takes x2 as x restarted: the old session ends as Restarted and the new one comes up.
-        await Wait.UntilAsync(() => ups.Any(u => u.Incarnation == x2.Incarnation) && downs.Contains(NodeDownReason.Restarted));
+        await Wait.UntilAsync(() => events.Ups.Any(u => u.Peer.Incarnation == x2.Incarnation) && events.Downs.Any(d => d.Reason == NodeDownReason.Restarted));
         // x1 redials and is refused as superseded by the newer incarnation: it cannot take the identity back.
         await refused.Task.WaitAsync(TimeSpan.FromSeconds(30));
         var node = a.GetNode(x1.Id);
         Assert.NotNull(node);
         Assert.Equal(x2.Incarnation, node.Incarnation);
         Assert.Equal(NodeStatus.Connected, node.Status);
-        Assert.Single(ups);
-        Assert.Equal([NodeDownReason.Restarted], downs);
+        Assert.Single(events.Ups);
+        Assert.Equal([NodeDownReason.Restarted], events.Downs.Select(d => d.Reason));
     }
 }

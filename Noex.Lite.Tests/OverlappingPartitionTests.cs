@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace Noex.Lite.Tests;
 
 /// <summary>
@@ -27,23 +25,20 @@ public class OverlappingPartitionTests
         pc.TargetPort = c.ListenPort;
         Node[] all = [a, b, c];
         await Wait.UntilAsync(() => all.All(n => all.All(m => m == n || n.IsConnected(m.Id))));
-        var downs = new ConcurrentQueue<(string Seer, NodeId Lost, NodeDownReason Reason)>();
-        foreach (var node in all)
-        {
-            node.NodeDown += (id, reason) => downs.Enqueue((node.Id.Name, id, reason));
-        }
+        var events = NodeEvents.Watch(all);
+        var downs = events.Downs;
         var onA = await a.Runtime.StartAsync(new Idle());
         var onB = await b.Runtime.StartAsync(new Idle());
 
         // Cut a–b in both directions, whoever dials: a's dials through b's proxy, b's through a's.
         pb.Cut("a");
         pa.Cut("b");
-        await Wait.UntilAsync(() => downs.Any(d => d.Seer == "a") && downs.Any(d => d.Seer == "b"));
+        await Wait.UntilAsync(() => downs.Any(d => d.Seer == a) && downs.Any(d => d.Seer == b));
         Assert.True(c.IsConnected(a.Id) && c.IsConnected(b.Id));
         Assert.False(a.IsConnected(b.Id) || b.IsConnected(a.Id));
         Assert.All(downs, d => Assert.Equal(NodeDownReason.HeartbeatTimeout, d.Reason));
-        Assert.Contains(downs, d => (d.Seer, d.Lost) == ("a", b.Id));
-        Assert.Contains(downs, d => (d.Seer, d.Lost) == ("b", a.Id));
+        Assert.Contains(downs, d => (d.Seer, d.Peer) == (a, b.Id));
+        Assert.Contains(downs, d => (d.Seer, d.Peer) == (b, a.Id));
 
         // Both sides claim one name while they cannot see each other; c sees both claims and keeps one winner.
         a.GlobalRegistry.Register("leader", onA);
@@ -60,7 +55,7 @@ public class OverlappingPartitionTests
             Assert.Equal(seenByC, c.GlobalRegistry.Whereis("leader"));
             await Task.Yield();
         }
-        Assert.DoesNotContain(downs, d => d.Seer == "c");
+        Assert.DoesNotContain(downs, d => d.Seer == c);
 
         // Heal: a and b meet again, and every node shows one identical table with one winner.
         pb.Mend("a");
@@ -69,7 +64,7 @@ public class OverlappingPartitionTests
         await Wait.UntilAsync(() =>
             all.Select(n => n.GlobalRegistry.Whereis("leader")).Distinct().Count() == 1 && a.GlobalRegistry.Whereis("leader") is not null);
         Assert.Equal(seenByC, a.GlobalRegistry.Whereis("leader"));
-        Assert.DoesNotContain(downs, d => d.Seer == "c");
+        Assert.DoesNotContain(downs, d => d.Seer == c);
     }
 
     private sealed class Idle : GenServer<int>

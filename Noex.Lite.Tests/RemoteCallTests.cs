@@ -40,14 +40,14 @@ public class RemoteCallTests
         HeartbeatInterval = TimeSpan.FromSeconds(1),
     };
 
-    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _downs = new();
+
+    private NodeEvents? _events;
 
     private async Task<(Node A, Node B)> PairAsync()
     {
         var a = await Node.StartAsync(Options("a"));
         var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        a.NodeDown += (id, reason) => _downs.Enqueue($"a saw {id} down: {reason}");
-        b.NodeDown += (id, reason) => _downs.Enqueue($"b saw {id} down: {reason}");
+        _events = NodeEvents.Watch(a, b);
         await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         return (a, b);
     }
@@ -205,7 +205,7 @@ public class RemoteCallTests
             var all = Task.WhenAll(calls);
             await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(30)));
             Assert.True(all.IsCompleted, $"round {round}: a call with a short timeout never completed");
-            Assert.True(_downs.IsEmpty, string.Join("; ", _downs));
+            Assert.True(_events!.Downs.IsEmpty, string.Join("; ", _events.Downs));
             Assert.All(calls, c => Assert.IsType<RemoteCallTimeoutException>(c.Exception!.InnerException));
         }
     }

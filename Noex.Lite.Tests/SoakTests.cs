@@ -29,8 +29,7 @@ public class SoakTests(ITestOutputHelper output)
         await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         var echo = await a.Runtime.StartAsync(new Echo());
         using var unobserved = new UnobservedTasks();
-        var downs = 0;
-        a.NodeDown += (_, _) => Interlocked.Increment(ref downs);
+        var events = NodeEvents.Watch(a);
 
         var next = -1;
         async Task ClientAsync(int seed)
@@ -86,7 +85,7 @@ public class SoakTests(ITestOutputHelper output)
         unobserved.Flush();
 
         output.WriteLine($"{streams:N0} random streams in {elapsed.TotalSeconds:F1} s ({streams / elapsed.TotalSeconds:N0}/s); {calls:N0} calls meanwhile; managed heap {growth / 1024.0:N0} KiB; descriptors {descriptorsBefore} -> {OpenDescriptors()}");
-        Assert.Equal(0, downs);
+        Assert.Empty(events.Downs);
         Assert.True(a.IsConnected(b.Id));
         Assert.True(growth < 8 * 1024 * 1024, $"the heap grew by {growth:N0} bytes");
         Assert.Equal(0, unobserved.Count);
@@ -108,8 +107,7 @@ public class SoakTests(ITestOutputHelper output)
         var echo = await b.Runtime.StartAsync(new Echo());
         using var unobserved = new UnobservedTasks();
 
-        var downs = 0;
-        a.NodeDown += (_, _) => Interlocked.Increment(ref downs);
+        var events = NodeEvents.Watch(a);
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
         long ok = 0, typed = 0, casts = 0;
         var wrong = new System.Collections.Concurrent.ConcurrentQueue<string>();
@@ -210,9 +208,9 @@ public class SoakTests(ITestOutputHelper output)
         await Wait.UntilAsync(() => OpenDescriptors() <= descriptorsBefore + 16);
         unobserved.Flush();
 
-        output.WriteLine($"{seconds} s of faults: {downs} node-downs, {ok:N0} calls answered, {typed:N0} failed typed, {casts:N0} casts sent; heap {growth / 1024.0:N0} KiB; descriptors {descriptorsBefore} -> {OpenDescriptors()}");
+        output.WriteLine($"{seconds} s of faults: {events.Downs.Count} node-downs, {ok:N0} calls answered, {typed:N0} failed typed, {casts:N0} casts sent; heap {growth / 1024.0:N0} KiB; descriptors {descriptorsBefore} -> {OpenDescriptors()}");
         Assert.Empty(wrong);
-        Assert.True(downs >= 2, $"only {downs} faults took the link down: the chaos did not reach it");
+        Assert.True(events.Downs.Count >= 2, $"only {events.Downs.Count} faults took the link down: the chaos did not reach it");
         Assert.True(ok > 0, "no call got through between the faults");
         Assert.True(growth < 16 * 1024 * 1024, $"the heap grew by {growth:N0} bytes");
         Assert.Equal(0, unobserved.Count);

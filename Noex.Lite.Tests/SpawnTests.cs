@@ -487,8 +487,7 @@ public class SpawnTests
         var (a, b) = await PairAsync();
         await using var _a = a;
         await using var _b = b;
-        var downs = new ConcurrentQueue<NodeDownReason>();
-        b.NodeDown += (_, reason) => downs.Enqueue(reason);
+        var events = NodeEvents.Watch(b);
         Assert.True(a.TryGetConnection(b.Id, out var connection));
         var before = b.Runtime.ProcessCount;
 
@@ -499,26 +498,17 @@ public class SpawnTests
         connection.TryEnqueue(new RawMessage(ProtocolVectors.Get("stop-reply-not-running").Bytes("hex")));
         var counter = await a.SpawnAsync("counter", b.Id, new SpawnOptions { Args = 2 });
         Assert.Equal(2, (await a.Runtime.CallAsync(counter, s_get)).AsInt64());
-        Assert.True(downs.IsEmpty);
+        Assert.True(events.Downs.IsEmpty);
 
         var bad = ProtocolVectors.Get("spawn-request-local").Bytes("hex");
         bad[17] = 9; // no such registration
         connection.TryEnqueue(new RawMessage(bad));
 
-        await Wait.UntilAsync(() => !downs.IsEmpty);
-        Assert.Equal(NodeDownReason.ProtocolError, downs.First());
+        await Wait.UntilAsync(() => !events.Downs.IsEmpty);
+        Assert.Equal(NodeDownReason.ProtocolError, events.Downs.First().Reason);
         Assert.Equal(before + 1, b.Runtime.ProcessCount);
         await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         Assert.Equal(2, (await a.Runtime.CallAsync(counter, s_get)).AsInt64());
-    }
-
-    private readonly struct RawMessage(byte[] bytes) : IOutboundMessage
-    {
-        public void Write(System.Buffers.IBufferWriter<byte> writer)
-        {
-            bytes.CopyTo(writer.GetSpan(bytes.Length));
-            writer.Advance(bytes.Length);
-        }
     }
 
     [Fact]
