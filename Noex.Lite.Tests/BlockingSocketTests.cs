@@ -13,6 +13,7 @@ namespace Noex.Lite.Tests;
 [Collection(ClusterCollection.Name)]
 public sealed partial class BlockingSocketTests
 {
+    private const string Secret = "blocking-sockets";
     private const int GetFlags = 3;         // F_GETFL
     private const int NonBlocking = 0x800;  // O_NONBLOCK on Linux
 
@@ -33,34 +34,35 @@ public sealed partial class BlockingSocketTests
         {
             return; // O_NONBLOCK is read with Linux's fcntl; CI runs on Linux
         }
-        await using var pair = await ProxiedPair.StartAsync((name, seeds) => TestNodes.Options(name, "blocking-sockets", seeds) with
+        await using var pair = await TestCluster.StartAsync(2, Secret, o => o with
         {
             HeartbeatInterval = TimeSpan.FromSeconds(5),
-        });
-        var echo = await pair.A.Runtime.StartAsync(new Counter());
+        }, proxied: true);
+        var (a, b, proxyA, _) = pair;
+        var echo = await a.Runtime.StartAsync(new Counter());
         for (var i = 0; i < 100; i++)
         {
-            await pair.B.Runtime.CallAsync(echo, "get");
+            await b.Runtime.CallAsync(echo, "get");
         }
         // A stall: the proxy stops reading, the kernel's buffers fill, and the send finishes on a thread of its own.
-        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var fromB));
-        pair.ProxyA.Paused = true;
+        Assert.True(b.TryGetConnection(a.Id, out var fromB));
+        proxyA.Paused = true;
         var pad = Value.Binary(new byte[64 * 1024]);
         var sent = 0;
         while (!fromB.SendBlocked)
         {
             Assert.True(sent < 2_000, "the send never stalled");
-            Assert.True(await pair.B.Runtime.CastAsync(echo, pad));
+            Assert.True(await b.Runtime.CastAsync(echo, pad));
             sent++;
             if (sent % 8 == 0)
             {
                 await Task.Yield();
             }
         }
-        pair.ProxyA.Paused = false;
-        Assert.Equal(sent, (await pair.B.Runtime.CallAsync(echo, "get", TimeSpan.FromSeconds(60))).AsInt64());
+        proxyA.Paused = false;
+        Assert.Equal(sent, (await b.Runtime.CallAsync(echo, "get", TimeSpan.FromSeconds(60))).AsInt64());
 
-        Assert.True(pair.A.TryGetConnection(pair.B.Id, out var fromA));
+        Assert.True(a.TryGetConnection(b.Id, out var fromA));
         Assert.True(IsBlocking(fromA), "a's socket turned non-blocking");
         Assert.True(IsBlocking(fromB), "b's socket turned non-blocking");
     }
@@ -68,16 +70,17 @@ public sealed partial class BlockingSocketTests
     [Fact]
     public async Task AStop_EndsASendStalledOnAPeerThatDoesNotRead()
     {
-        await using var pair = await ProxiedPair.StartAsync((name, seeds) => TestNodes.Options(name, "blocking-sockets", seeds) with
+        await using var pair = await TestCluster.StartAsync(2, Secret, o => o with
         {
             HeartbeatInterval = TimeSpan.FromSeconds(5),
-        });
-        var sink = await pair.A.Runtime.StartAsync(new Counter());
-        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var fromB));
-        pair.ProxyA.Paused = true; // and it stays paused: nothing will ever drain b's kernel buffer
+        }, proxied: true);
+        var (a, b, proxyA, _) = pair;
+        var sink = await a.Runtime.StartAsync(new Counter());
+        Assert.True(b.TryGetConnection(a.Id, out var fromB));
+        proxyA.Paused = true; // and it stays paused: nothing will ever drain b's kernel buffer
         var pad = Value.Binary(new byte[64 * 1024]);
         // Until the write loop stalls; a full queue refuses casts meanwhile (the loop then only waits for the stall).
-        for (var sent = 0; !fromB.SendBlocked && pair.B.Runtime.Cast(sink, pad); sent++)
+        for (var sent = 0; !fromB.SendBlocked && b.Runtime.Cast(sink, pad); sent++)
         {
             Assert.True(sent < 2_000, "the send never stalled");
             if (sent % 8 == 7)
@@ -89,7 +92,7 @@ public sealed partial class BlockingSocketTests
 
         // The goodbye cannot get through, so the stop gives up on the drain after its grace and closes the socket,
         // which ends the blocked send on its thread; nothing is left waiting.
-        await pair.B.StopAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        await b.StopAsync().WaitAsync(TimeSpan.FromMinutes(2));
         Assert.True(fromB.IsClosed);
         Assert.False(fromB.SendBlocked);
     }
@@ -97,18 +100,19 @@ public sealed partial class BlockingSocketTests
     [Fact]
     public async Task AConnectionThatCloses_IsReleased_ItsDescriptorClosedAtOnce()
     {
-        await using var pair = await ProxiedPair.StartAsync((name, seeds) => TestNodes.Options(name, "blocking-sockets", seeds));
-        Assert.True(pair.A.TryGetConnection(pair.B.Id, out var onA));
-        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var onB));
+        await using var pair = await TestCluster.StartAsync(2, Secret, proxied: true);
+        var (a, b, proxyA, proxyB) = pair;
+        Assert.True(a.TryGetConnection(b.Id, out var onA));
+        Assert.True(b.TryGetConnection(a.Id, out var onB));
         Assert.False(onA.SocketClosed || onB.SocketClosed);
 
-        pair.ProxyA.ResetAll();
-        pair.ProxyB.ResetAll();
+        proxyA.ResetAll();
+        proxyB.ResetAll();
         // Both sides see the reset, and each releases its connection (not at the next GC): the descriptors are closed.
         await Wait.UntilAsync(() => onA.SocketClosed && onB.SocketClosed);
         // The nodes redial and carry on over new connections.
-        await Wait.UntilAsync(() => pair.A.IsConnected(pair.B.Id) && pair.B.IsConnected(pair.A.Id));
-        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var again));
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        Assert.True(b.TryGetConnection(a.Id, out var again));
         Assert.NotSame(onB, again);
     }
 
@@ -117,7 +121,7 @@ public sealed partial class BlockingSocketTests
     {
         using var silent = Listen(out var port);
         var failures = new ConcurrentQueue<HandshakeException>();
-        await using var a = await Node.StartAsync(TestNodes.Options("a", "blocking-sockets", $"mute@127.0.0.1:{port}") with
+        await using var a = await Node.StartAsync(TestNodes.Options("a", Secret, $"mute@127.0.0.1:{port}") with
         {
             HandshakeTimeout = TimeSpan.FromMilliseconds(500),
         });
@@ -130,7 +134,7 @@ public sealed partial class BlockingSocketTests
     public async Task AStop_EndsADialBlockedInItsHandshake_WithoutWaitingForTheDeadline()
     {
         using var silent = Listen(out var port);
-        var a = await Node.StartAsync(TestNodes.Options("a", "blocking-sockets", $"mute@127.0.0.1:{port}") with
+        var a = await Node.StartAsync(TestNodes.Options("a", Secret, $"mute@127.0.0.1:{port}") with
         {
             HandshakeTimeout = TimeSpan.FromMinutes(10),
         });
@@ -155,7 +159,7 @@ public sealed partial class BlockingSocketTests
         using (Listen(out port))
         {
         }
-        await using var a = await Node.StartAsync(TestNodes.Options("a", "blocking-sockets"));
+        await using var a = await Node.StartAsync(TestNodes.Options("a", Secret));
         var ghost = NodeId.Parse($"ghost@127.0.0.1:{port}");
         var error = await Assert.ThrowsAsync<NodeNotReachableException>(() => a.DialAsync(ghost));
         Assert.Contains("ConnectionRefused", error.Message, StringComparison.Ordinal);

@@ -10,18 +10,19 @@ namespace Noex.Lite.Tests;
 [Collection(ClusterCollection.Name)]
 public sealed class CastBackpressureTests
 {
+    private const string Secret = "cast-backpressure";
     private const int Bound = 64 * 1024;
     private static readonly Value s_pad = Value.Binary(new byte[8 * 1024]);
 
-    private static Task<ProxiedPair> PairAsync(OverloadPolicy policy) =>
-        ProxiedPair.StartAsync((name, seeds) => TestNodes.Options(name, "cast-backpressure", seeds) with
+    private static Task<TestCluster> PairAsync(OverloadPolicy policy) =>
+        TestCluster.StartAsync(2, Secret, o => o with
         {
             // 5 s x 3: the link is paused on purpose; the failure detector must not end the test first.
             HeartbeatInterval = TimeSpan.FromSeconds(5),
             MaxFrameLength = Bound,
             MaxOutboundQueueBytes = Bound,
             OverloadPolicy = policy,
-        });
+        }, proxied: true);
 
     private static Value Numbered(long i) => Value.Object(("seq", i), ("pad", s_pad));
 
@@ -58,13 +59,14 @@ public sealed class CastBackpressureTests
     public async Task Wait_TheProducerWaitsWhileTheQueueIsFull_ThenEverythingArrivesInOrder()
     {
         await using var pair = await PairAsync(OverloadPolicy.Wait);
+        var (a, b, proxyA, _) = pair;
         var deadLetters = new ConcurrentQueue<DeadLetterEvent>();
-        pair.B.DeadLetter += deadLetters.Enqueue;
-        var recorder = await pair.A.Runtime.StartAsync(new SequenceRecorder());
-        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var connection));
+        b.DeadLetter += deadLetters.Enqueue;
+        var recorder = await a.Runtime.StartAsync(new SequenceRecorder());
+        Assert.True(b.TryGetConnection(a.Id, out var connection));
 
-        pair.ProxyA.Paused = true;
-        var (queued, waiting) = await FillAsync(pair.B, recorder);
+        proxyA.Paused = true;
+        var (queued, waiting) = await FillAsync(b, recorder);
 
         // The producer is held, and the queue holds at most its bound plus the message that crossed it.
         Assert.False(waiting.IsCompleted);
@@ -75,33 +77,34 @@ public sealed class CastBackpressureTests
             Assert.True(await waiting);
             for (var i = queued + 1; i < total; i++)
             {
-                Assert.True(await pair.B.Runtime.CastAsync(recorder, Numbered(i)));
+                Assert.True(await b.Runtime.CastAsync(recorder, Numbered(i)));
             }
         });
         Assert.False(producer.IsCompleted);
 
-        pair.ProxyA.Paused = false;
+        proxyA.Paused = false;
         await producer.WaitAsync(TimeSpan.FromSeconds(60));
         // Asked from b: the call travels behind b's casts on the same connection, so it is answered after them.
-        var seen = await pair.B.Runtime.CallAsync(recorder, "count", TimeSpan.FromSeconds(60));
+        var seen = await b.Runtime.CallAsync(recorder, "count", TimeSpan.FromSeconds(60));
         Assert.Equal(total, seen.AsInt64());
         Assert.Empty(deadLetters);
-        Assert.Equal(0, pair.B.RemoteDeadLetters);
+        Assert.Equal(0, b.RemoteDeadLetters);
     }
 
     [Fact]
     public async Task Reject_AFullQueueThrowsNodeOverloaded_AndCountsADeadLetter()
     {
         await using var pair = await PairAsync(OverloadPolicy.Reject);
+        var (a, b, proxyA, _) = pair;
         var deadLetters = new ConcurrentQueue<DeadLetterEvent>();
-        pair.B.DeadLetter += deadLetters.Enqueue;
-        var recorder = await pair.A.Runtime.StartAsync(new SequenceRecorder());
+        b.DeadLetter += deadLetters.Enqueue;
+        var recorder = await a.Runtime.StartAsync(new SequenceRecorder());
 
-        pair.ProxyA.Paused = true;
+        proxyA.Paused = true;
         long refusedAt = -1;
         for (long i = 0; i < 10_000 && refusedAt < 0; i++)
         {
-            var cast = pair.B.Runtime.CastAsync(recorder, Numbered(i));
+            var cast = b.Runtime.CastAsync(recorder, Numbered(i));
             Assert.True(cast.IsCompleted); // Reject never waits
             try
             {
@@ -109,7 +112,7 @@ public sealed class CastBackpressureTests
             }
             catch (NodeOverloadedException e)
             {
-                Assert.Equal(pair.A.Id, e.NodeId);
+                Assert.Equal(a.Id, e.NodeId);
                 refusedAt = i;
             }
             if (i % 16 == 15)
@@ -122,13 +125,13 @@ public sealed class CastBackpressureTests
         var letter = Assert.Single(deadLetters);
         Assert.Equal(DeadLetterReason.QueueFull, letter.Reason);
         Assert.Equal(refusedAt, letter.Message["seq"].AsInt64());
-        pair.ProxyA.Paused = false;
+        proxyA.Paused = false;
         // Reject applies to the counting call as well: ask once the queue has drained.
-        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var connection));
+        Assert.True(b.TryGetConnection(a.Id, out var connection));
         await Wait.UntilAsync(() => connection.QueuedBytes == 0);
         // Everything before the refused cast arrives, in order (the recorder checks), and nothing after it was sent.
         // Asked from b: the call travels behind b's casts on the same connection, so it is answered after them.
-        var seen = await pair.B.Runtime.CallAsync(recorder, "count", TimeSpan.FromSeconds(60));
+        var seen = await b.Runtime.CallAsync(recorder, "count", TimeSpan.FromSeconds(60));
         Assert.Equal(refusedAt, seen.AsInt64());
     }
 
@@ -136,20 +139,21 @@ public sealed class CastBackpressureTests
     public async Task Wait_CanceledWhileWaiting_ThrowsAndTheMessageIsNotSent()
     {
         await using var pair = await PairAsync(OverloadPolicy.Wait);
+        var (a, b, proxyA, _) = pair;
         var deadLetters = new ConcurrentQueue<DeadLetterEvent>();
-        pair.B.DeadLetter += deadLetters.Enqueue;
-        var recorder = await pair.A.Runtime.StartAsync(new SequenceRecorder());
+        b.DeadLetter += deadLetters.Enqueue;
+        var recorder = await a.Runtime.StartAsync(new SequenceRecorder());
 
-        pair.ProxyA.Paused = true;
+        proxyA.Paused = true;
         using var cancel = new CancellationTokenSource();
-        var (next, waiting) = await FillAsync(pair.B, recorder, cancel.Token);
+        var (next, waiting) = await FillAsync(b, recorder, cancel.Token);
         cancel.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await waiting);
 
-        pair.ProxyA.Paused = false;
+        proxyA.Paused = false;
         // Asked from b: the call travels behind b's casts on the same connection, so it is answered after them. The
         // canceled cast was the last one tried: everything before it arrived, it did not.
-        var seen = await pair.B.Runtime.CallAsync(recorder, "count", TimeSpan.FromSeconds(60));
+        var seen = await b.Runtime.CallAsync(recorder, "count", TimeSpan.FromSeconds(60));
         Assert.Equal(next, seen.AsInt64());
         Assert.Empty(deadLetters); // the caller canceled it: not a delivery failure
     }
@@ -158,15 +162,16 @@ public sealed class CastBackpressureTests
     public async Task Wait_TheConnectionClosesWhileWaiting_ReturnsFalseWithADeadLetter()
     {
         await using var pair = await PairAsync(OverloadPolicy.Wait);
+        var (a, b, proxyA, proxyB) = pair;
         var deadLetters = new ConcurrentQueue<DeadLetterEvent>();
-        pair.B.DeadLetter += deadLetters.Enqueue;
-        var recorder = await pair.A.Runtime.StartAsync(new SequenceRecorder());
+        b.DeadLetter += deadLetters.Enqueue;
+        var recorder = await a.Runtime.StartAsync(new SequenceRecorder());
 
-        pair.ProxyA.Paused = true;
-        pair.ProxyB.Paused = true; // and no redial gets through meanwhile
-        var (_, waiting) = await FillAsync(pair.B, recorder);
-        pair.ProxyA.ResetAll();
-        pair.ProxyB.ResetAll();
+        proxyA.Paused = true;
+        proxyB.Paused = true; // and no redial gets through meanwhile
+        var (_, waiting) = await FillAsync(b, recorder);
+        proxyA.ResetAll();
+        proxyB.ResetAll();
 
         Assert.False(await waiting.AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
         var letter = Assert.Single(deadLetters);
@@ -178,47 +183,49 @@ public sealed class CastBackpressureTests
     public async Task UnreachableNodeAndLocalTargets_BehaveAsCast()
     {
         await using var pair = await PairAsync(OverloadPolicy.Wait);
+        var (_, b) = pair;
         var deadLetters = new ConcurrentQueue<DeadLetterEvent>();
-        pair.B.DeadLetter += deadLetters.Enqueue;
+        b.DeadLetter += deadLetters.Enqueue;
         var nowhere = new ProcessRef("ghost@127.0.0.1:1", 1);
 
-        Assert.False(await pair.B.Runtime.CastAsync(nowhere, "hello"));
+        Assert.False(await b.Runtime.CastAsync(nowhere, "hello"));
         Assert.Equal(DeadLetterReason.NodeUnreachable, Assert.Single(deadLetters).Reason);
 
-        var local = await pair.B.Runtime.StartAsync(new SequenceRecorder());
-        var cast = pair.B.Runtime.CastAsync(local, Numbered(0));
+        var local = await b.Runtime.StartAsync(new SequenceRecorder());
+        var cast = b.Runtime.CastAsync(local, Numbered(0));
         Assert.True(cast.IsCompletedSuccessfully);
         Assert.True(await cast);
-        Assert.Equal(1, (await pair.B.Runtime.CallAsync(local, "count")).AsInt64());
+        Assert.Equal(1, (await b.Runtime.CallAsync(local, "count")).AsInt64());
     }
 
     [Fact]
     public async Task AFloodsGrownBuffers_GoBackToThePoolOnceTheConnectionIsIdle()
     {
         // A bound far above the writers' 1 MiB keep limit, so that the flood grows them past it.
-        await using var pair = await ProxiedPair.StartAsync((name, seeds) => TestNodes.Options(name, "cast-backpressure", seeds) with
+        await using var pair = await TestCluster.StartAsync(2, Secret, o => o with
         {
             // The buffers go back on the first heartbeat tick that finds the queue idle.
             HeartbeatInterval = TimeSpan.FromSeconds(1),
             HeartbeatMissThreshold = 30, // the link is paused on purpose
             MaxOutboundQueueBytes = 16L * 1024 * 1024,
-        });
-        var recorder = await pair.A.Runtime.StartAsync(new SequenceRecorder());
-        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var connection));
+        }, proxied: true);
+        var (a, b, proxyA, _) = pair;
+        var recorder = await a.Runtime.StartAsync(new SequenceRecorder());
+        Assert.True(b.TryGetConnection(a.Id, out var connection));
 
-        pair.ProxyA.Paused = true;
+        proxyA.Paused = true;
         // Past what the kernel takes, until the queue itself holds 4 MiB (the write loop may run at any time, so it is
         // the queue that is watched, not a count of casts).
         var count = 0;
         while (connection.QueuedBytes < 4 * 1024 * 1024)
         {
             Assert.True(count < 10_000, "the queue never grew");
-            Assert.True(await pair.B.Runtime.CastAsync(recorder, Numbered(count++)).AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.True(await b.Runtime.CastAsync(recorder, Numbered(count++)).AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
         }
         Assert.True(connection.WriterCapacity > 2 * 1024 * 1024, $"the flood did not grow the writers ({connection.WriterCapacity} bytes)");
 
-        pair.ProxyA.Paused = false;
-        Assert.Equal(count, (await pair.B.Runtime.CallAsync(recorder, "count", TimeSpan.FromSeconds(60))).AsInt64());
+        proxyA.Paused = false;
+        Assert.Equal(count, (await b.Runtime.CallAsync(recorder, "count", TimeSpan.FromSeconds(60))).AsInt64());
         await Wait.UntilAsync(() => connection.QueuedBytes == 0 && connection.WriterCapacity <= 2 * 1024 * 1024);
     }
 

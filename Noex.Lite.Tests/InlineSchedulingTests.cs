@@ -34,25 +34,18 @@ public class InlineSchedulingTests
             new(state >= 0 && message["n"].AsInt64() == state + 1 ? state + 1 : -1);
     }
 
-    private static NodeOptions Options(string name, bool inline, params string[] seeds) =>
-        TestNodes.Options(name, "inline-tests", seeds) with { UnsafePreferInlineScheduling = inline };
+    private const string Secret = "inline-tests";
 
-    private static async Task<(Node A, Node B)> PairAsync(bool inlineA, bool inlineB)
-    {
-        var a = await Node.StartAsync(Options("a", inlineA));
-        var b = await Node.StartAsync(Options("b", inlineB, a.Id.ToString()));
-        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
-        return (a, b);
-    }
+    private static Task<TestCluster> PairAsync(bool inlineA, bool inlineB) =>
+        TestCluster.StartAsync(2, Secret, o => o with { UnsafePreferInlineScheduling = o.Name == "a" ? inlineA : inlineB });
 
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
     public async Task RemoteCall_ContinuationAndHandler_RunOnTheReadThreadOnlyWhenInline(bool inline)
     {
-        var (a, b) = await PairAsync(inline, inline);
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync(inline, inline);
+        var (a, b) = pair;
         var probe = await b.Runtime.StartAsync(new Probe());
 
         // On the pool, away from the test framework's synchronization context, which would otherwise get the continuation.
@@ -76,9 +69,8 @@ public class InlineSchedulingTests
     [Fact]
     public async Task ManyCallersAndASequenceOfCasts_AllArriveInOrderWithTheirOwnReplies()
     {
-        var (a, b) = await PairAsync(true, true);
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync(true, true);
+        var (a, b) = pair;
         var probe = await b.Runtime.StartAsync(new Probe());
 
         // 100 callers keep the read threads busy with batches (more than one flush per read) while casts go in order.
@@ -102,9 +94,8 @@ public class InlineSchedulingTests
     [Fact]
     public async Task LargeMessages_BeyondWhatTheReadThreadSendsItself_RoundTripWhole()
     {
-        var (a, b) = await PairAsync(true, true);
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync(true, true);
+        var (a, b) = pair;
         var probe = await b.Runtime.StartAsync(new Probe());
 
         // 2 MiB goes through the spill lane and the write loop; the small calls around it through the read thread.
@@ -122,10 +113,8 @@ public class InlineSchedulingTests
     [Fact]
     public async Task AContinuationOnOneReadThread_CallsThroughAnotherConnection()
     {
-        await using var a = await Node.StartAsync(Options("a", true));
-        await using var b = await Node.StartAsync(Options("b", true, a.Id.ToString()));
-        await using var c = await Node.StartAsync(Options("c", true, a.Id.ToString()));
-        await Wait.UntilAsync(() => a.IsConnected(b.Id) && a.IsConnected(c.Id));
+        await using var cluster = await TestCluster.StartAsync(3, Secret, o => o with { UnsafePreferInlineScheduling = true });
+        var (a, b, c) = cluster;
         var onB = await b.Runtime.StartAsync(new Probe());
         var onC = await c.Runtime.StartAsync(new Probe());
 
@@ -150,9 +139,8 @@ public class InlineSchedulingTests
     [InlineData(false, true)]
     public async Task InlineAndDefaultNodes_CallEachOtherBothWays(bool inlineA, bool inlineB)
     {
-        var (a, b) = await PairAsync(inlineA, inlineB);
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync(inlineA, inlineB);
+        var (a, b) = pair;
         var onA = await a.Runtime.StartAsync(new Probe());
         var onB = await b.Runtime.StartAsync(new Probe());
 
@@ -174,9 +162,13 @@ public class InlineSchedulingTests
             TargetHost = "noex-test",
             RemoteCertificateValidationCallback = (_, cert, _, _) => cert is not null && cert.GetCertHashString() == certificate.GetCertHashString(),
         };
-        await using var a = await Node.StartAsync(Options("a", true) with { TlsServerOptions = server, TlsClientOptions = client });
-        await using var b = await Node.StartAsync(Options("b", true, a.Id.ToString()) with { TlsServerOptions = server, TlsClientOptions = client });
-        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await using var pair = await TestCluster.StartAsync(2, Secret, o => o with
+        {
+            UnsafePreferInlineScheduling = true,
+            TlsServerOptions = server,
+            TlsClientOptions = client,
+        });
+        var (a, b) = pair;
         var probe = await b.Runtime.StartAsync(new Probe());
 
         // A TLS connection's bytes must go through its stream: a raw send from the read thread would corrupt it, and the

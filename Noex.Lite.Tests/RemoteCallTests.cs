@@ -29,35 +29,17 @@ public class RemoteCallTests
     /// <summary>Whether both nodes run with <see cref="NodeOptions.UnsafePreferInlineScheduling"/> (the derived class).</summary>
     protected virtual bool Inline => false;
 
-    private NodeOptions Options(string name, params string[] seeds) => new()
-    {
-        UnsafePreferInlineScheduling = Inline,
-        Name = name,
-        Host = "127.0.0.1",
-        Port = 0,
-        ClusterSecret = "remote-tests",
-        Seeds = seeds,
-        HeartbeatInterval = TimeSpan.FromSeconds(1),
-    };
+    private const string Secret = "remote-tests";
 
+    private NodeOptions Scheduling(NodeOptions options) => options with { UnsafePreferInlineScheduling = Inline };
 
-    private NodeEvents? _events;
-
-    private async Task<(Node A, Node B)> PairAsync()
-    {
-        var a = await Node.StartAsync(Options("a"));
-        var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        _events = NodeEvents.Watch(a, b);
-        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
-        return (a, b);
-    }
+    private Task<TestCluster> PairAsync() => TestCluster.StartAsync(2, Secret, Scheduling);
 
     [Fact]
     public async Task CallAsync_RefOnAnotherNode_RoutesTransparentlyAndReplies()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var counter = await b.Runtime.StartAsync(new Counter(), 41);
 
         var reply = await a.Runtime.CallAsync(counter, Value.Object(("type", "get")));
@@ -71,9 +53,8 @@ public class RemoteCallTests
     [Fact]
     public async Task Casts_ManyThenACall_AllArriveInOrderBeforeTheCall()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var counter = await b.Runtime.StartAsync(new Counter());
         var inc = Value.Object(("type", "inc"));
 
@@ -90,9 +71,8 @@ public class RemoteCallTests
     public async Task Cast_WarmPath_AllocatesNothingOnTheSendingThread()
     {
         // Encoding a cast straight into the connection's pooled frame writer is the sender's whole share of the work.
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var counter = await b.Runtime.StartAsync(new Counter());
         var inc = Value.Object(("type", "inc"), ("by", 1));
         Assert.True(a.TryGetConnection(b.Id, out var connection));
@@ -124,9 +104,8 @@ public class RemoteCallTests
     [Fact]
     public async Task CallAsync_ConcurrentCallersBothWays_EveryReplyReachesItsCaller()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var onB = await b.Runtime.StartAsync(new Counter());
         var onA = await a.Runtime.StartAsync(new Counter());
 
@@ -144,9 +123,8 @@ public class RemoteCallTests
     [Fact]
     public async Task CallAsync_UnknownRef_FailsWithRemoteServerNotRunning()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var nobody = new ProcessRef(b.Id.ToString(), 987654);
 
         var e = await Assert.ThrowsAsync<RemoteServerNotRunningException>(async () => await a.Runtime.CallAsync(nobody, "hello"));
@@ -158,9 +136,8 @@ public class RemoteCallTests
     [Fact]
     public async Task CallAsync_HandlerThrows_CallerGetsTypeAndMessageAndTheLinkStaysUp()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var counter = await b.Runtime.StartAsync(new Counter());
 
         var e = await Assert.ThrowsAsync<CallFailedException>(async () => await a.Runtime.CallAsync(counter, Value.Object(("type", "boom"))));
@@ -175,9 +152,8 @@ public class RemoteCallTests
     [Fact]
     public async Task CallAsync_NoReply_TimesOutAsRemoteCallTimeoutAndLeavesNoPendingEntry()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var counter = await b.Runtime.StartAsync(new Counter());
 
         var e = await Assert.ThrowsAsync<RemoteCallTimeoutException>(async () =>
@@ -193,9 +169,9 @@ public class RemoteCallTests
     {
         // Timers tick on a millisecond clock and deadlines on the timestamp clock: a timer that fires a hair early
         // must re-arm, not leave the call waiting forever. Waiters are pooled, so this also reuses them many times.
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
+        var events = NodeEvents.Watch(a, b);
         var counter = await b.Runtime.StartAsync(new Counter());
         var hang = Value.Object(("type", "hang"));
 
@@ -205,7 +181,7 @@ public class RemoteCallTests
             var all = Task.WhenAll(calls);
             await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(30)));
             Assert.True(all.IsCompleted, $"round {round}: a call with a short timeout never completed");
-            Assert.True(_events!.Downs.IsEmpty, string.Join("; ", _events.Downs));
+            Assert.True(events.Downs.IsEmpty, string.Join("; ", events.Downs));
             Assert.All(calls, c => Assert.IsType<RemoteCallTimeoutException>(c.Exception!.InnerException));
         }
     }
@@ -213,8 +189,8 @@ public class RemoteCallTests
     [Fact]
     public async Task CallAsync_TargetNodeStopsMidCall_FailsAtOnceWithNodeNotReachable()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var counter = await b.Runtime.StartAsync(new Counter());
         var call = a.Runtime.CallAsync(counter, Value.Object(("type", "hang")), TimeSpan.FromMinutes(5)).AsTask();
         await Wait.UntilAsync(() => a.PendingRemoteCalls == 1);
@@ -231,7 +207,7 @@ public class RemoteCallTests
     [Fact]
     public async Task CallAsync_NodeNotConnected_FailsWithNodeNotReachable()
     {
-        await using var a = await Node.StartAsync(Options("a"));
+        await using var a = await Node.StartAsync(Scheduling(TestNodes.Options("a", Secret)));
 
         var e = await Assert.ThrowsAsync<NodeNotReachableException>(async () =>
             await a.Runtime.CallAsync(new ProcessRef("ghost@127.0.0.1:1", 1), "hi"));
@@ -244,9 +220,8 @@ public class RemoteCallTests
     [Fact]
     public async Task CallAsync_ValueTooDeepForTheWire_FailsWithACodecErrorAndSendsNothing()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var counter = await b.Runtime.StartAsync(new Counter());
         var deep = Value.Null;
         for (var i = 0; i < 100; i++)

@@ -23,9 +23,8 @@ public class RemoteLinkTests
     [MemberData(nameof(Crashes))]
     public async Task Link_OneEndEndsAbnormally_TheOtherEndDiesWithTheSameReason(string ending, bool fromB)
     {
-        var (a, b) = await RemoteSignalNodes.PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret);
+        var (a, b) = pair;
         var (_, onA) = await a.StartRecorderAsync();
         var (_, onB) = await b.StartRecorderAsync();
         await LinkAsync(a, onA, b, onB);
@@ -43,9 +42,8 @@ public class RemoteLinkTests
     [Fact]
     public async Task Link_EndStopsNormally_NonTrappingSurvivesAndTrappingGetsTheSignal()
     {
-        var (a, b) = await RemoteSignalNodes.PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret);
+        var (a, b) = pair;
         var (_, plain) = await a.StartRecorderAsync();
         var (trapper, trapping) = await a.StartRecorderAsync(trapExit: true);
         var (_, onB) = await b.StartRecorderAsync();
@@ -64,9 +62,8 @@ public class RemoteLinkTests
     [Fact]
     public async Task Link_TrappingEndOnB_ReceivesTheCrashOfItsPeerOnAAsAMessage()
     {
-        var (a, b) = await RemoteSignalNodes.PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret);
+        var (a, b) = pair;
         var (_, onA) = await a.StartRecorderAsync();
         var (trapper, onB) = await b.StartRecorderAsync(trapExit: true);
         // Linked from b's side this time.
@@ -85,9 +82,8 @@ public class RemoteLinkTests
     [Fact]
     public async Task Unlink_ThenTheOtherEndCrashes_NothingPropagatesEitherWay()
     {
-        var (a, b) = await RemoteSignalNodes.PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret);
+        var (a, b) = pair;
         var (trapper, onA) = await a.StartRecorderAsync(trapExit: true);
         var (_, onB) = await b.StartRecorderAsync();
         await LinkAsync(a, onA, b, onB);
@@ -108,9 +104,8 @@ public class RemoteLinkTests
     [Fact]
     public async Task Link_ToAProcessThatDoesNotExist_Noproc()
     {
-        var (a, b) = await RemoteSignalNodes.PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret);
+        var (a, b) = pair;
         var (trapper, onA) = await a.StartRecorderAsync(trapExit: true);
         var missing = new ProcessRef(b.Id.ToString(), 424_242);
 
@@ -124,8 +119,8 @@ public class RemoteLinkTests
     [Fact]
     public async Task Link_OtherNodeStops_TrappingGetsNoconnectionAndNonTrappingDiesWithIt()
     {
-        var (a, b) = await RemoteSignalNodes.PairAsync();
-        await using var _a = a;
+        await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret);
+        var (a, b) = pair;
         var (trapper, trapping) = await a.StartRecorderAsync(trapExit: true);
         var (_, plain) = await a.StartRecorderAsync();
         var (_, onB) = await b.StartRecorderAsync();
@@ -146,7 +141,7 @@ public class RemoteLinkTests
     [Fact]
     public async Task Link_NodeNotConnected_Noconnection()
     {
-        await using var a = await Node.StartAsync(RemoteSignalNodes.Options("a"));
+        await using var a = await Node.StartAsync(TestNodes.Options("a", RemoteSignalNodes.Secret));
         var (trapper, onA) = await a.StartRecorderAsync(trapExit: true);
         var nowhere = new ProcessRef("x@127.0.0.1:1", 1);
 
@@ -160,9 +155,8 @@ public class RemoteLinkTests
     [Fact]
     public async Task Exit_ToARemoteProcess_EndsItOrReachesItAsAMessageWhenTrapping()
     {
-        var (a, b) = await RemoteSignalNodes.PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret);
+        var (a, b) = pair;
         var (_, sender) = await a.StartRecorderAsync();
         var (_, plain) = await b.StartRecorderAsync();
         var (trapper, trapping) = await b.StartRecorderAsync(trapExit: true);
@@ -182,7 +176,7 @@ public class RemoteLinkTests
     [Fact]
     public async Task Link_ProxyResetsTheConnection_NoconnectionOnBothSides()
     {
-        await using var pair = await ProxiedPair.StartAsync(RemoteSignalNodes.Options);
+        await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret, proxied: true);
         var (a, b, proxyA, proxyB) = pair;
         var (trapA, onA) = await a.StartRecorderAsync(trapExit: true);
         var (trapB, onB) = await b.StartRecorderAsync(trapExit: true);

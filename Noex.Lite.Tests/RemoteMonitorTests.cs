@@ -36,9 +36,8 @@ public class RemoteMonitorTests
     [MemberData(nameof(Endings))]
     public async Task Monitor_RemoteTargetEnds_WatcherGetsTheSameReasonOnceAndTheLifecycleEventCarriesIt(string ending)
     {
-        var (a, b) = await RemoteSignalNodes.PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret);
+        var (a, b) = pair;
         var (watcher, watcherRef) = await a.StartRecorderAsync();
         var (_, target) = await b.StartRecorderAsync();
         var events = new ConcurrentQueue<LifecycleEvent>();
@@ -70,9 +69,8 @@ public class RemoteMonitorTests
     [Fact]
     public async Task Monitor_TargetDoesNotExist_NoprocAtOnceThroughBothEntries()
     {
-        var (a, b) = await RemoteSignalNodes.PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret);
+        var (a, b) = pair;
         var (watcher, watcherRef) = await a.StartRecorderAsync();
         var (_, gone) = await b.StartRecorderAsync();
         await b.Runtime.StopAsync(gone);
@@ -88,8 +86,8 @@ public class RemoteMonitorTests
     [Fact]
     public async Task Monitor_NodeStopsGracefully_NoconnectionOnceAndTablesCleared()
     {
-        var (a, b) = await RemoteSignalNodes.PairAsync();
-        await using var _a = a;
+        await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret);
+        var (a, b) = pair;
         var (watcher, watcherRef) = await a.StartRecorderAsync();
         var (_, target) = await b.StartRecorderAsync();
         var (monitoredByB, monitoredByBRef) = await a.StartRecorderAsync();
@@ -110,7 +108,7 @@ public class RemoteMonitorTests
     [Fact]
     public async Task Monitor_NodeNotConnected_TransparentDeliversNoconnectionAndMonitorAsyncThrows()
     {
-        await using var a = await Node.StartAsync(RemoteSignalNodes.Options("a"));
+        await using var a = await Node.StartAsync(TestNodes.Options("a", RemoteSignalNodes.Secret));
         var (watcher, watcherRef) = await a.StartRecorderAsync();
         var nowhere = new ProcessRef("x@127.0.0.1:1", 1);
 
@@ -124,9 +122,8 @@ public class RemoteMonitorTests
     [Fact]
     public async Task Demonitor_BeforeTheTargetEnds_NoDownAndTheRemoteEntryGoes()
     {
-        var (a, b) = await RemoteSignalNodes.PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret);
+        var (a, b) = pair;
         var (watcher, watcherRef) = await a.StartRecorderAsync();
         var (_, target) = await b.StartRecorderAsync();
         var monitor = await a.Monitors.MonitorAsync(watcherRef, target);
@@ -143,9 +140,8 @@ public class RemoteMonitorTests
     [Fact]
     public async Task Watcher_Ends_ItsMonitorsOnTheOtherNodeAreRemoved()
     {
-        var (a, b) = await RemoteSignalNodes.PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret);
+        var (a, b) = pair;
         var (_, watcherRef) = await a.StartRecorderAsync();
         var (_, target) = await b.StartRecorderAsync();
         for (var i = 0; i < 10; i++)
@@ -163,9 +159,8 @@ public class RemoteMonitorTests
     [Fact]
     public async Task ManyMonitors_DemonitorRacesTheTargetsDying_ExactlyOnceAndNeverAfterDemonitor()
     {
-        var (a, b) = await RemoteSignalNodes.PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret);
+        var (a, b) = pair;
         var (watcher, watcherRef) = await a.StartRecorderAsync();
         const int Targets = 50;
         const int PerTarget = 8;
@@ -227,8 +222,8 @@ public class RemoteMonitorTests
     [Fact]
     public async Task ManyMonitors_DemonitorRacesTheNodeGoingAway_NoconnectionExactlyOnceAndNeverAfterDemonitor()
     {
-        var (a, b) = await RemoteSignalNodes.PairAsync();
-        await using var _a = a;
+        await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret);
+        var (a, b) = pair;
         var (watcher, watcherRef) = await a.StartRecorderAsync();
         var (_, target) = await b.StartRecorderAsync();
         var monitors = Enumerable.Range(0, 400).Select(_ => a.Runtime.Monitor(watcherRef, target)).ToList();
@@ -273,9 +268,8 @@ public class RemoteMonitorTests
     [Fact]
     public async Task WatchersAndTargetsEndTogether_NoEntryLeaksOnEitherSide()
     {
-        var (a, b) = await RemoteSignalNodes.PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret);
+        var (a, b) = pair;
         var watchers = new ProcessRef[100];
         var targets = new ProcessRef[100];
         for (var i = 0; i < watchers.Length; i++)
@@ -305,7 +299,7 @@ public class RemoteMonitorTests
     [Fact]
     public async Task MonitorAsync_NoAcknowledgement_TimesOutAndNoDownFollows()
     {
-        await using var pair = await ProxiedPair.StartAsync(RemoteSignalNodes.Options);
+        await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret, proxied: true);
         var (a, b, proxyA, proxyB) = pair;
         var (watcher, watcherRef) = await a.StartRecorderAsync();
         var (_, target) = await b.StartRecorderAsync();
@@ -329,7 +323,7 @@ public class RemoteMonitorTests
     [MemberData(nameof(Faults))]
     public async Task Monitor_LinkBreaksThroughTheProxy_NoconnectionExactlyOnceAndNoRefireAfterHeal(string fault)
     {
-        await using var pair = await ProxiedPair.StartAsync(RemoteSignalNodes.Options);
+        await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret, proxied: true);
         var (a, b, proxyA, proxyB) = pair;
         var ups = 0;
         a.NodeUp += _ => Interlocked.Increment(ref ups);

@@ -9,8 +9,8 @@ public class RemoteSignalProcessTests
 {
     private static async Task<(Node Local, NodeProcess Remote, ProcessRef Target)> StartAsync()
     {
-        var local = await Node.StartAsync(RemoteSignalNodes.Options("local"));
-        var remote = await NodeProcess.StartAsync("--name", "remote", "--secret", "signal-tests", "--seed", local.Id.ToString(), "--heartbeat", "1000");
+        var local = await Node.StartAsync(TestNodes.Options("local", RemoteSignalNodes.Secret));
+        var remote = await NodeProcess.StartAsync("--name", "remote", "--secret", RemoteSignalNodes.Secret, "--seed", local.Id.ToString(), "--heartbeat", "1000");
         await Wait.UntilAsync(() => local.IsConnected(remote.Id));
         await remote.SendAsync("start-idle");
         var started = await remote.WaitForLineAsync(l => l.StartsWith("STARTED ", StringComparison.Ordinal));

@@ -28,18 +28,10 @@ internal sealed class Recorder : GenServer<int>
     public InfoMessage[] ExitsFrom(ProcessRef from) => Infos.Where(i => i.Kind == InfoKind.Exit && i.From == from).ToArray();
 }
 
-/// <summary>Two nodes on loopback with a 1 s heartbeat, for the monitor and link tests.</summary>
+/// <summary>What the monitor and link tests share: their cluster secret, and ending and starting processes.</summary>
 internal static class RemoteSignalNodes
 {
-    public static NodeOptions Options(string name, params string[] seeds) => TestNodes.Options(name, "signal-tests", seeds);
-
-    public static async Task<(Node A, Node B)> PairAsync()
-    {
-        var a = await Node.StartAsync(Options("a"));
-        var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
-        return (a, b);
-    }
+    public const string Secret = "signal-tests";
 
     /// <summary>
     /// Ends <paramref name="target"/> on <paramref name="node"/> the way <paramref name="ending"/> names ("normal", "shutdown",

@@ -144,7 +144,7 @@ public class SignalMessageConformanceTests
     [MemberData(nameof(Malformed))]
     public async Task OnMessage_MalformedBody_IsAProtocolError(string hex)
     {
-        await using var node = await Node.StartAsync(RemoteSignalNodes.Options("m"));
+        await using var node = await Node.StartAsync(TestNodes.Options("m", RemoteSignalNodes.Secret));
         var bytes = ProtocolVectors.Hex(hex);
         IClusterService layer = bytes[0] <= RemoteMonitor.LastType ? node.Monitors : node.Links;
 

@@ -43,24 +43,21 @@ public class SpawnTests
         }
     }
 
-    private static NodeOptions Options(string name, params string[] seeds) => TestNodes.Options(name, "spawn-tests", seeds);
+    private const string Secret = "spawn-tests";
 
     /// <summary>For the tests that pause a link: a heartbeat slow enough that a pause of a few seconds is not a node down.</summary>
-    private static NodeOptions SlowHeartbeat(string name, params string[] seeds) =>
-        Options(name, seeds) with { HeartbeatInterval = TimeSpan.FromSeconds(3) };
+    private static NodeOptions SlowHeartbeat(NodeOptions options) => options with { HeartbeatInterval = TimeSpan.FromSeconds(3) };
 
-    private static async Task<(Node A, Node B)> PairAsync(Func<NodeOptions, NodeOptions>? configure = null)
+    /// <summary>Two nodes, each with the "counter" and "thrower" behaviours registered.</summary>
+    private static async Task<TestCluster> PairAsync()
     {
-        configure ??= o => o;
-        var a = await Node.StartAsync(configure(Options("a")));
-        var b = await Node.StartAsync(configure(Options("b", a.Id.ToString())));
-        foreach (var node in new[] { a, b })
+        var pair = await TestCluster.StartAsync(2, Secret);
+        foreach (var node in pair.Nodes)
         {
             node.Behaviors.Register("counter", () => new Counter());
             node.Behaviors.Register("thrower", () => new Thrower());
         }
-        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
-        return (a, b);
+        return pair;
     }
 
     /// <summary>Waits until neither node has a spawn or stop in any table: the tables never leak.</summary>
@@ -71,9 +68,8 @@ public class SpawnTests
     [Fact]
     public async Task SpawnAsync_NoRegistration_RunsOnTargetWithInitArgsAndRegistersNothing()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
 
         var counter = await a.SpawnAsync("counter", b.Id, new SpawnOptions { Args = 41 });
         // 'none' with a name registers nothing (the original registered it locally anyway).
@@ -90,9 +86,8 @@ public class SpawnTests
     [Fact]
     public async Task SpawnAsync_LocalRegistration_NameRegisteredOnTheTargetOnly()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
 
         var counter = await a.SpawnAsync("counter", b.Id, new SpawnOptions { Name = "c1", Args = 3 });
 
@@ -105,9 +100,8 @@ public class SpawnTests
     [Fact]
     public async Task SpawnAsync_GlobalRegistration_NameVisibleOnEveryNodeAndGoneWithTheProcess()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
 
         var counter = await a.SpawnAsync("counter", b.Id, new SpawnOptions { Name = "g1", Registration = SpawnRegistration.Global, Args = 4 });
 
@@ -124,9 +118,8 @@ public class SpawnTests
     [Fact]
     public async Task SpawnAsync_GlobalNameTaken_RegistrationErrorAndTheSpawnedProcessStopped()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var holder = await a.Runtime.StartAsync(new Counter());
         a.GlobalRegistry.Register("shared", holder);
         await Wait.UntilAsync(() => b.GlobalRegistry.Whereis("shared") == holder);
@@ -149,9 +142,8 @@ public class SpawnTests
     [Fact]
     public async Task SpawnAsync_OnTheLocalNodeId_SpawnsLocallyWithTheSameErrors()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
 
         var counter = await a.SpawnAsync("counter", a.Id, new SpawnOptions { Name = "here", Args = 9 });
 
@@ -166,9 +158,8 @@ public class SpawnTests
     [Fact]
     public async Task SpawnAsync_UnknownBehaviour_BehaviorNotFoundNamingBehaviourAndNode()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         // Known on the caller, unknown on the target: only the target's registry counts.
         a.Behaviors.Register("only-on-a", () => new Counter());
 
@@ -182,9 +173,8 @@ public class SpawnTests
     [Fact]
     public async Task SpawnAsync_InitThrows_InitErrorWithTypeAndMessageAndNoProcessLeft()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var before = b.Runtime.ProcessCount;
 
         var error = await Assert.ThrowsAsync<RemoteSpawnInitException>(() => a.SpawnAsync("thrower", b.Id));
@@ -199,9 +189,8 @@ public class SpawnTests
     [Fact]
     public async Task SpawnAsync_InitTakesTooLong_InitTimeoutAndTheProcessKilled()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var gate = new TaskCompletionSource();
         var started = new TaskCompletionSource();
         b.Behaviors.Register("gated", () => new Gated(gate.Task, started));
@@ -220,9 +209,8 @@ public class SpawnTests
     [Fact]
     public async Task SpawnAsync_NameTakenOnTarget_RegistrationErrorWithTheName()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var holder = await b.Runtime.StartAsync(new Counter(), default, new StartOptions { Name = "taken" });
         var before = b.Runtime.ProcessCount;
 
@@ -239,7 +227,7 @@ public class SpawnTests
     public async Task SpawnAsync_TargetNeverAnswers_SpawnTimeoutThenTheLateSuccessIsStopped()
     {
         // Both nodes behind proxies, with a heartbeat slow enough that a pause of a few seconds is not a node down.
-        await using var pair = await ProxiedPair.StartAsync(SlowHeartbeat);
+        await using var pair = await TestCluster.StartAsync(2, Secret, SlowHeartbeat, proxied: true);
         var (a, b, proxyA, proxyB) = pair;
         var gate = new TaskCompletionSource();
         var started = new TaskCompletionSource();
@@ -268,7 +256,7 @@ public class SpawnTests
     [Fact]
     public async Task SpawnAsync_PausedLink_SpawnTimeoutAndTheStartAbandonedOnTheTarget()
     {
-        await using var pair = await ProxiedPair.StartAsync(SlowHeartbeat);
+        await using var pair = await TestCluster.StartAsync(2, Secret, SlowHeartbeat, proxied: true);
         var (a, b, proxyA, proxyB) = pair;
         b.Behaviors.Register("counter", () => new Counter());
         var before = b.Runtime.ProcessCount;
@@ -291,9 +279,8 @@ public class SpawnTests
     [Fact]
     public async Task SpawnAsync_CancelledWhileInitRuns_CanceledAndNoProcessLeft()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var gate = new TaskCompletionSource();
         var started = new TaskCompletionSource();
         b.Behaviors.Register("gated", () => new Gated(gate.Task, started));
@@ -314,8 +301,8 @@ public class SpawnTests
     [Fact]
     public async Task SpawnAsync_TargetStopsMidSpawn_FailsAtOnceWithNodeNotReachable()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var gate = new TaskCompletionSource();
         var started = new TaskCompletionSource();
         b.Behaviors.Register("gated", () => new Gated(gate.Task, started));
@@ -337,9 +324,8 @@ public class SpawnTests
     [Fact]
     public async Task SpawnAsync_ArgsThatCannotBeEncoded_FailsWithoutSendingAndTheTableStaysEmpty()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var deep = Value.Null;
         for (var i = 0; i < 100; i++)
         {
@@ -354,9 +340,8 @@ public class SpawnTests
     [Fact]
     public async Task StopAsync_RemoteRef_CompletesWhenEndedWithTheReasonAndAGoneProcessIsNotRunning()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var counter = await a.SpawnAsync("counter", b.Id);
         var exit = b.Runtime.WaitForExitAsync(counter);
 
@@ -375,9 +360,8 @@ public class SpawnTests
     [Fact]
     public async Task DeadLetters_NodeUnreachable_CountedAndRaisedOnTheSender()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var events = new ConcurrentQueue<DeadLetterEvent>();
         a.DeadLetter += events.Enqueue;
         var nowhere = new ProcessRef("c@127.0.0.1:1", 7);
@@ -393,9 +377,8 @@ public class SpawnTests
     [Fact]
     public async Task DeadLetters_TargetGoneOnTheRemoteNode_CountedAndRaisedThere()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var events = new ConcurrentQueue<DeadLetterEvent>();
         b.DeadLetter += events.Enqueue;
         var counter = await a.SpawnAsync("counter", b.Id);
@@ -415,9 +398,8 @@ public class SpawnTests
     [Fact]
     public async Task DeadLetters_RemoteMailboxFull_CountedAndRaisedThere()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var events = new ConcurrentQueue<DeadLetterEvent>();
         b.DeadLetter += events.Enqueue;
         var bounded = await b.Runtime.StartAsync(new Counter(), default, new StartOptions { MailboxCapacity = 1, MailboxOverflow = MailboxOverflow.DropNewest });
@@ -436,21 +418,11 @@ public class SpawnTests
     [Fact]
     public async Task DeadLetters_OutboundQueueFull_CountedAndRaisedOnTheSender()
     {
-        await using var proxyA = FaultProxy.Start();
-        await using var proxyB = FaultProxy.Start();
-        var a = await Node.StartAsync(Options("a") with { AdvertisedPort = proxyA.Port, HeartbeatInterval = TimeSpan.FromSeconds(3) });
-        proxyA.TargetPort = a.ListenPort;
-        var b = await Node.StartAsync(Options("b", a.Id.ToString()) with
-        {
-            AdvertisedPort = proxyB.Port,
-            HeartbeatInterval = TimeSpan.FromSeconds(3),
-            MaxFrameLength = 64 * 1024,
-            MaxOutboundQueueBytes = 256 * 1024,
-        });
-        proxyB.TargetPort = b.ListenPort;
-        await using var _a = a;
-        await using var _b = b;
-        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        // b, the sender, has a small outbound queue.
+        await using var pair = await TestCluster.StartAsync(2, Secret, o => o.Name == "b"
+            ? SlowHeartbeat(o) with { MaxFrameLength = 64 * 1024, MaxOutboundQueueBytes = 256 * 1024 }
+            : SlowHeartbeat(o), proxied: true);
+        var (a, b, proxyA, proxyB) = pair;
         var events = new ConcurrentQueue<DeadLetterEvent>();
         b.DeadLetter += events.Enqueue;
         var target = await a.Runtime.StartAsync(new Counter());
@@ -484,9 +456,8 @@ public class SpawnTests
     [Fact]
     public async Task HostileBodies_MalformedSpawnClosesTheLinkAsProtocolError_StrayRepliesAndCancelsAreHarmless()
     {
-        var (a, b) = await PairAsync();
-        await using var _a = a;
-        await using var _b = b;
+        await using var pair = await PairAsync();
+        var (a, b) = pair;
         var events = NodeEvents.Watch(b);
         Assert.True(a.TryGetConnection(b.Id, out var connection));
         var before = b.Runtime.ProcessCount;
@@ -514,10 +485,9 @@ public class SpawnTests
     [Fact]
     public async Task Facades_StartRemoteAndStop_OverTheDefaultNode()
     {
-        var b = await Node.StartAsync(Options("b"));
-        await using var _b = b;
+        await using var b = await Node.StartAsync(TestNodes.Options("b", Secret));
         b.Behaviors.Register("counter", () => new Counter());
-        var a = await Cluster.StartAsync(Options("facade-a", b.Id.ToString()));
+        var a = await Cluster.StartAsync(TestNodes.Options("facade-a", Secret, b.Id.ToString()));
         try
         {
             Behaviors.Register("counter", () => new Counter());
@@ -549,14 +519,8 @@ public class SpawnProcessTests
 {
     private const string Secret = "spawn-process-tests";
 
-    private static Task<Node> StartLocalAsync() => Node.StartAsync(new NodeOptions
-    {
-        Name = "local",
-        Host = "127.0.0.1",
-        Port = 0,
-        ClusterSecret = Secret,
-        HeartbeatInterval = TimeSpan.FromSeconds(2),
-    });
+    private static Task<Node> StartLocalAsync() =>
+        Node.StartAsync(TestNodes.Options("local", Secret) with { HeartbeatInterval = TimeSpan.FromSeconds(2) });
 
     [Fact]
     public async Task SpawnAndStop_BothWaysBetweenProcesses()
