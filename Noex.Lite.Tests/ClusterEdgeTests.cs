@@ -11,12 +11,14 @@ namespace Noex.Lite.Tests;
 [Collection(ClusterCollection.Name)]
 public class ClusterEdgeTests
 {
-    private static NodeOptions Options(string name, params string[] seeds) =>
-        TestNodes.Options(name, "edge-tests", seeds) with
-        {
-            ReconnectBaseDelay = TimeSpan.FromMilliseconds(20),
-            ReconnectMaxDelay = TimeSpan.FromMilliseconds(200),
-        };
+    private const string Secret = "edge-tests";
+
+    /// <summary>Quicker redials than <see cref="TestNodes"/>' for the tests where nodes dial each other at once or come and go.</summary>
+    private static NodeOptions QuickRedials(NodeOptions options) => options with
+    {
+        ReconnectBaseDelay = TimeSpan.FromMilliseconds(20),
+        ReconnectMaxDelay = TimeSpan.FromMilliseconds(200),
+    };
 
     [Fact]
     public async Task SimultaneousDials_BothSeedEachOther_OneConnectionAndOneNodeUpEach()
@@ -25,8 +27,8 @@ public class ClusterEdgeTests
         var (portA, portB) = (FreePort(), FreePort());
         var upsA = 0;
         var upsB = 0;
-        var startA = Node.StartAsync(Options("a", $"b@127.0.0.1:{portB}") with { Port = portA });
-        var startB = Node.StartAsync(Options("b", $"a@127.0.0.1:{portA}") with { Port = portB });
+        var startA = Node.StartAsync(QuickRedials(TestNodes.Options("a", Secret, $"b@127.0.0.1:{portB}")) with { Port = portA });
+        var startB = Node.StartAsync(QuickRedials(TestNodes.Options("b", Secret, $"a@127.0.0.1:{portA}")) with { Port = portB });
         await using var a = await startA;
         await using var b = await startB;
         a.NodeUp += _ => Interlocked.Increment(ref upsA);
@@ -50,9 +52,9 @@ public class ClusterEdgeTests
             // Pin the test's own certificate: the cluster's CA in real use.
             RemoteCertificateValidationCallback = (_, cert, _, _) => cert is not null && cert.GetCertHashString() == certificate.GetCertHashString(),
         };
-        await using var a = await Node.StartAsync(Options("a") with { TlsServerOptions = server, TlsClientOptions = client });
-        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()) with { TlsServerOptions = server, TlsClientOptions = client });
-        await using var c = await Node.StartAsync(Options("c", a.Id.ToString()) with { TlsServerOptions = server, TlsClientOptions = client });
+        await using var a = await Node.StartAsync(TestNodes.Options("a", Secret) with { TlsServerOptions = server, TlsClientOptions = client });
+        await using var b = await Node.StartAsync(TestNodes.Options("b", Secret, a.Id.ToString()) with { TlsServerOptions = server, TlsClientOptions = client });
+        await using var c = await Node.StartAsync(TestNodes.Options("c", Secret, a.Id.ToString()) with { TlsServerOptions = server, TlsClientOptions = client });
 
         await Wait.UntilAsync(() => b.IsConnected(c.Id) && a.IsConnected(b.Id) && a.IsConnected(c.Id));
     }
@@ -61,7 +63,7 @@ public class ClusterEdgeTests
     public async Task Tls_PlainPeerAtATlsNode_IsNotAdmitted()
     {
         using var certificate = SelfSigned();
-        await using var a = await Node.StartAsync(Options("a") with
+        await using var a = await Node.StartAsync(TestNodes.Options("a", Secret) with
         {
             TlsServerOptions = new SslServerAuthenticationOptions { ServerCertificate = certificate },
             TlsClientOptions = new SslClientAuthenticationOptions { TargetHost = "noex-test" },
@@ -69,7 +71,7 @@ public class ClusterEdgeTests
         });
         var ups = 0;
         a.NodeUp += _ => Interlocked.Increment(ref ups);
-        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()) with { HandshakeTimeout = TimeSpan.FromSeconds(2) });
+        await using var b = await Node.StartAsync(TestNodes.Options("b", Secret, a.Id.ToString()) with { HandshakeTimeout = TimeSpan.FromSeconds(2) });
         var failed = new TaskCompletionSource();
         b.HandshakeFailed += _ => failed.TrySetResult();
 
@@ -101,13 +103,13 @@ public class ClusterEdgeTests
     [Fact]
     public async Task Churn_FiveNodesJoiningLeavingAndRestarting_SurvivorsAgreeOnMembership()
     {
-        var nodes = new List<Node> { await Node.StartAsync(Options("n0")) };
+        var nodes = new List<Node> { await Node.StartAsync(QuickRedials(TestNodes.Options("n0", Secret))) };
         var seed = nodes[0].Id.ToString();
         try
         {
             for (var i = 1; i < 5; i++)
             {
-                nodes.Add(await Node.StartAsync(Options($"n{i}", seed)));
+                nodes.Add(await Node.StartAsync(QuickRedials(TestNodes.Options($"n{i}", Secret, seed))));
             }
             await AllAgree(nodes);
             for (var round = 0; round < 3; round++)
@@ -118,8 +120,8 @@ public class ClusterEdgeTests
                 await leaving.StopAsync();
                 var restarting = nodes[2];
                 await restarting.StopAsync();
-                nodes[2] = await Node.StartAsync(Options(restarting.Id.Name, seed) with { Port = restarting.Id.Port });
-                nodes.Add(await Node.StartAsync(Options($"j{round}", seed)));
+                nodes[2] = await Node.StartAsync(QuickRedials(TestNodes.Options(restarting.Id.Name, Secret, seed)) with { Port = restarting.Id.Port });
+                nodes.Add(await Node.StartAsync(QuickRedials(TestNodes.Options($"j{round}", Secret, seed))));
                 await AllAgree(nodes);
             }
         }
@@ -138,7 +140,7 @@ public class ClusterEdgeTests
     [Fact]
     public async Task AuthenticatedPeer_FourGigabyteLengthPrefix_ClosedAsProtocolErrorWithoutAllocating()
     {
-        await using var a = await Node.StartAsync(Options("a"));
+        await using var a = await Node.StartAsync(TestNodes.Options("a", Secret));
         var events = NodeEvents.Watch(a);
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync("127.0.0.1", a.ListenPort);
@@ -161,14 +163,14 @@ public class ClusterEdgeTests
         {
             // The node closed the connection: reading ends.
         }
-        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
+        await using var b = await Node.StartAsync(TestNodes.Options("b", Secret, a.Id.ToString()));
         await Wait.UntilAsync(() => a.IsConnected(b.Id));
     }
 
     [Fact]
     public async Task SlowSender_OneByteAtATime_ClosedAtTheHandshakeDeadline()
     {
-        await using var a = await Node.StartAsync(Options("a") with { HandshakeTimeout = TimeSpan.FromSeconds(1) });
+        await using var a = await Node.StartAsync(TestNodes.Options("a", Secret) with { HandshakeTimeout = TimeSpan.FromSeconds(1) });
         var failures = new ConcurrentQueue<HandshakeException>();
         a.HandshakeFailed += failures.Enqueue;
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -200,7 +202,7 @@ public class ClusterEdgeTests
     public async Task Listener_ManyHostileConnections_MemoryStaysFlat()
     {
         // A short deadline: garbage that happens to start with a small length waits for it.
-        await using var a = await Node.StartAsync(Options("a") with { HandshakeTimeout = TimeSpan.FromSeconds(1) });
+        await using var a = await Node.StartAsync(TestNodes.Options("a", Secret) with { HandshakeTimeout = TimeSpan.FromSeconds(1) });
         var random = new Random(3);
         async Task BatchAsync()
         {
@@ -232,7 +234,7 @@ public class ClusterEdgeTests
 
         var growth = GC.GetTotalMemory(forceFullCollection: true) - before;
         Assert.True(growth < 4 * 1024 * 1024, $"400 hostile connections left {growth:N0} bytes behind");
-        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
+        await using var b = await Node.StartAsync(TestNodes.Options("b", Secret, a.Id.ToString()));
         await Wait.UntilAsync(() => a.IsConnected(b.Id));
     }
 

@@ -7,11 +7,13 @@ namespace Noex.Lite.Tests;
 [Collection(ClusterCollection.Name)]
 public class ClusterFacadeTests
 {
+    private const string Secret = "f";
+
     [Fact]
     public async Task Facade_StartEventsAndStop_WorkOverTheDefaultNode()
     {
         Assert.Throws<ClusterNotStartedException>(() => Cluster.LocalNodeId);
-        var node = await Cluster.StartAsync(new NodeOptions { Name = "facade", Host = "127.0.0.1", Port = 0, ClusterSecret = "f" });
+        var node = await Cluster.StartAsync(TestNodes.Options("facade", Secret));
         try
         {
             Assert.Equal(node.Id, Cluster.LocalNodeId);
@@ -21,7 +23,7 @@ public class ClusterFacadeTests
             using var up = Cluster.OnNodeUp(info => ups.Enqueue(info.Id));
             using var down = Cluster.OnNodeDown((id, reason) => downs.Enqueue((id, reason)));
 
-            var peer = await Node.StartAsync(new NodeOptions { Name = "peer", Host = "127.0.0.1", Port = 0, ClusterSecret = "f", Seeds = [node.Id.ToString()] });
+            var peer = await Node.StartAsync(TestNodes.Options("peer", Secret, node.Id.ToString()));
             await Wait.UntilAsync(() => ups.Contains(peer.Id));
             Assert.Single(Cluster.GetConnectedNodes());
             await peer.StopAsync();
@@ -37,10 +39,10 @@ public class ClusterFacadeTests
     [Fact]
     public async Task GenServersFacade_WhileTheClusterRuns_RoutesToOtherNodesAsTheSeedsDo()
     {
-        var node = await Cluster.StartAsync(new NodeOptions { Name = "seedstyle", Host = "127.0.0.1", Port = 0, ClusterSecret = "f" });
+        var node = await Cluster.StartAsync(TestNodes.Options("seedstyle", Secret));
         try
         {
-            await using var peer = await Node.StartAsync(new NodeOptions { Name = "peer", Host = "127.0.0.1", Port = 0, ClusterSecret = "f", Seeds = [node.Id.ToString()] });
+            await using var peer = await Node.StartAsync(TestNodes.Options("peer", Secret, node.Id.ToString()));
             await Wait.UntilAsync(() => node.IsConnected(peer.Id));
             var echo = await peer.Runtime.StartAsync(new Echo());
 
@@ -93,12 +95,12 @@ public class ClusterFacadeTests
         listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => totals.AddOrUpdate(instrument.Name, value, (_, v) => v + value));
         listener.Start();
 
-        await using var a = await Node.StartAsync(new NodeOptions { Name = "a", Host = "127.0.0.1", Port = 0, ClusterSecret = "m", HeartbeatInterval = TimeSpan.FromMilliseconds(100) });
-        await using (var b = await Node.StartAsync(new NodeOptions { Name = "b", Host = "127.0.0.1", Port = 0, ClusterSecret = "m", Seeds = [a.Id.ToString()] }))
+        await using var a = await Node.StartAsync(TestNodes.Options("a", "m") with { HeartbeatInterval = TimeSpan.FromMilliseconds(100) });
+        await using (var b = await Node.StartAsync(TestNodes.Options("b", "m", a.Id.ToString())))
         {
             await Wait.UntilAsync(() => a.IsConnected(b.Id) && totals.GetValueOrDefault("noex.transport.frames_received") > 2);
         }
-        await using var wrong = await Node.StartAsync(new NodeOptions { Name = "w", Host = "127.0.0.1", Port = 0, ClusterSecret = "other", Seeds = [a.Id.ToString()] });
+        await using var wrong = await Node.StartAsync(TestNodes.Options("w", "other", a.Id.ToString()));
         await Wait.UntilAsync(() => totals.GetValueOrDefault("noex.transport.handshake_failures") > 0);
 
         Assert.True(totals["noex.transport.frames_sent"] > 0);

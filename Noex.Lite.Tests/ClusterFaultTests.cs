@@ -18,63 +18,35 @@ public class ClusterFaultTests(ITestOutputHelper output)
     private static readonly TimeSpan s_calm = TimeSpan.FromSeconds(1);
     private const int Threshold = 3;
 
-    private static NodeOptions Options(string name, params string[] seeds) =>
-        TestNodes.Options(name, "fault-tests", seeds) with { HeartbeatInterval = s_interval, HeartbeatMissThreshold = Threshold };
+    private const string Secret = "fault-tests";
 
-    /// <summary>Two nodes whose every connection runs through a proxy in front of each.</summary>
-    private sealed class Pair : IAsyncDisposable
-    {
-        public required Node A { get; init; }
-        public required Node B { get; init; }
-        public required FaultProxy ProxyA { get; init; }
-        public required FaultProxy ProxyB { get; init; }
-        public ConcurrentQueue<(string Side, NodeDownReason Reason, long At)> Downs { get; } = new();
-        public ConcurrentQueue<string> Ups { get; } = new();
-
-        public static async Task<Pair> StartAsync(TimeSpan heartbeat, Func<NodeOptions, NodeOptions>? configure = null)
+    /// <summary>Two nodes, each behind its proxy, whose detectors run at <paramref name="heartbeat"/> × <see cref="Threshold"/>.</summary>
+    private static Task<TestCluster> PairAsync(TimeSpan heartbeat, Func<NodeOptions, NodeOptions>? configure = null) =>
+        TestCluster.StartAsync(2, Secret, o =>
         {
-            configure ??= o => o;
-            var proxyA = FaultProxy.Start();
-            var proxyB = FaultProxy.Start();
-            var a = await Node.StartAsync(configure(Options("a") with { AdvertisedPort = proxyA.Port, HeartbeatInterval = heartbeat }));
-            proxyA.TargetPort = a.ListenPort;
-            var b = await Node.StartAsync(configure(Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port, HeartbeatInterval = heartbeat }));
-            proxyB.TargetPort = b.ListenPort;
-            var pair = new Pair { A = a, B = b, ProxyA = proxyA, ProxyB = proxyB };
-            NodeEvents.OnDown(a, (_, reason) => pair.Downs.Enqueue(("a", reason, Stopwatch.GetTimestamp())));
-            NodeEvents.OnDown(b, (_, reason) => pair.Downs.Enqueue(("b", reason, Stopwatch.GetTimestamp())));
-            a.NodeUp += _ => pair.Ups.Enqueue("a");
-            b.NodeUp += _ => pair.Ups.Enqueue("b");
-            await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
-            return pair;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await A.DisposeAsync();
-            await B.DisposeAsync();
-            await ProxyA.DisposeAsync();
-            await ProxyB.DisposeAsync();
-        }
-    }
+            o = o with { HeartbeatInterval = heartbeat, HeartbeatMissThreshold = Threshold };
+            return configure?.Invoke(o) ?? o;
+        }, proxied: true);
 
     [Fact]
     public async Task Blackhole_BothWays_BothSidesSeeHeartbeatTimeoutInTheWindow()
     {
-        await using var pair = await Pair.StartAsync(s_interval);
+        await using var pair = await PairAsync(s_interval);
+        var (a, b, proxyA, proxyB) = pair;
+        var events = NodeEvents.Watch(a, b);
         var fault = Stopwatch.GetTimestamp();
 
-        pair.ProxyA.Blackhole = true;
-        pair.ProxyB.Blackhole = true;
+        proxyA.Blackhole = true;
+        proxyB.Blackhole = true;
 
-        await Wait.UntilAsync(() => pair.Downs.Count >= 2);
-        var downs = pair.Downs.ToArray();
-        Assert.Contains(downs, d => d.Side == "a" && d.Reason == NodeDownReason.HeartbeatTimeout);
-        Assert.Contains(downs, d => d.Side == "b" && d.Reason == NodeDownReason.HeartbeatTimeout);
+        await Wait.UntilAsync(() => events.Downs.Count >= 2);
+        var downs = events.Downs.ToArray();
+        Assert.Contains(downs, d => d.Seer == a && d.Reason == NodeDownReason.HeartbeatTimeout);
+        Assert.Contains(downs, d => d.Seer == b && d.Reason == NodeDownReason.HeartbeatTimeout);
         foreach (var down in downs)
         {
             var detected = Stopwatch.GetElapsedTime(fault, down.At);
-            output.WriteLine($"{down.Side}: {down.Reason} after {detected.TotalMilliseconds:0} ms (window {s_interval.TotalMilliseconds * (Threshold - 1)}–{s_interval.TotalMilliseconds * Threshold} ms + tick)");
+            output.WriteLine($"{down.Seer.Id.Name}: {down.Reason} after {detected.TotalMilliseconds:0} ms (window {s_interval.TotalMilliseconds * (Threshold - 1)}–{s_interval.TotalMilliseconds * Threshold} ms + tick)");
             // Never before I·(k−1) minus one tick (the last frame may have arrived up to a tick before the fault).
             Assert.True(detected >= s_interval * (Threshold - 1) - s_interval / 4, $"premature: {detected.TotalMilliseconds} ms");
         }
@@ -83,56 +55,63 @@ public class ClusterFaultTests(ITestOutputHelper output)
     [Fact]
     public async Task OneWayLoss_ReceiverTimesOutAndClosesSoBothSidesSeeIt()
     {
-        await using var pair = await Pair.StartAsync(s_interval);
+        await using var pair = await PairAsync(s_interval);
+        var (a, b, proxyA, _) = pair;
+        var events = NodeEvents.Watch(a, b);
 
         // b dialled a through a's proxy: drop what b sends, so a hears nothing while b still hears a.
-        pair.ProxyA.DropToTarget = true;
+        proxyA.DropToTarget = true;
 
-        await Wait.UntilAsync(() => pair.Downs.Any(d => d.Side == "a") && pair.Downs.Any(d => d.Side == "b"));
-        Assert.Contains(pair.Downs, d => d.Side == "a" && d.Reason == NodeDownReason.HeartbeatTimeout);
+        await Wait.UntilAsync(() => events.Downs.Any(d => d.Seer == a) && events.Downs.Any(d => d.Seer == b));
+        Assert.Contains(events.Downs, d => d.Seer == a && d.Reason == NodeDownReason.HeartbeatTimeout);
     }
 
     [Fact]
     public async Task Reset_BothSidesSeeItAtOnceAndReconnect()
     {
-        await using var pair = await Pair.StartAsync(s_calm);
-        // The first node-ups may come before Pair subscribes (a fast handshake): count only those after the fault.
-        var upsBefore = pair.Ups.Count;
+        await using var pair = await PairAsync(s_calm);
+        var (a, b, proxyA, proxyB) = pair;
+        // Recorded from here on, when the pair is up already: the ups are those after the fault.
+        var events = NodeEvents.Watch(a, b);
         var fault = Stopwatch.GetTimestamp();
 
-        pair.ProxyA.ResetAll();
-        pair.ProxyB.ResetAll();
+        proxyA.ResetAll();
+        proxyB.ResetAll();
 
-        await Wait.UntilAsync(() => pair.Downs.Any(d => d.Side == "a") && pair.Downs.Any(d => d.Side == "b"));
-        Assert.All(pair.Downs, d => Assert.Contains(d.Reason, new[] { NodeDownReason.ConnectionReset, NodeDownReason.ConnectionClosed }));
-        foreach (var down in pair.Downs)
+        await Wait.UntilAsync(() => events.Downs.Any(d => d.Seer == a) && events.Downs.Any(d => d.Seer == b));
+        Assert.All(events.Downs, d => Assert.Contains(d.Reason, new[] { NodeDownReason.ConnectionReset, NodeDownReason.ConnectionClosed }));
+        foreach (var down in events.Downs)
         {
-            output.WriteLine($"{down.Side}: {down.Reason} after {Stopwatch.GetElapsedTime(fault, down.At).TotalMilliseconds:0} ms");
+            output.WriteLine($"{down.Seer.Id.Name}: {down.Reason} after {Stopwatch.GetElapsedTime(fault, down.At).TotalMilliseconds:0} ms");
         }
-        await Wait.UntilAsync(() => pair.A.IsConnected(pair.B.Id) && pair.B.IsConnected(pair.A.Id) && pair.Ups.Count >= upsBefore + 2);
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id) && events.Ups.Count >= 2);
     }
 
     [Fact]
     public async Task CorruptedByte_ClosesTheConnectionAsProtocolErrorAndReconnects()
     {
-        await using var pair = await Pair.StartAsync(s_calm);
+        await using var pair = await PairAsync(s_calm);
+        var (a, b, proxyA, _) = pair;
+        var events = NodeEvents.Watch(a, b);
 
-        pair.ProxyA.CorruptNextToTarget();
+        proxyA.CorruptNextToTarget();
 
-        await Wait.UntilAsync(() => pair.Downs.Any(d => d.Side == "a"));
-        Assert.Contains(pair.Downs, d => d.Side == "a" && d.Reason == NodeDownReason.ProtocolError);
-        await Wait.UntilAsync(() => pair.A.IsConnected(pair.B.Id) && pair.B.IsConnected(pair.A.Id));
+        await Wait.UntilAsync(() => events.Downs.Any(d => d.Seer == a));
+        Assert.Contains(events.Downs, d => d.Seer == a && d.Reason == NodeDownReason.ProtocolError);
+        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
     }
 
     [Fact]
     public async Task ReplayedFrame_ClosesTheConnectionAsProtocolError()
     {
-        await using var pair = await Pair.StartAsync(s_calm);
+        await using var pair = await PairAsync(s_calm);
+        var (a, b, proxyA, _) = pair;
+        var events = NodeEvents.Watch(a, b);
 
-        pair.ProxyA.ReplayNextToTarget();
+        proxyA.ReplayNextToTarget();
 
-        await Wait.UntilAsync(() => pair.Downs.Any(d => d.Side == "a"));
-        Assert.Contains(pair.Downs, d => d.Side == "a" && d.Reason == NodeDownReason.ProtocolError);
+        await Wait.UntilAsync(() => events.Downs.Any(d => d.Seer == a));
+        Assert.Contains(events.Downs, d => d.Seer == a && d.Reason == NodeDownReason.ProtocolError);
     }
 
     [Fact]
@@ -142,9 +121,9 @@ public class ClusterFaultTests(ITestOutputHelper output)
         var proxyA = FaultProxy.Start();
         var proxyB = FaultProxy.Start();
         var slow = TimeSpan.FromSeconds(2); // a's detector would need 6 s: the restart must be recognised long before
-        await using var a = await Node.StartAsync(Options("a") with { AdvertisedPort = proxyA.Port, HeartbeatInterval = slow });
+        await using var a = await Node.StartAsync(TestNodes.Options("a", Secret) with { AdvertisedPort = proxyA.Port, HeartbeatInterval = slow });
         proxyA.TargetPort = a.ListenPort;
-        var b1 = await Node.StartAsync(Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port, HeartbeatInterval = slow });
+        var b1 = await Node.StartAsync(TestNodes.Options("b", Secret, a.Id.ToString()) with { AdvertisedPort = proxyB.Port, HeartbeatInterval = slow });
         proxyB.TargetPort = b1.ListenPort;
         await Wait.UntilAsync(() => a.IsConnected(b1.Id));
         var events = new ConcurrentQueue<string>();
@@ -154,7 +133,7 @@ public class ClusterFaultTests(ITestOutputHelper output)
         proxyA.FreezeExisting();
         proxyB.FreezeExisting();
         await b1.DisposeAsync();
-        await using var b2 = await Node.StartAsync(Options("b", a.Id.ToString()) with { AdvertisedPort = proxyB.Port, HeartbeatInterval = slow });
+        await using var b2 = await Node.StartAsync(TestNodes.Options("b", Secret, a.Id.ToString()) with { AdvertisedPort = proxyB.Port, HeartbeatInterval = slow });
         proxyB.TargetPort = b2.ListenPort;
 
         await Wait.UntilAsync(() => events.Count >= 2);
@@ -168,17 +147,19 @@ public class ClusterFaultTests(ITestOutputHelper output)
     public async Task LargeMessageOverASlowLink_IsNotMistakenForSilence()
     {
         // T18: 8 MiB at 1.5 MiB/s takes ~5 s, far beyond the 2.1 s detector: only the bytes arriving keep the link alive.
-        await using var pair = await Pair.StartAsync(TimeSpan.FromMilliseconds(700));
-        pair.ProxyA.BytesPerSecond = 3 * 512 * 1024;
-        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var connection));
+        await using var pair = await PairAsync(TimeSpan.FromMilliseconds(700));
+        var (a, b, proxyA, _) = pair;
+        var events = NodeEvents.Watch(a, b);
+        proxyA.BytesPerSecond = 3 * 512 * 1024;
+        Assert.True(b.TryGetConnection(a.Id, out var connection));
         var large = new byte[8 * 1024 * 1024];
         large[0] = 0x7f; // a message type a does not know: dropped and counted once the whole frame is verified
 
         Assert.Equal(EnqueueResult.Queued, connection.TryEnqueue(new RawMessage(large)));
 
-        await Wait.UntilAsync(() => pair.A.UnknownMessages == 1 || !pair.Downs.IsEmpty);
-        Assert.Empty(pair.Downs.Select(d => $"{d.Side} {d.Reason}"));
-        Assert.True(pair.A.IsConnected(pair.B.Id));
+        await Wait.UntilAsync(() => a.UnknownMessages == 1 || !events.Downs.IsEmpty);
+        Assert.Empty(events.Downs.Select(d => $"{d.Seer.Id.Name} {d.Reason}"));
+        Assert.True(a.IsConnected(b.Id));
     }
 
     [Theory]
@@ -188,23 +169,25 @@ public class ClusterFaultTests(ITestOutputHelper output)
     {
         const int Bound = 64 * 1024;
         // 5 s x 3: the link is paused on purpose; the detector must not end the test first.
-        await using var pair = await Pair.StartAsync(TimeSpan.FromSeconds(5), o => o with
+        await using var pair = await PairAsync(TimeSpan.FromSeconds(5), o => o with
         {
             MaxFrameLength = Bound,
             MaxOutboundQueueBytes = Bound,
             OverloadPolicy = policy,
         });
-        var sink = await pair.A.Runtime.StartAsync(new Sink());
-        Assert.True(pair.B.TryGetConnection(pair.A.Id, out var connection));
+        var (a, b, proxyA, _) = pair;
+        var events = NodeEvents.Watch(a, b);
+        var sink = await a.Runtime.StartAsync(new Sink());
+        Assert.True(b.TryGetConnection(a.Id, out var connection));
         var payload = Value.Binary(new byte[16 * 1024]);
         var calls = new List<Task<Value>>();
 
         // a stops reading: the kernel buffers fill, then b's outbound queue reaches its bound.
-        pair.ProxyA.Paused = true;
+        proxyA.Paused = true;
         var full = false;
         for (var i = 0; i < 4000 && !full; i++)
         {
-            var call = pair.B.Runtime.CallAsync(sink, payload, TimeSpan.FromSeconds(60)).AsTask();
+            var call = b.Runtime.CallAsync(sink, payload, TimeSpan.FromSeconds(60)).AsTask();
             calls.Add(call);
             // Reject: fill until a call is refused. Wait: fill until the queue is at its bound (no call is refused).
             full = policy == OverloadPolicy.Reject ? call.IsFaulted : connection.QueuedBytes >= Bound;
@@ -218,19 +201,19 @@ public class ClusterFaultTests(ITestOutputHelper output)
             var refused = Assert.Single(calls, c => c.IsFaulted);
             Assert.Same(calls[^1], refused);
             Assert.IsType<NodeOverloadedException>(refused.Exception!.InnerException);
-            pair.ProxyA.Paused = false;
+            proxyA.Paused = false;
             await Task.WhenAll(calls.Where(c => !c.IsFaulted));
         }
         else
         {
-            var waiting = Enumerable.Range(0, 8).Select(_ => pair.B.Runtime.CallAsync(sink, payload, TimeSpan.FromSeconds(60)).AsTask()).ToArray();
+            var waiting = Enumerable.Range(0, 8).Select(_ => b.Runtime.CallAsync(sink, payload, TimeSpan.FromSeconds(60)).AsTask()).ToArray();
             Assert.All(waiting, w => Assert.False(w.IsCompleted));
             Assert.InRange(connection.QueuedBytes, 0, Bound + (32 * 1024));
-            pair.ProxyA.Paused = false;
+            proxyA.Paused = false;
             var replies = await Task.WhenAll(calls.Concat(waiting));
             Assert.All(replies, r => Assert.Equal("ok", r.AsString()));
         }
-        Assert.Empty(pair.Downs);
+        Assert.Empty(events.Downs);
     }
 
     /// <summary>Answers every call with "ok".</summary>
@@ -245,7 +228,7 @@ public class ClusterFaultTests(ITestOutputHelper output)
     [Fact]
     public async Task IdleConnections_ClosedAtTheHandshakeDeadlineWhileAPeerStillJoins()
     {
-        await using var a = await Node.StartAsync(Options("a") with { HandshakeTimeout = TimeSpan.FromSeconds(1), MaxPendingHandshakes = 16 });
+        await using var a = await Node.StartAsync(TestNodes.Options("a", Secret) with { HandshakeTimeout = TimeSpan.FromSeconds(1), MaxPendingHandshakes = 16 });
         var idle = new List<Socket>();
         try
         {
@@ -256,7 +239,7 @@ public class ClusterFaultTests(ITestOutputHelper output)
                 idle.Add(socket);
             }
             var started = Stopwatch.GetTimestamp();
-            await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
+            await using var b = await Node.StartAsync(TestNodes.Options("b", Secret, a.Id.ToString()));
 
             await Wait.UntilAsync(() => a.IsConnected(b.Id));
             output.WriteLine($"a peer joined {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms after 1,000 idle connections");

@@ -14,25 +14,16 @@ public class ClusterObserverTests
         protected override ValueTask<long> HandleCastAsync(Value message, long state) => new(state + 1);
     }
 
-    private static NodeOptions Options(string name, params string[] seeds) => new()
-    {
-        Name = name,
-        Host = "127.0.0.1",
-        Port = 0,
-        ClusterSecret = "observer-tests",
-        Seeds = seeds,
-        HeartbeatInterval = TimeSpan.FromSeconds(1),
-        // Generous, so that a paused link is a slow node (a snapshot timeout), not a dead one, for the whole test.
-        HeartbeatMissThreshold = 20,
-    };
+    private const string Secret = "observer-tests";
+
+    // Generous, so that a paused link is a slow node (a snapshot timeout), not a dead one, for the whole test.
+    private static NodeOptions Patient(NodeOptions options) => options with { HeartbeatMissThreshold = 20 };
 
     [Fact]
     public async Task GetSnapshotAsync_ThreeNodes_ReportsEachNodeAndTotals()
     {
-        await using var a = await Node.StartAsync(Options("a"));
-        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        await using var c = await Node.StartAsync(Options("c", a.Id.ToString()));
-        await Wait.UntilAsync(() => a.GetConnectedNodes().Count == 2 && b.GetConnectedNodes().Count == 2 && c.GetConnectedNodes().Count == 2);
+        await using var cluster = await TestCluster.StartAsync(3, Secret, Patient);
+        var (a, b, c) = cluster;
         for (var i = 0; i < 3; i++)
         {
             await b.Runtime.StartAsync(new Echo());
@@ -67,9 +58,8 @@ public class ClusterObserverTests
     [Fact]
     public async Task GetLocalStats_AfterTraffic_ReportsPositiveRates()
     {
-        await using var a = await Node.StartAsync(Options("a"));
-        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        await Wait.UntilAsync(() => a.IsConnected(b.Id));
+        await using var pair = await TestCluster.StartAsync(2, Secret, Patient);
+        var (a, b) = pair;
         var echo = await b.Runtime.StartAsync(new Echo());
 
         // Traffic until the node's rate window (sampled on its heartbeat tick) holds some of it.
@@ -89,14 +79,10 @@ public class ClusterObserverTests
     [Fact]
     public async Task GetSnapshotAsync_NodeThatDoesNotAnswer_IsReportedTimeoutAndTheRestAnswer()
     {
-        var proxy = FaultProxy.Start();
-        await using var _proxy = proxy;
-        // c has no seeds and advertises the proxy: a dials it, so the a-c link runs through the proxy.
-        await using var c = await Node.StartAsync(Options("c") with { AdvertisedPort = proxy.Port });
-        proxy.TargetPort = c.ListenPort;
-        await using var a = await Node.StartAsync(Options("a", c.Id.ToString()));
-        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        await Wait.UntilAsync(() => a.IsConnected(b.Id) && a.IsConnected(c.Id));
+        // c is the seed: a and b dial it through its proxy, so the a-c link runs through that proxy.
+        await using var cluster = await TestCluster.StartAsync(["c", "a", "b"], Secret, Patient, proxied: true);
+        var (c, a, b) = cluster;
+        var proxy = cluster.Proxies[0];
         var timeouts = new System.Collections.Concurrent.ConcurrentQueue<NodeId>();
         a.Observer.NodeTimeout += timeouts.Enqueue;
 
@@ -120,12 +106,9 @@ public class ClusterObserverTests
     [Fact]
     public async Task GetNodeStatsAsync_NodeGoesDownWhileAsked_FailsAtOnceWithNodeNotReachable()
     {
-        var proxy = FaultProxy.Start();
-        await using var _proxy = proxy;
-        await using var c = await Node.StartAsync(Options("c") with { AdvertisedPort = proxy.Port });
-        proxy.TargetPort = c.ListenPort;
-        await using var a = await Node.StartAsync(Options("a", c.Id.ToString()));
-        await Wait.UntilAsync(() => a.IsConnected(c.Id));
+        await using var pair = await TestCluster.StartAsync(["c", "a"], Secret, Patient, proxied: true);
+        var (c, a) = pair;
+        var proxy = pair.Proxies[0];
         proxy.Blackhole = true;
 
         var asking = a.Observer.GetNodeStatsAsync(c.Id, TimeSpan.FromSeconds(60));
@@ -138,9 +121,8 @@ public class ClusterObserverTests
     [Fact]
     public async Task Subscribe_Polls_DeliversSnapshotsUntilDisposed()
     {
-        await using var a = await Node.StartAsync(Options("a"));
-        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        await Wait.UntilAsync(() => a.IsConnected(b.Id));
+        await using var pair = await TestCluster.StartAsync(2, Secret, Patient);
+        var (a, b) = pair;
         var received = new System.Collections.Concurrent.ConcurrentQueue<ClusterSnapshot>();
 
         var subscription = a.Observer.Subscribe(TimeSpan.FromMilliseconds(100), received.Enqueue);
@@ -158,7 +140,7 @@ public class ClusterObserverTests
     [Fact]
     public async Task OnMessage_MalformedOrReserved_IsAProtocolError()
     {
-        await using var a = await Node.StartAsync(Options("a"));
+        await using var a = await Node.StartAsync(TestNodes.Options("a", Secret));
         IClusterService service = a.Observer;
 
         Assert.False(service.OnMessage(null!, [0x30, 1, 2]));

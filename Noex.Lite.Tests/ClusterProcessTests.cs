@@ -14,14 +14,9 @@ public class ClusterProcessTests(ITestOutputHelper output)
 
     private static async Task<(Node Node, ConcurrentQueue<SeenDown> Downs, ConcurrentQueue<SeenUp> Ups)> StartLocalAsync(TimeSpan heartbeat)
     {
-        var node = await Node.StartAsync(new NodeOptions
+        var node = await Node.StartAsync(TestNodes.Options("local", Secret) with
         {
-            Name = "local",
-            Host = "127.0.0.1",
-            Port = 0,
-            ClusterSecret = Secret,
             HeartbeatInterval = heartbeat,
-            ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
             ReconnectMaxDelay = TimeSpan.FromMilliseconds(500),
         });
         var events = NodeEvents.Watch(node);

@@ -7,15 +7,14 @@ namespace Noex.Lite.Tests;
 [Collection(ClusterCollection.Name)]
 public class ClusterTests
 {
-    private static NodeOptions Options(string name, string? secret = "cluster-secret", params string[] seeds) =>
-        TestNodes.Options(name, secret, seeds) with { ReconnectMaxDelay = TimeSpan.FromMilliseconds(500) };
+    private const string Secret = "cluster-secret";
 
     [Fact]
     public async Task StartAsync_ThreeNodesFromOneSeed_FormAFullMeshThroughGossip()
     {
-        await using var a = await Node.StartAsync(Options("a"));
-        await using var b = await Node.StartAsync(Options("b", seeds: a.Id.ToString()));
-        await using var c = await Node.StartAsync(Options("c", seeds: a.Id.ToString()));
+        await using var a = await Node.StartAsync(TestNodes.Options("a", Secret));
+        await using var b = await Node.StartAsync(TestNodes.Options("b", Secret, a.Id.ToString()));
+        await using var c = await Node.StartAsync(TestNodes.Options("c", Secret, a.Id.ToString()));
 
         // b and c only know a; gossip must tell them of each other.
         await Wait.UntilAsync(() => b.IsConnected(c.Id) && c.IsConnected(b.Id) && a.IsConnected(b.Id) && a.IsConnected(c.Id));
@@ -27,10 +26,10 @@ public class ClusterTests
     [Fact]
     public async Task NodeUp_Fires_OncePerPeer_WithItsInfo()
     {
-        await using var a = await Node.StartAsync(Options("a"));
+        await using var a = await Node.StartAsync(TestNodes.Options("a", Secret));
         var ups = new ConcurrentQueue<NodeInfo>();
         a.NodeUp += ups.Enqueue;
-        await using var b = await Node.StartAsync(Options("b", seeds: a.Id.ToString()));
+        await using var b = await Node.StartAsync(TestNodes.Options("b", Secret, a.Id.ToString()));
 
         await Wait.UntilAsync(() => !ups.IsEmpty);
 
@@ -43,9 +42,9 @@ public class ClusterTests
     [Fact]
     public async Task StopAsync_PeersSeeGracefulShutdownAtOnce()
     {
-        await using var a = await Node.StartAsync(Options("a"));
-        await using var c = await Node.StartAsync(Options("c", seeds: a.Id.ToString()));
-        var b = await Node.StartAsync(Options("b", seeds: a.Id.ToString()));
+        await using var a = await Node.StartAsync(TestNodes.Options("a", Secret));
+        await using var c = await Node.StartAsync(TestNodes.Options("c", Secret, a.Id.ToString()));
+        var b = await Node.StartAsync(TestNodes.Options("b", Secret, a.Id.ToString()));
         await Wait.UntilAsync(() => a.IsConnected(b.Id) && c.IsConnected(b.Id));
         var events = NodeEvents.Watch(a, c);
 
@@ -59,12 +58,12 @@ public class ClusterTests
     [Fact]
     public async Task StartAsync_WrongSecret_RejectedOnBothSidesWithNoNodeUp()
     {
-        await using var a = await Node.StartAsync(Options("a", secret: "right"));
+        await using var a = await Node.StartAsync(TestNodes.Options("a", "right"));
         var ups = 0;
         var failures = new ConcurrentQueue<(string Side, HandshakeException Error)>();
         a.NodeUp += _ => Interlocked.Increment(ref ups);
         a.HandshakeFailed += e => failures.Enqueue(("a", e));
-        var options = Options("b", secret: "wrong", seeds: a.Id.ToString());
+        var options = TestNodes.Options("b", "wrong", a.Id.ToString());
         await using var b = await Node.StartAsync(options);
         b.NodeUp += _ => Interlocked.Increment(ref ups);
         b.HandshakeFailed += e => failures.Enqueue(("b", e));
@@ -88,9 +87,9 @@ public class ClusterTests
             probe.Start();
             port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
         }
-        await using var b = await Node.StartAsync(Options("b", seeds: $"seed@127.0.0.1:{port}"));
+        await using var b = await Node.StartAsync(TestNodes.Options("b", Secret, $"seed@127.0.0.1:{port}"));
 
-        await using var seed = await Node.StartAsync(Options("seed") with { Port = port });
+        await using var seed = await Node.StartAsync(TestNodes.Options("seed", Secret) with { Port = port });
 
         await Wait.UntilAsync(() => b.IsConnected(seed.Id) && seed.IsConnected(b.Id));
     }
@@ -98,15 +97,15 @@ public class ClusterTests
     [Fact]
     public async Task Restart_SameNameAndPort_IsReconnectedAsANewIncarnation()
     {
-        await using var a = await Node.StartAsync(Options("a"));
-        var b1 = await Node.StartAsync(Options("b", seeds: a.Id.ToString()));
+        await using var a = await Node.StartAsync(TestNodes.Options("a", Secret));
+        var b1 = await Node.StartAsync(TestNodes.Options("b", Secret, a.Id.ToString()));
         await Wait.UntilAsync(() => a.IsConnected(b1.Id));
         var port = b1.Id.Port;
         var first = b1.Incarnation;
         await b1.StopAsync();
         await Wait.UntilAsync(() => !a.IsConnected(b1.Id));
 
-        await using var b2 = await Node.StartAsync(Options("b", seeds: a.Id.ToString()) with { Port = port });
+        await using var b2 = await Node.StartAsync(TestNodes.Options("b", Secret, a.Id.ToString()) with { Port = port });
 
         await Wait.UntilAsync(() => a.IsConnected(b2.Id));
         Assert.Equal(b1.Id, b2.Id);
@@ -116,7 +115,7 @@ public class ClusterTests
     [Fact]
     public async Task Listener_RandomBytesAndOversizedLengths_ClosedWhileLegitimatePeersStillJoin()
     {
-        await using var a = await Node.StartAsync(Options("a"));
+        await using var a = await Node.StartAsync(TestNodes.Options("a", Secret));
         var random = new Random(42);
         for (var i = 0; i < 20; i++)
         {
@@ -146,7 +145,7 @@ public class ClusterTests
             }
         }
 
-        await using var b = await Node.StartAsync(Options("b", seeds: a.Id.ToString()));
+        await using var b = await Node.StartAsync(TestNodes.Options("b", Secret, a.Id.ToString()));
         await Wait.UntilAsync(() => a.IsConnected(b.Id));
     }
 }

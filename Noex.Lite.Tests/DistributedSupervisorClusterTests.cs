@@ -1,3 +1,5 @@
+using static Noex.Lite.Tests.DistributedSupervisorTesting;
+
 namespace Noex.Lite.Tests;
 
 /// <summary>
@@ -7,21 +9,7 @@ namespace Noex.Lite.Tests;
 [Collection(ClusterCollection.Name)]
 public class DistributedSupervisorClusterTests
 {
-    private static NodeOptions Options(string name, params string[] seeds) => new()
-    {
-        Name = name,
-        Host = "127.0.0.1",
-        Port = 0,
-        ClusterSecret = "dsup-cluster-tests",
-        Seeds = seeds,
-        HeartbeatInterval = TimeSpan.FromMilliseconds(300),
-        HeartbeatMissThreshold = 4,
-        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
-        ReconnectMaxDelay = TimeSpan.FromMilliseconds(300),
-    };
-
-    private static NodeSelector Prefer(params NodeId[] preferred) => NodeSelector.Custom((candidates, _) =>
-        preferred.FirstOrDefault(p => candidates.Any(c => c.Id == p)) ?? candidates[0].Id);
+    private const string Secret = "dsup-cluster-tests";
 
     /// <summary>Waits as <see cref="Wait.UntilAsync(Func{bool})"/> does, but a timeout says which wait and what the cluster looked like.</summary>
     private static async Task UntilAsync(Func<bool> condition, string step, Func<string> state)
@@ -41,21 +29,14 @@ public class DistributedSupervisorClusterTests
     {
         // A proxy in front of every node; c is cut off by cutting exactly the connections between c and the others,
         // whoever dialled them, so a and b keep each other (T09's technique).
-        await using var pa = FaultProxy.Start();
-        await using var pb = FaultProxy.Start();
-        await using var pc = FaultProxy.Start();
-        await using var a = await Node.StartAsync(Options("a") with { AdvertisedPort = pa.Port });
-        pa.TargetPort = a.ListenPort;
-        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()) with { AdvertisedPort = pb.Port });
-        pb.TargetPort = b.ListenPort;
-        await using var c = await Node.StartAsync(Options("c", a.Id.ToString()) with { AdvertisedPort = pc.Port });
-        pc.TargetPort = c.ListenPort;
-        var nodes = new[] { a, b, c };
+        await using var cluster = await TestCluster.StartAsync(3, Secret, FastDetection, proxied: true);
+        var (a, b, c) = cluster;
+        var (pa, pb, pc) = (cluster.Proxies[0], cluster.Proxies[1], cluster.Proxies[2]);
+        var nodes = cluster.Nodes;
         foreach (var node in nodes)
         {
             node.Behaviors.Register("worker", () => new Worker());
         }
-        await Wait.UntilAsync(() => nodes.All(n => n.GetConnectedNodes().Count == 2));
         var ids = new[] { "w1", "w2", "w3", "w4" };
         await using var supervisor = await DistributedSupervisor.StartAsync(a, new DistributedSupervisorOptions
         {

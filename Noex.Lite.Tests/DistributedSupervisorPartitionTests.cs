@@ -1,3 +1,5 @@
+using static Noex.Lite.Tests.DistributedSupervisorTesting;
+
 namespace Noex.Lite.Tests;
 
 /// <summary>
@@ -8,24 +10,13 @@ namespace Noex.Lite.Tests;
 [Collection(ClusterCollection.Name)]
 public class DistributedSupervisorPartitionTests
 {
-    private static readonly Dictionary<string, Func<GenServer>> s_behaviors = new() { ["worker"] = () => new Worker() };
+    private const string Secret = "dsup-partition-tests";
 
-    private static NodeOptions Options(string name, params string[] seeds) => new()
-    {
-        Name = name,
-        Host = "127.0.0.1",
-        Port = 0,
-        ClusterSecret = "dsup-partition-tests",
-        Seeds = seeds,
-        HeartbeatInterval = TimeSpan.FromMilliseconds(300),
-        HeartbeatMissThreshold = 4,
-        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
-        ReconnectMaxDelay = TimeSpan.FromMilliseconds(300),
-    };
-
-    /// <summary>Children go to <paramref name="preferred"/> while it is a candidate, else to the first candidate.</summary>
-    private static NodeSelector Prefer(NodeId preferred) =>
-        NodeSelector.Custom((candidates, _) => candidates.Any(c => c.Id == preferred) ? preferred : candidates[0].Id);
+    /// <summary>
+    /// b, whose children are lost, behind a proxy; a, the supervisor's node, dials it through that proxy. Children go to b
+    /// while it is a candidate.
+    /// </summary>
+    private static Task<TestCluster> PairAsync() => TestCluster.StartAsync(["b", "a"], Secret, FastDetection, proxied: true);
 
     /// <summary>Live processes, among all ever spawned, that are instances of the child (by the id in their init args).</summary>
     private static async Task<int> LiveInstancesAsync(Node[] nodes, InProcessChildHost host, string childId)
@@ -45,25 +36,19 @@ public class DistributedSupervisorPartitionTests
     [Fact]
     public async Task Partition_SupervisorOnMajoritySide_MigratesOnceAndStopsTheStaleInstancesOnHeal()
     {
-        var proxy = FaultProxy.Start();
-        await using var _proxy = proxy;
-        // c has no seeds and advertises the proxy: a and b dial it through the proxy.
-        await using var c = await Node.StartAsync(Options("c") with { AdvertisedPort = proxy.Port });
-        proxy.TargetPort = c.ListenPort;
-        await using var a = await Node.StartAsync(Options("a", c.Id.ToString()));
-        await using var b = await Node.StartAsync(Options("b", a.Id.ToString(), c.Id.ToString()));
-        await Wait.UntilAsync(() => a.GetConnectedNodes().Count == 2 && b.GetConnectedNodes().Count == 2 && c.GetConnectedNodes().Count == 2);
+        // c is the seed: a and b dial it through its proxy.
+        await using var cluster = await TestCluster.StartAsync(["c", "a", "b"], Secret, FastDetection, proxied: true);
+        var (c, a, b) = cluster;
+        var proxy = cluster.Proxies[0];
         var nodes = new[] { a, b, c };
-        var host = new InProcessChildHost(a, s_behaviors, b, c);
         // Four children, more than the intensity's three: one node failure counts once.
         var ids = new[] { "w1", "w2", "w3", "w4" };
-        await using var supervisor = await DistributedSupervisor.StartAsync(a, new DistributedSupervisorOptions
+        var (supervisor, host, log) = await StartInProcessAsync(a, new DistributedSupervisorOptions
         {
             NodeSelector = Prefer(c.Id),
             Children = ids.Select(id => new DistributedChildSpec(id, "worker") { Args = Value.Object(("id", id)) }).ToArray(),
-        }, host, true, default);
-        var log = new EventLog();
-        supervisor.LifecycleEvent += log.Add;
+        }, b, c);
+        await using var _ = supervisor;
         var before = supervisor.GetChildren().ToDictionary(ch => ch.Id, ch => ch.Ref);
         Assert.All(supervisor.GetChildren(), ch => Assert.Equal(c.Id, ch.Node));
 
@@ -93,20 +78,15 @@ public class DistributedSupervisorPartitionTests
     [Fact]
     public async Task Partition_SupervisorOnMinoritySide_WaitsAndKeepsTheLiveInstancesOnHeal()
     {
-        var proxy = FaultProxy.Start();
-        await using var _proxy = proxy;
-        await using var b = await Node.StartAsync(Options("b") with { AdvertisedPort = proxy.Port });
-        proxy.TargetPort = b.ListenPort;
-        await using var a = await Node.StartAsync(Options("a", b.Id.ToString()));
-        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
-        var host = new InProcessChildHost(a, s_behaviors, b);
-        await using var supervisor = await DistributedSupervisor.StartAsync(a, new DistributedSupervisorOptions
+        await using var pair = await PairAsync();
+        var (b, a) = pair;
+        var proxy = pair.Proxies[0];
+        var (supervisor, host, log) = await StartInProcessAsync(a, new DistributedSupervisorOptions
         {
             NodeSelector = Prefer(b.Id),
             Children = [new DistributedChildSpec("w1", "worker") { Args = Value.Object(("id", "w1")) }],
-        }, host, true, default);
-        var log = new EventLog();
-        supervisor.LifecycleEvent += log.Add;
+        }, b);
+        await using var _ = supervisor;
         var before = supervisor.GetChild("w1")!.Ref;
         var events = NodeEvents.Watch(a);
 
@@ -128,20 +108,15 @@ public class DistributedSupervisorPartitionTests
     [Fact]
     public async Task Partition_MinoritySide_ChildThatDiedMeanwhile_IsRestartedOnceOnHeal()
     {
-        var proxy = FaultProxy.Start();
-        await using var _proxy = proxy;
-        await using var b = await Node.StartAsync(Options("b") with { AdvertisedPort = proxy.Port });
-        proxy.TargetPort = b.ListenPort;
-        await using var a = await Node.StartAsync(Options("a", b.Id.ToString()));
-        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
-        var host = new InProcessChildHost(a, s_behaviors, b);
-        await using var supervisor = await DistributedSupervisor.StartAsync(a, new DistributedSupervisorOptions
+        await using var pair = await PairAsync();
+        var (b, a) = pair;
+        var proxy = pair.Proxies[0];
+        var (supervisor, host, log) = await StartInProcessAsync(a, new DistributedSupervisorOptions
         {
             NodeSelector = Prefer(b.Id),
             Children = [new DistributedChildSpec("w1", "worker") { Args = Value.Object(("id", "w1")), Restart = RestartType.Transient }],
-        }, host, true, default);
-        var log = new EventLog();
-        supervisor.LifecycleEvent += log.Add;
+        }, b);
+        await using var _ = supervisor;
         var before = supervisor.GetChild("w1")!.Ref;
 
         proxy.Blackhole = true;
@@ -162,21 +137,16 @@ public class DistributedSupervisorPartitionTests
     [Fact]
     public async Task Partition_PolicyAlways_TwoNodes_MigratesThenStopsTheStaleInstanceOnHeal()
     {
-        var proxy = FaultProxy.Start();
-        await using var _proxy = proxy;
-        await using var b = await Node.StartAsync(Options("b") with { AdvertisedPort = proxy.Port });
-        proxy.TargetPort = b.ListenPort;
-        await using var a = await Node.StartAsync(Options("a", b.Id.ToString()));
-        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
-        var host = new InProcessChildHost(a, s_behaviors, b);
-        await using var supervisor = await DistributedSupervisor.StartAsync(a, new DistributedSupervisorOptions
+        await using var pair = await PairAsync();
+        var (b, a) = pair;
+        var proxy = pair.Proxies[0];
+        var (supervisor, host, log) = await StartInProcessAsync(a, new DistributedSupervisorOptions
         {
             NodeSelector = Prefer(b.Id),
             PartitionPolicy = PartitionPolicy.Always,
             Children = [new DistributedChildSpec("w1", "worker") { Args = Value.Object(("id", "w1")), Restart = RestartType.Transient }],
-        }, host, true, default);
-        var log = new EventLog();
-        supervisor.LifecycleEvent += log.Add;
+        }, b);
+        await using var _ = supervisor;
         var before = supervisor.GetChild("w1")!.Ref;
 
         proxy.Blackhole = true;
@@ -195,14 +165,10 @@ public class DistributedSupervisorPartitionTests
     [Fact]
     public async Task NodeLost_TemporaryChild_IsRemovedWithNodeDown()
     {
-        var proxy = FaultProxy.Start();
-        await using var _proxy = proxy;
-        await using var b = await Node.StartAsync(Options("b") with { AdvertisedPort = proxy.Port });
-        proxy.TargetPort = b.ListenPort;
-        await using var a = await Node.StartAsync(Options("a", b.Id.ToString()));
-        await Wait.UntilAsync(() => a.IsConnected(b.Id));
-        var host = new InProcessChildHost(a, s_behaviors, b);
-        await using var supervisor = await DistributedSupervisor.StartAsync(a, new DistributedSupervisorOptions
+        await using var pair = await PairAsync();
+        var (b, a) = pair;
+        var proxy = pair.Proxies[0];
+        var (supervisor, _, log) = await StartInProcessAsync(a, new DistributedSupervisorOptions
         {
             NodeSelector = Prefer(b.Id),
             PartitionPolicy = PartitionPolicy.Always,
@@ -211,9 +177,8 @@ public class DistributedSupervisorPartitionTests
                 new DistributedChildSpec("temp", "worker") { Args = Value.Object(("id", "temp")), Restart = RestartType.Temporary },
                 new DistributedChildSpec("trans", "worker") { Args = Value.Object(("id", "trans")), Restart = RestartType.Transient },
             ],
-        }, host, true, default);
-        var log = new EventLog();
-        supervisor.LifecycleEvent += log.Add;
+        }, b);
+        await using var _ = supervisor;
 
         // Lost from sight (not stopped: a graceful stop would end the children with shutdown first).
         proxy.Blackhole = true;

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 
+using static Noex.Lite.Tests.DistributedSupervisorTesting;
+
 namespace Noex.Lite.Tests;
 
 /// <summary>
@@ -12,23 +14,14 @@ public class DistributedSupervisorProcessTests(Xunit.Abstractions.ITestOutputHel
 {
     private const string Secret = "dsup-process-tests";
 
-    private static NodeOptions Options(string name) => new()
+    private static Task<Node> StartNodeAsync() => Node.StartAsync(TestNodes.Options("a", Secret) with
     {
-        Name = name,
-        Host = "127.0.0.1",
-        Port = 0,
-        ClusterSecret = Secret,
         HeartbeatInterval = TimeSpan.FromMilliseconds(500),
-        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
         ReconnectMaxDelay = TimeSpan.FromMilliseconds(500),
-    };
+    });
 
     private static Task<NodeProcess> StartHostAsync(string name, Node seed) =>
         NodeProcess.StartAsync("--name", name, "--secret", Secret, "--seed", seed.Id.ToString(), "--heartbeat", "500");
-
-    /// <summary>The first of <paramref name="preferred"/> that is a candidate, else the first candidate.</summary>
-    private static NodeSelector Prefer(params NodeId[] preferred) => NodeSelector.Custom((candidates, _) =>
-        preferred.FirstOrDefault(p => candidates.Any(c => c.Id == p)) ?? candidates[0].Id);
 
     private static DistributedChildSpec Spec(string id, RestartType restart = RestartType.Permanent) =>
         new(id, "dsup-worker") { Args = Value.Object(("id", id)), Restart = restart };
@@ -36,7 +29,7 @@ public class DistributedSupervisorProcessTests(Xunit.Abstractions.ITestOutputHel
     [Fact]
     public async Task KillMinus9_OfTheNodeHostingChildren_EachIsRestartedOnceOnASurvivor()
     {
-        await using var a = await Node.StartAsync(Options("a"));
+        await using var a = await StartNodeAsync();
         a.Behaviors.Register("dsup-worker", () => new Worker());
         await using var b = await StartHostAsync("b", a);
         await using var c = await StartHostAsync("c", a);
@@ -78,7 +71,7 @@ public class DistributedSupervisorProcessTests(Xunit.Abstractions.ITestOutputHel
     [Fact]
     public async Task RemoteChildren_StrategiesRestartTypesAndIntensity_WorkAcrossProcesses()
     {
-        await using var a = await Node.StartAsync(Options("a"));
+        await using var a = await StartNodeAsync();
         a.Behaviors.Register("dsup-worker", () => new Worker());
         await using var b = await StartHostAsync("b", a);
         await Wait.UntilAsync(() => a.IsConnected(b.Id));

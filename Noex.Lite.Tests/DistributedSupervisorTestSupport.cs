@@ -2,6 +2,39 @@ using System.Collections.Concurrent;
 
 namespace Noex.Lite.Tests;
 
+/// <summary>What the distributed supervisor tests share: their nodes' tuning, a placement preference, an in-process start.</summary>
+internal static class DistributedSupervisorTesting
+{
+    /// <summary>The behaviours an <see cref="InProcessChildHost"/> can start: "worker" (<see cref="Worker"/>).</summary>
+    public static readonly IReadOnlyDictionary<string, Func<GenServer>> ChildBehaviors = new Dictionary<string, Func<GenServer>> { ["worker"] = () => new Worker() };
+
+    /// <summary>A lost node detected within about a second (300 ms × 4) and redialled quickly: these tests lose nodes on purpose.</summary>
+    public static NodeOptions FastDetection(NodeOptions options) => options with
+    {
+        HeartbeatInterval = TimeSpan.FromMilliseconds(300),
+        HeartbeatMissThreshold = 4,
+        ReconnectMaxDelay = TimeSpan.FromMilliseconds(300),
+    };
+
+    /// <summary>Places a child on the first of <paramref name="preferred"/> that is a candidate, else on the first candidate.</summary>
+    public static NodeSelector Prefer(params NodeId[] preferred) => NodeSelector.Custom((candidates, _) =>
+        preferred.FirstOrDefault(p => candidates.Any(c => c.Id == p)) ?? candidates[0].Id);
+
+    /// <summary>
+    /// A supervisor on <paramref name="node"/> whose children run on it and <paramref name="others"/> through an
+    /// <see cref="InProcessChildHost"/> (which it owns), with its events logged from the start on.
+    /// </summary>
+    public static async Task<(DistributedSupervisor Supervisor, InProcessChildHost Host, EventLog Log)> StartInProcessAsync(
+        Node node, DistributedSupervisorOptions options, params Node[] others)
+    {
+        var host = new InProcessChildHost(node, ChildBehaviors, others);
+        var supervisor = await DistributedSupervisor.StartAsync(node, options, host, ownsHost: true, CancellationToken.None);
+        var log = new EventLog();
+        supervisor.LifecycleEvent += log.Add;
+        return (supervisor, host, log);
+    }
+}
+
 /// <summary>
 /// An <see cref="IChildHost"/> over nodes of this test process: spawns straight into the target node's runtime, and
 /// watches through that runtime's lifecycle events plus the supervisor node's own down events, so that a lost link reads

@@ -1,3 +1,5 @@
+using static Noex.Lite.Tests.DistributedSupervisorTesting;
+
 namespace Noex.Lite.Tests;
 
 /// <summary>
@@ -7,61 +9,20 @@ namespace Noex.Lite.Tests;
 [Collection(ClusterCollection.Name)]
 public class DistributedSupervisorTests
 {
-    private static readonly Dictionary<string, Func<GenServer>> s_behaviors = new() { ["worker"] = () => new Worker() };
-
-    private static NodeOptions Options(string name, params string[] seeds) => new()
-    {
-        Name = name,
-        Host = "127.0.0.1",
-        Port = 0,
-        ClusterSecret = "dsup-tests",
-        Seeds = seeds,
-        HeartbeatInterval = TimeSpan.FromMilliseconds(300),
-        HeartbeatMissThreshold = 4,
-        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
-        ReconnectMaxDelay = TimeSpan.FromMilliseconds(300),
-    };
+    private const string Secret = "dsup-tests";
 
     private static DistributedChildSpec Spec(string id, RestartType restart = RestartType.Permanent, NodeSelector? selector = null) =>
         new(id, "worker") { Restart = restart, NodeSelector = selector, Args = Value.Object(("id", id)) };
 
-    private static async Task<(DistributedSupervisor Supervisor, InProcessChildHost Host, EventLog Log)> StartAsync(
-        Node node, DistributedSupervisorOptions options, params Node[] others)
-    {
-        var host = new InProcessChildHost(node, s_behaviors, others);
-        var supervisor = await DistributedSupervisor.StartAsync(node, options, host, ownsHost: true, CancellationToken.None);
-        var log = new EventLog();
-        supervisor.LifecycleEvent += log.Add;
-        return (supervisor, host, log);
-    }
+    private static Task<Node> StartNodeAsync() => Node.StartAsync(FastDetection(TestNodes.Options("a", Secret)));
 
-    private static async Task<Node[]> ClusterAsync(int count)
-    {
-        var first = await Node.StartAsync(Options("n0"));
-        var nodes = new List<Node> { first };
-        for (var i = 1; i < count; i++)
-        {
-            nodes.Add(await Node.StartAsync(Options($"n{i}", first.Id.ToString())));
-        }
-        await Wait.UntilAsync(() => nodes.All(n => n.GetConnectedNodes().Count == count - 1));
-        return nodes.ToArray();
-    }
-
-    private static async Task DisposeAllAsync(IEnumerable<IAsyncDisposable> items)
-    {
-        foreach (var item in items)
-        {
-            await item.DisposeAsync();
-        }
-    }
-
-    private static bool Alive(Node[] nodes, ProcessRef process) => nodes.Any(n => n.Id.ToString() == process.Node && n.Runtime.IsAlive(process));
+    private static bool Alive(IEnumerable<Node> nodes, ProcessRef process) => nodes.Any(n => n.Id.ToString() == process.Node && n.Runtime.IsAlive(process));
 
     [Fact]
     public async Task StartAsync_ChildrenAndApi_PlacesTracksAndReportsTypedErrors()
     {
-        await using var a = await Node.StartAsync(Options("a"));
-        var (supervisor, host, log) = await StartAsync(a, new DistributedSupervisorOptions { Children = [Spec("one"), Spec("two")] });
+        await using var a = await StartNodeAsync();
+        var (supervisor, host, log) = await StartInProcessAsync(a, new DistributedSupervisorOptions { Children = [Spec("one"), Spec("two")] });
         await using var _ = supervisor;
 
         Assert.StartsWith("dsup_", supervisor.Id);
@@ -106,8 +67,8 @@ public class DistributedSupervisorTests
     [Fact]
     public async Task StartAsync_SimpleOneForOneMisuse_FailsWithTheOriginalsErrors()
     {
-        await using var a = await Node.StartAsync(Options("a"));
-        var host = new InProcessChildHost(a, s_behaviors);
+        await using var a = await StartNodeAsync();
+        var host = new InProcessChildHost(a, ChildBehaviors);
 
         await Assert.ThrowsAsync<DistributedMissingChildTemplateException>(() =>
             DistributedSupervisor.StartAsync(a, new DistributedSupervisorOptions { Strategy = SupervisorStrategy.SimpleOneForOne }, host, true, default));
@@ -118,7 +79,7 @@ public class DistributedSupervisorTests
             Children = [Spec("static")],
         }, host, true, default));
 
-        var (supervisor, _, _) = await StartAsync(a, new DistributedSupervisorOptions
+        var (supervisor, _, _) = await StartInProcessAsync(a, new DistributedSupervisorOptions
         {
             Strategy = SupervisorStrategy.SimpleOneForOne,
             ChildTemplate = new DistributedChildTemplate("worker") { Restart = RestartType.Transient },
@@ -139,8 +100,8 @@ public class DistributedSupervisorTests
     [Fact]
     public async Task ChildExit_RestartTypes_DecideWhetherItComesBack()
     {
-        await using var a = await Node.StartAsync(Options("a"));
-        var (supervisor, _, log) = await StartAsync(a, new DistributedSupervisorOptions
+        await using var a = await StartNodeAsync();
+        var (supervisor, _, log) = await StartInProcessAsync(a, new DistributedSupervisorOptions
         {
             MaxRestarts = 100,
             Children =
@@ -169,56 +130,50 @@ public class DistributedSupervisorTests
     [Fact]
     public async Task Strategies_AcrossNodes_RestartTheRightChildren()
     {
-        var nodes = await ClusterAsync(3);
-        try
+        await using var cluster = await TestCluster.StartAsync(3, Secret, FastDetection);
+        var nodes = cluster.Nodes;
+        foreach (var strategy in new[] { SupervisorStrategy.OneForOne, SupervisorStrategy.OneForAll, SupervisorStrategy.RestForOne })
         {
-            foreach (var strategy in new[] { SupervisorStrategy.OneForOne, SupervisorStrategy.OneForAll, SupervisorStrategy.RestForOne })
+            var (supervisor, _, log) = await StartInProcessAsync(cluster[0], new DistributedSupervisorOptions
             {
-                var (supervisor, _, log) = await StartAsync(nodes[0], new DistributedSupervisorOptions
-                {
-                    Strategy = strategy,
-                    NodeSelector = NodeSelector.RoundRobin,
-                    Children = [Spec("c1"), Spec("c2"), Spec("c3")],
-                }, nodes[1], nodes[2]);
-                await using var _ = supervisor;
-                var before = supervisor.GetChildren().ToDictionary(c => c.Id);
-                // Round robin per supervisor: one child on each node.
-                Assert.Equal(3, before.Values.Select(c => c.Node).Distinct().Count());
+                Strategy = strategy,
+                NodeSelector = NodeSelector.RoundRobin,
+                Children = [Spec("c1"), Spec("c2"), Spec("c3")],
+            }, cluster[1], cluster[2]);
+            await using var _ = supervisor;
+            var before = supervisor.GetChildren().ToDictionary(c => c.Id);
+            // Round robin per supervisor: one child on each node.
+            Assert.Equal(3, before.Values.Select(c => c.Node).Distinct().Count());
 
-                var victim = before["c2"].Ref;
-                nodes.Single(n => n.Id.ToString() == victim.Node).Runtime.Kill(victim);
-                var expected = strategy switch
-                {
-                    SupervisorStrategy.OneForOne => new[] { "c2" },
-                    SupervisorStrategy.OneForAll => ["c1", "c2", "c3"],
-                    _ => ["c2", "c3"],
-                };
-                await Wait.UntilAsync(() => log.Count(DistributedSupervisorEventKind.ChildRestarted) == expected.Length);
+            var victim = before["c2"].Ref;
+            nodes.Single(n => n.Id.ToString() == victim.Node).Runtime.Kill(victim);
+            var expected = strategy switch
+            {
+                SupervisorStrategy.OneForOne => new[] { "c2" },
+                SupervisorStrategy.OneForAll => ["c1", "c2", "c3"],
+                _ => ["c2", "c3"],
+            };
+            await Wait.UntilAsync(() => log.Count(DistributedSupervisorEventKind.ChildRestarted) == expected.Length);
 
-                var after = supervisor.GetChildren().ToDictionary(c => c.Id);
-                foreach (var id in new[] { "c1", "c2", "c3" })
+            var after = supervisor.GetChildren().ToDictionary(c => c.Id);
+            foreach (var id in new[] { "c1", "c2", "c3" })
+            {
+                Assert.True(Alive(nodes, after[id].Ref), $"{strategy}: {id} alive");
+                Assert.Equal(expected.Contains(id), after[id].Ref != before[id].Ref);
+                if (expected.Contains(id))
                 {
-                    Assert.True(Alive(nodes, after[id].Ref), $"{strategy}: {id} alive");
-                    Assert.Equal(expected.Contains(id), after[id].Ref != before[id].Ref);
-                    if (expected.Contains(id))
-                    {
-                        Assert.False(Alive(nodes, before[id].Ref), $"{strategy}: old {id} stopped");
-                    }
+                    Assert.False(Alive(nodes, before[id].Ref), $"{strategy}: old {id} stopped");
                 }
-                Assert.Equal(1, after["c2"].RestartCount);
             }
-        }
-        finally
-        {
-            await DisposeAllAsync(nodes);
+            Assert.Equal(1, after["c2"].RestartCount);
         }
     }
 
     [Fact]
     public async Task Intensity_Exceeded_StopsChildrenAndSupervisorWithMaxRestartsExceeded()
     {
-        await using var a = await Node.StartAsync(Options("a"));
-        var (supervisor, _, log) = await StartAsync(a, new DistributedSupervisorOptions
+        await using var a = await StartNodeAsync();
+        var (supervisor, _, log) = await StartInProcessAsync(a, new DistributedSupervisorOptions
         {
             MaxRestarts = 2,
             Within = TimeSpan.FromMinutes(1),
@@ -251,8 +206,8 @@ public class DistributedSupervisorTests
     [Fact]
     public async Task AutoShutdown_AnySignificant_StopsTheSupervisor()
     {
-        await using var a = await Node.StartAsync(Options("a"));
-        var (supervisor, _, _) = await StartAsync(a, new DistributedSupervisorOptions
+        await using var a = await StartNodeAsync();
+        var (supervisor, _, _) = await StartInProcessAsync(a, new DistributedSupervisorOptions
         {
             AutoShutdown = AutoShutdown.AnySignificant,
             Children = [Spec("other"), Spec("key", RestartType.Transient) with { Significant = true }],
@@ -267,45 +222,39 @@ public class DistributedSupervisorTests
     [Fact]
     public async Task Selectors_PlaceChildrenAsTheySay()
     {
-        var nodes = await ClusterAsync(3);
-        try
+        await using var cluster = await TestCluster.StartAsync(3, Secret, FastDetection);
+        var nodes = cluster.Nodes;
+        var (a, b, c) = cluster;
+        // Load a and b so that c is the least loaded, and wait until a hears their counts by gossip.
+        for (var i = 0; i < 5; i++)
         {
-            var (a, b, c) = (nodes[0], nodes[1], nodes[2]);
-            // Load a and b so that c is the least loaded, and wait until a hears their counts by gossip.
-            for (var i = 0; i < 5; i++)
-            {
-                await a.Runtime.StartAsync(new Worker());
-                await b.Runtime.StartAsync(new Worker());
-            }
-            await Wait.UntilAsync(() => a.GetNode(b.Id)?.ProcessCount == 5 && a.GetNode(c.Id)?.ProcessCount == 0);
-            var (supervisor, _, _) = await StartAsync(a, new DistributedSupervisorOptions(), b, c);
-            await using var _ = supervisor;
+            await a.Runtime.StartAsync(new Worker());
+            await b.Runtime.StartAsync(new Worker());
+        }
+        await Wait.UntilAsync(() => a.GetNode(b.Id)?.ProcessCount == 5 && a.GetNode(c.Id)?.ProcessCount == 0);
+        var (supervisor, _, _) = await StartInProcessAsync(a, new DistributedSupervisorOptions(), b, c);
+        await using var _ = supervisor;
 
-            Assert.Equal(a.Id, (await supervisor.StartChildAsync(Spec("local"))).Node);
-            Assert.Equal(b.Id, (await supervisor.StartChildAsync(Spec("pinned", selector: NodeSelector.OnNode(b.Id)))).Node);
-            Assert.Equal(c.Id, (await supervisor.StartChildAsync(Spec("light", selector: NodeSelector.LeastLoaded))).Node);
-            var seen = new List<NodeInfo>();
-            var custom = NodeSelector.Custom((candidates, id) =>
-            {
-                seen.AddRange(candidates);
-                return candidates[^1].Id;
-            });
-            var placed = await supervisor.StartChildAsync(Spec("custom", selector: custom));
-            Assert.Equal(nodes.Select(n => n.Id).Order(), seen.Select(s => s.Id).Order());
-            Assert.Equal(a.Id, seen[0].Id);
-            Assert.Equal(seen[^1].Id, placed.Node);
-            await Assert.ThrowsAsync<NoAvailableNodeException>(() => supervisor.StartChildAsync(Spec("bad", selector: NodeSelector.Custom((_, _) => NodeId.Parse("ghost@127.0.0.1:9")))));
-            var random = new HashSet<NodeId>();
-            for (var i = 0; i < 30; i++)
-            {
-                random.Add((await supervisor.StartChildAsync(Spec($"r{i}", selector: NodeSelector.Random))).Node);
-            }
-            Assert.True(random.Count >= 2, "random uses more than one node in 30 draws");
-            Assert.Subset(nodes.Select(n => n.Id).ToHashSet(), random);
-        }
-        finally
+        Assert.Equal(a.Id, (await supervisor.StartChildAsync(Spec("local"))).Node);
+        Assert.Equal(b.Id, (await supervisor.StartChildAsync(Spec("pinned", selector: NodeSelector.OnNode(b.Id)))).Node);
+        Assert.Equal(c.Id, (await supervisor.StartChildAsync(Spec("light", selector: NodeSelector.LeastLoaded))).Node);
+        var seen = new List<NodeInfo>();
+        var custom = NodeSelector.Custom((candidates, id) =>
         {
-            await DisposeAllAsync(nodes);
+            seen.AddRange(candidates);
+            return candidates[^1].Id;
+        });
+        var placed = await supervisor.StartChildAsync(Spec("custom", selector: custom));
+        Assert.Equal(nodes.Select(n => n.Id).Order(), seen.Select(s => s.Id).Order());
+        Assert.Equal(a.Id, seen[0].Id);
+        Assert.Equal(seen[^1].Id, placed.Node);
+        await Assert.ThrowsAsync<NoAvailableNodeException>(() => supervisor.StartChildAsync(Spec("bad", selector: NodeSelector.Custom((_, _) => NodeId.Parse("ghost@127.0.0.1:9")))));
+        var random = new HashSet<NodeId>();
+        for (var i = 0; i < 30; i++)
+        {
+            random.Add((await supervisor.StartChildAsync(Spec($"r{i}", selector: NodeSelector.Random))).Node);
         }
+        Assert.True(random.Count >= 2, "random uses more than one node in 30 draws");
+        Assert.Subset(nodes.Select(n => n.Id).ToHashSet(), random);
     }
 }

@@ -226,22 +226,13 @@ public class FragmentTests
 
     private static Value Cast(long seq, int length) => Value.Object(("seq", seq), ("blob", Value.Binary(Blob(length))));
 
-    private static NodeOptions Options(string name, params string[] seeds) => new()
-    {
-        Name = name,
-        Host = "127.0.0.1",
-        Port = 0,
-        ClusterSecret = "fragment-tests",
-        Seeds = seeds,
-        HeartbeatInterval = TimeSpan.FromSeconds(1),
-    };
+    private const string Secret = "fragment-tests";
 
     [Fact]
     public async Task LargeAndSmallCasts_ArriveWholeAndInOrder_AndLargeCallsRoundTrip()
     {
-        await using var a = await Node.StartAsync(Options("a"));
-        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await using var pair = await TestCluster.StartAsync(2, Secret);
+        var (a, b) = pair;
         var recorder = new Recorder();
         var target = await a.Runtime.StartAsync(recorder);
         // Small, large, small, large, ...: the small ones queued behind a large one must wait for it.
@@ -266,18 +257,13 @@ public class FragmentTests
         // 24 MiB at 4 MiB/s takes ~6 s; the kernel's socket buffers absorb a few MiB of it at once, the rest waits in the
         // sender's queue. Gossip (every fourth heartbeat tick, 0.8 s) must reach the receiver during the transfer, not after.
         var heartbeat = TimeSpan.FromMilliseconds(200);
-        await using var proxyA = FaultProxy.Start();
-        await using var a = await Node.StartAsync(Options("a") with
-        {
-            AdvertisedPort = proxyA.Port, HeartbeatInterval = heartbeat, HeartbeatMissThreshold = 10, MaxFrameLength = 32 * 1024 * 1024,
-        });
-        proxyA.TargetPort = a.ListenPort;
-        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()) with
+        // b dials a through a's proxy, which throttles what b sends.
+        await using var pair = await TestCluster.StartAsync(2, Secret, o => o with
         {
             HeartbeatInterval = heartbeat, HeartbeatMissThreshold = 10, MaxFrameLength = 32 * 1024 * 1024,
-        });
+        }, proxied: true);
+        var (a, b, proxyA, _) = pair;
         var events = NodeEvents.Watch(a, b);
-        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         var recorder = new Recorder();
         var target = await a.Runtime.StartAsync(recorder);
         await Wait.UntilAsync(() => a.GetNode(b.Id)?.Uptime > TimeSpan.Zero);
@@ -306,10 +292,9 @@ public class FragmentTests
     [Fact]
     public async Task HostilePeer_FragmentOutOfOrder_ClosesTheLinkAsAProtocolError()
     {
-        await using var a = await Node.StartAsync(Options("a"));
-        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
+        await using var pair = await TestCluster.StartAsync(2, Secret);
+        var (a, b) = pair;
         var events = NodeEvents.Watch(a);
-        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
         Assert.True(b.TryGetConnection(a.Id, out var connection));
 
         // A message of at most 64 KiB goes out as it is: here the last fragment of a message that never began.

@@ -7,21 +7,22 @@ namespace Noex.Lite.Tests;
 [Collection(ClusterCollection.Name)]
 public class IdentityCollisionTests
 {
-    private static NodeOptions Options(string name, params string[] seeds) =>
-        TestNodes.Options(name, "cluster-secret", seeds) with { ReconnectMaxDelay = TimeSpan.FromMilliseconds(200) };
+    private const string Secret = "cluster-secret";
+
+    /// <summary>Redials within 200 ms: the older incarnation's redial, refused, is what the second test waits for.</summary>
+    private static NodeOptions QuickRedials(NodeOptions options) => options with { ReconnectMaxDelay = TimeSpan.FromMilliseconds(200) };
 
     [Fact]
     public async Task StartAsync_PortAlreadyTaken_FailsNamingThePortAndTheFirstNodeCarriesOn()
     {
-        await using var a = await Node.StartAsync(Options("a"));
-        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await using var pair = await TestCluster.StartAsync(2, Secret, QuickRedials);
+        var (a, b) = pair;
 
-        var error = await Assert.ThrowsAsync<NoexException>(() => Node.StartAsync(Options("a") with { Port = a.ListenPort }));
+        var error = await Assert.ThrowsAsync<NoexException>(() => Node.StartAsync(QuickRedials(TestNodes.Options("a", Secret)) with { Port = a.ListenPort }));
 
         Assert.Contains(a.ListenPort.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message, StringComparison.Ordinal);
         Assert.True(a.IsConnected(b.Id) && b.IsConnected(a.Id));
-        await using var c = await Node.StartAsync(Options("c", a.Id.ToString()));
+        await using var c = await Node.StartAsync(QuickRedials(TestNodes.Options("c", Secret, a.Id.ToString())));
         await Wait.UntilAsync(() => a.IsConnected(c.Id) && b.IsConnected(c.Id));
     }
 
@@ -29,9 +30,8 @@ public class IdentityCollisionTests
     public async Task SameIdentityTwice_NewerIncarnationWins_OlderIsRefusedAndNeverComesBack()
     {
         // x1 is the real node; x2 claims x1's identity (same name, advertising x1's port), as a restarted node would.
-        await using var a = await Node.StartAsync(Options("a"));
-        await using var x1 = await Node.StartAsync(Options("x", a.Id.ToString()));
-        await Wait.UntilAsync(() => a.IsConnected(x1.Id));
+        await using var pair = await TestCluster.StartAsync(["a", "x"], Secret, QuickRedials);
+        var (a, x1) = pair;
         var events = NodeEvents.Watch(a);
         var refused = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         x1.HandshakeFailed += e =>
@@ -42,7 +42,7 @@ public class IdentityCollisionTests
             }
         };
 
-        await using var x2 = await Node.StartAsync(Options("x", a.Id.ToString()) with { AdvertisedPort = x1.ListenPort });
+        await using var x2 = await Node.StartAsync(QuickRedials(TestNodes.Options("x", Secret, a.Id.ToString())) with { AdvertisedPort = x1.ListenPort });
         Assert.Equal(x1.Id, x2.Id);
         Assert.True(x2.Incarnation > x1.Incarnation);
 

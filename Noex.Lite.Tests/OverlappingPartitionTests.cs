@@ -8,23 +8,15 @@ namespace Noex.Lite.Tests;
 [Collection(ClusterCollection.Name)]
 public class OverlappingPartitionTests
 {
-    private static NodeOptions Options(string name, int advertisedPort, params string[] seeds) =>
-        TestNodes.Options(name, "t09", seeds) with { AdvertisedPort = advertisedPort, HandshakeTimeout = TimeSpan.FromSeconds(1) };
 
     [Fact]
     public async Task AandBCut_CStillSeesBoth_RegistryStaysStable_AndHealConverges()
     {
-        await using var pa = FaultProxy.Start();
-        await using var pb = FaultProxy.Start();
-        await using var pc = FaultProxy.Start();
-        await using var a = await Node.StartAsync(Options("a", pa.Port));
-        pa.TargetPort = a.ListenPort;
-        await using var b = await Node.StartAsync(Options("b", pb.Port, a.Id.ToString()));
-        pb.TargetPort = b.ListenPort;
-        await using var c = await Node.StartAsync(Options("c", pc.Port, a.Id.ToString()));
-        pc.TargetPort = c.ListenPort;
+        // Each node behind its proxy; a short handshake deadline, so that dials into the cut fail fast.
+        await using var cluster = await TestCluster.StartAsync(3, "t09", o => o with { HandshakeTimeout = TimeSpan.FromSeconds(1) }, proxied: true);
+        var (a, b, c) = cluster;
+        var (pa, pb) = (cluster.Proxies[0], cluster.Proxies[1]);
         Node[] all = [a, b, c];
-        await Wait.UntilAsync(() => all.All(n => all.All(m => m == n || n.IsConnected(m.Id))));
         var events = NodeEvents.Watch(all);
         var downs = events.Downs;
         var onA = await a.Runtime.StartAsync(new Idle());

@@ -12,24 +12,13 @@ public class RemoteReplyTests
             new(CallResult<int>.WithReply(42, state));
     }
 
-    private static NodeOptions Options(string name, params string[] seeds) => new()
-    {
-        Name = name,
-        Host = "127.0.0.1",
-        Port = 0,
-        ClusterSecret = "reply-tests",
-        Seeds = seeds,
-        HeartbeatInterval = TimeSpan.FromSeconds(1),
-    };
-
     [Fact]
     public async Task CallerBlockingInItsContinuation_OnAnotherRemoteCall_StillGetsThatReply()
     {
         // A batching reply dispatcher that ran callers' continuations inline stalled exactly here: the continuation blocked
         // the dispatcher, and the reply it waited for sat behind it until the call timed out (seen in the soak test).
-        await using var a = await Node.StartAsync(Options("a"));
-        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await using var pair = await TestCluster.StartAsync(2, "reply-tests");
+        var (a, b) = pair;
         var answer = await b.Runtime.StartAsync(new Answer());
         var get = Value.Object(("type", "get"));
 

@@ -14,8 +14,9 @@ public class SoakTests(ITestOutputHelper output)
     private static int Setting(string name, int fallback) =>
         int.TryParse(Environment.GetEnvironmentVariable(name), out var value) && value > 0 ? value : fallback;
 
-    private static NodeOptions Options(string name, params string[] seeds) =>
-        TestNodes.Options(name, "soak", seeds) with { HandshakeTimeout = TimeSpan.FromSeconds(1) };
+    private const string Secret = "soak";
+
+    private static NodeOptions ShortHandshakes(NodeOptions options) => options with { HandshakeTimeout = TimeSpan.FromSeconds(1) };
 
     private static int OpenDescriptors() =>
         Directory.Exists("/proc/self/fd") ? Directory.GetFiles("/proc/self/fd").Length : Process.GetCurrentProcess().HandleCount;
@@ -24,9 +25,8 @@ public class SoakTests(ITestOutputHelper output)
     public async Task Fuzz_RandomStreamsAtTheListener_NodeAndItsSessionsCarryOn()
     {
         var streams = Setting("NOEX_FUZZ_STREAMS", 3000);
-        await using var a = await Node.StartAsync(Options("a"));
-        await using var b = await Node.StartAsync(Options("b", a.Id.ToString()));
-        await Wait.UntilAsync(() => a.IsConnected(b.Id) && b.IsConnected(a.Id));
+        await using var pair = await TestCluster.StartAsync(2, Secret, ShortHandshakes);
+        var (a, b) = pair;
         var echo = await a.Runtime.StartAsync(new Echo());
         using var unobserved = new UnobservedTasks();
         var events = NodeEvents.Watch(a);
@@ -80,7 +80,7 @@ public class SoakTests(ITestOutputHelper output)
         var elapsed = clock.Elapsed;
         var growth = GC.GetTotalMemory(forceFullCollection: true) - memoryBefore;
         await Wait.UntilAsync(() => OpenDescriptors() <= descriptorsBefore + 16);
-        await using var c = await Node.StartAsync(Options("c", a.Id.ToString()));
+        await using var c = await Node.StartAsync(ShortHandshakes(TestNodes.Options("c", Secret, a.Id.ToString())));
         await Wait.UntilAsync(() => a.IsConnected(c.Id));
         unobserved.Flush();
 
@@ -96,14 +96,10 @@ public class SoakTests(ITestOutputHelper output)
     {
         var seconds = Setting("NOEX_SOAK_SECONDS", 15);
         // A proxy in front of each node, so that every connection between them, whoever dials, crosses the faults.
-        await using var proxyA = FaultProxy.Start();
-        await using var proxyB = FaultProxy.Start();
-        FaultProxy[] proxies = [proxyA, proxyB];
-        await using var b = await Node.StartAsync(Options("b") with { AdvertisedPort = proxyB.Port });
-        proxyB.TargetPort = b.ListenPort;
-        await using var a = await Node.StartAsync(Options("a", b.Id.ToString()) with { AdvertisedPort = proxyA.Port });
-        proxyA.TargetPort = a.ListenPort;
-        await Wait.UntilAsync(() => a.IsConnected(b.Id));
+        // b (the callee) is the seed, a dials it.
+        await using var pair = await TestCluster.StartAsync(["b", "a"], Secret, ShortHandshakes, proxied: true);
+        var (b, a) = pair;
+        FaultProxy[] proxies = [pair.Proxies[1], pair.Proxies[0]]; // a's, b's
         var echo = await b.Runtime.StartAsync(new Echo());
         using var unobserved = new UnobservedTasks();
 
