@@ -24,7 +24,7 @@ public class ClusterEdgeTests
     public async Task SimultaneousDials_BothSeedEachOther_OneConnectionAndOneNodeUpEach()
     {
         // Fixed ports so each can name the other as a seed before either starts.
-        var (portA, portB) = (FreePort(), FreePort());
+        var (portA, portB) = (TestNodes.FreePort(), TestNodes.FreePort());
         var upsA = 0;
         var upsB = 0;
         var startA = Node.StartAsync(QuickRedials(TestNodes.Options("a", Secret, $"b@127.0.0.1:{portB}")) with { Port = portA });
@@ -258,12 +258,5 @@ public class ClusterEdgeTests
         using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
         // Round-trip through PKCS#12 so the private key is usable by SslStream on every platform.
         return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        probe.Start();
-        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
     }
 }

@@ -122,7 +122,7 @@ public class ClusterObserverTests
     public async Task Subscribe_Polls_DeliversSnapshotsUntilDisposed()
     {
         await using var pair = await TestCluster.StartAsync(2, Secret, Patient);
-        var (a, b) = pair;
+        var (a, _) = pair;
         var received = new System.Collections.Concurrent.ConcurrentQueue<ClusterSnapshot>();
 
         var subscription = a.Observer.Subscribe(TimeSpan.FromMilliseconds(100), received.Enqueue);

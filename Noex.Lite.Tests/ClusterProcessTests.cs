@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Xunit.Abstractions;
 
 namespace Noex.Lite.Tests;
@@ -76,7 +74,7 @@ public class ClusterProcessTests(ITestOutputHelper output)
     {
         var (local, downs, ups) = await StartLocalAsync(TimeSpan.FromSeconds(1));
         await using var _local = local;
-        var port = FreePort();
+        var port = TestNodes.FreePort();
         var args = new[] { "--name", "remote", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--secret", Secret, "--seed", local.Id.ToString() };
         var first = await NodeProcess.StartAsync(args);
         await Wait.UntilAsync(() => local.IsConnected(first.Id));
@@ -104,12 +102,5 @@ public class ClusterProcessTests(ITestOutputHelper output)
 
         await Wait.UntilAsync(() => !downs.IsEmpty);
         Assert.Equal(NodeDownReason.GracefulShutdown, Assert.Single(downs).Reason);
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 }

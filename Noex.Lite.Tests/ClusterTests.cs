@@ -80,13 +80,8 @@ public class ClusterTests
     [Fact]
     public async Task StartAsync_SeedStartsLate_JoinsWhenItAppears()
     {
-        // Reserve a port for the seed, then free it so the seed can take it later.
-        int port;
-        using (var probe = new TcpListener(System.Net.IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
-        }
+        // A port for the seed, free now, so that the seed can take it later.
+        var port = TestNodes.FreePort();
         await using var b = await Node.StartAsync(TestNodes.Options("b", Secret, $"seed@127.0.0.1:{port}"));
 
         await using var seed = await Node.StartAsync(TestNodes.Options("seed", Secret) with { Port = port });

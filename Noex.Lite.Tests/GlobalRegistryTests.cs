@@ -9,17 +9,6 @@ public class GlobalRegistryTests(ITestOutputHelper output)
 {
     private const string Secret = "registry-tests";
 
-    /// <summary>A process that only lives: names need something to name.</summary>
-    private sealed class Idle : GenServer<int>
-    {
-        protected override ValueTask<int> InitAsync(Value args, CancellationToken cancellationToken) => new(0);
-
-        protected override ValueTask<CallResult<int>> HandleCallAsync(Value request, CallFrom from, int state) =>
-            new(CallResult<int>.WithReply(Value.Null, state));
-
-        protected override ValueTask<int> HandleCastAsync(Value message, int state) => new(state);
-    }
-
     private static async Task DisposeAllAsync(IEnumerable<Node> nodes)
     {
         foreach (var node in nodes)
@@ -484,7 +473,6 @@ public class GlobalRegistryTests(ITestOutputHelper output)
     public async Task ClaimForAProcessOfTheReceiverThatIsNotRunning_IsRefusedAndWithdrawnEverywhere()
     {
         await using var mesh = await TestCluster.StartAsync(3, Secret);
-        var nodes = mesh.Nodes;
         var (a, b, c) = mesh;
         // a peer (b) claims a name for a process id of a that does not exist: a speaks for its processes.
         var fake = new GlobalRegistry.RegisterMessage("phantom", new ProcessRef(a.Id.ToString(), 424242), a.Incarnation, 1);

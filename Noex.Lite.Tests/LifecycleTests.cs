@@ -7,8 +7,9 @@ public class LifecycleTests
     [Theory]
     [InlineData("normal")]
     [InlineData("shutdown")]
+    [InlineData("killed")]
     [InlineData("error")]
-    public async Task Monitor_TargetStops_WatcherGetsDownWithTheReasonAndAnEvent(string kind)
+    public async Task Monitor_TargetEnds_WatcherGetsDownWithTheReasonAndAnEvent(string ending)
     {
         await using var runtime = new ProcessRuntime();
         var events = new ConcurrentQueue<LifecycleEvent>();
@@ -16,15 +17,23 @@ public class LifecycleTests
         var watcher = new Probe();
         ProcessRef watcherRef = await runtime.StartAsync(watcher).Within();
         ProcessRef target = await runtime.StartAsync(new Probe()).Within();
-        ExitReason reason = kind switch
+        ExitReason reason = ending switch
         {
             "normal" => ExitReason.Normal,
             "shutdown" => ExitReason.Shutdown,
+            "killed" => ExitReason.Killed,
             _ => ExitReason.Error("bad", "X"),
         };
 
         MonitorRef monitor = runtime.Monitor(watcherRef, target);
-        await runtime.StopAsync(target, reason).Within();
+        if (ending == "killed")
+        {
+            Assert.True(runtime.Kill(target));
+        }
+        else
+        {
+            await runtime.StopAsync(target, reason).Within();
+        }
 
         InfoMessage down = await watcher.NextInfoAsync();
         Assert.Equal(InfoKind.Down, down.Kind);
@@ -32,20 +41,6 @@ public class LifecycleTests
         Assert.Equal(reason, down.Reason);
         Assert.Equal(monitor, down.Monitor);
         Assert.Contains(events, e => e.Kind == LifecycleEventKind.ProcessDown && e.Process == watcherRef && e.Other == target && e.Reason == reason && e.Monitor == monitor);
-    }
-
-    [Fact]
-    public async Task Monitor_TargetKilled_DownReasonIsKilled()
-    {
-        await using var runtime = new ProcessRuntime();
-        var watcher = new Probe();
-        ProcessRef watcherRef = await runtime.StartAsync(watcher).Within();
-        ProcessRef target = await runtime.StartAsync(new Probe()).Within();
-        runtime.Monitor(watcherRef, target);
-
-        runtime.Kill(target);
-
-        Assert.Equal(ExitReason.Killed, (await watcher.NextInfoAsync()).Reason);
     }
 
     [Fact]

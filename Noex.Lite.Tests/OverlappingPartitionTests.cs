@@ -57,15 +57,4 @@ public class OverlappingPartitionTests
             all.Select(n => n.GlobalRegistry.Whereis("leader")).Distinct().Count() == 1 && a.GlobalRegistry.Whereis("leader") is not null);
         Assert.Equal(seenByC, a.GlobalRegistry.Whereis("leader"));
         Assert.DoesNotContain(downs, d => d.Seer == c);
-    }
-
-    private sealed class Idle : GenServer<int>
-    {
-        protected override ValueTask<int> InitAsync(Value args, CancellationToken cancellationToken) => new(0);
-
-        protected override ValueTask<CallResult<int>> HandleCallAsync(Value request, CallFrom from, int state) =>
-            new(CallResult<int>.WithReply(Value.Null, state));
-
-        protected override ValueTask<int> HandleCastAsync(Value message, int state) => new(state);
-    }
-}
+    }}

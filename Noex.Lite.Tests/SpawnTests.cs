@@ -143,7 +143,7 @@ public class SpawnTests
     public async Task SpawnAsync_OnTheLocalNodeId_SpawnsLocallyWithTheSameErrors()
     {
         await using var pair = await PairAsync();
-        var (a, b) = pair;
+        var (a, _) = pair;
 
         var counter = await a.SpawnAsync("counter", a.Id, new SpawnOptions { Name = "here", Args = 9 });
 
@@ -361,7 +361,7 @@ public class SpawnTests
     public async Task DeadLetters_NodeUnreachable_CountedAndRaisedOnTheSender()
     {
         await using var pair = await PairAsync();
-        var (a, b) = pair;
+        var (a, _) = pair;
         var events = new ConcurrentQueue<DeadLetterEvent>();
         a.DeadLetter += events.Enqueue;
         var nowhere = new ProcessRef("c@127.0.0.1:1", 7);

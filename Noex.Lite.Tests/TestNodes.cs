@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.Sockets;
+
 namespace Noex.Lite.Tests;
 
 /// <summary>Node options for the loopback cluster tests; each class adds its own differences with <c>with { }</c>.</summary>
@@ -20,4 +23,12 @@ internal static class TestNodes
         ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
         ReconnectMaxDelay = TimeSpan.FromMilliseconds(400),
     };
+
+    /// <summary>A loopback port that was free a moment ago: for a node that must know its port before it starts.</summary>
+    public static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
 }
