@@ -30,4 +30,23 @@ public class MembershipTests
         Assert.False(membership.MarkDown(b));
         Assert.Equal(NodeStatus.Disconnected, membership.GetNode(b)!.Status);
     }
+
+    [Fact]
+    public void NextBackoff_DoublesUpToTheCap_WithJitterInItsBounds()
+    {
+        var options = new NodeOptions { Name = "a", ReconnectBaseDelay = TimeSpan.FromMilliseconds(100), ReconnectMaxDelay = TimeSpan.FromMilliseconds(1000), ReconnectJitter = 0.5 };
+        var membership = new Membership(NodeId.Parse("a@h:1"), TimeProvider.System);
+        var peer = NodeId.Parse("b@h:2");
+        membership.Learn(peer);
+
+        var delays = Enumerable.Range(0, 8).Select(_ => membership.NextBackoff(peer, options).TotalMilliseconds).ToArray();
+
+        double[] nominal = [100, 200, 400, 800, 1000, 1000, 1000, 1000];
+        for (var i = 0; i < delays.Length; i++)
+        {
+            Assert.InRange(delays[i], nominal[i] * 0.5, nominal[i] * 1.5);
+        }
+        membership.MarkUp(peer, 1);
+        Assert.InRange(membership.NextBackoff(peer, options).TotalMilliseconds, 50, 150); // a success resets it
+    }
 }
