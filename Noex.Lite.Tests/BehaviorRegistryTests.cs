@@ -1,6 +1,7 @@
 namespace Noex.Lite.Tests;
 
 /// <summary>The behaviour registry's own rules, as the original's (duplicate checked first, empty names refused).</summary>
+[Trait("Category", Category.Unit)]
 public class BehaviorRegistryTests
 {
     private static GenServer Make() => new SpawnTests.Counter();

@@ -11,6 +11,7 @@ namespace Noex.Lite.Tests;
 /// and handshake still meet their deadlines and a stop.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public sealed partial class BlockingSocketTests
 {
     private const string Secret = "blocking-sockets";

@@ -8,6 +8,7 @@ namespace Noex.Lite.Tests;
 /// The peer "does not keep up" because its proxy stops forwarding: the kernel's buffers fill, then the sender's queue.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public sealed class CastBackpressureTests
 {
     private const string Secret = "cast-backpressure";

@@ -9,6 +9,7 @@ namespace Noex.Lite.Tests;
 
 /// <summary>Simultaneous dials, TLS, churn, and an authenticated peer that lies about a frame's length.</summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public class ClusterEdgeTests
 {
     private const string Secret = "edge-tests";

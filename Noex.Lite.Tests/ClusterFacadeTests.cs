@@ -5,6 +5,7 @@ namespace Noex.Lite.Tests;
 
 // The facade is process-wide state, and these tests run real nodes: the cluster collection runs them one at a time.
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public class ClusterFacadeTests
 {
     private const string Secret = "f";

@@ -10,6 +10,7 @@ namespace Noex.Lite.Tests;
 /// loss (T05), reset (T03), corruption (T28), replay (T29), idle connections at the door (T14).
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public class ClusterFaultTests(ITestOutputHelper output)
 {
     // The detection tests' heartbeat: with 1 s × 3 the window is 2–3 s, wide enough that a loaded machine's scheduling

@@ -2,6 +2,7 @@ namespace Noex.Lite.Tests;
 
 /// <summary>Cluster-wide statistics across real nodes on loopback: snapshots, per-node timeouts, subscriptions.</summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public class ClusterObserverTests
 {
     private sealed class Echo : GenServer<long>

@@ -6,6 +6,7 @@ namespace Noex.Lite.Tests;
 
 /// <summary>Nodes in separate OS processes, where a kill -9, a SIGSTOP or a restart is real (T01, T06, T11/T12).</summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Process)]
 public class ClusterProcessTests(ITestOutputHelper output)
 {
     private const string Secret = "process-tests";

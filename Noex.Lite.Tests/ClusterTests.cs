@@ -5,6 +5,7 @@ namespace Noex.Lite.Tests;
 
 /// <summary>Several nodes in one process on loopback: formation, gossip, failure detection, security at the door.</summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public class ClusterTests
 {
     private const string Secret = "cluster-secret";

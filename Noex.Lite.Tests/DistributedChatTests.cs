@@ -6,6 +6,7 @@ namespace Noex.Lite.Tests;
 /// killed disappears, and a user whose node is killed leaves the room.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Process)]
 public class DistributedChatTests
 {
     private const string Time = @"\[\d\d:\d\d:\d\d\]";

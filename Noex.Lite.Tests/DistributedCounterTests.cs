@@ -5,6 +5,7 @@ namespace Noex.Lite.Tests;
 /// node1; kill -9 of node2 makes node1 print that the counter went DOWN (noconnection) and that node2 left.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Process)]
 public class DistributedCounterTests
 {
     [Fact]

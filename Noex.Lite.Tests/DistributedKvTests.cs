@@ -6,6 +6,7 @@ namespace Noex.Lite.Tests;
 /// busy port, unreachable seed), which every example has from examples/Shared.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Process)]
 public class DistributedKvTests
 {
     [Fact]

@@ -7,6 +7,7 @@ namespace Noex.Lite.Tests;
 /// behaviour registry, watched by remote monitors, registered under global names; a partition cut by proxies (T23).
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public class DistributedSupervisorClusterTests
 {
     private const string Secret = "dsup-cluster-tests";

@@ -8,6 +8,7 @@ namespace Noex.Lite.Tests;
 /// instance of each child is alive.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public class DistributedSupervisorPartitionTests
 {
     private const string Secret = "dsup-partition-tests";

@@ -10,6 +10,7 @@ namespace Noex.Lite.Tests;
 /// with kill -9.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Process)]
 public class DistributedSupervisorProcessTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private const string Secret = "dsup-process-tests";

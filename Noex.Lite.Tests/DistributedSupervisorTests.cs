@@ -7,6 +7,7 @@ namespace Noex.Lite.Tests;
 /// intensity, selectors, and failover with the partition policy (a proxy in front of the lost node).
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public class DistributedSupervisorTests
 {
     private const string Secret = "dsup-tests";

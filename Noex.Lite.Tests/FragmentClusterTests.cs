@@ -8,6 +8,7 @@ namespace Noex.Lite.Tests;
 /// a multi-megabyte cast over a throttled link, and a peer that sends a fragment out of order.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public class FragmentClusterTests
 {
     private const string Secret = "fragment-tests";

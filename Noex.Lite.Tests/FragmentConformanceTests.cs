@@ -4,6 +4,7 @@ using System.Buffers.Binary;
 namespace Noex.Lite.Tests;
 
 /// <summary>The fragment vectors of protocol.md §5.1: each reads as its meaning and is what the writer produces; each invalid one fails with its error.</summary>
+[Trait("Category", Category.Conformance)]
 public class FragmentConformanceTests
 {
     public static TheoryData<string> Valid => ProtocolVectors.NamesOfType("fragment");

@@ -9,6 +9,7 @@ namespace Noex.Lite.Tests;
 /// reassembler's checks, and a connection's read side fed by hand. The vectors are <see cref="FragmentConformanceTests"/>'s,
 /// large messages between real nodes <see cref="FragmentClusterTests"/>'.
 /// </summary>
+[Trait("Category", Category.Unit)]
 public class FragmentTests
 {
     internal const int MaxMessage = 16 * 1024 * 1024 - Framing.SingleMessageOverhead;

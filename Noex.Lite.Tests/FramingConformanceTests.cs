@@ -4,6 +4,7 @@ using System.Globalization;
 namespace Noex.Lite.Tests;
 
 /// <summary>Checks every <c>frame</c> and <c>frame-invalid</c> vector of protocol.md §3.5 as §1.1 says.</summary>
+[Trait("Category", Category.Conformance)]
 public class FramingConformanceTests
 {
     public static TheoryData<string> FrameVectors => ProtocolVectors.NamesOfType("frame");

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 
 namespace Noex.Lite.Tests;
 
+[Trait("Category", Category.Unit)]
 public class FramingTests
 {
     // The key of one direction (A→B) and of the other (B→A), as §4 will derive them.

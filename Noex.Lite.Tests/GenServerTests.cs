@@ -1,5 +1,6 @@
 namespace Noex.Lite.Tests;
 
+[Trait("Category", Category.Unit)]
 public class GenServerTests
 {
     private static ProcessRuntime NewRuntime(ManualTimeProvider? time = null, string name = "local") =>

@@ -4,6 +4,7 @@ using System.Globalization;
 namespace Noex.Lite.Tests;
 
 /// <summary>The global registry vectors of protocol.md §5.4: each message's bytes read as its meaning and are what our encoder writes.</summary>
+[Trait("Category", Category.Conformance)]
 public class GlobalRegistryConformanceTests
 {
     public static TheoryData<string> Messages => ProtocolVectors.NamesOfType("registry-message");

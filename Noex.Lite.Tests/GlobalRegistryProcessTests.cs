@@ -2,6 +2,7 @@ namespace Noex.Lite.Tests;
 
 /// <summary>Cluster-wide names when the owner is a node in its own OS process (NodeHost), killed with kill -9 and restarted.</summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Process)]
 public class GlobalRegistryProcessTests
 {
     private const string Secret = "registry-process-tests";

@@ -5,6 +5,7 @@ namespace Noex.Lite.Tests;
 
 /// <summary>Cluster-wide names across real nodes on loopback: propagation, sync, removal, conflicts, partitions, churn.</summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public class GlobalRegistryTests(ITestOutputHelper output)
 {
     private const string Secret = "registry-tests";

@@ -4,6 +4,7 @@ namespace Noex.Lite.Tests;
 /// The handshake vectors of protocol.md §4: both sides of an accepted one produce its messages and session keys, and an
 /// invalid one fails at its step with its error.
 /// </summary>
+[Trait("Category", Category.Conformance)]
 public class HandshakeConformanceTests
 {
     public static TheoryData<string> Accepted => ProtocolVectors.NamesOfType("handshake");

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 
 namespace Noex.Lite.Tests;
 
+[Trait("Category", Category.Unit)]
 public class HandshakeTests
 {
     private static readonly NodeId s_a = NodeId.Parse("a@127.0.0.1:4001");

@@ -5,6 +5,7 @@ namespace Noex.Lite.Tests;
 /// <c>name@host:port</c> plus its incarnation; the cluster must never hold two live sessions for one identity.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public class IdentityCollisionTests
 {
     private const string Secret = "cluster-secret";

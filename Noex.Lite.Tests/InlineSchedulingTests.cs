@@ -2,6 +2,7 @@ namespace Noex.Lite.Tests;
 
 /// <summary>Every remote-call test again, with <see cref="NodeOptions.UnsafePreferInlineScheduling"/> on both nodes.</summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public sealed class InlineRemoteCallTests : RemoteCallTests
 {
     protected override bool Inline => true;
@@ -12,6 +13,7 @@ public sealed class InlineRemoteCallTests : RemoteCallTests
 /// lost or reordered on the way (large messages, several connections, mixed and TLS peers).
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public class InlineSchedulingTests
 {
     private const string ReadThread = "noex read";

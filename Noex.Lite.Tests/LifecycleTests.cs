@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 
 namespace Noex.Lite.Tests;
 
+[Trait("Category", Category.Unit)]
 public class LifecycleTests
 {
     [Theory]

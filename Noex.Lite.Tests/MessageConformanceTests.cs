@@ -3,6 +3,7 @@ using System.Buffers;
 namespace Noex.Lite.Tests;
 
 /// <summary>The message vectors of protocol.md §5: each message's bytes read as its meaning and are what our encoder writes.</summary>
+[Trait("Category", Category.Conformance)]
 public class MessageConformanceTests
 {
     public static TheoryData<string> Messages => ProtocolVectors.NamesOfType("message");

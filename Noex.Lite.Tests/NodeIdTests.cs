@@ -1,5 +1,6 @@
 namespace Noex.Lite.Tests;
 
+[Trait("Category", Category.Unit)]
 public class NodeIdTests
 {
     [Theory]

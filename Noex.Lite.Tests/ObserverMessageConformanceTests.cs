@@ -4,6 +4,7 @@ using System.Buffers.Binary;
 namespace Noex.Lite.Tests;
 
 /// <summary>The observer-message vectors of protocol.md §5.6: each reads as its meaning, and writing the meaning gives its bytes.</summary>
+[Trait("Category", Category.Conformance)]
 public class ObserverMessageConformanceTests
 {
     public static TheoryData<string> Messages => ProtocolVectors.NamesOfType("observer-message");

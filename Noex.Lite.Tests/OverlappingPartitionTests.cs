@@ -6,6 +6,7 @@ namespace Noex.Lite.Tests;
 /// and does not flip, a and b each keep their own claim), and after the heal all three converge to one table.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public class OverlappingPartitionTests
 {
 

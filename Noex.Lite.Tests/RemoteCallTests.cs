@@ -4,6 +4,7 @@ namespace Noex.Lite.Tests;
 
 /// <summary>Calls and casts between nodes through transparent routing: a remote ref is called like a local one.</summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public class RemoteCallTests
 {
     /// <summary>A counter: casts {"type":"inc"} add, calls {"type":"get"} read; "boom" throws; "hang" never replies.</summary>

@@ -2,6 +2,7 @@ namespace Noex.Lite.Tests;
 
 /// <summary>Links and exit signals across nodes (protocol.md §5.5), with OTP's semantics.</summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public class RemoteLinkTests
 {
     /// <summary>Links <paramref name="local"/> (on <paramref name="a"/>) to <paramref name="remote"/> and waits until both sides hold it.</summary>

@@ -4,6 +4,7 @@ namespace Noex.Lite.Tests;
 
 /// <summary>Monitors across nodes (protocol.md §5.5): every reason produced for real on one node and observed on the other.</summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public class RemoteMonitorTests
 {
     /// <summary>Waits for the first down message of <paramref name="monitor"/> and returns it.</summary>

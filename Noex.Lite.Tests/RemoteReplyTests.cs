@@ -2,6 +2,7 @@ namespace Noex.Lite.Tests;
 
 /// <summary>How replies reach remote callers: never through a path that a caller's own code can block.</summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public class RemoteReplyTests
 {
     private sealed class Answer : GenServer<int>

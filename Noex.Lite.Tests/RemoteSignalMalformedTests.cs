@@ -4,6 +4,7 @@ namespace Noex.Lite.Tests;
 /// Malformed monitor and link bodies (protocol.md §5.5) are refused by a real node's signal layers: a protocol error.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public class RemoteSignalMalformedTests
 {
     public static TheoryData<string> Malformed => new()

@@ -5,6 +5,7 @@ namespace Noex.Lite.Tests;
 /// gets noconnection once, a trapping linked process gets the exit signal, a non-trapping one dies with it.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Process)]
 public class RemoteSignalProcessTests
 {
     private static async Task<(Node Local, NodeProcess Remote, ProcessRef Target)> StartAsync()

@@ -7,6 +7,7 @@ namespace Noex.Lite.Tests;
 /// is bounded, so a lost message or a hung call fails the test instead of hanging the run.
 /// </summary>
 [Trait("Category", "Stress")]
+[Trait("Category", Category.Stress)]
 public class RuntimeStressTests
 {
     [Fact]

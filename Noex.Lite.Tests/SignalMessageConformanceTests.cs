@@ -6,6 +6,7 @@ namespace Noex.Lite.Tests;
 /// The monitor and link vectors of protocol.md §5.5 (<c>type: signal-message</c>): each vector's bytes read as its
 /// meaning with our decoder and are what our encoder writes. Malformed bodies: <see cref="RemoteSignalMalformedTests"/>.
 /// </summary>
+[Trait("Category", Category.Conformance)]
 public class SignalMessageConformanceTests
 {
     public static TheoryData<string> Messages => ProtocolVectors.NamesOfType("signal-message");

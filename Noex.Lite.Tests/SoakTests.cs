@@ -9,6 +9,7 @@ namespace Noex.Lite.Tests;
 /// and for a real soak through the environment: <c>NOEX_FUZZ_STREAMS=100000</c>, <c>NOEX_SOAK_SECONDS=3600</c>.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Stress)]
 public class SoakTests(ITestOutputHelper output)
 {
     private static int Setting(string name, int fallback) =>

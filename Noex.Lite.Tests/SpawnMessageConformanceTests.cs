@@ -3,6 +3,7 @@ using System.Buffers;
 namespace Noex.Lite.Tests;
 
 /// <summary>The spawn and stop vectors of protocol.md §5.3: each reads as its meaning with our reader, and our writer gives its bytes.</summary>
+[Trait("Category", Category.Conformance)]
 public class SpawnMessageConformanceTests
 {
     public static TheoryData<string> Messages => ProtocolVectors.NamesOfType("spawn-message");

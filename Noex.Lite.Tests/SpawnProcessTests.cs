@@ -4,6 +4,7 @@ namespace Noex.Lite.Tests;
 
 /// <summary>Spawn and remote stop across OS processes (NodeHost), where a kill -9 is real.</summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Process)]
 public class SpawnProcessTests
 {
     private const string Secret = "spawn-process-tests";

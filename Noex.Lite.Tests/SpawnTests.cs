@@ -5,6 +5,7 @@ namespace Noex.Lite.Tests;
 
 /// <summary>Remote spawn, the behaviour registry, remote stop and dead letters between real nodes on loopback.</summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public class SpawnTests
 {
     /// <summary>A counter whose start value is init's args; casts {"type":"inc"} add, calls {"type":"get"} read.</summary>

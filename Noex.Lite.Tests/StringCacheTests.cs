@@ -4,6 +4,7 @@ namespace Noex.Lite.Tests;
 
 // The cache is shared by every test that decodes, and tests run in parallel, so no test here relies on a slot keeping its
 // string between two calls; they check that every answer is right, and measure allocation over many decodes.
+[Trait("Category", Category.Unit)]
 public class StringCacheTests
 {
     private static readonly Value SmallMessage = Value.Parse("""{"type":"get","key":"k1"}""");

@@ -2,6 +2,7 @@ using System.Threading.Channels;
 
 namespace Noex.Lite.Tests;
 
+[Trait("Category", Category.Unit)]
 public class SupervisorTests
 {
     private static ChildSpec Spec(string id, RestartType restart = RestartType.Permanent, List<string>? log = null) =>

@@ -5,6 +5,7 @@ namespace Noex.Lite.Tests;
 
 /// <summary>The README's main command: the tour runs a real three-process cluster to the end and leaves nothing behind.</summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Process)]
 public class TourTests
 {
     [Fact]

@@ -3,6 +3,7 @@ using System.Text;
 namespace Noex.Lite.Tests;
 
 /// <summary>Checks the value vectors of protocol.md §2.3 exactly as §1.1 says.</summary>
+[Trait("Category", Category.Conformance)]
 public class ValueCodecConformanceTests
 {
     public static TheoryData<string> ValueVectors => ProtocolVectors.NamesOfType("value");

@@ -4,6 +4,7 @@ using CommunityToolkit.HighPerformance.Buffers;
 
 namespace Noex.Lite.Tests;
 
+[Trait("Category", Category.Unit)]
 public class ValueCodecTests
 {
     // JSON texts in the exact form ValueJson writes them, so JSON → value → binary → value → JSON must be the identity.

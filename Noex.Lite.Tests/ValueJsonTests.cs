@@ -4,6 +4,7 @@ using System.Text.Json;
 
 namespace Noex.Lite.Tests;
 
+[Trait("Category", Category.Unit)]
 public class ValueJsonTests
 {
     [Theory]

@@ -6,6 +6,7 @@ namespace Noex.Lite.Tests;
 /// The design card: Noex.Lite/ must build when copied alone into another repository and referenced by one
 /// ProjectReference. This test does exactly that, outside this repository, so nothing above Noex.Lite/ can leak in.
 /// </summary>
+[Trait("Category", Category.Process)]
 public class VendoringTests
 {
     [Fact]

@@ -8,6 +8,7 @@ namespace Noex.Lite.Tests;
 /// on worker nodes by a DistributedSupervisor and restarted elsewhere when their node is killed).
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Process)]
 public class WorkerPoolTests
 {
     [Fact]
