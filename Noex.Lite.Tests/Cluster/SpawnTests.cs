@@ -61,6 +61,15 @@ public class SpawnTests
         return pair;
     }
 
+    /// <summary>Registers "gated" on <paramref name="node"/>: its init says it began, then waits for the gate to open.</summary>
+    private static (TaskCompletionSource Gate, TaskCompletionSource Started) RegisterGated(Node node)
+    {
+        var gate = new TaskCompletionSource();
+        var started = new TaskCompletionSource();
+        node.Behaviors.Register("gated", () => new Gated(gate.Task, started));
+        return (gate, started);
+    }
+
     /// <summary>Waits until neither node has a spawn or stop in any table: the tables never leak.</summary>
     private static Task TablesEmpty(params Node[] nodes) => Wait.UntilAsync(() => nodes.All(n => n.PendingSpawnCounts == (0, 0, 0)));
 
@@ -192,9 +201,7 @@ public class SpawnTests
     {
         await using var pair = await PairAsync();
         var (a, b) = pair;
-        var gate = new TaskCompletionSource();
-        var started = new TaskCompletionSource();
-        b.Behaviors.Register("gated", () => new Gated(gate.Task, started));
+        var (gate, started) = RegisterGated(b);
         var before = b.Runtime.ProcessCount;
 
         var error = await Assert.ThrowsAsync<RemoteSpawnInitTimeoutException>(() =>
@@ -230,9 +237,7 @@ public class SpawnTests
         // Both nodes behind proxies, with a heartbeat slow enough that a pause of a few seconds is not a node down.
         await using var pair = await TestCluster.StartAsync(2, Secret, SlowHeartbeat, proxied: true);
         var (a, b, proxyA, proxyB) = pair;
-        var gate = new TaskCompletionSource();
-        var started = new TaskCompletionSource();
-        b.Behaviors.Register("gated", () => new Gated(gate.Task, started));
+        var (gate, started) = RegisterGated(b);
         var before = b.Runtime.ProcessCount;
         var spawn = a.SpawnAsync("gated", b.Id, new SpawnOptions { SpawnTimeout = TimeSpan.FromSeconds(1.5), InitTimeout = TimeSpan.FromSeconds(30) });
         await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
@@ -282,9 +287,7 @@ public class SpawnTests
     {
         await using var pair = await PairAsync();
         var (a, b) = pair;
-        var gate = new TaskCompletionSource();
-        var started = new TaskCompletionSource();
-        b.Behaviors.Register("gated", () => new Gated(gate.Task, started));
+        var (gate, started) = RegisterGated(b);
         var before = b.Runtime.ProcessCount;
         using var cancel = new CancellationTokenSource();
 
@@ -304,9 +307,7 @@ public class SpawnTests
     {
         await using var pair = await PairAsync();
         var (a, b) = pair;
-        var gate = new TaskCompletionSource();
-        var started = new TaskCompletionSource();
-        b.Behaviors.Register("gated", () => new Gated(gate.Task, started));
+        var (gate, started) = RegisterGated(b);
         var spawn = a.SpawnAsync("gated", b.Id, new SpawnOptions { InitTimeout = TimeSpan.FromSeconds(60), SpawnTimeout = TimeSpan.FromSeconds(60) });
         await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
         var watch = Stopwatch.StartNew();

@@ -322,15 +322,3 @@ internal sealed class Probe : GenServer<long>
 
     private void Exit() => Interlocked.Decrement(ref Concurrent);
 }
-
-internal static class Bounded
-{
-    /// <summary>The one bound every test waits with: generous, so a loaded 2-core machine never flakes.</summary>
-    public static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
-
-    public static Task<T> Within<T>(this Task<T> task) => task.WaitAsync(Wait);
-
-    public static Task Within(this Task task) => task.WaitAsync(Wait);
-
-    public static Task<T> Within<T>(this ValueTask<T> task) => task.AsTask().WaitAsync(Wait);
-}

@@ -19,3 +19,16 @@ internal static class Wait
         }
     }
 }
+
+/// <summary>The suite's one bound for waiting, and tasks awaited within it.</summary>
+internal static class Bounded
+{
+    /// <summary>The one bound every test waits with: generous, so a loaded 2-core machine never flakes.</summary>
+    public static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    public static Task<T> Within<T>(this Task<T> task) => task.WaitAsync(Wait);
+
+    public static Task Within(this Task task) => task.WaitAsync(Wait);
+
+    public static Task<T> Within<T>(this ValueTask<T> task) => task.AsTask().WaitAsync(Wait);
+}
