@@ -1,0 +1,47 @@
+using System.Buffers;
+using System.Buffers.Binary;
+
+namespace Noex.Lite.Tests;
+
+/// <summary>The observer-message vectors of protocol.md §5.6: each reads as its meaning, and writing the meaning gives its bytes.</summary>
+[Trait("Category", Category.Conformance)]
+public class ObserverMessageConformanceTests
+{
+    public static TheoryData<string> Messages => ProtocolVectors.NamesOfType("observer-message");
+
+    [Theory]
+    [MemberData(nameof(Messages))]
+    public void Conformance_ObserverMessage_ReadsAsItsMeaningAndWritesItsBytes(string name)
+    {
+        var vector = ProtocolVectors.Get(name);
+        var bytes = vector.Bytes("hex");
+        var text = vector["meaning"];
+        var valueAt = text.IndexOf(" value=", StringComparison.Ordinal);
+        var head = (valueAt < 0 ? text : text[..valueAt]).Split(' ');
+        var fields = head.Skip(1).Select(f => f.Split('=')).ToDictionary(f => f[0], f => f[1]);
+        var requestId = ulong.Parse(fields["request_id"]);
+        var written = new ArrayBufferWriter<byte>();
+
+        Assert.Equal(requestId, BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(1)));
+        switch (head[0])
+        {
+            case "snapshot_request":
+                Assert.Equal(ClusterObserver.TypeSnapshotRequest, bytes[0]);
+                Assert.Equal(9, bytes.Length);
+                new ClusterObserver.SnapshotRequest(requestId).Write(written);
+                break;
+            case "snapshot_reply":
+                Assert.Equal(ClusterObserver.TypeSnapshotReply, bytes[0]);
+                var value = Value.Parse(text[(valueAt + 7)..]);
+                Assert.Equal(value, ValueCodec.Decode(bytes.AsSpan(9)));
+                var stats = NodeStats.FromValue(value);
+                Assert.Equal(value["node"].AsString(), stats.Node.ToString());
+                Assert.Equal(value["process_count"].AsInt64(), stats.ProcessCount);
+                new ClusterObserver.SnapshotReply(requestId, value).Write(written);
+                break;
+            default:
+                throw new InvalidDataException($"vector {name}: unknown message '{head[0]}'");
+        }
+        Assert.Equal(Convert.ToHexString(bytes), Convert.ToHexString(written.WrittenSpan));
+    }
+}

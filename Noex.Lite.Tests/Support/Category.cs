@@ -1,0 +1,23 @@
+namespace Noex.Lite.Tests;
+
+/// <summary>
+/// The categories of the test classes, one each, as <c>[Trait("Category", Category.…)]</c>. The fast ones alone, in
+/// seconds: <c>dotnet test noex-lite.sln -c Release --filter "Category=Unit|Category=Conformance"</c>.
+/// </summary>
+public static class Category
+{
+    /// <summary>In memory only: values, codec, frames, fragments, handshake, ids, options, processes. No sockets, no clock waits.</summary>
+    public const string Unit = "Unit";
+
+    /// <summary>The test vectors of protocol.md, read from the document itself, against the code.</summary>
+    public const string Conformance = "Conformance";
+
+    /// <summary>Real nodes on loopback in this process, on the real clock (in the cluster collection, one class at a time).</summary>
+    public const string Cluster = "Cluster";
+
+    /// <summary>Separate OS processes: NodeHost nodes, the examples, the tour, the vendoring build.</summary>
+    public const string Process = "Process";
+
+    /// <summary>Long or CPU-heavy runs: the runtime under many threads, random streams at a listener, a soak under faults.</summary>
+    public const string Stress = "Stress";
+}
