@@ -152,7 +152,7 @@ public class TransportBenchmarks
             }
         }
 
-        public void OnClosed(Connection connection, CloseReason reason, Exception? error)
+        public void OnClosed(Connection connection)
         {
         }
     }
@@ -186,7 +186,7 @@ public class TransportBenchmarks
             }
         }
 
-        public void OnClosed(Connection connection, CloseReason reason, Exception? error)
+        public void OnClosed(Connection connection)
         {
         }
     }

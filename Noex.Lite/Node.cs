@@ -105,11 +105,25 @@ public sealed class Node : IAsyncDisposable
         remove => _mesh.NodeUp -= value;
     }
 
-    /// <summary>A connected node was lost, with the reason. Raised once per connection, never twice for one loss.</summary>
-    public event Action<NodeId, NodeDownReason>? NodeDown
+    /// <summary>
+    /// A connected node was lost: the event names the node, the reason, and what caused it (the socket error, the
+    /// protocol violation, how long it was silent). Raised once per session, never twice for one loss, and always before
+    /// the node's next <see cref="NodeUp"/>.
+    /// </summary>
+    public event Action<NodeDownEvent>? NodeDown
     {
         add => _mesh.NodeDown += value;
         remove => _mesh.NodeDown -= value;
+    }
+
+    /// <summary>
+    /// A connection that was up has closed, with its reason and cause: every one, including those this node closes as it
+    /// stops (<see cref="NodeDownReason.LocalShutdown"/>), for which no <see cref="NodeDown"/> is raised.
+    /// </summary>
+    public event Action<ConnectionClosedEvent>? ConnectionClosed
+    {
+        add => _mesh.ConnectionClosed += value;
+        remove => _mesh.ConnectionClosed -= value;
     }
 
     /// <summary>A connection failed its handshake: a wrong secret, a wrong node at a seed address, a timeout, ...</summary>

@@ -22,7 +22,7 @@ public class ClusterFacadeTests
             var ups = new ConcurrentQueue<NodeId>();
             var downs = new ConcurrentQueue<(NodeId, NodeDownReason)>();
             using var up = Cluster.OnNodeUp(info => ups.Enqueue(info.Id));
-            using var down = Cluster.OnNodeDown((id, reason) => downs.Enqueue((id, reason)));
+            using var down = Cluster.OnNodeDown(down => downs.Enqueue((down.Node, down.Reason)));
 
             var peer = await Node.StartAsync(TestNodes.Options("peer", Secret, node.Id.ToString()));
             await Wait.UntilAsync(() => ups.Contains(peer.Id));

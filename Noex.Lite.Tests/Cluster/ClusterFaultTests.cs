@@ -124,7 +124,7 @@ public class ClusterFaultTests(ITestOutputHelper output)
         proxyB.TargetPort = b1.ListenPort;
         await Wait.UntilAsync(() => a.IsConnected(b1.Id));
         var events = new ConcurrentQueue<string>();
-        NodeEvents.OnDown(a, (id, reason) => events.Enqueue($"down {id} {reason}"));
+        NodeEvents.OnDown(a, down => events.Enqueue($"down {down.Node} {down.Reason}"));
         a.NodeUp += info => events.Enqueue($"up {info.Id} {info.Incarnation}");
 
         proxyA.FreezeExisting();

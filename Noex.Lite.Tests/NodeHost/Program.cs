@@ -36,7 +36,7 @@ options = options with
 var output = TextWriter.Synchronized(Console.Out);
 await using var node = await Node.StartAsync(options);
 node.NodeUp += info => output.WriteLine($"UP {info.Id}");
-node.NodeDown += (id, reason) => output.WriteLine($"DOWN {id} {reason}");
+node.NodeDown += down => output.WriteLine($"DOWN {down.Node} {down.Reason}");
 SpawnCommands.Register(node, output);
 output.WriteLine($"READY {node.Id} {node.Incarnation}");
 output.Flush();

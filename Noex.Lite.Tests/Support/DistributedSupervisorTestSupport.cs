@@ -100,9 +100,9 @@ internal sealed class InProcessChildHost(Node self, IReadOnlyDictionary<string, 
                 Fire(e.Reason);
             }
         });
-        var downs = NodeEvents.OnDown(self, (id, _) =>
+        var downs = NodeEvents.OnDown(self, down =>
         {
-            if (id == node)
+            if (down.Node == node)
             {
                 Fire(ExitReason.NoConnection);
             }

@@ -156,6 +156,27 @@ public sealed class FaultProxy : IAsyncDisposable
         }
     }
 
+    /// <summary>Closes every connection through the proxy cleanly: each end gets a FIN, as if its peer had closed it.</summary>
+    public void CloseAll()
+    {
+        lock (_lock)
+        {
+            foreach (var (client, server) in _pairs)
+            {
+                foreach (var socket in new[] { client, server })
+                {
+                    try
+                    {
+                        socket.Shutdown(SocketShutdown.Both);
+                    }
+                    catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                    {
+                    }
+                }
+            }
+        }
+    }
+
     /// <summary>Resets every connection through the proxy (RST, as a crashed middlebox would).</summary>
     public void ResetAll()
     {

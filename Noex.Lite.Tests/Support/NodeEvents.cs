@@ -4,7 +4,12 @@ using System.Diagnostics;
 namespace Noex.Lite.Tests;
 
 /// <summary>A peer going down as <see cref="Seer"/> saw it, and when (a <see cref="Stopwatch"/> timestamp).</summary>
-internal readonly record struct SeenDown(Node Seer, NodeId Peer, NodeDownReason Reason, long At);
+internal readonly record struct SeenDown(Node Seer, NodeDownEvent Down, long At)
+{
+    public NodeId Peer => Down.Node;
+
+    public NodeDownReason Reason => Down.Reason;
+}
 
 /// <summary>A peer coming up as <see cref="Seer"/> saw it, and when (a <see cref="Stopwatch"/> timestamp).</summary>
 internal readonly record struct SeenUp(Node Seer, NodeInfo Peer, long At);
@@ -30,14 +35,14 @@ internal sealed class NodeEvents
         var events = new NodeEvents();
         foreach (var node in nodes)
         {
-            OnDown(node, (peer, reason) => events.Downs.Enqueue(new SeenDown(node, peer, reason, Stopwatch.GetTimestamp())));
+            OnDown(node, down => events.Downs.Enqueue(new SeenDown(node, down, Stopwatch.GetTimestamp())));
             node.NodeUp += info => events.Ups.Enqueue(new SeenUp(node, info, Stopwatch.GetTimestamp()));
         }
         return events;
     }
 
     /// <summary>Calls <paramref name="handler"/> with every peer <paramref name="node"/> sees go down, until disposed.</summary>
-    public static IDisposable OnDown(Node node, Action<NodeId, NodeDownReason> handler)
+    public static IDisposable OnDown(Node node, Action<NodeDownEvent> handler)
     {
         node.NodeDown += handler;
         return new Subscription(() => node.NodeDown -= handler);

@@ -157,7 +157,7 @@ public class FragmentTests
 
         public void OnMessage(Connection connection, ReadOnlySpan<byte> message) => Messages.Add(message.ToArray());
 
-        public void OnClosed(Connection connection, CloseReason reason, Exception? error)
+        public void OnClosed(Connection connection)
         {
         }
     }

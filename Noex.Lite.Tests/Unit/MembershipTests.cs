@@ -24,11 +24,14 @@ public class MembershipTests
         Assert.True(membership.Learn(b));
         Assert.False(membership.Learn(b));
         Assert.False(membership.Learn(NodeId.Parse("a@h:1")));
-        Assert.NotNull(membership.MarkUp(b, 7));
-        Assert.Null(membership.MarkUp(b, 7));
-        Assert.NotNull(membership.MarkUp(b, 8)); // a new incarnation is a new node-up
-        Assert.True(membership.MarkDown(b));
-        Assert.False(membership.MarkDown(b));
+        var first = MeshTests.Unconnected(b);
+        var second = MeshTests.Unconnected(b);
+        Assert.NotNull(membership.MarkUp(b, 7, first));
+        Assert.Null(membership.MarkUp(b, 7, first));
+        Assert.NotNull(membership.MarkUp(b, 8, second)); // a new incarnation is a new node-up
+        Assert.False(membership.EndSession(b, first)); // no longer its session
+        Assert.True(membership.EndSession(b, second));
+        Assert.False(membership.EndSession(b, second));
         Assert.Equal(NodeStatus.Disconnected, membership.GetNode(b)!.Status);
     }
 
@@ -47,7 +50,7 @@ public class MembershipTests
         {
             Assert.InRange(delays[i], nominal[i] * 0.5, nominal[i] * 1.5);
         }
-        membership.MarkUp(peer, 1);
+        membership.MarkUp(peer, 1, MeshTests.Unconnected(peer));
         Assert.InRange(membership.NextBackoff(peer, options).TotalMilliseconds, 50, 150); // a success resets it
     }
 }

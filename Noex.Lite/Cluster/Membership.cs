@@ -75,8 +75,11 @@ internal sealed class Membership
         }
     }
 
-    /// <summary>Marks a node connected; returns its info for the node-up event, or null if it already was up.</summary>
-    public NodeInfo? MarkUp(NodeId id, ulong incarnation)
+    /// <summary>
+    /// Marks a node connected through <paramref name="session"/>, its connection from now on; returns its info for the
+    /// node-up event, or null if it already was up in that incarnation.
+    /// </summary>
+    public NodeInfo? MarkUp(NodeId id, ulong incarnation, Connection session)
     {
         lock (_lock)
         {
@@ -87,21 +90,39 @@ internal sealed class Membership
             }
             var wasUp = entry.Info.Status == NodeStatus.Connected && entry.Info.Incarnation == incarnation;
             entry.Info = entry.Info with { Status = NodeStatus.Connected, Incarnation = incarnation, LastSeen = _time.GetUtcNow() };
+            entry.Session = session;
             entry.Attempt = 0;
             return wasUp ? null : entry.Info;
         }
     }
 
-    /// <summary>Marks a node disconnected; returns false if it was not up (so no second node-down is raised).</summary>
-    public bool MarkDown(NodeId id)
+    /// <summary>The connection a connected node is up through, or null.</summary>
+    public Connection? SessionOf(NodeId id)
     {
         lock (_lock)
         {
-            if (!_nodes.TryGetValue(id, out var entry) || entry.Info.Status != NodeStatus.Connected)
+            return _nodes.TryGetValue(id, out var entry) ? entry.Session : null;
+        }
+    }
+
+    /// <summary>
+    /// Ends the session of <paramref name="id"/> through <paramref name="session"/> and marks the node disconnected
+    /// (unless <paramref name="stillUp"/>: a newer incarnation is taking over); returns false if that connection was
+    /// not its session (it never counted as up, or its end was reported already), so no second node-down is raised.
+    /// </summary>
+    public bool EndSession(NodeId id, Connection session, bool stillUp = false)
+    {
+        lock (_lock)
+        {
+            if (!_nodes.TryGetValue(id, out var entry) || !ReferenceEquals(entry.Session, session))
             {
                 return false;
             }
-            entry.Info = entry.Info with { Status = NodeStatus.Disconnected };
+            entry.Session = null;
+            if (!stillUp)
+            {
+                entry.Info = entry.Info with { Status = NodeStatus.Disconnected };
+            }
             return true;
         }
     }
@@ -141,6 +162,7 @@ internal sealed class Membership
     private sealed class Entry(NodeInfo info)
     {
         public NodeInfo Info = info;
+        public Connection? Session;
         public int Attempt;
     }
 }

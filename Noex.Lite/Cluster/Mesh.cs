@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 
 namespace Noex.Lite;
@@ -59,7 +58,10 @@ internal sealed class Mesh : ITransportEvents, INodeContext
     public event Action<NodeInfo>? NodeUp;
 
     /// <summary>See <see cref="Node.NodeDown"/>.</summary>
-    public event Action<NodeId, NodeDownReason>? NodeDown;
+    public event Action<NodeDownEvent>? NodeDown;
+
+    /// <summary>See <see cref="Node.ConnectionClosed"/>.</summary>
+    public event Action<ConnectionClosedEvent>? ConnectionClosed;
 
     /// <summary>See <see cref="Node.HandshakeFailed"/>.</summary>
     public event Action<HandshakeException>? HandshakeFailed;
@@ -136,7 +138,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext
             connection.TryEnqueue(new ControlMessages.GoodbyeMessage());
         }
         // Up to a second to deliver the goodbyes and what was queued before them.
-        await Task.WhenAll(connections.Select(c => c.FlushAndCloseAsync(CloseReason.LocalShutdown, grace))).ConfigureAwait(false);
+        await Task.WhenAll(connections.Select(c => c.FlushAndCloseAsync(NodeDownReason.LocalShutdown, grace))).ConfigureAwait(false);
         await _transport.DisposeAsync().ConfigureAwait(false);
     }
 
@@ -147,7 +149,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext
             // Adopted while stopping (a handshake that was already under way): the peer counts it as up, so it must
             // hear the goodbye too rather than see the connection simply end.
             connection.TryEnqueue(new ControlMessages.GoodbyeMessage());
-            _ = connection.FlushAndCloseAsync(CloseReason.LocalShutdown, TimeSpan.FromSeconds(1));
+            _ = connection.FlushAndCloseAsync(NodeDownReason.LocalShutdown, TimeSpan.FromSeconds(1));
             return;
         }
         connection.TryEnqueue(new ControlMessages.GossipMessage(Uptime, Runtime.ProcessCount, _membership.GetKnownIds()));
@@ -157,14 +159,21 @@ internal sealed class Mesh : ITransportEvents, INodeContext
         }
         lock (_eventLock)
         {
-            if (_membership.MarkUp(connection.Peer, connection.PeerIncarnation) is { } info)
+            // The connection this one replaced may have closed a moment before it was adopted, with its own report still on
+            // its way (on its read thread): that session's end is reported first, so that a node's down always comes
+            // before its next up.
+            if (_membership.SessionOf(connection.Peer) is { IsClosed: true } previous && _membership.EndSession(previous.Peer, previous))
+            {
+                RaiseDown(previous);
+            }
+            if (_membership.MarkUp(connection.Peer, connection.PeerIncarnation, connection) is { } info)
             {
                 Raise(NodeUp, info);
             }
         }
     }
 
-    void ITransportEvents.OnHandshakeFailed(EndPoint? remote, NodeId? peer, HandshakeException error)
+    void ITransportEvents.OnHandshakeFailed(HandshakeException error)
     {
         Telemetry.HandshakeFailed(error.Failure);
         Raise(HandshakeFailed, error);
@@ -176,7 +185,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext
         {
             if (!service.OnMessage(connection, message))
             {
-                connection.Close(CloseReason.ProtocolError, new NoexException($"Malformed message of type 0x{message[0]:x2} from {connection.Peer}"));
+                connection.Close(NodeDownReason.ProtocolError, new NoexException($"Malformed message of type 0x{message[0]:x2} ({message.Length} bytes) from {connection.Peer}"));
             }
             return;
         }
@@ -186,7 +195,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext
                 OnGossip(connection, message);
                 break;
             case ControlMessages.Goodbye:
-                connection.Close(CloseReason.GracefulShutdown);
+                connection.Close(NodeDownReason.GracefulShutdown);
                 break;
             default:
                 // Message types of later protocol versions (or layers not running here) are dropped, not fatal: a bad
@@ -196,33 +205,31 @@ internal sealed class Mesh : ITransportEvents, INodeContext
         }
     }
 
-    void IConnectionHandler.OnClosed(Connection connection, CloseReason reason, Exception? error)
+    void IConnectionHandler.OnClosed(Connection connection)
     {
+        var reason = connection.CloseReason;
         _transport.Forget(connection);
         foreach (var service in _services)
         {
-            service.OnConnectionClosed(connection, ToDownReason(reason));
-        }
-        if (_stopping.IsCancellationRequested)
-        {
-            return;
+            service.OnConnectionClosed(connection, reason);
         }
         lock (_eventLock)
         {
-            // A restarted peer's old connection is reported even though the peer is up again: its processes are gone.
-            // Otherwise a closed connection is the node's loss only if no other live connection to it remains.
-            if (reason == CloseReason.Restarted)
-            {
-                RaiseDown(connection.Peer, NodeDownReason.Restarted);
-                return;
-            }
-            if (_transport.TryGetConnection(connection.Peer, out _) || !_membership.MarkDown(connection.Peer))
+            Raise(ConnectionClosed, new ConnectionClosedEvent(connection.Peer, connection.PeerIncarnation, reason, connection.CloseDetail!, connection.CloseError));
+            // The node is down if this connection was its session (a stopping node reports none); a restarted peer's old
+            // session is reported although the peer is up again (a newer incarnation is taking over): its processes are
+            // gone.
+            if (_stopping.IsCancellationRequested || !_membership.EndSession(connection.Peer, connection, stillUp: reason == NodeDownReason.Restarted))
             {
                 return;
             }
-            RaiseDown(connection.Peer, ToDownReason(reason));
+            RaiseDown(connection);
+            if (reason == NodeDownReason.Restarted)
+            {
+                return;
+            }
         }
-        if (reason == CloseReason.GracefulShutdown)
+        if (reason == NodeDownReason.GracefulShutdown)
         {
             // It said goodbye: forget it rather than redial a node that meant to leave. It may come back by itself.
             _membership.Forget(connection.Peer);
@@ -243,7 +250,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext
         }
         catch (FormatException e)
         {
-            connection.Close(CloseReason.ProtocolError, new NoexException($"Malformed gossip from {connection.Peer}: {e.Message}", e));
+            connection.Close(NodeDownReason.ProtocolError, new NoexException($"Malformed gossip from {connection.Peer}: {e.Message}", e));
             return;
         }
         foreach (var id in known)
@@ -254,16 +261,6 @@ internal sealed class Mesh : ITransportEvents, INodeContext
             }
         }
     }
-
-    private static NodeDownReason ToDownReason(CloseReason reason) => reason switch
-    {
-        CloseReason.HeartbeatTimeout => NodeDownReason.HeartbeatTimeout,
-        CloseReason.GracefulShutdown => NodeDownReason.GracefulShutdown,
-        CloseReason.ConnectionReset => NodeDownReason.ConnectionReset,
-        CloseReason.ProtocolError => NodeDownReason.ProtocolError,
-        CloseReason.Restarted => NodeDownReason.Restarted,
-        _ => NodeDownReason.ConnectionClosed,
-    };
 
     private void Tick()
     {
@@ -285,7 +282,9 @@ internal sealed class Mesh : ITransportEvents, INodeContext
             connection.TrimIdleBuffers();
             if (now - connection.LastReceived > silentLimit)
             {
-                connection.Close(CloseReason.HeartbeatTimeout);
+                var silence = _time.GetElapsedTime(connection.LastReceived, now);
+                connection.Close(NodeDownReason.HeartbeatTimeout, detail:
+                    $"nothing arrived for {silence.TotalMilliseconds:0} ms (the limit is {Options.HeartbeatMissThreshold} heartbeats of {Options.HeartbeatInterval.TotalMilliseconds:0} ms)");
             }
             else if (gossip)
             {
@@ -349,18 +348,17 @@ internal sealed class Mesh : ITransportEvents, INodeContext
         }
     }
 
-    private void RaiseDown(NodeId peer, NodeDownReason reason) => Raise(NodeDown, (peer, reason), static (handler, args) => handler(args.peer, args.reason));
+    /// <summary>Raises the node-down of the session that <paramref name="connection"/> was.</summary>
+    private void RaiseDown(Connection connection) =>
+        Raise(NodeDown, new NodeDownEvent(connection.Peer, connection.PeerIncarnation, connection.CloseReason, connection.CloseDetail!, connection.CloseError));
 
-    private static void Raise<T>(Action<T>? handlers, T argument) => Raise(handlers, argument, static (handler, arg) => handler(arg));
-
-    private static void Raise<THandler, TArgs>(THandler? handlers, TArgs arguments, Action<THandler, TArgs> invoke)
-        where THandler : Delegate
+    private static void Raise<T>(Action<T>? handlers, T argument)
     {
         foreach (var handler in handlers?.GetInvocationList() ?? [])
         {
             try
             {
-                invoke((THandler)handler, arguments);
+                ((Action<T>)handler)(argument);
             }
             catch (Exception)
             {

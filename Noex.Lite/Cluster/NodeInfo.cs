@@ -1,6 +1,6 @@
 namespace Noex.Lite;
 
-/// <summary>Why a node is reported down (the seeds' <c>NodeDownReason</c>, plus what the original could not tell apart).</summary>
+/// <summary>Why a connection to a node ended, and with it, when it was the node's connection, the node's session.</summary>
 public enum NodeDownReason
 {
     /// <summary>No frame arrived for the heartbeat interval times the miss threshold (a frozen process, a black hole).</summary>
@@ -13,8 +13,10 @@ public enum NodeDownReason
     Restarted,
     /// <summary>The connection was reset or failed on a socket error.</summary>
     ConnectionReset,
-    /// <summary>The node broke the protocol (bad MAC, sequence or frame), so its connection was closed.</summary>
+    /// <summary>The node broke the protocol (bad MAC, sequence or frame, a malformed message), so its connection was closed.</summary>
     ProtocolError,
+    /// <summary>This node is stopping. Only a <see cref="Node.ConnectionClosed"/> reason: a stopping node raises no node-down.</summary>
+    LocalShutdown,
 }
 
 /// <summary>Whether a known node is connected.</summary>
@@ -34,3 +36,21 @@ public enum NodeStatus
 /// <param name="Uptime">How long it had been running at its last gossip.</param>
 /// <param name="LastSeen">When a frame or gossip from it last arrived.</param>
 public sealed record NodeInfo(NodeId Id, NodeStatus Status, ulong Incarnation, int ProcessCount, TimeSpan Uptime, DateTimeOffset LastSeen);
+
+/// <summary>A connected node was lost: which node, why, and what caused it.</summary>
+/// <param name="Node">The node.</param>
+/// <param name="Incarnation">The incarnation that was lost (a restarted node comes back with another).</param>
+/// <param name="Reason">Why.</param>
+/// <param name="Detail">What happened, in words: the socket error, the protocol violation and where it was found, how long
+/// the node was silent, ...</param>
+/// <param name="Error">The exception behind it, when there is one: the socket error of a reset, the protocol violation of
+/// a protocol error.</param>
+public sealed record NodeDownEvent(NodeId Node, ulong Incarnation, NodeDownReason Reason, string Detail, Exception? Error);
+
+/// <summary>A connection to a peer that was up has closed, with the same details a node-down carries.</summary>
+/// <param name="Peer">The peer.</param>
+/// <param name="PeerIncarnation">The peer's incarnation on this connection.</param>
+/// <param name="Reason">Why.</param>
+/// <param name="Detail">What happened, in words.</param>
+/// <param name="Error">The exception behind it, when there is one.</param>
+public sealed record ConnectionClosedEvent(NodeId Peer, ulong PeerIncarnation, NodeDownReason Reason, string Detail, Exception? Error);

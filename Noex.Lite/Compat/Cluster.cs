@@ -81,9 +81,9 @@ public static class Cluster
         return new Subscription(() => node.NodeUp -= handler);
     }
 
-    /// <summary>Calls <paramref name="handler"/> when a node is lost, with the reason; dispose the result to unsubscribe.</summary>
+    /// <summary>Calls <paramref name="handler"/> when a node is lost, with the reason and its cause; dispose the result to unsubscribe.</summary>
     /// <exception cref="ClusterNotStartedException">No default node is running.</exception>
-    public static IDisposable OnNodeDown(Action<NodeId, NodeDownReason> handler)
+    public static IDisposable OnNodeDown(Action<NodeDownEvent> handler)
     {
         var node = Default;
         node.NodeDown += handler;

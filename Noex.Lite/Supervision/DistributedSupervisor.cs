@@ -554,7 +554,7 @@ public sealed class DistributedSupervisor : IAsyncDisposable
 
     // ---- nodes -----------------------------------------------------------------------------------
 
-    private void OnNodeDown(NodeId node, NodeDownReason reason) => Post(() => OnNodeLostAsync(node));
+    private void OnNodeDown(NodeDownEvent down) => Post(() => OnNodeLostAsync(down.Node));
 
     private void OnNodeUp(NodeInfo info) => Post(() => OnNodeBackAsync(info.Id));
 

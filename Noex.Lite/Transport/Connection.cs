@@ -3,33 +3,15 @@ using System.Net.Sockets;
 
 namespace Noex.Lite;
 
-/// <summary>Why a connection ended. Set once (the first reason wins) and reported in node-down events and metrics.</summary>
-public enum CloseReason
-{
-    /// <summary>The peer closed the connection (end of stream).</summary>
-    ConnectionClosed = 1,
-    /// <summary>The connection was reset or failed on a socket error.</summary>
-    ConnectionReset,
-    /// <summary>No frame arrived for the heartbeat interval times the miss threshold.</summary>
-    HeartbeatTimeout,
-    /// <summary>The peer said it was stopping (graceful_shutdown).</summary>
-    GracefulShutdown,
-    /// <summary>The peer broke protocol.md: a bad tag, sequence number or frame, or a malformed message.</summary>
-    ProtocolError,
-    /// <summary>A new incarnation of the peer connected, so this connection belongs to a node that is gone.</summary>
-    Restarted,
-    /// <summary>This node is stopping.</summary>
-    LocalShutdown,
-}
-
 /// <summary>Receives what a connection reads. Called on the connection's read thread, one call at a time per connection.</summary>
 internal interface IConnectionHandler
 {
     /// <summary>One message of a verified frame. <paramref name="message"/> is valid only during the call.</summary>
     void OnMessage(Connection connection, ReadOnlySpan<byte> message);
 
-    /// <summary>The connection ended, once, with its reason and what caused it (null when the reason says it all).</summary>
-    void OnClosed(Connection connection, CloseReason reason, Exception? error);
+    /// <summary>The connection ended, once: its <see cref="Connection.CloseReason"/>, <see cref="Connection.CloseDetail"/>
+    /// and <see cref="Connection.CloseError"/> say why.</summary>
+    void OnClosed(Connection connection);
 }
 
 /// <summary>
@@ -75,6 +57,7 @@ internal sealed class Connection : IAsyncDisposable
     private long _bytesReceived;  // written by the read thread only
     private long _bytesSent;      // written by whoever finishes a batch, one at a time
     private Ending? _ending;
+    private int _closingAs;   // set by FlushAndCloseAsync: the reason the connection ends with, whoever ends it
     private volatile bool _started;
     private bool _sendBlocked;
 
@@ -120,9 +103,12 @@ internal sealed class Connection : IAsyncDisposable
     public bool IsClosed => Volatile.Read(ref _ending) is not null;
 
     /// <summary>Why the connection ended; 0 while it has not.</summary>
-    public CloseReason CloseReason => Volatile.Read(ref _ending)?.Reason ?? 0;
+    public NodeDownReason CloseReason => Volatile.Read(ref _ending)?.Reason ?? 0;
 
-    /// <summary>What caused the end, when more than the reason is known (a socket error, the protocol violation).</summary>
+    /// <summary>What ended the connection, in words; null while it has not ended.</summary>
+    public string? CloseDetail => Volatile.Read(ref _ending)?.Detail;
+
+    /// <summary>The exception that ended the connection, when there was one (a socket error, the protocol violation).</summary>
     public Exception? CloseError => Volatile.Read(ref _ending)?.Error;
 
     /// <summary>The bytes waiting to be sent.</summary>
@@ -197,12 +183,13 @@ internal sealed class Connection : IAsyncDisposable
 
     /// <summary>Ends the connection with <paramref name="reason"/> (the first reason given wins) and reports it once.</summary>
     /// <param name="reason">Why.</param>
-    /// <param name="error">What caused it, when more than the reason is known.</param>
-    public void Close(CloseReason reason, Exception? error = null)
+    /// <param name="error">The exception that caused it, if any.</param>
+    /// <param name="detail">What happened, in words; by default the error's message, or a sentence for the reason.</param>
+    public void Close(NodeDownReason reason, Exception? error = null, string? detail = null)
     {
         // The first closer wins; every later call (the other loop failing as the socket goes) is a no-op. Reason and
         // error are published as one object, so whoever sees the connection closed sees why.
-        if (Interlocked.CompareExchange(ref _ending, new Ending(reason, error), null) is not null)
+        if (Interlocked.CompareExchange(ref _ending, new Ending(reason, error, detail ?? error?.Message ?? Describe(reason)), null) is not null)
         {
             return;
         }
@@ -224,7 +211,7 @@ internal sealed class Connection : IAsyncDisposable
         if (_started)
         {
             Telemetry.ConnectionEnded(this, reason);
-            _handler.OnClosed(this, reason, error);
+            _handler.OnClosed(this);
         }
     }
 
@@ -232,8 +219,11 @@ internal sealed class Connection : IAsyncDisposable
     /// Sends what is queued (the goodbye included) and waits until it has been written to the socket, then closes.
     /// Bounded by <paramref name="timeout"/>.
     /// </summary>
-    public async Task FlushAndCloseAsync(CloseReason reason, TimeSpan timeout)
+    public async Task FlushAndCloseAsync(NodeDownReason reason, TimeSpan timeout)
     {
+        // From now on the connection ends for this reason, even when the peer's answer ends it first (it closes on the
+        // goodbye, before this node's flush completes): that close is this one's consequence, not news.
+        Volatile.Write(ref _closingAs, (int)reason);
         try
         {
             await _outbound.WhenDrainedAsync().WaitAsync(timeout).ConfigureAwait(false);
@@ -257,7 +247,7 @@ internal sealed class Connection : IAsyncDisposable
 
     private async Task ReleaseAsync()
     {
-        Close(CloseReason.LocalShutdown);
+        Close(NodeDownReason.LocalShutdown);
         await Task.WhenAll(_readLoop, _writeLoop).ConfigureAwait(false);
         _socket.Dispose();
         if (_stream is not null)
@@ -336,7 +326,7 @@ internal sealed class Connection : IAsyncDisposable
                 var read = _stream is null ? _socket.Receive(memory, SocketFlags.None) : _stream.Read(memory);
                 if (read == 0)
                 {
-                    Close(CloseReason.ConnectionClosed);
+                    PeerClosed(NodeDownReason.ConnectionClosed, null);
                     return;
                 }
                 bool delivered;
@@ -351,19 +341,19 @@ internal sealed class Connection : IAsyncDisposable
                 }
                 if (!delivered)
                 {
-                    Close(CloseReason.ProtocolError, _reader.CreateException());
+                    Close(NodeDownReason.ProtocolError, _reader.CreateException());
                     return;
                 }
             }
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {
-            Close(CloseReason.ConnectionReset, e); // a no-op after a local Close, which is what ended the receive
+            PeerClosed(NodeDownReason.ConnectionReset, e); // a no-op after a local Close, which is what ended the receive
         }
         catch (Exception e)
         {
             // A fragment error, or a bug in a handler: either way the connection cannot go on. End it, with the cause.
-            Close(CloseReason.ProtocolError, e);
+            Close(NodeDownReason.ProtocolError, e);
         }
     }
 
@@ -432,7 +422,7 @@ internal sealed class Connection : IAsyncDisposable
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {
-            Close(CloseReason.ConnectionReset, e);
+            PeerClosed(NodeDownReason.ConnectionReset, e);
         }
     }
 
@@ -458,8 +448,16 @@ internal sealed class Connection : IAsyncDisposable
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            Close(CloseReason.ConnectionReset, e);
+            PeerClosed(NodeDownReason.ConnectionReset, e);
         }
+    }
+
+    /// <summary>The socket ended (end of stream, or an error): for <paramref name="reason"/>, unless this node had begun
+    /// to close the connection already (<see cref="FlushAndCloseAsync"/>), whose reason it then is.</summary>
+    private void PeerClosed(NodeDownReason reason, Exception? error)
+    {
+        var closingAs = (NodeDownReason)Volatile.Read(ref _closingAs);
+        Close(closingAs == 0 ? reason : closingAs, error, closingAs == 0 ? null : Describe(closingAs));
     }
 
     /// <summary>
@@ -495,6 +493,16 @@ internal sealed class Connection : IAsyncDisposable
         }
     }
 
+    private static string Describe(NodeDownReason reason) => reason switch
+    {
+        NodeDownReason.ConnectionClosed => "the peer closed the connection",
+        NodeDownReason.GracefulShutdown => "the peer said goodbye",
+        NodeDownReason.HeartbeatTimeout => "nothing arrived from the peer for the heartbeat window",
+        NodeDownReason.Restarted => "a newer incarnation of the peer connected",
+        NodeDownReason.LocalShutdown => "this node is stopping",
+        _ => reason.ToString(),
+    };
+
     /// <summary>How the connection ended: set once, as one object.</summary>
-    private sealed record Ending(CloseReason Reason, Exception? Error);
+    private sealed record Ending(NodeDownReason Reason, Exception? Error, string Detail);
 }

@@ -29,9 +29,10 @@ internal sealed class HandshakeIo : IDisposable
 
     private readonly byte[] _buffer = new byte[2 + Handshake.MaxMessageLength];
     private readonly Lock _lock = new();
-    private Socket? _socket;
+    private readonly TimeProvider _time;
     private readonly CancellationToken _stopping;
     private readonly CancellationTokenRegistration _onStop;
+    private Socket? _socket;
     private ITimer? _deadline;
     private bool _aborted;
     private bool _connecting;
@@ -40,10 +41,12 @@ internal sealed class HandshakeIo : IDisposable
 
     /// <param name="socket">An accepted socket in blocking mode, or null to make one in <see cref="Connect"/>; owned by
     /// this object until <see cref="HandOver"/>.</param>
+    /// <param name="time">The clock of the connect and handshake deadlines.</param>
     /// <param name="stopping">The node's stop, which aborts the socket.</param>
-    public HandshakeIo(Socket? socket, CancellationToken stopping)
+    public HandshakeIo(Socket? socket, TimeProvider time, CancellationToken stopping)
     {
         _socket = socket;
+        _time = time;
         _stopping = stopping;
         _onStop = stopping.UnsafeRegister(static state => ((HandshakeIo)state!).Abort(), this);
     }
@@ -63,7 +66,7 @@ internal sealed class HandshakeIo : IDisposable
         var failure = "the host name has no address";
         // A blocking connect, which the deadline ends by closing the socket: an asynchronous or non-blocking connect
         // would leave the socket non-blocking for good (the runtime never switches one back).
-        using var deadline = TimeProvider.System.CreateTimer(s_onConnectDeadline, this, timeout, Timeout.InfiniteTimeSpan);
+        using var deadline = _time.CreateTimer(s_onConnectDeadline, this, timeout, Timeout.InfiniteTimeSpan);
         foreach (var candidate in addresses)
         {
             Socket socket;
@@ -101,7 +104,7 @@ internal sealed class HandshakeIo : IDisposable
     }
 
     /// <summary>Starts the handshake's deadline: after <paramref name="timeout"/> the socket is aborted.</summary>
-    public void StartDeadline(TimeSpan timeout) => _deadline = TimeProvider.System.CreateTimer(s_onDeadline, this, timeout, Timeout.InfiniteTimeSpan);
+    public void StartDeadline(TimeSpan timeout) => _deadline = _time.CreateTimer(s_onDeadline, this, timeout, Timeout.InfiniteTimeSpan);
 
     /// <summary>TLS as the dialing side.</summary>
     public void AuthenticateAsClient(SslClientAuthenticationOptions options)

@@ -1,22 +1,19 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
 namespace Noex.Lite;
 
 /// <summary>
-/// Metrics and traces through System.Diagnostics, which needs no package: listen with a MeterListener, dotnet-counters
+/// Metrics through System.Diagnostics, which needs no package: listen with a MeterListener, dotnet-counters
 /// (<c>dotnet-counters monitor --counters Noex.Lite</c>) or OpenTelemetry's AddMeter("Noex.Lite").
 /// </summary>
 /// <remarks>Instruments are created once; call sites check <c>Enabled</c> first so that an unobserved counter costs a branch.</remarks>
 internal static class Telemetry
 {
-    /// <summary>The name of the meter and the activity source.</summary>
+    /// <summary>The name of the meter.</summary>
     public const string Name = "Noex.Lite";
 
     public static readonly Meter Meter = new(Name, typeof(Telemetry).Assembly.GetName().Version?.ToString());
-
-    public static readonly ActivitySource ActivitySource = new(Name);
 
     public static readonly Counter<long> FramesSent = Meter.CreateCounter<long>("noex.transport.frames_sent", "{frame}", "Frames sent to peers.");
 
@@ -42,7 +39,7 @@ internal static class Telemetry
 
     public static void ConnectionStarted(Connection connection) => s_live.TryAdd(connection, 0);
 
-    public static void ConnectionEnded(Connection connection, CloseReason reason)
+    public static void ConnectionEnded(Connection connection, NodeDownReason reason)
     {
         if (s_live.TryRemove(connection, out _) && ConnectionsClosed.Enabled)
         {

@@ -14,8 +14,9 @@ internal interface ITransportEvents : IConnectionHandler
     /// <param name="replaced">The connection it replaces, for a restarted peer (already closed with Restarted).</param>
     void OnConnectionUp(Connection connection, Connection? replaced);
 
-    /// <summary>A handshake failed (wrong secret, wrong node, timeout, ...). Nothing was adopted.</summary>
-    void OnHandshakeFailed(EndPoint? remote, NodeId? peer, HandshakeException error);
+    /// <summary>A handshake failed (wrong secret, wrong node, timeout, ...); the error names the peer or where the
+    /// connection came from. Nothing was adopted.</summary>
+    void OnHandshakeFailed(HandshakeException error);
 }
 
 /// <summary>The live connection to each peer: what the layers above look connections up in.</summary>
@@ -216,7 +217,7 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
         HandshakeIo? io = null;
         try
         {
-            io = new HandshakeIo(null, _stopping.Token);
+            io = new HandshakeIo(null, _options.TimeProvider, _stopping.Token);
             var handshake = await DedicatedThread.Run("noex dial", () => DialHandshake(io, peer)).ConfigureAwait(false);
             if (handshake is null)
             {
@@ -233,25 +234,25 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
         catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
         {
             var e = new HandshakeException(HandshakeFailure.Timeout, false, $"Handshake with {peer} did not finish within {_options.HandshakeTimeout.TotalMilliseconds} ms");
-            _events.OnHandshakeFailed(null, peer, e);
+            ReportFailure(null, peer, e);
             throw e;
         }
         catch (HandshakeException e)
         {
-            _events.OnHandshakeFailed(null, peer, e);
+            ReportFailure(null, peer, e);
             throw;
         }
         catch (System.Security.Authentication.AuthenticationException e)
         {
             var failure = new HandshakeException(HandshakeFailure.Tls, false, $"TLS with {peer} failed: {e.Message}");
-            _events.OnHandshakeFailed(null, peer, failure);
+            ReportFailure(null, peer, failure);
             throw failure;
         }
         catch (Exception e) when (e is IOException or SocketException)
         {
             // The TCP connect succeeded (its failures are thrown above), so the peer hung up on the handshake.
             var failure = new HandshakeException(HandshakeFailure.PeerClosed, false, $"{peer} closed the connection during the handshake ({e.Message}); does it expect TLS, or is it not a Noex.Lite node?");
-            _events.OnHandshakeFailed(null, peer, failure);
+            ReportFailure(null, peer, failure);
             throw failure;
         }
         finally
@@ -262,6 +263,14 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
             }
             io?.Dispose();
         }
+    }
+
+    /// <summary>Tells the node of a failed handshake, naming where it came from.</summary>
+    private void ReportFailure(EndPoint? remote, NodeId? peer, HandshakeException error)
+    {
+        error.Peer ??= peer;
+        error.RemoteEndPoint ??= remote;
+        _events.OnHandshakeFailed(error);
     }
 
     /// <summary>The dialing side's blocking part, on its own thread: connect, TLS, hello, proof. Null for a duplicate.</summary>
@@ -336,7 +345,7 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
     private async Task AcceptAsync(Socket socket)
     {
         var remote = socket.RemoteEndPoint;
-        var io = new HandshakeIo(socket, _stopping.Token);
+        var io = new HandshakeIo(socket, _options.TimeProvider, _stopping.Token);
         Handshake? handshake = null;
         try
         {
@@ -354,16 +363,16 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
         }
         catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
         {
-            _events.OnHandshakeFailed(remote, handshake?.PeerId, new HandshakeException(HandshakeFailure.Timeout, false,
+            ReportFailure(remote, handshake?.PeerId, new HandshakeException(HandshakeFailure.Timeout, false,
                 $"A connection from {remote} did not finish its handshake within {_options.HandshakeTimeout.TotalMilliseconds} ms"));
         }
         catch (HandshakeException e)
         {
-            _events.OnHandshakeFailed(remote, handshake?.PeerId, e);
+            ReportFailure(remote, handshake?.PeerId, e);
         }
         catch (System.Security.Authentication.AuthenticationException e)
         {
-            _events.OnHandshakeFailed(remote, null, new HandshakeException(HandshakeFailure.Tls, false, $"TLS with {remote} failed: {e.Message}"));
+            ReportFailure(remote, null, new HandshakeException(HandshakeFailure.Tls, false, $"TLS with {remote} failed: {e.Message}"));
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
@@ -458,7 +467,8 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
             }
             _connections[connection.PeerText] = connection;
         }
-        replaced?.Close(CloseReason.Restarted);
+        replaced?.Close(NodeDownReason.Restarted, detail:
+            $"incarnation {connection.PeerIncarnation} of {connection.Peer} connected, so incarnation {replaced.PeerIncarnation} is gone");
         connection.Start();
         _events.OnConnectionUp(connection, replaced);
         return true;

@@ -61,6 +61,12 @@ public sealed class HandshakeException : NoexException
 
     /// <summary>Whether the peer reported the failure in a REJECT message.</summary>
     public bool ByPeer { get; }
+
+    /// <summary>The node on the other end, when known: the one dialled, or the one an accepted connection said it was.</summary>
+    public NodeId? Peer { get; internal set; }
+
+    /// <summary>Where an accepted connection came from (null for a dial: <see cref="Peer"/> names where it went).</summary>
+    public System.Net.EndPoint? RemoteEndPoint { get; internal set; }
 }
 
 /// <summary>The keys of one connection, one per direction (protocol.md §4.2). Zero them when the connection ends.</summary>

@@ -30,7 +30,7 @@ await using (node)
 {
     node.Behaviors.Register(Session.Behavior, () => new ChatRoom());
     node.NodeUp += info => Console.WriteLine($"Node joined: {info.Id}");
-    node.NodeDown += (id, reason) => Console.WriteLine($"Node left: {id} ({ExampleNode.Snake(reason)})");
+    node.NodeDown += down => Console.WriteLine($"Node left: {down.Node} ({ExampleNode.Snake(down.Reason)})");
     var user = await node.Runtime.StartAsync(new ChatUser());
     Console.WriteLine($"Distributed Chat on {node.Id}");
     Console.WriteLine("Set your name with /name <username>, then /create or /join a room. Type /help for commands.");

@@ -48,7 +48,7 @@ await using (node)
 {
     node.Behaviors.Register(Behavior, () => new Counter());
     node.NodeUp += info => Console.WriteLine($"Node joined: {info.Id}");
-    node.NodeDown += (id, reason) => Console.WriteLine($"Node left: {id} ({ExampleNode.Snake(reason)})");
+    node.NodeDown += down => Console.WriteLine($"Node left: {down.Node} ({ExampleNode.Snake(down.Reason)})");
     var watcher = await node.Runtime.StartAsync(new CounterWatcher());
     Console.WriteLine($"Distributed Counter on {node.Id}");
     Console.WriteLine("Type /help for commands.");

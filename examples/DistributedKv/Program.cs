@@ -37,7 +37,7 @@ await using (node)
 {
     Console.WriteLine($"Node ID: {node.Id}");
     node.NodeUp += info => Console.WriteLine($"[CLUSTER] Node joined: {info.Id}");
-    node.NodeDown += (id, reason) => Console.WriteLine($"[CLUSTER] Node left: {id} ({ExampleNode.Snake(reason)})");
+    node.NodeDown += down => Console.WriteLine($"[CLUSTER] Node left: {down.Node} ({ExampleNode.Snake(down.Reason)})");
 
     // A node with seeds first joins and lets the registry sync, so that it finds the store instead of making a second one.
     if (config.Seeds.Count > 0)

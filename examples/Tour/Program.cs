@@ -26,7 +26,7 @@ await using var node1 = await Node.StartAsync(new NodeOptions
     HeartbeatInterval = TimeSpan.FromMilliseconds(500),
 });
 node1.NodeUp += info => Say($"[CLUSTER] Node joined: {info.Id}");
-node1.NodeDown += (id, reason) => Say($"[CLUSTER] Node left: {id} ({Snake(reason)})");
+node1.NodeDown += down => Say($"[CLUSTER] Node left: {down.Node} ({Snake(down.Reason)})");
 Say($"Node ID: {node1.Id} (this process, pid {Environment.ProcessId})");
 await using var node2 = await ChildNode.StartAsync("node2", node1.Id);
 await using var node3 = await ChildNode.StartAsync("node3", node1.Id);

@@ -27,7 +27,7 @@ internal static class SupervisedPool
             Console.WriteLine($"Node ID: {node.Id}");
             Console.WriteLine("Supervisor starting...");
             node.NodeUp += info => Console.WriteLine($"[CLUSTER] Node joined: {info.Id}");
-            node.NodeDown += (id, reason) => Console.WriteLine($"[CLUSTER] Node left: {id} ({ExampleNode.Snake(reason)})");
+            node.NodeDown += down => Console.WriteLine($"[CLUSTER] Node left: {down.Node} ({ExampleNode.Snake(down.Reason)})");
             Console.WriteLine($"Waiting for {nodesWanted} worker node(s) (start them with: WorkerPool node --name node-a --seed {node.Id})...");
             while (node.GetConnectedNodes().Count < nodesWanted)
             {
@@ -114,7 +114,7 @@ internal static class SupervisedPool
             node.Behaviors.Register(Behavior, () => new PoolWorker());
             Console.WriteLine($"Node ID: {node.Id}");
             node.NodeUp += info => Console.WriteLine($"[CLUSTER] Node joined: {info.Id}");
-            node.NodeDown += (id, reason) => Console.WriteLine($"[CLUSTER] Node left: {id} ({ExampleNode.Snake(reason)})");
+            node.NodeDown += down => Console.WriteLine($"[CLUSTER] Node left: {down.Node} ({ExampleNode.Snake(down.Reason)})");
             await ExampleNode.WaitForSeedsAsync(node, TimeSpan.FromSeconds(10), lifetime.Stopping);
             Console.WriteLine($"Worker node {node.Id.Name} ready.");
             await lifetime.WaitAsync();

@@ -25,7 +25,7 @@ internal static class TaskQueue
         {
             Console.WriteLine($"Node ID: {node.Id}");
             Console.WriteLine("Coordinator starting...");
-            node.NodeDown += (id, reason) => Console.WriteLine($"Node left: {id} ({ExampleNode.Snake(reason)})");
+            node.NodeDown += down => Console.WriteLine($"Node left: {down.Node} ({ExampleNode.Snake(down.Reason)})");
             var coordinator = await node.Runtime.StartAsync(new TaskCoordinator());
             node.GlobalRegistry.Register(CoordinatorName, coordinator);
             Console.WriteLine("Task Coordinator ready");
@@ -84,7 +84,7 @@ internal static class TaskQueue
         {
             Console.WriteLine($"Node ID: {node.Id}");
             Console.WriteLine($"Worker {name} starting...");
-            node.NodeDown += (id, reason) => Console.WriteLine($"Node left: {id} ({ExampleNode.Snake(reason)})");
+            node.NodeDown += down => Console.WriteLine($"Node left: {down.Node} ({ExampleNode.Snake(down.Reason)})");
             if (!await ExampleNode.WaitForSeedsAsync(node, TimeSpan.FromSeconds(10), lifetime.Stopping) ||
                 await WaitForNameAsync(node, CoordinatorName, lifetime.Stopping) is not { } coordinator)
             {
