@@ -22,7 +22,11 @@ public class TourTests
         var text = await output + await errors;
 
         Assert.True(process.ExitCode == 0, $"the tour failed ({process.ExitCode}):\n{text}");
+        // The tour builds its frame from protocol.md alone: it must be the document's own vector, byte for byte.
+        var vector = Convert.ToHexString(ProtocolVectors.Get("frame-small-get").Bytes("hex")).ToLowerInvariant();
+        Assert.Contains($"{vector} (protocol.md §3.5, frame-small-get)", text, StringComparison.Ordinal);
         Assert.Contains("verified seq 0, decoded back: {\"type\":\"get\",\"key\":\"k1\"}", text, StringComparison.Ordinal);
+        Assert.Contains("one bit flipped in the tag: verifies False", text, StringComparison.Ordinal);
         Assert.Contains("[CLUSTER] Node joined: node2@", text, StringComparison.Ordinal);
         Assert.Contains("node2 is connected to node3 without having been told about it", text, StringComparison.Ordinal);
         Assert.Matches(@"node1: whereis\(""tour:counter""\) -> node2@\S+ \(a local read", text);

@@ -1,6 +1,7 @@
-using System.Buffers;
+using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Cryptography;
 using Noex.Lite;
 
 // The Noex.Lite tour: what the library does today, with real output. The parent process is node1; node2 and node3 are
@@ -169,39 +170,52 @@ static async Task WaitAsync(Func<bool> condition, string what)
     }
 }
 
-/// <summary>Part 1: the bytes a message becomes, shown with the library's own codec and frames.</summary>
+/// <summary>
+/// Part 1: the bytes a message becomes. The value codec is the library's; the frame is built here from protocol.md §3.1
+/// alone, with the key of its examples, and comes out as its vector <c>frame-small-get</c> byte for byte: the wire is a
+/// contract anyone can implement, not an internal format.
+/// </summary>
 internal static class Wire
 {
+    private const int HeaderSize = 16; // length u32, version, kind, flags u16, seq u64
+    private const int TagSize = 32;
+
     public static void Show()
     {
         var message = Value.Parse("""{"type":"get","key":"k1"}""");
         var encoded = ValueCodec.Encode(message);
         Console.WriteLine($"value   {message}");
         Console.WriteLine($"encoded {encoded.Length} bytes: {Convert.ToHexString(encoded).ToLowerInvariant()}");
-        var key = new byte[32];
-        System.Security.Cryptography.RandomNumberGenerator.Fill(key);
-        using var writer = new FrameWriter(key);
-        writer.WriteMessage(encoded);
-        writer.Seal();
-        var frame = writer.WrittenSpan.ToArray();
+        // protocol.md §3.5's key; a real connection derives a key per direction in its handshake (§4.1).
+        var key = Enumerable.Range(0, 32).Select(i => (byte)i).ToArray();
+        var frame = Frame(key, seq: 0, encoded);
         Console.WriteLine($"framed  {frame.Length} bytes: 4 length + 12 header (version, kind, flags, seq) + 4+{encoded.Length} message + 32 HMAC-SHA256 tag");
-        using var reader = new FrameReader(key);
-        frame.CopyTo(reader.GetMemory(frame.Length));
-        reader.Advance(frame.Length);
-        if (reader.TryRead(out var view) == OperationStatus.Done)
+        Console.WriteLine($"        {Convert.ToHexString(frame).ToLowerInvariant()} (protocol.md §3.5, frame-small-get)");
+        if (Verifies(key, frame))
         {
-            foreach (var payload in view)
-            {
-                Console.WriteLine($"verified seq {view.Seq}, decoded back: {ValueCodec.Decode(payload)}");
-            }
+            var payload = frame.AsSpan(HeaderSize + 4, BinaryPrimitives.ReadInt32LittleEndian(frame.AsSpan(HeaderSize)));
+            Console.WriteLine($"verified seq {BinaryPrimitives.ReadUInt64LittleEndian(frame.AsSpan(8))}, decoded back: {ValueCodec.Decode(payload)}");
         }
         frame[^1] ^= 1;
-        using var strict = new FrameReader(key);
-        frame.CopyTo(strict.GetMemory(frame.Length));
-        strict.Advance(frame.Length);
-        var status = strict.TryRead(out _);
-        Console.WriteLine($"one bit flipped in the tag: {status}, {strict.Error}: the connection would be closed");
+        Console.WriteLine($"one bit flipped in the tag: verifies {Verifies(key, frame)}: a reader closes the connection (BadTag)");
     }
+
+    /// <summary>A data frame holding one message: §3.1's layout, the tag over every byte before it.</summary>
+    private static byte[] Frame(byte[] key, ulong seq, byte[] message)
+    {
+        var frame = new byte[HeaderSize + 4 + message.Length + TagSize];
+        BinaryPrimitives.WriteUInt32LittleEndian(frame, (uint)(frame.Length - 4));
+        frame[4] = 1; // version
+        frame[5] = 1; // kind: data
+        BinaryPrimitives.WriteUInt64LittleEndian(frame.AsSpan(8), seq);
+        BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(HeaderSize), (uint)message.Length);
+        message.CopyTo(frame, HeaderSize + 4);
+        HMACSHA256.HashData(key, frame.AsSpan(0, frame.Length - TagSize), frame.AsSpan(frame.Length - TagSize));
+        return frame;
+    }
+
+    private static bool Verifies(byte[] key, byte[] frame) =>
+        CryptographicOperations.FixedTimeEquals(HMACSHA256.HashData(key, frame.AsSpan(0, frame.Length - TagSize)), frame.AsSpan(frame.Length - TagSize));
 }
 
 /// <summary>A child node: this program in another process, reporting its events and process refs on stdout.</summary>
