@@ -11,7 +11,7 @@ namespace Noex.Lite;
 /// Events are raised synchronously, one at a time and in order (a node's down before its next up); a handler's exception
 /// is swallowed so that one bad handler cannot stop the node.
 /// </remarks>
-internal sealed class Mesh : ITransportEvents, INodeContext
+internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
 {
     private readonly Transport _transport;
     private readonly Membership _membership;
@@ -141,6 +141,9 @@ internal sealed class Mesh : ITransportEvents, INodeContext
         await Task.WhenAll(connections.Select(c => c.FlushAndCloseAsync(NodeDownReason.LocalShutdown, grace))).ConfigureAwait(false);
         await _transport.DisposeAsync().ConfigureAwait(false);
     }
+
+    /// <summary>Leaves the cluster at once: <see cref="StopAsync"/> without its graceful waits.</summary>
+    public async ValueTask DisposeAsync() => await StopAsync(new CancellationToken(canceled: true)).ConfigureAwait(false);
 
     void ITransportEvents.OnConnectionUp(Connection connection, Connection? replaced)
     {

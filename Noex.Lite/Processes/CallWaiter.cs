@@ -149,7 +149,7 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
             _core.Reset();
             // Done bit set → next even generation; published after the reset so Arm sees a clean core.
             Volatile.Write(ref _state, Volatile.Read(ref _state) + 1);
-            Pool.Return(this);
+            CallWaiterPool.Return(this);
         }
     }
 
@@ -256,9 +256,10 @@ internal sealed class CallWaiterPool
         return new CallWaiter(this);
     }
 
-    public void Return(CallWaiter waiter)
+    public static void Return(CallWaiter waiter)
     {
-        // The thread's slot takes the newest; whatever it held goes back to its own pool's shared queue.
+        // The thread's slot takes the newest (whichever pool it came from); whatever it held goes back to its own pool's
+        // shared queue.
         CallWaiter? previous = t_cached;
         t_cached = waiter;
         previous?.Pool.Enqueue(previous);

@@ -48,6 +48,8 @@ public readonly struct CallFrom
 
 /// <summary>What a call handler returns: a reply and the new state, or no reply yet and the new state.</summary>
 /// <typeparam name="TState">The server's state type.</typeparam>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1000:Do not declare static members on generic types",
+    Justification = "A handler of GenServer<TState> names its result type once: CallResult<TState>.WithReply(reply, state).")]
 public readonly struct CallResult<TState>
 {
     private CallResult(bool hasReply, Value reply, TState state)

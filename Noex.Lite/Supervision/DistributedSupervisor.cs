@@ -113,7 +113,7 @@ public sealed class DistributedSupervisor : IAsyncDisposable
             throw;
         }
         var supervisor = new DistributedSupervisor(node, host, ownsHost, options, id);
-        supervisor._loop = Task.Run(supervisor.LoopAsync);
+        supervisor._loop = Task.Run(supervisor.LoopAsync, CancellationToken.None); // it ends when the supervisor stops, not on the start's token
         node.NodeDown += supervisor.OnNodeDown;
         node.NodeUp += supervisor.OnNodeUp;
         try

@@ -6,6 +6,7 @@ using System.Runtime.CompilerServices;
 namespace Noex.Lite;
 
 /// <summary>The kind of a <see cref="Value"/>.</summary>
+[SuppressMessage("Naming", "CA1720:Identifier contains type name", Justification = "The kinds are JSON's: integer, float, string, object.")]
 public enum ValueKind : byte
 {
     /// <summary>JSON <c>null</c>; also <c>default(Value)</c>.</summary>
@@ -153,6 +154,7 @@ public readonly struct Value : IEquatable<Value>
     /// <summary>Makes an object of the given entries, in order: <c>Value.Object(("type", "get"), ("key", "k1"))</c>.</summary>
     /// <param name="entries">The entries; keys must be unique and not null.</param>
     /// <exception cref="ArgumentException">A key is repeated or null.</exception>
+    [SuppressMessage("Naming", "CA1720:Identifier contains type name", Justification = "It makes a JSON object.")]
     public static Value Object(params ReadOnlySpan<(string Key, Value Value)> entries)
     {
         if (entries.IsEmpty)
@@ -170,6 +172,7 @@ public readonly struct Value : IEquatable<Value>
     /// <summary>Makes an object of the given entries, in order.</summary>
     /// <param name="entries">The entries; keys must be unique and not null.</param>
     /// <exception cref="ArgumentException">A key is repeated or null.</exception>
+    [SuppressMessage("Naming", "CA1720:Identifier contains type name", Justification = "It makes a JSON object.")]
     public static Value Object(IEnumerable<KeyValuePair<string, Value>> entries)
     {
         ArgumentNullException.ThrowIfNull(entries);

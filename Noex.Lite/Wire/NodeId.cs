@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
@@ -24,6 +25,8 @@ public sealed class NodeId : IEquatable<NodeId>, IComparable<NodeId>
 {
     /// <summary>The longest node name allowed.</summary>
     public const int MaxNameLength = 64;
+
+    private static readonly SearchValues<char> s_ipv4Characters = SearchValues.Create("0123456789.");
 
     private NodeId(string name, string host, int port, string text)
     {
@@ -152,7 +155,7 @@ public sealed class NodeId : IEquatable<NodeId>, IComparable<NodeId>
         {
             return "host must not be empty";
         }
-        if (!host.AsSpan().ContainsAnyExcept("0123456789."))
+        if (!host.AsSpan().ContainsAnyExcept(s_ipv4Characters))
         {
             return IPAddress.TryParse(host, out var v4) && v4.AddressFamily == AddressFamily.InterNetwork && host.Split('.').Length == 4
                 ? null
