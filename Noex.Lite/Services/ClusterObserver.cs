@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
 
 namespace Noex.Lite;
@@ -161,13 +160,10 @@ public sealed record ClusterSnapshot(DateTimeOffset Timestamp, NodeId LocalNode,
 public sealed class ClusterObserver : IClusterService
 {
     /// <summary>The first message type of distributed supervision and the observer (protocol.md §5.6).</summary>
-    internal const byte FirstType = 0x30;
+    internal const byte FirstType = MessageTypes.FirstObserver;
 
     /// <summary>The last of them.</summary>
-    internal const byte LastType = 0x37;
-
-    internal const byte TypeSnapshotRequest = 0x30;
-    internal const byte TypeSnapshotReply = 0x31;
+    internal const byte LastType = MessageTypes.LastObserver;
 
     /// <summary>How long a cached snapshot is reused (the original's 2 s).</summary>
     public static readonly TimeSpan CacheTtl = TimeSpan.FromSeconds(2);
@@ -437,18 +433,15 @@ public sealed class ClusterObserver : IClusterService
 
     bool IClusterService.OnMessage(Connection connection, ReadOnlySpan<byte> message)
     {
+        var body = new WireReader(message[1..]);
         switch (message[0])
         {
-            case TypeSnapshotRequest when message.Length == 9:
+            case MessageTypes.SnapshotRequest when body.TryReadUInt64(out var requestId) && body.End:
                 // Answered on the read loop: the figures are a walk over the process table, quick and lock-free.
-                connection.TryEnqueue(new SnapshotReply(BinaryPrimitives.ReadUInt64LittleEndian(message[1..]), GetLocalStats().ToValue()), force: true);
+                connection.TryEnqueue(new SnapshotReply(requestId, GetLocalStats().ToValue()), force: true);
                 return true;
-            case TypeSnapshotReply when message.Length >= 9:
-                if (!ValueCodec.TryDecode(message[9..], out var value, out _, out _))
-                {
-                    return false;
-                }
-                if (_pending.TryGetValue(BinaryPrimitives.ReadUInt64LittleEndian(message[1..]), out var pending))
+            case MessageTypes.SnapshotReply when body.TryReadUInt64(out var requestId) && body.TryReadValue(out var value):
+                if (_pending.TryGetValue(requestId, out var pending))
                 {
                     try
                     {
@@ -538,28 +531,26 @@ public sealed class ClusterObserver : IClusterService
         }
     }
 
-    /// <summary><c>0x30, request_id u64</c>.</summary>
+    /// <summary><c>0x30 snapshot_request: request_id u64</c>.</summary>
     internal readonly struct SnapshotRequest(ulong requestId) : IOutboundMessage
     {
-        public void Write(IBufferWriter<byte> writer)
+        public void Write(IBufferWriter<byte> output)
         {
-            var span = writer.GetSpan(9);
-            span[0] = TypeSnapshotRequest;
-            BinaryPrimitives.WriteUInt64LittleEndian(span[1..], requestId);
-            writer.Advance(9);
+            var writer = new WireWriter(output, MessageTypes.SnapshotRequest);
+            writer.WriteUInt64(requestId);
+            writer.Commit();
         }
     }
 
-    /// <summary><c>0x31, request_id u64, stats value</c>.</summary>
+    /// <summary><c>0x31 snapshot_reply: request_id u64, stats value</c>.</summary>
     internal readonly struct SnapshotReply(ulong requestId, Value stats) : IOutboundMessage
     {
-        public void Write(IBufferWriter<byte> writer)
+        public void Write(IBufferWriter<byte> output)
         {
-            var span = writer.GetSpan(9);
-            span[0] = TypeSnapshotReply;
-            BinaryPrimitives.WriteUInt64LittleEndian(span[1..], requestId);
-            writer.Advance(9);
-            ValueCodec.Encode(stats, writer);
+            var writer = new WireWriter(output, MessageTypes.SnapshotReply);
+            writer.WriteUInt64(requestId);
+            writer.WriteValue(stats);
+            writer.Commit();
         }
     }
 }
