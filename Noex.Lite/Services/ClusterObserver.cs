@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 
 namespace Noex.Lite;
 
@@ -173,7 +172,7 @@ public sealed class ClusterObserver : IClusterService
 
     private readonly INodeContext _node;
     private readonly TimeProvider _time;
-    private readonly ConcurrentDictionary<ulong, Pending> _pending = new();
+    private readonly RequestTable<Pending> _pending = new();
     private readonly Lock _sampleLock = new();
     private readonly Lock _pollLock = new();
     private readonly List<Action<ClusterSnapshot>> _subscribers = new();
@@ -181,7 +180,7 @@ public sealed class ClusterObserver : IClusterService
     private Sample _recent;
     private long _closedBytesReceived;
     private long _closedBytesSent;
-    private ulong _nextRequestId;
+    private long _nextRequestId;
     private ClusterSnapshot? _cached;
     private long _cachedAt;
     private ITimer? _poll;
@@ -397,10 +396,10 @@ public sealed class ClusterObserver : IClusterService
     {
         var id = Interlocked.Increment(ref _nextRequestId);
         var pending = new Pending(connection, new TaskCompletionSource<NodeStats>(TaskCreationOptions.RunContinuationsAsynchronously));
-        _pending[id] = pending;
+        _pending.Add(id, pending);
         try
         {
-            if (connection.TryEnqueue(new SnapshotRequest(id)) != EnqueueResult.Queued)
+            if (connection.TryEnqueue(new SnapshotRequest((ulong)id)) != EnqueueResult.Queued)
             {
                 throw new NodeNotReachableException(connection.Peer, "the connection closed or its queue is full");
             }
@@ -415,8 +414,9 @@ public sealed class ClusterObserver : IClusterService
         }
         finally
         {
-            // Whatever ended the wait, the entry goes: the table holds only requests still waiting.
-            _pending.TryRemove(id, out _);
+            // Whatever ended the wait, the entry goes (if the reply or the close has not taken it): the table holds only
+            // requests still waiting.
+            _pending.TryTake(id, out _);
         }
     }
 
@@ -441,7 +441,7 @@ public sealed class ClusterObserver : IClusterService
                 connection.TryEnqueue(new SnapshotReply(requestId, GetLocalStats().ToValue()), force: true);
                 return true;
             case MessageTypes.SnapshotReply when body.TryReadUInt64(out var requestId) && body.TryReadValue(out var value):
-                if (_pending.TryGetValue(requestId, out var pending))
+                if (_pending.TryTake((long)requestId, out var pending))
                 {
                     try
                     {
@@ -467,12 +467,9 @@ public sealed class ClusterObserver : IClusterService
     {
         Interlocked.Add(ref _closedBytesReceived, connection.BytesReceived);
         Interlocked.Add(ref _closedBytesSent, connection.BytesSent);
-        foreach (var entry in _pending)
+        foreach (var pending in _pending.TakeAll(connection))
         {
-            if (ReferenceEquals(entry.Value.Connection, connection))
-            {
-                Fail(entry.Value.Reply, new NodeNotReachableException(connection.Peer, $"the node went down ({reason}) before it answered"));
-            }
+            Fail(pending.Reply, new NodeNotReachableException(connection.Peer, $"the node went down ({reason}) before it answered"));
         }
     }
 
@@ -516,7 +513,12 @@ public sealed class ClusterObserver : IClusterService
 
     private readonly record struct Sample(long Timestamp, long Messages, long BytesReceived, long BytesSent);
 
-    private readonly record struct Pending(Connection Connection, TaskCompletionSource<NodeStats> Reply);
+    /// <summary>A snapshot request waiting for its reply; <see cref="AskAsync"/> waits for it with its own timeout and takes
+    /// it out of the table whatever ends the wait, so the tick has nothing to sweep.</summary>
+    private readonly record struct Pending(Connection Connection, TaskCompletionSource<NodeStats> Reply) : IPendingRequest
+    {
+        public bool IsFinished => Reply.Task.IsCompleted;
+    }
 
     private sealed class Subscription(ClusterObserver observer, Action<ClusterSnapshot> handler) : IDisposable
     {

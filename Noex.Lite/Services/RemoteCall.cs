@@ -40,7 +40,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
     private readonly INodeContext _node;
     private readonly IConnectionTable _connections;
     private readonly ProcessRuntime _runtime;
-    private readonly PendingCalls _pending = new();
+    private readonly RequestTable<PendingCall> _pending = new();
     // Each connection's reply sink, made on its first call and gone with the connection (a weak table, so a call that
     // arrives as the connection closes cannot leave an entry behind).
     private readonly ConditionalWeakTable<Connection, ReplySink> _sinks = new();
@@ -86,7 +86,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         catch (Exception e)
         {
             // The request could not be encoded (a value that cannot cross the wire): nothing was sent.
-            _pending.TryRemove(callId, out _);
+            _pending.TryTake(callId, out _);
             waiter.Abandon(token, e);
             return reply;
         }
@@ -98,11 +98,11 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
                 // Backpressure: wait for room, within the call's own timeout and cancellation, then send.
                 return SendWhenRoomAsync(connection, waiter, token, callId, target, timeout, request, reply, cancellationToken);
             case EnqueueResult.Full:
-                _pending.TryRemove(callId, out _);
+                _pending.TryTake(callId, out _);
                 waiter.Abandon(token, new NodeOverloadedException(connection.Peer, connection.QueuedBytes));
                 break;
             default:
-                _pending.TryRemove(callId, out _);
+                _pending.TryTake(callId, out _);
                 waiter.Abandon(token, new NodeNotReachableException(connection.Peer, "the connection closed"));
                 break;
         }
@@ -138,7 +138,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         {
             if (!waiter.IsPending(token))
             {
-                _pending.TryRemove(callId, out _);
+                _pending.TryTake(callId, out _);
             }
         }
         return await reply.ConfigureAwait(false);
@@ -220,13 +220,13 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
                 }
                 return true;
             case MessageTypes.Reply when body.TryReadInt64(out var callId) && body.TryReadValue(out var reply):
-                if (_pending.TryRemove(callId, out var pending))
+                if (_pending.TryTake(callId, out var pending))
                 {
                     pending.Waiter.TryComplete(pending.Token, reply, inline: connection.RunsInline);
                 }
                 return true;
             case MessageTypes.CallError when body.TryReadInt64(out var callId) && body.TryReadByte(out var kind) && body.TryReadValue(out var detail):
-                if (_pending.TryRemove(callId, out var failed))
+                if (_pending.TryTake(callId, out var failed))
                 {
                     failed.Waiter.TryFail(failed.Token, ToException(failed.Waiter.Target, (ErrorKind)kind, detail));
                 }
@@ -240,7 +240,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
     /// <summary>Fails every call waiting on <paramref name="connection"/> at once: its node is gone.</summary>
     public void OnConnectionClosed(Connection connection, NodeDownReason reason)
     {
-        foreach (var pending in _pending.RemoveAll(connection))
+        foreach (var pending in _pending.TakeAll(connection))
         {
             pending.Waiter.TryFail(pending.Token, new NodeNotReachableException(connection.Peer, $"the node went down ({reason}) before it replied"));
         }
@@ -254,7 +254,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
     /// <summary>Removes entries whose waiter already ended (timed out or canceled); run on every heartbeat tick.</summary>
     public void OnTick()
     {
-        _pending.RemoveFinished();
+        _pending.SweepFinished();
     }
 
     private void OnCall(Connection connection, long callId, long targetId, WireReader body)
@@ -336,6 +336,15 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
 
         public void Send(long callId, ErrorKind kind, Value detail) =>
             connection.TryEnqueue(new CallErrorMessage(callId, kind, detail), force: true);
+    }
+
+    /// <summary>
+    /// One call waiting for its reply: the waiter and its token, and the connection the request went out on. The waiter
+    /// times the call out by itself, so a timed-out entry stays until the tick's sweep (<see cref="IsFinished"/>).
+    /// </summary>
+    private readonly record struct PendingCall(CallWaiter Waiter, long Token, Connection Connection) : IPendingRequest
+    {
+        public bool IsFinished => !Waiter.IsPending(Token);
     }
 
     /// <summary><c>0x10 call: call_id i64, target i64, timeout_ms u32, request value</c>.</summary>

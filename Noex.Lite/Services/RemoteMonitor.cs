@@ -388,6 +388,12 @@ public sealed class RemoteMonitor : IClusterService
         Interlocked.Decrement(ref _count);
     }
 
+    /// <summary>
+    /// A monitor of this node's process on a remote one. <paramref name="Ack"/> is <see cref="MonitorAsync"/>'s wait for the
+    /// acknowledgement; it is not a <see cref="RequestTable{TEntry}"/> entry because the monitor outlives its
+    /// acknowledgement (it stays until its down or demonitor), is found by watcher as well as by id, and changes under the
+    /// lock that also orders the incoming table's messages on the wire; the wait's timeout is MonitorAsync's own.
+    /// </summary>
     private sealed record Outgoing(MonitorRef Monitor, ProcessCell Watcher, Connection Connection, TaskCompletionSource? Ack);
 
     /// <summary><c>0x28 monitor: monitor_id i64, watcher i64, target i64</c>.</summary>

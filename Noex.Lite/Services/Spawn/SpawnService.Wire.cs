@@ -20,9 +20,9 @@ internal sealed partial class SpawnService
                 OnSpawnReply(connection, spawnId, processId);
                 return true;
             case MessageTypes.SpawnError when body.TryReadInt64(out var spawnId) && body.TryReadByte(out var kind) && body.TryReadValue(out var detail):
-                if (_spawns.TryGetValue(spawnId, out var failed) && failed.Connection == connection)
+                if (_spawns.TryTake(spawnId, connection, out var failed))
                 {
-                    failed.TryFail(FromWire((ErrorKind)kind, detail, failed.Behavior!, connection.PeerText, failed.InitTimeout));
+                    failed.Fail(FromWire((ErrorKind)kind, detail, failed.Behavior!, connection.PeerText, failed.InitTimeout));
                 }
                 return true;
             case MessageTypes.SpawnAck when body.TryReadInt64(out var spawnId) && body.End:
@@ -49,9 +49,9 @@ internal sealed partial class SpawnService
     /// <summary>The callee started our spawn: accept it and acknowledge, or, when nobody waits any more, have it stopped.</summary>
     private void OnSpawnReply(Connection connection, long spawnId, long processId)
     {
-        if (_spawns.TryGetValue(spawnId, out var replied) && replied.Connection == connection
-            && replied.TryComplete(new ProcessRef(connection.PeerText, processId)))
+        if (_spawns.TryTake(spawnId, connection, out var replied))
         {
+            replied.Complete(new ProcessRef(connection.PeerText, processId));
             connection.TryEnqueue(new IdMessage(MessageTypes.SpawnAck, spawnId), force: true);
         }
         else
@@ -63,14 +63,21 @@ internal sealed partial class SpawnService
 
     private void OnStopReply(Connection connection, long requestId, StopResult result)
     {
-        if (_stops.TryGetValue(requestId, out var stop) && stop.Connection == connection)
+        if (!_stops.TryTake(requestId, connection, out var stop))
         {
-            stop.TryFail(result switch
-            {
-                StopResult.Stopped => null,
-                StopResult.NotRunning => new RemoteServerNotRunningException(stop.Target, "no such process"),
-                _ => new RemoteStopTimeoutException(stop.Target, StopTimeout),
-            });
+            return;
+        }
+        switch (result)
+        {
+            case StopResult.Stopped:
+                stop.Complete(true);
+                break;
+            case StopResult.NotRunning:
+                stop.Fail(new RemoteServerNotRunningException(stop.Target, "no such process"));
+                break;
+            default:
+                stop.Fail(new RemoteStopTimeoutException(stop.Target, StopTimeout));
+                break;
         }
     }
 
@@ -82,19 +89,13 @@ internal sealed partial class SpawnService
     /// <summary>Fails this node's spawns and stops waiting on the connection; stops what it spawned for the peer and not yet handed over.</summary>
     public void OnConnectionClosed(Connection connection, NodeDownReason reason)
     {
-        foreach (var entry in _spawns)
+        foreach (var spawn in _spawns.TakeAll(connection))
         {
-            if (entry.Value.Connection == connection)
-            {
-                entry.Value.TryFail(new NodeNotReachableException(connection.Peer, $"the node went down ({reason}) before the spawn completed"));
-            }
+            spawn.Fail(new NodeNotReachableException(connection.Peer, $"the node went down ({reason}) before the spawn completed"));
         }
-        foreach (var entry in _stops)
+        foreach (var stop in _stops.TakeAll(connection))
         {
-            if (entry.Value.Connection == connection)
-            {
-                entry.Value.TryFail(new NodeNotReachableException(connection.Peer, $"the node went down ({reason}) before the process was stopped"));
-            }
+            stop.Fail(new NodeNotReachableException(connection.Peer, $"the node went down ({reason}) before the process was stopped"));
         }
         foreach (var entry in _incoming)
         {

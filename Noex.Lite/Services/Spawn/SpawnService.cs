@@ -56,8 +56,8 @@ internal sealed partial class SpawnService : IClusterService, IRemoteStops
     private readonly INodeContext _node;
     private readonly ProcessRuntime _runtime;
     private readonly GlobalRegistry _globalNames;
-    private readonly ConcurrentDictionary<long, Pending<ProcessRef>> _spawns = new();
-    private readonly ConcurrentDictionary<long, Pending<bool>> _stops = new();
+    private readonly RequestTable<Pending<ProcessRef>> _spawns = new();
+    private readonly RequestTable<Pending<bool>> _stops = new();
     private readonly ConcurrentDictionary<(Connection Connection, long Id), Incoming> _incoming = new();
     private long _nextId;
 
@@ -97,7 +97,7 @@ internal sealed partial class SpawnService : IClusterService, IRemoteStops
         }
         var id = Interlocked.Increment(ref _nextId);
         var pending = new Pending<ProcessRef>(id, connection, _spawns) { Behavior = behavior, InitTimeout = options.InitTimeout };
-        _spawns[id] = pending;
+        _spawns.Add(id, pending);
         pending.Arm(_runtime.TimeProvider, options.SpawnTimeout, () => new RemoteSpawnTimeoutException(behavior, targetText, options.SpawnTimeout),
             () => connection.TryEnqueue(new IdMessage(MessageTypes.SpawnCancel, id), force: true), cancellationToken);
         EnqueueResult result;
@@ -134,7 +134,7 @@ internal sealed partial class SpawnService : IClusterService, IRemoteStops
         }
         var id = Interlocked.Increment(ref _nextId);
         var pending = new Pending<bool>(id, connection, _stops) { Target = target };
-        _stops[id] = pending;
+        _stops.Add(id, pending);
         pending.Arm(_runtime.TimeProvider, StopTimeout, () => new RemoteStopTimeoutException(target, StopTimeout), null, cancellationToken);
         var result = connection.TryEnqueue(new StopRequestMessage(id, target.Id, Milliseconds(StopTimeout), reason));
         if (result == EnqueueResult.Full)
