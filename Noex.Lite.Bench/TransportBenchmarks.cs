@@ -168,7 +168,7 @@ public class TransportBenchmarks
         {
             switch (message[0])
             {
-                case RemoteCall.TypeCall:
+                case MessageTypes.Call:
                     var callId = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(message[1..]);
                     if (Decode && !ValueCodec.TryDecode(message[21..], out _, out _, out _))
                     {
@@ -176,7 +176,7 @@ public class TransportBenchmarks
                     }
                     connection.TryEnqueue(new RemoteCall.ReplyMessage(callId, s_reply), force: true);
                     break;
-                case RemoteCall.TypeCast:
+                case MessageTypes.Cast:
                     if (Decode && !ValueCodec.TryDecode(message[9..], out _, out _, out _))
                     {
                         throw new InvalidOperationException("bad cast");

@@ -28,8 +28,9 @@ public class MessageConformanceTests
         switch (meaning[0])
         {
             case "gossip":
-                var (uptime, processCount, known) = ControlMessages.ReadGossip(bytes.AsSpan(1));
-                Assert.Equal(ControlMessages.Gossip, bytes[0]);
+                Assert.True(ControlMessages.TryReadGossip(bytes.AsSpan(1), out var gossip, out _));
+                var (uptime, processCount, known) = gossip;
+                Assert.Equal(MessageTypes.Gossip, bytes[0]);
                 Assert.Equal(long.Parse(fields["uptime_ms"]), (long)uptime.TotalMilliseconds);
                 Assert.Equal(int.Parse(fields["process_count"]), processCount);
                 Assert.Equal(fields["ids"].Split(','), known.Select(k => k.ToString()));

@@ -26,12 +26,12 @@ public class ObserverMessageConformanceTests
         switch (head[0])
         {
             case "snapshot_request":
-                Assert.Equal(ClusterObserver.TypeSnapshotRequest, bytes[0]);
+                Assert.Equal(MessageTypes.SnapshotRequest, bytes[0]);
                 Assert.Equal(9, bytes.Length);
                 new ClusterObserver.SnapshotRequest(requestId).Write(written);
                 break;
             case "snapshot_reply":
-                Assert.Equal(ClusterObserver.TypeSnapshotReply, bytes[0]);
+                Assert.Equal(MessageTypes.SnapshotReply, bytes[0]);
                 var value = Value.Parse(text[(valueAt + 7)..]);
                 Assert.Equal(value, ValueCodec.Decode(bytes.AsSpan(9)));
                 var stats = NodeStats.FromValue(value);

@@ -54,16 +54,16 @@ public class SignalMessageConformanceTests
                 new RemoteMonitor.MonitorAckMessage(L("monitor_id"), noproc: L("status") == 1).Write(written);
                 break;
             case "demonitor":
-                new IdMessage(RemoteMonitor.TypeDemonitor, L("monitor_id")).Write(written);
+                new IdMessage(MessageTypes.Demonitor, L("monitor_id")).Write(written);
                 break;
             case "down":
                 new RemoteMonitor.DownMessage(L("monitor_id"), ReasonOf(f)).Write(written);
                 break;
             case "link":
-                new RemoteLink.LinkMessage(RemoteLink.TypeLink, L("from"), L("to")).Write(written);
+                new RemoteLink.LinkMessage(MessageTypes.Link, L("from"), L("to")).Write(written);
                 break;
             case "unlink":
-                new RemoteLink.LinkMessage(RemoteLink.TypeUnlink, L("from"), L("to")).Write(written);
+                new RemoteLink.LinkMessage(MessageTypes.Unlink, L("from"), L("to")).Write(written);
                 break;
             case "exit":
                 new RemoteLink.ExitMessage(L("from"), L("to"), link: L("link") == 1, ReasonOf(f)).Write(written);
@@ -85,34 +85,34 @@ public class SignalMessageConformanceTests
         // Read: the fixed fields at their offsets, and the reason with the decoder the layers use.
         switch (bytes[0])
         {
-            case RemoteMonitor.TypeMonitor:
+            case MessageTypes.Monitor:
                 Assert.Equal(("monitor", 25), (name, bytes.Length));
                 Assert.Equal(long.Parse(fields["monitor_id"]), BitConverter.ToInt64(bytes, 1));
                 Assert.Equal(long.Parse(fields["watcher"]), BitConverter.ToInt64(bytes, 9));
                 Assert.Equal(long.Parse(fields["target"]), BitConverter.ToInt64(bytes, 17));
                 break;
-            case RemoteMonitor.TypeMonitorAck:
+            case MessageTypes.MonitorAck:
                 Assert.Equal(("monitor_ack", 10), (name, bytes.Length));
                 Assert.Equal(long.Parse(fields["monitor_id"]), BitConverter.ToInt64(bytes, 1));
                 Assert.Equal(byte.Parse(fields["status"]), bytes[9]);
                 break;
-            case RemoteMonitor.TypeDemonitor:
+            case MessageTypes.Demonitor:
                 Assert.Equal(("demonitor", 9), (name, bytes.Length));
                 Assert.Equal(long.Parse(fields["monitor_id"]), BitConverter.ToInt64(bytes, 1));
                 break;
-            case RemoteMonitor.TypeDown:
+            case MessageTypes.Down:
                 Assert.Equal("down", name);
                 Assert.Equal(long.Parse(fields["monitor_id"]), BitConverter.ToInt64(bytes, 1));
                 Assert.True(ExitReasonWire.TryRead(bytes.AsSpan(9), out var downReason));
                 Assert.Equal(ReasonOf(fields), downReason);
                 break;
-            case RemoteLink.TypeLink:
-            case RemoteLink.TypeUnlink:
-                Assert.Equal((bytes[0] == RemoteLink.TypeLink ? "link" : "unlink", 17), (name, bytes.Length));
+            case MessageTypes.Link:
+            case MessageTypes.Unlink:
+                Assert.Equal((bytes[0] == MessageTypes.Link ? "link" : "unlink", 17), (name, bytes.Length));
                 Assert.Equal(long.Parse(fields["from"]), BitConverter.ToInt64(bytes, 1));
                 Assert.Equal(long.Parse(fields["to"]), BitConverter.ToInt64(bytes, 9));
                 break;
-            case RemoteLink.TypeExit:
+            case MessageTypes.Exit:
                 Assert.Equal("exit", name);
                 Assert.Equal(long.Parse(fields["from"]), BitConverter.ToInt64(bytes, 1));
                 Assert.Equal(long.Parse(fields["to"]), BitConverter.ToInt64(bytes, 9));

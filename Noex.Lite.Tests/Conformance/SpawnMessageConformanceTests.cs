@@ -13,7 +13,7 @@ public class SpawnMessageConformanceTests
     {
         var types = ProtocolVectors.All.Where(v => v.Type == "spawn-message").Select(v => v.Bytes("hex")[0]).ToHashSet();
 
-        Assert.Equal(Enumerable.Range(SpawnService.TypeSpawnRequest, 7).Select(t => (byte)t), types.Order());
+        Assert.Equal(Enumerable.Range(MessageTypes.SpawnRequest, 7).Select(t => (byte)t), types.Order());
     }
 
     [Theory]
@@ -29,89 +29,104 @@ public class SpawnMessageConformanceTests
         var value = valueAt >= 0 ? Value.Parse(text[(valueAt + 7)..]) : default;
         var written = new ArrayBufferWriter<byte>();
 
-        Assert.True(SpawnService.TryParse(bytes, out var m), $"{name} does not read");
+        var body = new WireReader(bytes.AsSpan(1));
         switch (words[0])
         {
             case "spawn_request":
-                Assert.Equal(SpawnService.TypeSpawnRequest, m.Type);
-                Assert.Equal(long.Parse(fields["spawn_id"]), m.Id);
-                Assert.Equal(uint.Parse(fields["spawn_timeout_ms"]), m.SpawnTimeoutMs);
-                Assert.Equal(uint.Parse(fields["init_timeout_ms"]), m.InitTimeoutMs);
-                Assert.Equal((SpawnRegistration)byte.Parse(fields["registration"]), m.Registration);
-                Assert.Equal(fields["behavior"], m.Behavior);
-                Assert.Equal(fields["name"], m.Name);
-                Assert.Equal(value, m.Value);
-                new SpawnService.SpawnRequestMessage(m.Id, TimeSpan.FromMilliseconds(m.SpawnTimeoutMs), TimeSpan.FromMilliseconds(m.InitTimeoutMs),
-                    m.Registration, fields["behavior"], fields["name"].Length == 0 ? null : fields["name"], value).Write(written);
+                Assert.Equal(MessageTypes.SpawnRequest, bytes[0]);
+                Assert.True(SpawnService.SpawnRequestMessage.TryRead(ref body, out var request), $"{name} does not read");
+                Assert.Equal(long.Parse(fields["spawn_id"]), request.SpawnId);
+                Assert.Equal(uint.Parse(fields["spawn_timeout_ms"]), request.SpawnTimeoutMs);
+                Assert.Equal(uint.Parse(fields["init_timeout_ms"]), request.InitTimeoutMs);
+                Assert.Equal((SpawnRegistration)byte.Parse(fields["registration"]), request.Registration);
+                Assert.Equal(fields["behavior"], request.Behavior);
+                Assert.Equal(fields["name"], request.Name);
+                Assert.Equal(value, request.Args);
+                request.Write(written);
                 break;
             case "spawn_reply":
-                Assert.Equal(SpawnService.TypeSpawnReply, m.Type);
-                Assert.Equal(long.Parse(fields["spawn_id"]), m.Id);
-                Assert.Equal(long.Parse(fields["process_id"]), m.Target);
-                new SpawnService.SpawnReplyMessage(m.Id, m.Target).Write(written);
+                Assert.Equal(MessageTypes.SpawnReply, bytes[0]);
+                Assert.True(body.TryReadInt64(out var spawnId));
+                Assert.True(body.TryReadInt64(out var processId));
+                Assert.Equal(long.Parse(fields["spawn_id"]), spawnId);
+                Assert.Equal(long.Parse(fields["process_id"]), processId);
+                new SpawnService.SpawnReplyMessage(spawnId, processId).Write(written);
                 break;
             case "spawn_error":
-                Assert.Equal(SpawnService.TypeSpawnError, m.Type);
-                Assert.Equal(long.Parse(fields["spawn_id"]), m.Id);
-                Assert.Equal(byte.Parse(fields["kind"]), m.Code);
-                Assert.Equal(value, m.Value);
-                new SpawnService.SpawnErrorMessage(m.Id, (SpawnService.ErrorKind)m.Code, value).Write(written);
+                Assert.Equal(MessageTypes.SpawnError, bytes[0]);
+                Assert.True(body.TryReadInt64(out var failedId));
+                Assert.True(body.TryReadByte(out var kind));
+                Assert.True(body.TryReadValue(out var detail));
+                Assert.Equal(long.Parse(fields["spawn_id"]), failedId);
+                Assert.Equal(byte.Parse(fields["kind"]), kind);
+                Assert.Equal(value, detail);
+                new SpawnService.SpawnErrorMessage(failedId, (SpawnService.ErrorKind)kind, value).Write(written);
                 break;
             case "spawn_ack":
             case "spawn_cancel":
-                Assert.Equal(words[0] == "spawn_ack" ? SpawnService.TypeSpawnAck : SpawnService.TypeSpawnCancel, m.Type);
-                Assert.Equal(long.Parse(fields["spawn_id"]), m.Id);
-                new IdMessage(m.Type, m.Id).Write(written);
+                Assert.Equal(words[0] == "spawn_ack" ? MessageTypes.SpawnAck : MessageTypes.SpawnCancel, bytes[0]);
+                Assert.True(body.TryReadInt64(out var ackedId));
+                Assert.Equal(long.Parse(fields["spawn_id"]), ackedId);
+                new IdMessage(bytes[0], ackedId).Write(written);
                 break;
             case "stop_request":
-                Assert.Equal(SpawnService.TypeStopRequest, m.Type);
-                Assert.Equal(long.Parse(fields["request_id"]), m.Id);
-                Assert.Equal(long.Parse(fields["target"]), m.Target);
-                Assert.Equal(uint.Parse(fields["timeout_ms"]), m.SpawnTimeoutMs);
-                Assert.Equal(value, m.Reason.ToValue());
-                new SpawnService.StopRequestMessage(m.Id, m.Target, TimeSpan.FromMilliseconds(m.SpawnTimeoutMs), m.Reason.ToValue()).Write(written);
+                Assert.Equal(MessageTypes.StopRequest, bytes[0]);
+                Assert.True(SpawnService.StopRequestMessage.TryRead(ref body, out var stop), $"{name} does not read");
+                Assert.Equal(long.Parse(fields["request_id"]), stop.RequestId);
+                Assert.Equal(long.Parse(fields["target"]), stop.Target);
+                Assert.Equal(uint.Parse(fields["timeout_ms"]), stop.TimeoutMs);
+                Assert.Equal(value, stop.Reason.ToValue());
+                stop.Write(written);
                 break;
             case "stop_reply":
-                Assert.Equal(SpawnService.TypeStopReply, m.Type);
-                Assert.Equal(long.Parse(fields["request_id"]), m.Id);
-                Assert.Equal(byte.Parse(fields["result"]), m.Code);
-                new SpawnService.StopReplyMessage(m.Id, (SpawnService.StopResult)m.Code).Write(written);
+                Assert.Equal(MessageTypes.StopReply, bytes[0]);
+                Assert.True(body.TryReadInt64(out var requestId));
+                Assert.True(body.TryReadByte(out var result));
+                Assert.Equal(long.Parse(fields["request_id"]), requestId);
+                Assert.Equal(byte.Parse(fields["result"]), result);
+                new SpawnService.StopReplyMessage(requestId, (SpawnService.StopResult)result).Write(written);
                 break;
             default:
                 throw new InvalidDataException($"vector {name}: unknown message '{words[0]}'");
         }
+        Assert.True(body.End);
         Assert.Equal(bytes, written.WrittenSpan.ToArray());
     }
 
     /// <summary>Every proper prefix of every vector, and a few corrupted bodies, are refused (a protocol error), never a crash.</summary>
     [Fact]
-    public void TryParse_TruncatedOrCorrupted_RefusedWithoutThrowing()
+    public async Task OnMessage_TruncatedOrCorrupted_RefusedWithoutThrowing()
     {
+        await using var node = await Node.StartAsync(TestNodes.Options("m", "spawn-tests"));
+        var spawns = (IClusterService)node.Runtime.RemoteStops!;
+        // Refused before the connection is looked at (none is needed to judge the bytes).
+        bool Reads(byte[] message) => spawns.OnMessage(null!, message);
+
         foreach (var vector in ProtocolVectors.All.Where(v => v.Type == "spawn-message"))
         {
             var bytes = vector.Bytes("hex");
             for (var length = 1; length < bytes.Length; length++)
             {
-                Assert.False(SpawnService.TryParse(bytes.AsSpan(0, length), out _), $"{vector.Name} cut to {length} bytes was accepted");
+                Assert.False(Reads(bytes[..length]), $"{vector.Name} cut to {length} bytes was accepted");
             }
             var longer = bytes.Append((byte)0x80).ToArray();
-            Assert.False(SpawnService.TryParse(longer, out _), $"{vector.Name} with a trailing byte was accepted");
+            Assert.False(Reads(longer), $"{vector.Name} with a trailing byte was accepted");
         }
         var request = ProtocolVectors.Get("spawn-request-local").Bytes("hex");
         var badRegistration = (byte[])request.Clone();
         badRegistration[17] = 3;
-        Assert.False(SpawnService.TryParse(badRegistration, out _));
+        Assert.False(Reads(badRegistration));
         var longBehavior = (byte[])request.Clone();
         longBehavior[18] = 200; // runs past the end
-        Assert.False(SpawnService.TryParse(longBehavior, out _));
+        Assert.False(Reads(longBehavior));
         var badUtf8 = (byte[])request.Clone();
         badUtf8[19] = 0xff;
-        Assert.False(SpawnService.TryParse(badUtf8, out _));
+        Assert.False(Reads(badUtf8));
         var badResult = ProtocolVectors.Get("stop-reply-not-running").Bytes("hex");
         badResult[9] = 7;
-        Assert.False(SpawnService.TryParse(badResult, out _));
+        Assert.False(Reads(badResult));
         var badReason = ProtocolVectors.Get("stop-request-shutdown").Bytes("hex")[..21].Append((byte)0x2a).ToArray();
-        Assert.False(SpawnService.TryParse(badReason, out _));
-        Assert.False(SpawnService.TryParse([0x1f, 1, 0, 0, 0, 0, 0, 0, 0], out _));
+        Assert.False(Reads(badReason));
+        Assert.False(Reads([0x1f, 1, 0, 0, 0, 0, 0, 0, 0]));
     }
 }

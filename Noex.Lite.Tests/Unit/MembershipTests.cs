@@ -10,9 +10,10 @@ public class MembershipTests
     [InlineData("cd 5f 01 00 00 00 00 00 03 00 00 00 01 00 06 61 40 62 3a 31")]
     [InlineData("cd 5f 01 00 00 00 00 00 03 00 00 00 01 00 03 6e 6f 21")]
     [InlineData("cd 5f 01 00 00 00 00 00 03 00 00 00 00 00 99")]
-    public void ReadGossip_Malformed_ThrowsFormatExceptionBeforeAllocatingForTheClaim(string hex)
+    public void ReadGossip_Malformed_IsRefusedBeforeAllocatingForTheClaim(string hex)
     {
-        Assert.Throws<FormatException>(() => ControlMessages.ReadGossip(ProtocolVectors.Hex(hex)));
+        Assert.False(ControlMessages.TryReadGossip(ProtocolVectors.Hex(hex), out _, out var error));
+        Assert.NotEmpty(error);
     }
 
     [Fact]

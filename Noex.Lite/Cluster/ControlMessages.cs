@@ -1,30 +1,27 @@
 using System.Buffers;
-using System.Buffers.Binary;
-using System.Text;
+using System.Diagnostics.CodeAnalysis;
 
 namespace Noex.Lite;
 
 /// <summary>The cluster control messages of protocol.md §5.1.</summary>
 internal static class ControlMessages
 {
-    /// <summary>The message type byte of gossip.</summary>
-    public const byte Gossip = 0x01;
+    /// <summary>The message type byte of gossip (the mesh dispatches on it).</summary>
+    public const byte Gossip = MessageTypes.Gossip;
 
     /// <summary>The message type byte of goodbye.</summary>
-    public const byte Goodbye = 0x02;
+    public const byte Goodbye = MessageTypes.Goodbye;
 
-    /// <summary>Gossip: <c>0x01, uptime_ms u64, process_count u32, count u16, count × str8 node id</c>.</summary>
+    /// <summary><c>0x01 gossip: uptime_ms u64, process_count u32, count u16, count × str8 node id</c>.</summary>
     public readonly struct GossipMessage(TimeSpan uptime, int processCount, IReadOnlyCollection<NodeId> known) : IOutboundMessage
     {
-        public void Write(IBufferWriter<byte> writer)
+        public void Write(IBufferWriter<byte> output)
         {
-            var span = writer.GetSpan(15);
-            span[0] = Gossip;
-            BinaryPrimitives.WriteUInt64LittleEndian(span[1..], (ulong)Math.Max(0, (long)uptime.TotalMilliseconds));
-            BinaryPrimitives.WriteUInt32LittleEndian(span[9..], (uint)processCount);
+            var writer = new WireWriter(output, MessageTypes.Gossip);
+            writer.WriteUInt64((ulong)Math.Max(0, (long)uptime.TotalMilliseconds));
+            writer.WriteUInt32((uint)processCount);
             var count = (ushort)Math.Min(known.Count, ushort.MaxValue);
-            BinaryPrimitives.WriteUInt16LittleEndian(span[13..], count);
-            writer.Advance(15);
+            writer.WriteUInt16(count);
             var written = 0;
             foreach (var id in known)
             {
@@ -32,61 +29,61 @@ internal static class ControlMessages
                 {
                     break;
                 }
-                var text = id.ToString();
-                var bytes = writer.GetSpan(1 + Encoding.UTF8.GetMaxByteCount(text.Length));
-                var length = Encoding.UTF8.GetBytes(text, bytes[1..]);
-                bytes[0] = (byte)length;
-                writer.Advance(1 + length);
+                writer.WriteStr8(id.ToString());
             }
+            writer.Commit();
         }
     }
 
-    /// <summary>Goodbye: the single byte <c>0x02</c>; the sender is stopping (graceful_shutdown).</summary>
+    /// <summary><c>0x02 goodbye</c>: the sender is stopping (graceful_shutdown).</summary>
     public readonly struct GoodbyeMessage : IOutboundMessage
     {
-        public void Write(IBufferWriter<byte> writer)
-        {
-            writer.GetSpan(1)[0] = Goodbye;
-            writer.Advance(1);
-        }
+        public void Write(IBufferWriter<byte> output) => new WireWriter(output, MessageTypes.Goodbye).Commit();
     }
 
     /// <summary>Reads a gossip body (after the type byte).</summary>
-    /// <exception cref="FormatException">The body breaks protocol.md §5.1.</exception>
-    public static (TimeSpan Uptime, int ProcessCount, List<NodeId> Known) ReadGossip(ReadOnlySpan<byte> body)
+    /// <param name="body">The body.</param>
+    /// <param name="gossip">The sender's uptime and process count, and the node ids it knows.</param>
+    /// <param name="error">What breaks protocol.md §5.1, when the body is malformed (a protocol error).</param>
+    public static bool TryReadGossip(ReadOnlySpan<byte> body, out (TimeSpan Uptime, int ProcessCount, List<NodeId> Known) gossip,
+        [NotNullWhen(false)] out string? error)
     {
-        if (body.Length < 14)
+        gossip = default;
+        var reader = new WireReader(body);
+        if (!reader.TryReadUInt64(out var uptimeMs) || !reader.TryReadUInt32(out var processCount) || !reader.TryReadUInt16(out var count))
         {
-            throw new FormatException($"gossip needs at least 14 bytes, got {body.Length}");
+            error = $"gossip needs at least 14 bytes, got {body.Length}";
+            return false;
         }
-        var uptime = TimeSpan.FromMilliseconds(Math.Min(BinaryPrimitives.ReadUInt64LittleEndian(body), (ulong)TimeSpan.MaxValue.TotalMilliseconds - 1));
-        var processCount = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(body[8..]), int.MaxValue);
-        int count = BinaryPrimitives.ReadUInt16LittleEndian(body[12..]);
-        var rest = body[14..];
         // Each entry takes at least 1 byte, so a count larger than the rest is a lie: check before allocating.
-        if (count > rest.Length)
+        if (count > reader.Remaining)
         {
-            throw new FormatException($"gossip claims {count} nodes in {rest.Length} bytes");
+            error = $"gossip claims {count} nodes in {reader.Remaining} bytes";
+            return false;
         }
         var known = new List<NodeId>(count);
         for (var i = 0; i < count; i++)
         {
-            if (rest.IsEmpty || rest.Length < 1 + rest[0])
+            if (!reader.TryReadStr8(out var text))
             {
-                throw new FormatException($"gossip entry {i} ends early");
+                error = $"gossip entry {i} ends early or is not UTF-8";
+                return false;
             }
-            var text = Encoding.UTF8.GetString(rest.Slice(1, rest[0]));
             if (!NodeId.TryParse(text, out var id))
             {
-                throw new FormatException($"gossip entry {i} is not a node id: '{text}'");
+                error = $"gossip entry {i} is not a node id: '{text}'";
+                return false;
             }
             known.Add(id);
-            rest = rest[(1 + rest[0])..];
         }
-        if (!rest.IsEmpty)
+        if (!reader.End)
         {
-            throw new FormatException($"{rest.Length} bytes follow the last gossip entry");
+            error = $"{reader.Remaining} bytes follow the last gossip entry";
+            return false;
         }
-        return (uptime, processCount, known);
+        var uptime = TimeSpan.FromMilliseconds(Math.Min(uptimeMs, (ulong)TimeSpan.MaxValue.TotalMilliseconds - 1));
+        gossip = (uptime, (int)Math.Min(processCount, int.MaxValue), known);
+        error = null;
+        return true;
     }
 }

@@ -245,17 +245,13 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
 
     private void OnGossip(Connection connection, ReadOnlySpan<byte> message)
     {
-        List<NodeId> known;
-        try
+        if (!ControlMessages.TryReadGossip(message[1..], out var gossip, out var error))
         {
-            (var uptime, var processCount, known) = ControlMessages.ReadGossip(message[1..]);
-            _membership.Update(connection.Peer, uptime, processCount);
-        }
-        catch (FormatException e)
-        {
-            connection.Close(NodeDownReason.ProtocolError, new NoexException($"Malformed gossip from {connection.Peer}: {e.Message}", e));
+            connection.Close(NodeDownReason.ProtocolError, new NoexException($"Malformed gossip from {connection.Peer}: {error}"));
             return;
         }
+        var (uptime, processCount, known) = gossip;
+        _membership.Update(connection.Peer, uptime, processCount);
         foreach (var id in known)
         {
             if (id != Id && _membership.Learn(id))

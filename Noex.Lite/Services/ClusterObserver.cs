@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
-using System.Collections.Concurrent;
 
 namespace Noex.Lite;
 
@@ -161,13 +159,10 @@ public sealed record ClusterSnapshot(DateTimeOffset Timestamp, NodeId LocalNode,
 public sealed class ClusterObserver : IClusterService
 {
     /// <summary>The first message type of distributed supervision and the observer (protocol.md §5.6).</summary>
-    internal const byte FirstType = 0x30;
+    internal const byte FirstType = MessageTypes.FirstObserver;
 
     /// <summary>The last of them.</summary>
-    internal const byte LastType = 0x37;
-
-    internal const byte TypeSnapshotRequest = 0x30;
-    internal const byte TypeSnapshotReply = 0x31;
+    internal const byte LastType = MessageTypes.LastObserver;
 
     /// <summary>How long a cached snapshot is reused (the original's 2 s).</summary>
     public static readonly TimeSpan CacheTtl = TimeSpan.FromSeconds(2);
@@ -177,7 +172,7 @@ public sealed class ClusterObserver : IClusterService
 
     private readonly INodeContext _node;
     private readonly TimeProvider _time;
-    private readonly ConcurrentDictionary<ulong, Pending> _pending = new();
+    private readonly RequestTable<Pending> _pending = new();
     private readonly Lock _sampleLock = new();
     private readonly Lock _pollLock = new();
     private readonly List<Action<ClusterSnapshot>> _subscribers = new();
@@ -185,7 +180,7 @@ public sealed class ClusterObserver : IClusterService
     private Sample _recent;
     private long _closedBytesReceived;
     private long _closedBytesSent;
-    private ulong _nextRequestId;
+    private long _nextRequestId;
     private ClusterSnapshot? _cached;
     private long _cachedAt;
     private ITimer? _poll;
@@ -401,10 +396,10 @@ public sealed class ClusterObserver : IClusterService
     {
         var id = Interlocked.Increment(ref _nextRequestId);
         var pending = new Pending(connection, new TaskCompletionSource<NodeStats>(TaskCreationOptions.RunContinuationsAsynchronously));
-        _pending[id] = pending;
+        _pending.Add(id, pending);
         try
         {
-            if (connection.TryEnqueue(new SnapshotRequest(id)) != EnqueueResult.Queued)
+            if (connection.TryEnqueue(new SnapshotRequest((ulong)id)) != EnqueueResult.Queued)
             {
                 throw new NodeNotReachableException(connection.Peer, "the connection closed or its queue is full");
             }
@@ -419,8 +414,9 @@ public sealed class ClusterObserver : IClusterService
         }
         finally
         {
-            // Whatever ended the wait, the entry goes: the table holds only requests still waiting.
-            _pending.TryRemove(id, out _);
+            // Whatever ended the wait, the entry goes (if the reply or the close has not taken it): the table holds only
+            // requests still waiting.
+            _pending.TryTake(id, out _);
         }
     }
 
@@ -437,18 +433,15 @@ public sealed class ClusterObserver : IClusterService
 
     bool IClusterService.OnMessage(Connection connection, ReadOnlySpan<byte> message)
     {
+        var body = new WireReader(message[1..]);
         switch (message[0])
         {
-            case TypeSnapshotRequest when message.Length == 9:
+            case MessageTypes.SnapshotRequest when body.TryReadUInt64(out var requestId) && body.End:
                 // Answered on the read loop: the figures are a walk over the process table, quick and lock-free.
-                connection.TryEnqueue(new SnapshotReply(BinaryPrimitives.ReadUInt64LittleEndian(message[1..]), GetLocalStats().ToValue()), force: true);
+                connection.TryEnqueue(new SnapshotReply(requestId, GetLocalStats().ToValue()), force: true);
                 return true;
-            case TypeSnapshotReply when message.Length >= 9:
-                if (!ValueCodec.TryDecode(message[9..], out var value, out _, out _))
-                {
-                    return false;
-                }
-                if (_pending.TryGetValue(BinaryPrimitives.ReadUInt64LittleEndian(message[1..]), out var pending))
+            case MessageTypes.SnapshotReply when body.TryReadUInt64(out var requestId) && body.TryReadValue(out var value):
+                if (_pending.TryTake((long)requestId, out var pending))
                 {
                     try
                     {
@@ -474,12 +467,9 @@ public sealed class ClusterObserver : IClusterService
     {
         Interlocked.Add(ref _closedBytesReceived, connection.BytesReceived);
         Interlocked.Add(ref _closedBytesSent, connection.BytesSent);
-        foreach (var entry in _pending)
+        foreach (var pending in _pending.TakeAll(connection))
         {
-            if (ReferenceEquals(entry.Value.Connection, connection))
-            {
-                Fail(entry.Value.Reply, new NodeNotReachableException(connection.Peer, $"the node went down ({reason}) before it answered"));
-            }
+            Fail(pending.Reply, new NodeNotReachableException(connection.Peer, $"the node went down ({reason}) before it answered"));
         }
     }
 
@@ -523,7 +513,12 @@ public sealed class ClusterObserver : IClusterService
 
     private readonly record struct Sample(long Timestamp, long Messages, long BytesReceived, long BytesSent);
 
-    private readonly record struct Pending(Connection Connection, TaskCompletionSource<NodeStats> Reply);
+    /// <summary>A snapshot request waiting for its reply; <see cref="AskAsync"/> waits for it with its own timeout and takes
+    /// it out of the table whatever ends the wait, so the tick has nothing to sweep.</summary>
+    private readonly record struct Pending(Connection Connection, TaskCompletionSource<NodeStats> Reply) : IPendingRequest
+    {
+        public bool IsFinished => Reply.Task.IsCompleted;
+    }
 
     private sealed class Subscription(ClusterObserver observer, Action<ClusterSnapshot> handler) : IDisposable
     {
@@ -538,28 +533,26 @@ public sealed class ClusterObserver : IClusterService
         }
     }
 
-    /// <summary><c>0x30, request_id u64</c>.</summary>
+    /// <summary><c>0x30 snapshot_request: request_id u64</c>.</summary>
     internal readonly struct SnapshotRequest(ulong requestId) : IOutboundMessage
     {
-        public void Write(IBufferWriter<byte> writer)
+        public void Write(IBufferWriter<byte> output)
         {
-            var span = writer.GetSpan(9);
-            span[0] = TypeSnapshotRequest;
-            BinaryPrimitives.WriteUInt64LittleEndian(span[1..], requestId);
-            writer.Advance(9);
+            var writer = new WireWriter(output, MessageTypes.SnapshotRequest);
+            writer.WriteUInt64(requestId);
+            writer.Commit();
         }
     }
 
-    /// <summary><c>0x31, request_id u64, stats value</c>.</summary>
+    /// <summary><c>0x31 snapshot_reply: request_id u64, stats value</c>.</summary>
     internal readonly struct SnapshotReply(ulong requestId, Value stats) : IOutboundMessage
     {
-        public void Write(IBufferWriter<byte> writer)
+        public void Write(IBufferWriter<byte> output)
         {
-            var span = writer.GetSpan(9);
-            span[0] = TypeSnapshotReply;
-            BinaryPrimitives.WriteUInt64LittleEndian(span[1..], requestId);
-            writer.Advance(9);
-            ValueCodec.Encode(stats, writer);
+            var writer = new WireWriter(output, MessageTypes.SnapshotReply);
+            writer.WriteUInt64(requestId);
+            writer.WriteValue(stats);
+            writer.Commit();
         }
     }
 }

@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace Noex.Lite;
 
 /// <summary>
@@ -10,38 +8,36 @@ namespace Noex.Lite;
 internal static class ExitReasonWire
 {
     /// <summary>Writes <paramref name="reason"/>.</summary>
-    public static void Write(IBufferWriter<byte> writer, ExitReason reason)
+    public static void Write(ref WireWriter writer, ExitReason reason)
     {
-        var span = writer.GetSpan(1);
-        span[0] = (byte)reason.Kind;
-        writer.Advance(1);
+        writer.WriteByte((byte)reason.Kind);
         if (reason.Kind == ExitReasonKind.Error)
         {
-            ValueCodec.Encode(Value.Object(("message", reason.Message ?? ""), ("errorType", reason.ErrorType)), writer);
+            writer.WriteValue(Value.Object(("message", reason.Message ?? ""), ("errorType", reason.ErrorType)));
         }
     }
 
     /// <summary>Reads a reason that fills <paramref name="source"/> exactly; false when it is malformed.</summary>
     public static bool TryRead(ReadOnlySpan<byte> source, out ExitReason reason)
     {
+        var reader = new WireReader(source);
+        return TryRead(ref reader, out reason);
+    }
+
+    /// <summary>Reads a reason that fills the rest of <paramref name="reader"/>'s message; false when it is malformed: another
+    /// kind, a missing or extra byte, or an error value of another shape.</summary>
+    public static bool TryRead(ref WireReader reader, out ExitReason reason)
+    {
         reason = default;
-        if (source.IsEmpty)
+        if (!reader.TryReadByte(out var kind))
         {
             return false;
         }
-        var kind = (ExitReasonKind)source[0];
-        switch (kind)
+        switch ((ExitReasonKind)kind)
         {
-            case ExitReasonKind.Normal:
-            case ExitReasonKind.Shutdown:
-            case ExitReasonKind.Killed:
-            case ExitReasonKind.NoProc:
-            case ExitReasonKind.NoConnection:
-                if (source.Length != 1)
-                {
-                    return false;
-                }
-                reason = kind switch
+            case ExitReasonKind.Normal or ExitReasonKind.Shutdown or ExitReasonKind.Killed or ExitReasonKind.NoProc or ExitReasonKind.NoConnection
+                when reader.End:
+                reason = (ExitReasonKind)kind switch
                 {
                     ExitReasonKind.Shutdown => ExitReason.Shutdown,
                     ExitReasonKind.Killed => ExitReason.Killed,
@@ -50,9 +46,8 @@ internal static class ExitReasonWire
                     _ => ExitReason.Normal,
                 };
                 return true;
-            case ExitReasonKind.Error:
-                if (!ValueCodec.TryDecode(source[1..], out var detail, out _, out _)
-                    || !detail.TryGetProperty("message", out var message) || !message.TryGetString(out var text))
+            case ExitReasonKind.Error when reader.TryReadValue(out var detail):
+                if (!detail.TryGetProperty("message", out var message) || !message.TryGetString(out var text))
                 {
                     return false;
                 }

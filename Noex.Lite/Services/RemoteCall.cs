@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 
 namespace Noex.Lite;
@@ -23,16 +22,11 @@ namespace Noex.Lite;
 /// </remarks>
 internal sealed class RemoteCall : IRemoteRouter, IClusterService
 {
-    /// <summary>The message types this layer owns (protocol.md §5.2).</summary>
-    public const byte FirstType = 0x10;
+    /// <summary>The first message type this layer owns (protocol.md §5.2).</summary>
+    public const byte FirstType = MessageTypes.FirstCall;
 
     /// <summary>The last of them.</summary>
-    public const byte LastType = 0x17;
-
-    public const byte TypeCall = 0x10;
-    public const byte TypeCast = 0x12;
-    public const byte TypeReply = 0x13;
-    public const byte TypeCallError = 0x14;
+    public const byte LastType = MessageTypes.LastCall;
 
     /// <summary>Why a call failed on the callee's side (protocol.md §5.2).</summary>
     internal enum ErrorKind : byte
@@ -46,7 +40,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
     private readonly INodeContext _node;
     private readonly IConnectionTable _connections;
     private readonly ProcessRuntime _runtime;
-    private readonly PendingCalls _pending = new();
+    private readonly RequestTable<PendingCall> _pending = new();
     // Each connection's reply sink, made on its first call and gone with the connection (a weak table, so a call that
     // arrives as the connection closes cannot leave an entry behind).
     private readonly ConditionalWeakTable<Connection, ReplySink> _sinks = new();
@@ -92,7 +86,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         catch (Exception e)
         {
             // The request could not be encoded (a value that cannot cross the wire): nothing was sent.
-            _pending.TryRemove(callId, out _);
+            _pending.TryTake(callId, out _);
             waiter.Abandon(token, e);
             return reply;
         }
@@ -104,11 +98,11 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
                 // Backpressure: wait for room, within the call's own timeout and cancellation, then send.
                 return SendWhenRoomAsync(connection, waiter, token, callId, target, timeout, request, reply, cancellationToken);
             case EnqueueResult.Full:
-                _pending.TryRemove(callId, out _);
+                _pending.TryTake(callId, out _);
                 waiter.Abandon(token, new NodeOverloadedException(connection.Peer, connection.QueuedBytes));
                 break;
             default:
-                _pending.TryRemove(callId, out _);
+                _pending.TryTake(callId, out _);
                 waiter.Abandon(token, new NodeNotReachableException(connection.Peer, "the connection closed"));
                 break;
         }
@@ -144,7 +138,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         {
             if (!waiter.IsPending(token))
             {
-                _pending.TryRemove(callId, out _);
+                _pending.TryTake(callId, out _);
             }
         }
         return await reply.ConfigureAwait(false);
@@ -211,44 +205,34 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
     /// <summary>Handles a §5.2 message from <paramref name="connection"/>; false when it is malformed (a protocol error).</summary>
     public bool OnMessage(Connection connection, ReadOnlySpan<byte> message)
     {
+        var body = new WireReader(message[1..]);
         switch (message[0])
         {
-            case TypeCall when message.Length >= 21:
-                OnCall(connection, BinaryPrimitives.ReadInt64LittleEndian(message[1..]), BinaryPrimitives.ReadInt64LittleEndian(message[9..]), message[21..]);
+            case MessageTypes.Call when body.TryReadInt64(out var callId) && body.TryReadInt64(out var target) && body.TryReadUInt32(out _):
+                // The request is read by OnCall: one that does not decode is answered bad_request, not a protocol error.
+                OnCall(connection, callId, target, body);
                 return true;
-            case TypeCast when message.Length >= 9:
-                if (!ValueCodec.TryDecode(message[9..], out var cast, out _, out _))
+            case MessageTypes.Cast when body.TryReadInt64(out var target) && body.TryReadValue(out var cast):
+                if (_runtime.PostCast(target, cast) is var posted && posted != PostResult.Accepted)
                 {
-                    return false;
-                }
-                var castTarget = BinaryPrimitives.ReadInt64LittleEndian(message[1..]);
-                if (_runtime.PostCast(castTarget, cast) is var posted && posted != PostResult.Accepted)
-                {
-                    _node.RaiseDeadLetter(new ProcessRef(_runtime.Name, castTarget), cast,
+                    _node.RaiseDeadLetter(new ProcessRef(_runtime.Name, target), cast,
                         posted is PostResult.Full or PostResult.Dropped or PostResult.Rejected ? DeadLetterReason.MailboxFull : DeadLetterReason.NoProcess);
                 }
                 return true;
-            case TypeReply when message.Length >= 9:
-                if (!ValueCodec.TryDecode(message[9..], out var reply, out _, out _))
-                {
-                    return false;
-                }
-                if (_pending.TryRemove(BinaryPrimitives.ReadInt64LittleEndian(message[1..]), out var pending))
+            case MessageTypes.Reply when body.TryReadInt64(out var callId) && body.TryReadValue(out var reply):
+                if (_pending.TryTake(callId, out var pending))
                 {
                     pending.Waiter.TryComplete(pending.Token, reply, inline: connection.RunsInline);
                 }
                 return true;
-            case TypeCallError when message.Length >= 10:
-                if (!ValueCodec.TryDecode(message[10..], out var detail, out _, out _))
+            case MessageTypes.CallError when body.TryReadInt64(out var callId) && body.TryReadByte(out var kind) && body.TryReadValue(out var detail):
+                if (_pending.TryTake(callId, out var failed))
                 {
-                    return false;
-                }
-                if (_pending.TryRemove(BinaryPrimitives.ReadInt64LittleEndian(message[1..]), out var failed))
-                {
-                    failed.Waiter.TryFail(failed.Token, ToException(failed.Waiter.Target, (ErrorKind)message[9], detail));
+                    failed.Waiter.TryFail(failed.Token, ToException(failed.Waiter.Target, (ErrorKind)kind, detail));
                 }
                 return true;
             default:
+                // A short body, a reply or cast whose value does not decode, or a type of the range that is not defined.
                 return false;
         }
     }
@@ -256,7 +240,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
     /// <summary>Fails every call waiting on <paramref name="connection"/> at once: its node is gone.</summary>
     public void OnConnectionClosed(Connection connection, NodeDownReason reason)
     {
-        foreach (var pending in _pending.RemoveAll(connection))
+        foreach (var pending in _pending.TakeAll(connection))
         {
             pending.Waiter.TryFail(pending.Token, new NodeNotReachableException(connection.Peer, $"the node went down ({reason}) before it replied"));
         }
@@ -270,16 +254,16 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
     /// <summary>Removes entries whose waiter already ended (timed out or canceled); run on every heartbeat tick.</summary>
     public void OnTick()
     {
-        _pending.RemoveFinished();
+        _pending.SweepFinished();
     }
 
-    private void OnCall(Connection connection, long callId, long targetId, ReadOnlySpan<byte> body)
+    private void OnCall(Connection connection, long callId, long targetId, WireReader body)
     {
         if (!_sinks.TryGetValue(connection, out var sink))
         {
             sink = _sinks.GetValue(connection, static c => new ReplySink(c));
         }
-        if (!ValueCodec.TryDecode(body, out var request, out var error, out var offset))
+        if (!body.TryReadValue(out var request, out var error, out var offset))
         {
             sink.Send(callId, ErrorKind.BadRequest, $"the request does not decode: {error} at byte {offset}");
             return;
@@ -354,58 +338,63 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
             connection.TryEnqueue(new CallErrorMessage(callId, kind, detail), force: true);
     }
 
-    /// <summary><c>0x10, call_id i64, target i64, timeout_ms u32, request value</c>.</summary>
+    /// <summary>
+    /// One call waiting for its reply: the waiter and its token, and the connection the request went out on. The waiter
+    /// times the call out by itself, so a timed-out entry stays until the tick's sweep (<see cref="IsFinished"/>).
+    /// </summary>
+    private readonly record struct PendingCall(CallWaiter Waiter, long Token, Connection Connection) : IPendingRequest
+    {
+        public bool IsFinished => !Waiter.IsPending(Token);
+    }
+
+    /// <summary><c>0x10 call: call_id i64, target i64, timeout_ms u32, request value</c>.</summary>
     internal readonly struct CallMessage(long callId, long target, TimeSpan timeout, Value request) : IOutboundMessage
     {
-        public void Write(IBufferWriter<byte> writer)
+        public void Write(IBufferWriter<byte> output)
         {
-            var span = writer.GetSpan(21);
-            span[0] = TypeCall;
-            BinaryPrimitives.WriteInt64LittleEndian(span[1..], callId);
-            BinaryPrimitives.WriteInt64LittleEndian(span[9..], target);
-            BinaryPrimitives.WriteUInt32LittleEndian(span[17..], timeout == Timeout.InfiniteTimeSpan ? 0 : (uint)Math.Clamp(timeout.TotalMilliseconds, 1, uint.MaxValue));
-            writer.Advance(21);
-            ValueCodec.Encode(request, writer);
+            var writer = new WireWriter(output, MessageTypes.Call);
+            writer.WriteInt64(callId);
+            writer.WriteInt64(target);
+            writer.WriteUInt32(timeout == Timeout.InfiniteTimeSpan ? 0 : (uint)Math.Clamp(timeout.TotalMilliseconds, 1, uint.MaxValue));
+            writer.WriteValue(request);
+            writer.Commit();
         }
     }
 
-    /// <summary><c>0x12, target i64, message value</c>.</summary>
+    /// <summary><c>0x12 cast: target i64, message value</c>.</summary>
     internal readonly struct CastMessage(long target, Value message) : IOutboundMessage
     {
-        public void Write(IBufferWriter<byte> writer)
+        public void Write(IBufferWriter<byte> output)
         {
-            var span = writer.GetSpan(9);
-            span[0] = TypeCast;
-            BinaryPrimitives.WriteInt64LittleEndian(span[1..], target);
-            writer.Advance(9);
-            ValueCodec.Encode(message, writer);
+            var writer = new WireWriter(output, MessageTypes.Cast);
+            writer.WriteInt64(target);
+            writer.WriteValue(message);
+            writer.Commit();
         }
     }
 
-    /// <summary><c>0x13, call_id i64, reply value</c>.</summary>
+    /// <summary><c>0x13 reply: call_id i64, reply value</c>.</summary>
     internal readonly struct ReplyMessage(long callId, Value reply) : IOutboundMessage
     {
-        public void Write(IBufferWriter<byte> writer)
+        public void Write(IBufferWriter<byte> output)
         {
-            var span = writer.GetSpan(9);
-            span[0] = TypeReply;
-            BinaryPrimitives.WriteInt64LittleEndian(span[1..], callId);
-            writer.Advance(9);
-            ValueCodec.Encode(reply, writer);
+            var writer = new WireWriter(output, MessageTypes.Reply);
+            writer.WriteInt64(callId);
+            writer.WriteValue(reply);
+            writer.Commit();
         }
     }
 
-    /// <summary><c>0x14, call_id i64, kind u8, detail value</c>.</summary>
+    /// <summary><c>0x14 call_error: call_id i64, kind u8, detail value</c>.</summary>
     internal readonly struct CallErrorMessage(long callId, ErrorKind kind, Value detail) : IOutboundMessage
     {
-        public void Write(IBufferWriter<byte> writer)
+        public void Write(IBufferWriter<byte> output)
         {
-            var span = writer.GetSpan(10);
-            span[0] = TypeCallError;
-            BinaryPrimitives.WriteInt64LittleEndian(span[1..], callId);
-            span[9] = (byte)kind;
-            writer.Advance(10);
-            ValueCodec.Encode(detail, writer);
+            var writer = new WireWriter(output, MessageTypes.CallError);
+            writer.WriteInt64(callId);
+            writer.WriteByte((byte)kind);
+            writer.WriteValue(detail);
+            writer.Commit();
         }
     }
 }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 
 namespace Noex.Lite;
 
@@ -24,14 +23,10 @@ namespace Noex.Lite;
 public sealed class RemoteLink : IClusterService
 {
     /// <summary>The first message type this layer owns (protocol.md §5.5).</summary>
-    internal const byte FirstType = 0x2C;
+    internal const byte FirstType = MessageTypes.FirstLink;
 
     /// <summary>The last of them.</summary>
-    internal const byte LastType = 0x2F;
-
-    internal const byte TypeLink = 0x2C;
-    internal const byte TypeUnlink = 0x2D;
-    internal const byte TypeExit = 0x2E;
+    internal const byte LastType = MessageTypes.LastLink;
 
     private readonly INodeContext _node;
     private readonly ProcessRuntime _runtime;
@@ -63,7 +58,7 @@ public sealed class RemoteLink : IClusterService
             {
                 return;
             }
-            if (connection.TryEnqueue(new LinkMessage(TypeLink, local.Ref.Id, remote.Id), force: true) != EnqueueResult.Queued)
+            if (connection.TryEnqueue(new LinkMessage(MessageTypes.Link, local.Ref.Id, remote.Id), force: true) != EnqueueResult.Queued)
             {
                 local.PostSystem(new ExitSignal(remote, ExitReason.NoConnection));
                 return;
@@ -73,7 +68,7 @@ public sealed class RemoteLink : IClusterService
             {
                 // Its teardown may have looked before the entry existed: undo the link on both sides ourselves.
                 RemoveEntry(local.Ref.Id, connection, remote.Id);
-                connection.TryEnqueue(new LinkMessage(TypeUnlink, local.Ref.Id, remote.Id), force: true);
+                connection.TryEnqueue(new LinkMessage(MessageTypes.Unlink, local.Ref.Id, remote.Id), force: true);
             }
         }
     }
@@ -88,7 +83,7 @@ public sealed class RemoteLink : IClusterService
         {
             if (RemoveEntry(local.Id, connection, remote.Id))
             {
-                connection.TryEnqueue(new LinkMessage(TypeUnlink, local.Id, remote.Id), force: true);
+                connection.TryEnqueue(new LinkMessage(MessageTypes.Unlink, local.Id, remote.Id), force: true);
             }
         }
     }
@@ -120,25 +115,25 @@ public sealed class RemoteLink : IClusterService
 
     bool IClusterService.OnMessage(Connection connection, ReadOnlySpan<byte> message)
     {
+        // from is the sender's process, to the receiver's (ours).
+        var body = new WireReader(message[1..]);
         switch (message[0])
         {
-            case TypeLink when message.Length == 17:
-                OnLink(connection, BinaryPrimitives.ReadInt64LittleEndian(message[1..]), BinaryPrimitives.ReadInt64LittleEndian(message[9..]));
+            case MessageTypes.Link when body.TryReadInt64(out var from) && body.TryReadInt64(out var to) && body.End:
+                OnLink(connection, from, to);
                 return true;
-            case TypeUnlink when message.Length == 17:
+            case MessageTypes.Unlink when body.TryReadInt64(out var from) && body.TryReadInt64(out var to) && body.End:
                 using (_lock.EnterScope())
                 {
-                    RemoveEntry(BinaryPrimitives.ReadInt64LittleEndian(message[9..]), connection, BinaryPrimitives.ReadInt64LittleEndian(message[1..]));
+                    RemoveEntry(to, connection, from);
                 }
                 return true;
-            case TypeExit when message.Length >= 19 && message[17] <= 1:
-                if (!ExitReasonWire.TryRead(message[18..], out var reason))
-                {
-                    return false;
-                }
-                OnExitSignal(connection, BinaryPrimitives.ReadInt64LittleEndian(message[1..]), BinaryPrimitives.ReadInt64LittleEndian(message[9..]), message[17] == 1, reason);
+            case MessageTypes.Exit when body.TryReadInt64(out var from) && body.TryReadInt64(out var to) && body.TryReadByte(out var link) && link <= 1
+                && ExitReasonWire.TryRead(ref body, out var reason):
+                OnExitSignal(connection, from, to, link == 1, reason);
                 return true;
             default:
+                // A wrong length, a malformed reason, or 0x2F (reserved).
                 return false;
         }
     }
@@ -263,31 +258,29 @@ public sealed class RemoteLink : IClusterService
         return true;
     }
 
-    /// <summary><c>0x2C link</c> or <c>0x2D unlink, from i64, to i64</c>: from is the sender's process, to the receiver's.</summary>
+    /// <summary><c>0x2C link</c> or <c>0x2D unlink: from i64, to i64</c>: from is the sender's process, to the receiver's.</summary>
     internal readonly struct LinkMessage(byte type, long from, long to) : IOutboundMessage
     {
-        public void Write(IBufferWriter<byte> writer)
+        public void Write(IBufferWriter<byte> output)
         {
-            var span = writer.GetSpan(17);
-            span[0] = type;
-            BinaryPrimitives.WriteInt64LittleEndian(span[1..], from);
-            BinaryPrimitives.WriteInt64LittleEndian(span[9..], to);
-            writer.Advance(17);
+            var writer = new WireWriter(output, type);
+            writer.WriteInt64(from);
+            writer.WriteInt64(to);
+            writer.Commit();
         }
     }
 
-    /// <summary><c>0x2E, from i64, to i64, link u8, reason</c>: link 1 for a linked process's end, 0 for <c>exit/2</c>.</summary>
+    /// <summary><c>0x2E exit: from i64, to i64, link u8, reason</c>: link 1 for a linked process's end, 0 for <c>exit/2</c>.</summary>
     internal readonly struct ExitMessage(long from, long to, bool link, ExitReason reason) : IOutboundMessage
     {
-        public void Write(IBufferWriter<byte> writer)
+        public void Write(IBufferWriter<byte> output)
         {
-            var span = writer.GetSpan(18);
-            span[0] = TypeExit;
-            BinaryPrimitives.WriteInt64LittleEndian(span[1..], from);
-            BinaryPrimitives.WriteInt64LittleEndian(span[9..], to);
-            span[17] = link ? (byte)1 : (byte)0;
-            writer.Advance(18);
-            ExitReasonWire.Write(writer, reason);
+            var writer = new WireWriter(output, MessageTypes.Exit);
+            writer.WriteInt64(from);
+            writer.WriteInt64(to);
+            writer.WriteByte(link ? (byte)1 : (byte)0);
+            ExitReasonWire.Write(ref writer, reason);
+            writer.Commit();
         }
     }
 }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 
 namespace Noex.Lite;
 
@@ -27,15 +26,10 @@ namespace Noex.Lite;
 public sealed class RemoteMonitor : IClusterService
 {
     /// <summary>The first message type this layer owns (protocol.md §5.5).</summary>
-    internal const byte FirstType = 0x28;
+    internal const byte FirstType = MessageTypes.FirstMonitor;
 
     /// <summary>The last of them.</summary>
-    internal const byte LastType = 0x2B;
-
-    internal const byte TypeMonitor = 0x28;
-    internal const byte TypeMonitorAck = 0x29;
-    internal const byte TypeDemonitor = 0x2A;
-    internal const byte TypeDown = 0x2B;
+    internal const byte LastType = MessageTypes.LastMonitor;
 
     /// <summary>The seeds' default wait for the acknowledgement: 10 s.</summary>
     private static readonly TimeSpan s_defaultTimeout = TimeSpan.FromSeconds(10);
@@ -167,7 +161,7 @@ public sealed class RemoteMonitor : IClusterService
         {
             if (RemoveOutgoing(monitor.Id) is { } entry)
             {
-                entry.Connection.TryEnqueue(new IdMessage(TypeDemonitor, monitor.Id), force: true);
+                entry.Connection.TryEnqueue(new IdMessage(MessageTypes.Demonitor, monitor.Id), force: true);
             }
         }
     }
@@ -200,7 +194,7 @@ public sealed class RemoteMonitor : IClusterService
                 {
                     if (RemoveOutgoing(id) is { } entry)
                     {
-                        entry.Connection.TryEnqueue(new IdMessage(TypeDemonitor, id), force: true);
+                        entry.Connection.TryEnqueue(new IdMessage(MessageTypes.Demonitor, id), force: true);
                         (orphaned ??= []).Add(entry);
                     }
                 }
@@ -214,26 +208,24 @@ public sealed class RemoteMonitor : IClusterService
 
     bool IClusterService.OnMessage(Connection connection, ReadOnlySpan<byte> message)
     {
+        var body = new WireReader(message[1..]);
         switch (message[0])
         {
-            case TypeMonitor when message.Length == 25:
-                OnMonitor(connection, BinaryPrimitives.ReadInt64LittleEndian(message[1..]), BinaryPrimitives.ReadInt64LittleEndian(message[17..]));
+            case MessageTypes.Monitor when body.TryReadInt64(out var id) && body.TryReadInt64(out _) && body.TryReadInt64(out var target) && body.End:
+                // The watcher's id is not needed here: the down goes back by monitor id on this connection.
+                OnMonitor(connection, id, target);
                 return true;
-            case TypeMonitorAck when message.Length == 10 && message[9] <= 1:
-                OnAck(BinaryPrimitives.ReadInt64LittleEndian(message[1..]), noproc: message[9] == 1, connection);
+            case MessageTypes.MonitorAck when body.TryReadInt64(out var id) && body.TryReadByte(out var status) && status <= 1 && body.End:
+                OnAck(id, noproc: status == 1, connection);
                 return true;
-            case TypeDemonitor when message.Length == 9:
+            case MessageTypes.Demonitor when body.TryReadInt64(out var id) && body.End:
                 using (_lock.EnterScope())
                 {
-                    RemoveIncoming(connection, BinaryPrimitives.ReadInt64LittleEndian(message[1..]));
+                    RemoveIncoming(connection, id);
                 }
                 return true;
-            case TypeDown when message.Length >= 10:
-                if (!ExitReasonWire.TryRead(message[9..], out var reason))
-                {
-                    return false;
-                }
-                OnDown(BinaryPrimitives.ReadInt64LittleEndian(message[1..]), reason, connection);
+            case MessageTypes.Down when body.TryReadInt64(out var id) && ExitReasonWire.TryRead(ref body, out var reason):
+                OnDown(id, reason, connection);
                 return true;
             default:
                 return false;
@@ -295,7 +287,7 @@ public sealed class RemoteMonitor : IClusterService
             {
                 // The watcher ended and its teardown may have looked before this entry existed: withdraw it ourselves.
                 RemoveOutgoing(monitor.Id);
-                connection.TryEnqueue(new IdMessage(TypeDemonitor, monitor.Id), force: true);
+                connection.TryEnqueue(new IdMessage(MessageTypes.Demonitor, monitor.Id), force: true);
                 ack?.TrySetException(new ServerNotRunningException(monitor.Watcher));
             }
             return true;
@@ -396,45 +388,48 @@ public sealed class RemoteMonitor : IClusterService
         Interlocked.Decrement(ref _count);
     }
 
+    /// <summary>
+    /// A monitor of this node's process on a remote one. <paramref name="Ack"/> is <see cref="MonitorAsync"/>'s wait for the
+    /// acknowledgement; it is not a <see cref="RequestTable{TEntry}"/> entry because the monitor outlives its
+    /// acknowledgement (it stays until its down or demonitor), is found by watcher as well as by id, and changes under the
+    /// lock that also orders the incoming table's messages on the wire; the wait's timeout is MonitorAsync's own.
+    /// </summary>
     private sealed record Outgoing(MonitorRef Monitor, ProcessCell Watcher, Connection Connection, TaskCompletionSource? Ack);
 
-    /// <summary><c>0x28, monitor_id i64, watcher i64, target i64</c>.</summary>
+    /// <summary><c>0x28 monitor: monitor_id i64, watcher i64, target i64</c>.</summary>
     internal readonly struct MonitorMessage(long id, long watcher, long target) : IOutboundMessage
     {
-        public void Write(IBufferWriter<byte> writer)
+        public void Write(IBufferWriter<byte> output)
         {
-            var span = writer.GetSpan(25);
-            span[0] = TypeMonitor;
-            BinaryPrimitives.WriteInt64LittleEndian(span[1..], id);
-            BinaryPrimitives.WriteInt64LittleEndian(span[9..], watcher);
-            BinaryPrimitives.WriteInt64LittleEndian(span[17..], target);
-            writer.Advance(25);
+            var writer = new WireWriter(output, MessageTypes.Monitor);
+            writer.WriteInt64(id);
+            writer.WriteInt64(watcher);
+            writer.WriteInt64(target);
+            writer.Commit();
         }
     }
 
-    /// <summary><c>0x29, monitor_id i64, status u8</c> (0 watching, 1 noproc).</summary>
+    /// <summary><c>0x29 monitor_ack: monitor_id i64, status u8</c> (0 watching, 1 noproc).</summary>
     internal readonly struct MonitorAckMessage(long id, bool noproc) : IOutboundMessage
     {
-        public void Write(IBufferWriter<byte> writer)
+        public void Write(IBufferWriter<byte> output)
         {
-            var span = writer.GetSpan(10);
-            span[0] = TypeMonitorAck;
-            BinaryPrimitives.WriteInt64LittleEndian(span[1..], id);
-            span[9] = noproc ? (byte)1 : (byte)0;
-            writer.Advance(10);
+            var writer = new WireWriter(output, MessageTypes.MonitorAck);
+            writer.WriteInt64(id);
+            writer.WriteByte(noproc ? (byte)1 : (byte)0);
+            writer.Commit();
         }
     }
 
-    /// <summary><c>0x2B, monitor_id i64, reason</c>.</summary>
+    /// <summary><c>0x2B down: monitor_id i64, reason</c>.</summary>
     internal readonly struct DownMessage(long id, ExitReason reason) : IOutboundMessage
     {
-        public void Write(IBufferWriter<byte> writer)
+        public void Write(IBufferWriter<byte> output)
         {
-            var span = writer.GetSpan(9);
-            span[0] = TypeDown;
-            BinaryPrimitives.WriteInt64LittleEndian(span[1..], id);
-            writer.Advance(9);
-            ExitReasonWire.Write(writer, reason);
+            var writer = new WireWriter(output, MessageTypes.Down);
+            writer.WriteInt64(id);
+            ExitReasonWire.Write(ref writer, reason);
+            writer.Commit();
         }
     }
 }

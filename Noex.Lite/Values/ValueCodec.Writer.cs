@@ -365,8 +365,11 @@ public ref struct ValueWriter
         return offset - start;
     }
 
+    /// <summary>At least <paramref name="size"/> bytes of the cached span to write into, then <see cref="Advance"/> by
+    /// what was written; internal for <see cref="WireWriter"/>, which writes a message's fixed fields into the same span
+    /// as its value.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private Span<byte> Reserve(int size)
+    internal Span<byte> Reserve(int size)
     {
         if (_span.Length < size)
         {
@@ -375,8 +378,9 @@ public ref struct ValueWriter
         return _span;
     }
 
+    /// <summary>Takes <paramref name="count"/> bytes written into the span <see cref="Reserve"/> gave.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Advance(int count)
+    internal void Advance(int count)
     {
         _span = _span[count..];
         _buffered += count;

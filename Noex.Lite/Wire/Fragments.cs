@@ -46,7 +46,7 @@ public sealed class FragmentException : NoexException
 internal static class Fragments
 {
     /// <summary>The message type.</summary>
-    public const byte Type = 0x03;
+    public const byte Type = MessageTypes.Fragment;
 
     /// <summary>Bytes of a fragment before its chunk: type, total, offset.</summary>
     public const int HeaderSize = 9;
@@ -59,7 +59,7 @@ internal static class Fragments
     /// message): gossip and the cluster control types 0x04-0x0F. Goodbye (0x02) is not: it must follow the data sent
     /// before it, or the peer would close the connection before reading that data.
     /// </summary>
-    public static bool IsControl(byte type) => type == 0x01 || type is >= 0x04 and <= 0x0F;
+    public static bool IsControl(byte type) => type is MessageTypes.Gossip or >= MessageTypes.FirstControl and <= MessageTypes.LastControl;
 
     /// <summary>Writes one fragment of <paramref name="message"/>: the chunk at <paramref name="offset"/>.</summary>
     /// <returns>The chunk's length.</returns>

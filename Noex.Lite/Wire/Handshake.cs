@@ -420,9 +420,14 @@ internal sealed class Handshake
 
     private static void WriteStr8(MemoryStream stream, string text)
     {
-        var bytes = Encoding.UTF8.GetBytes(text);
-        stream.WriteByte(checked((byte)bytes.Length));
-        stream.Write(bytes);
+        var bytes = new ArrayBufferWriter<byte>();
+        var writer = new WireWriter(bytes);
+        writer.WriteStr8(text);
+        writer.Commit();
+        // A node id longer than a str8 holds (NodeId allows up to 324 characters) fails this dial or accept here, as it
+        // always has, rather than go out with a length byte that wrapped.
+        _ = checked((byte)(bytes.WrittenCount - 1));
+        stream.Write(bytes.WrittenSpan);
     }
 
     [DoesNotReturn]
@@ -463,17 +468,12 @@ internal sealed class Handshake
 
         public NodeId ReadNodeId(string field)
         {
-            var text = Read(ReadByte());
-            string decoded;
-            try
+            var str8 = new WireReader(_rest);
+            if (!str8.TryReadStr8(out var decoded))
             {
-                decoded = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(text);
+                Fail(HandshakeFailure.Malformed, $"'{field}' is not a str8 of UTF-8 (it ends early or is ill-formed)");
             }
-            catch (ArgumentException)
-            {
-                Fail(HandshakeFailure.Malformed, $"'{field}' is not UTF-8");
-                throw;
-            }
+            _rest = str8.Rest;
             if (!NodeId.TryParse(decoded, out var id))
             {
                 Fail(HandshakeFailure.Malformed, $"'{field}' is not a node id: '{decoded}'");

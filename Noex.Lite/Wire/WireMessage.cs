@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 
 namespace Noex.Lite;
 
@@ -9,12 +8,11 @@ namespace Noex.Lite;
 /// </summary>
 internal readonly struct IdMessage(byte type, long id) : IOutboundMessage
 {
-    public void Write(IBufferWriter<byte> writer)
+    public void Write(IBufferWriter<byte> output)
     {
-        var span = writer.GetSpan(9);
-        span[0] = type;
-        BinaryPrimitives.WriteInt64LittleEndian(span[1..], id);
-        writer.Advance(9);
+        var writer = new WireWriter(output, type);
+        writer.WriteInt64(id);
+        writer.Commit();
     }
 }
 

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.IO.Hashing;
 
 namespace Noex.Lite;
@@ -222,12 +221,12 @@ public sealed partial class GlobalRegistry
         /// <summary>XxHash64 of the entry as it travels (protocol.md §5.4), so that every node hashes a claim alike.</summary>
         public static ulong HashOf(string name, ProcessRef target, ulong hostIncarnation, long stamp, ulong registrarIncarnation)
         {
-            var writer = new ArrayBufferWriter<byte>(64);
-            new WireEntry(name, target, hostIncarnation, stamp).Write(writer);
-            var tail = writer.GetSpan(8);
-            BinaryPrimitives.WriteUInt64LittleEndian(tail, registrarIncarnation);
-            writer.Advance(8);
-            return XxHash64.HashToUInt64(writer.WrittenSpan);
+            var bytes = new ArrayBufferWriter<byte>(64);
+            var writer = new WireWriter(bytes);
+            new WireEntry(name, target, hostIncarnation, stamp).Write(ref writer);
+            writer.WriteUInt64(registrarIncarnation);
+            writer.Commit();
+            return XxHash64.HashToUInt64(bytes.WrittenSpan);
         }
     }
 

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 
 namespace Noex.Lite;
 
@@ -22,12 +21,12 @@ public sealed partial class GlobalRegistry
     /// <summary>Sends this node's own registrations to <paramref name="connection"/>, in parts (protocol.md §5.4).</summary>
     private void SendSync(Connection connection)
     {
-        var mine = new List<Entry>();
+        var mine = new List<WireEntry>();
         foreach (var claims in _claims.Values)
         {
             if (claims.Find(e => e.RegistrarText == _self) is { } entry)
             {
-                mine.Add(entry);
+                mine.Add(new WireEntry(entry.Name, entry.Target, entry.HostIncarnation, entry.Stamp));
             }
         }
         var offset = 0;
@@ -122,77 +121,57 @@ public sealed partial class GlobalRegistry
 
     bool IClusterService.OnMessage(Connection connection, ReadOnlySpan<byte> message)
     {
-        var body = message[1..];
+        var body = new WireReader(message[1..]);
         switch (message[0])
         {
-            case TypeRegister:
-                if (!WireEntry.TryRead(ref body, out var wire) || !body.IsEmpty)
-                {
-                    return false;
-                }
+            case MessageTypes.Register when WireEntry.TryRead(ref body, out var wire) && body.End:
                 Apply(connection, [wire], sync: 0);
                 return true;
-            case TypeUnregister:
-                if (!TryReadStr8(ref body, out var name) || !body.IsEmpty)
-                {
-                    return false;
-                }
+            case MessageTypes.Unregister when body.TryReadStr8(out var name) && name.Length != 0 && body.End:
                 OnUnregister(connection.PeerText, name);
                 return true;
-            case TypeProcessEnded:
-                if (body.Length != 16)
-                {
-                    return false;
-                }
-                OnRemoteProcessEnded(new ProcessRef(connection.PeerText, BinaryPrimitives.ReadInt64LittleEndian(body)), BinaryPrimitives.ReadUInt64LittleEndian(body[8..]));
+            case MessageTypes.ProcessEnded when body.TryReadInt64(out var processId) && body.TryReadUInt64(out var incarnation) && body.End:
+                OnRemoteProcessEnded(new ProcessRef(connection.PeerText, processId), incarnation);
                 return true;
-            case TypeSync:
-                if (body.Length < 3)
-                {
-                    return false;
-                }
-                var flags = body[0];
-                int count = BinaryPrimitives.ReadUInt16LittleEndian(body[1..]);
-                body = body[3..];
-                // Each entry takes at least 26 bytes: a count the rest cannot hold is a lie, refused before allocating.
-                if ((flags & ~(SyncFirst | SyncLast)) != 0 || count > EntriesPerSync * 4 || count * WireEntry.MinLength > body.Length)
-                {
-                    return false;
-                }
-                var entries = new WireEntry[count];
-                for (var i = 0; i < count; i++)
-                {
-                    if (!WireEntry.TryRead(ref body, out entries[i]))
-                    {
-                        return false;
-                    }
-                }
-                if (!body.IsEmpty)
-                {
-                    return false;
-                }
-                Apply(connection, entries, flags == 0 ? (byte)4 : flags);
+            case MessageTypes.Sync when body.TryReadByte(out var flags) && body.TryReadUInt16(out var count):
+                return OnSync(connection, ref body, flags, count);
+            case MessageTypes.Digest when body.TryReadUInt32(out var claims) && body.TryReadUInt64(out var sum) && body.End:
+                OnDigest(connection, new SetDigest((int)Math.Min(claims, int.MaxValue), sum));
                 return true;
-            case TypeDigest:
-                if (body.Length != 12)
-                {
-                    return false;
-                }
-                OnDigest(connection, new SetDigest((int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(body), int.MaxValue), BinaryPrimitives.ReadUInt64LittleEndian(body[4..])));
-                return true;
-            case TypeSyncRequest:
-                if (!body.IsEmpty)
-                {
-                    return false;
-                }
+            case MessageTypes.SyncRequest when body.End:
                 lock (_lock)
                 {
                     SendSync(connection);
                 }
                 return true;
             default:
+                // A wrong length, a malformed entry, or 0x26-0x27 (reserved).
                 return false;
         }
+    }
+
+    /// <summary>Reads a sync's entries and applies them; false when the sync is malformed.</summary>
+    private bool OnSync(Connection connection, ref WireReader body, byte flags, int count)
+    {
+        // Each entry takes at least 28 bytes: a count the rest cannot hold is a lie, refused before allocating.
+        if ((flags & ~(SyncFirst | SyncLast)) != 0 || count > EntriesPerSync * 4 || count * WireEntry.MinLength > body.Remaining)
+        {
+            return false;
+        }
+        var entries = new WireEntry[count];
+        for (var i = 0; i < count; i++)
+        {
+            if (!WireEntry.TryRead(ref body, out entries[i]))
+            {
+                return false;
+            }
+        }
+        if (!body.End)
+        {
+            return false;
+        }
+        Apply(connection, entries, flags == 0 ? (byte)4 : flags);
+        return true;
     }
 
     /// <summary>

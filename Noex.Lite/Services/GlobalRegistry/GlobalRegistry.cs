@@ -36,18 +36,11 @@ public readonly record struct GlobalRegistration(string Name, ProcessRef Target,
 /// </remarks>
 public sealed partial class GlobalRegistry : IClusterService
 {
-    /// <summary>The message types this layer owns (protocol.md §5.4).</summary>
-    internal const byte FirstType = 0x20;
+    /// <summary>The first message type this layer owns (protocol.md §5.4).</summary>
+    internal const byte FirstType = MessageTypes.FirstRegistry;
 
     /// <summary>The last of them.</summary>
-    internal const byte LastType = 0x27;
-
-    internal const byte TypeRegister = 0x20;
-    internal const byte TypeUnregister = 0x21;
-    internal const byte TypeProcessEnded = 0x22;
-    internal const byte TypeSync = 0x23;
-    internal const byte TypeDigest = 0x24;
-    internal const byte TypeSyncRequest = 0x25;
+    internal const byte LastType = MessageTypes.LastRegistry;
 
     /// <summary>Sync flag: the first part of a sync; the receiver starts replacing the sender's set.</summary>
     internal const byte SyncFirst = 1;

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace Noex.Lite;
 
 /// <summary>SpawnService: the caller's and the callee's tables (protocol.md §5.3, no orphans).</summary>
@@ -7,8 +5,12 @@ internal sealed partial class SpawnService
 {
     // ---- tables -----------------------------------------------------------------------------------
 
-    /// <summary>A spawn or stop this node waits on; its removal from its table decides who completes it.</summary>
-    private sealed class Pending<T>(long id, Connection connection, ConcurrentDictionary<long, Pending<T>> table)
+    /// <summary>
+    /// A spawn or stop this node waits on. Whoever takes it out of its table completes it, once: the answer or the
+    /// connection's close (which then call <see cref="Complete"/> or <see cref="Fail"/>), its timer, or the caller's
+    /// cancellation.
+    /// </summary>
+    private sealed class Pending<T>(long id, Connection connection, RequestTable<Pending<T>> table) : IPendingRequest
     {
         private ITimer? _timer;
         private CancellationTokenRegistration _cancellation;
@@ -17,6 +19,9 @@ internal sealed partial class SpawnService
         public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public Connection Connection => connection;
+
+        /// <summary>Never true while the entry is in its table (it leaves before it completes): nothing for a sweep.</summary>
+        public bool IsFinished => Completion.Task.IsCompleted;
 
         public string? Behavior { get; init; }
 
@@ -51,21 +56,47 @@ internal sealed partial class SpawnService
             }
         }
 
-        public bool TryComplete(T result) => TryTake() && Completion.TrySetResult(result);
-
-        /// <summary>Fails the entry with <paramref name="error"/>; null completes it with the default result (a stop that succeeded).</summary>
-        public bool TryFail(Exception? error) => TryTake() && (error is null ? Completion.TrySetResult(default!) : Completion.TrySetException(error));
-
-        private bool TryTake()
+        /// <summary>Takes the entry out of its table and fails it; false when something else took it first.</summary>
+        public bool TryFail(Exception error)
         {
-            if (!table.TryRemove(new KeyValuePair<long, Pending<T>>(id, this)))
+            if (!TryTake())
             {
                 return false;
             }
+            Completion.TrySetException(error);
+            return true;
+        }
+
+        /// <summary>Completes an entry already taken out of its table with its answer.</summary>
+        public void Complete(T result)
+        {
+            Release();
+            Completion.TrySetResult(result);
+        }
+
+        /// <summary>Fails an entry already taken out of its table.</summary>
+        public void Fail(Exception error)
+        {
+            Release();
+            Completion.TrySetException(error);
+        }
+
+        private bool TryTake()
+        {
+            // Request ids are never reused, so whatever the table holds under this id is this entry.
+            if (!table.TryTake(id, out _))
+            {
+                return false;
+            }
+            Release();
+            return true;
+        }
+
+        private void Release()
+        {
             _timer?.Dispose();
             // Unregister, not Dispose: this may run inside the cancellation callback itself.
             _cancellation.Unregister();
-            return true;
         }
     }
 

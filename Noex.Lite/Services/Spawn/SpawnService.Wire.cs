@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
-using System.Text;
 
 namespace Noex.Lite;
 
@@ -12,128 +10,74 @@ internal sealed partial class SpawnService
     /// <summary>Handles a §5.3 message; false when it is malformed (a protocol error).</summary>
     public bool OnMessage(Connection connection, ReadOnlySpan<byte> message)
     {
-        if (!TryParse(message, out var m))
+        var body = new WireReader(message[1..]);
+        switch (message[0])
         {
-            return false;
-        }
-        switch (m.Type)
-        {
-            case TypeSpawnRequest:
-                OnSpawnRequest(connection, m);
-                break;
-            case TypeSpawnReply:
-                var spawned = new ProcessRef(connection.PeerText, m.Target);
-                if (_spawns.TryGetValue(m.Id, out var replied) && replied.Connection == connection && replied.TryComplete(spawned))
+            case MessageTypes.SpawnRequest when SpawnRequestMessage.TryRead(ref body, out var request):
+                OnSpawnRequest(connection, request);
+                return true;
+            case MessageTypes.SpawnReply when body.TryReadInt64(out var spawnId) && body.TryReadInt64(out var processId) && body.End:
+                OnSpawnReply(connection, spawnId, processId);
+                return true;
+            case MessageTypes.SpawnError when body.TryReadInt64(out var spawnId) && body.TryReadByte(out var kind) && body.TryReadValue(out var detail):
+                if (_spawns.TryTake(spawnId, connection, out var failed))
                 {
-                    connection.TryEnqueue(new IdMessage(TypeSpawnAck, m.Id), force: true);
+                    failed.Fail(FromWire((ErrorKind)kind, detail, failed.Behavior!, connection.PeerText, failed.InitTimeout));
                 }
-                else
-                {
-                    // Nobody waits for it any more (timed out or cancelled): the callee must stop it.
-                    connection.TryEnqueue(new IdMessage(TypeSpawnCancel, m.Id), force: true);
-                }
-                break;
-            case TypeSpawnError:
-                if (_spawns.TryGetValue(m.Id, out var failed) && failed.Connection == connection)
-                {
-                    failed.TryFail(FromWire((ErrorKind)m.Code, m.Value, failed.Behavior!, connection.PeerText, failed.InitTimeout));
-                }
-                break;
-            case TypeSpawnAck:
-                _incoming.TryRemove((connection, m.Id), out _);
-                break;
-            case TypeSpawnCancel:
-                if (_incoming.TryRemove((connection, m.Id), out var cancelled))
+                return true;
+            case MessageTypes.SpawnAck when body.TryReadInt64(out var spawnId) && body.End:
+                _incoming.TryRemove((connection, spawnId), out _);
+                return true;
+            case MessageTypes.SpawnCancel when body.TryReadInt64(out var spawnId) && body.End:
+                if (_incoming.TryRemove((connection, spawnId), out var cancelled))
                 {
                     Cancel(cancelled);
                 }
-                break;
-            case TypeStopRequest:
-                OnStopRequest(connection, m);
-                break;
-            case TypeStopReply:
-                if (_stops.TryGetValue(m.Id, out var stop) && stop.Connection == connection)
-                {
-                    stop.TryFail((StopResult)m.Code switch
-                    {
-                        StopResult.Stopped => null,
-                        StopResult.NotRunning => new RemoteServerNotRunningException(stop.Target, "no such process"),
-                        _ => new RemoteStopTimeoutException(stop.Target, StopTimeout),
-                    });
-                }
-                break;
-        }
-        return true;
-    }
-
-    /// <summary>One §5.3 message, read (fields a type lacks stay default).</summary>
-    /// <param name="Type">The type byte.</param>
-    /// <param name="Id">The spawn or stop request id.</param>
-    /// <param name="Target">The process id: the spawned one (reply) or the one to stop (stop request).</param>
-    /// <param name="SpawnTimeoutMs">The spawn timeout (spawn request) or the stop timeout (stop request).</param>
-    /// <param name="InitTimeoutMs">The init timeout (spawn request).</param>
-    /// <param name="Registration">Where the name is registered (spawn request).</param>
-    /// <param name="Behavior">The behaviour name (spawn request).</param>
-    /// <param name="Name">The process name, empty for none (spawn request).</param>
-    /// <param name="Code">The error kind (spawn error) or the result (stop reply).</param>
-    /// <param name="Value">The args (spawn request), the detail (spawn error) or the reason's value (stop request).</param>
-    /// <param name="Reason">The exit reason (stop request).</param>
-    internal readonly record struct Parsed(byte Type, long Id, long Target = 0, uint SpawnTimeoutMs = 0, uint InitTimeoutMs = 0,
-        SpawnRegistration Registration = SpawnRegistration.None, string? Behavior = null, string? Name = null, byte Code = 0, Value Value = default,
-        ExitReason Reason = default);
-
-    /// <summary>Reads a §5.3 message, checking every length against the bytes there are; false when it is malformed.</summary>
-    internal static bool TryParse(ReadOnlySpan<byte> message, out Parsed parsed)
-    {
-        parsed = default;
-        if (message.Length < 9)
-        {
-            return false;
-        }
-        var type = message[0];
-        var id = BinaryPrimitives.ReadInt64LittleEndian(message[1..]);
-        Value value;
-        switch (type)
-        {
-            case TypeSpawnRequest when message.Length >= 21:
-                var at = 18;
-                if (message[17] > (byte)SpawnRegistration.Global
-                    || !TryReadStr8(message, ref at, out var behavior)
-                    || !TryReadStr8(message, ref at, out var name)
-                    || !ValueCodec.TryDecode(message[at..], out value, out _, out _))
-                {
-                    return false;
-                }
-                parsed = new Parsed(type, id, SpawnTimeoutMs: BinaryPrimitives.ReadUInt32LittleEndian(message[9..]),
-                    InitTimeoutMs: BinaryPrimitives.ReadUInt32LittleEndian(message[13..]), Registration: (SpawnRegistration)message[17],
-                    Behavior: behavior, Name: name, Value: value);
                 return true;
-            case TypeSpawnReply when message.Length == 17:
-                parsed = new Parsed(type, id, Target: BinaryPrimitives.ReadInt64LittleEndian(message[9..]));
+            case MessageTypes.StopRequest when StopRequestMessage.TryRead(ref body, out var stop):
+                OnStopRequest(connection, stop);
                 return true;
-            case TypeSpawnError when message.Length >= 11:
-                if (!ValueCodec.TryDecode(message[10..], out value, out _, out _))
-                {
-                    return false;
-                }
-                parsed = new Parsed(type, id, Code: message[9], Value: value);
-                return true;
-            case TypeSpawnAck or TypeSpawnCancel when message.Length == 9:
-                parsed = new Parsed(type, id);
-                return true;
-            case TypeStopRequest when message.Length >= 22:
-                if (!ValueCodec.TryDecode(message[21..], out value, out _, out _) || !TryReadReason(value, out var reason))
-                {
-                    return false;
-                }
-                parsed = new Parsed(type, id, Target: BinaryPrimitives.ReadInt64LittleEndian(message[9..]),
-                    SpawnTimeoutMs: BinaryPrimitives.ReadUInt32LittleEndian(message[17..]), Value: value, Reason: reason);
-                return true;
-            case TypeStopReply when message.Length == 10 && message[9] <= (byte)StopResult.Timeout:
-                parsed = new Parsed(type, id, Code: message[9]);
+            case MessageTypes.StopReply when body.TryReadInt64(out var requestId) && body.TryReadByte(out var result) && result <= (byte)StopResult.Timeout && body.End:
+                OnStopReply(connection, requestId, (StopResult)result);
                 return true;
             default:
+                // A wrong length for the fixed-size messages, a malformed request, or 0x1F (reserved).
                 return false;
+        }
+    }
+
+    /// <summary>The callee started our spawn: accept it and acknowledge, or, when nobody waits any more, have it stopped.</summary>
+    private void OnSpawnReply(Connection connection, long spawnId, long processId)
+    {
+        if (_spawns.TryTake(spawnId, connection, out var replied))
+        {
+            replied.Complete(new ProcessRef(connection.PeerText, processId));
+            connection.TryEnqueue(new IdMessage(MessageTypes.SpawnAck, spawnId), force: true);
+        }
+        else
+        {
+            // Nobody waits for it any more (timed out or cancelled): the callee must stop it.
+            connection.TryEnqueue(new IdMessage(MessageTypes.SpawnCancel, spawnId), force: true);
+        }
+    }
+
+    private void OnStopReply(Connection connection, long requestId, StopResult result)
+    {
+        if (!_stops.TryTake(requestId, connection, out var stop))
+        {
+            return;
+        }
+        switch (result)
+        {
+            case StopResult.Stopped:
+                stop.Complete(true);
+                break;
+            case StopResult.NotRunning:
+                stop.Fail(new RemoteServerNotRunningException(stop.Target, "no such process"));
+                break;
+            default:
+                stop.Fail(new RemoteStopTimeoutException(stop.Target, StopTimeout));
+                break;
         }
     }
 
@@ -145,19 +89,13 @@ internal sealed partial class SpawnService
     /// <summary>Fails this node's spawns and stops waiting on the connection; stops what it spawned for the peer and not yet handed over.</summary>
     public void OnConnectionClosed(Connection connection, NodeDownReason reason)
     {
-        foreach (var entry in _spawns)
+        foreach (var spawn in _spawns.TakeAll(connection))
         {
-            if (entry.Value.Connection == connection)
-            {
-                entry.Value.TryFail(new NodeNotReachableException(connection.Peer, $"the node went down ({reason}) before the spawn completed"));
-            }
+            spawn.Fail(new NodeNotReachableException(connection.Peer, $"the node went down ({reason}) before the spawn completed"));
         }
-        foreach (var entry in _stops)
+        foreach (var stop in _stops.TakeAll(connection))
         {
-            if (entry.Value.Connection == connection)
-            {
-                entry.Value.TryFail(new NodeNotReachableException(connection.Peer, $"the node went down ({reason}) before the process was stopped"));
-            }
+            stop.Fail(new NodeNotReachableException(connection.Peer, $"the node went down ({reason}) before the process was stopped"));
         }
         foreach (var entry in _incoming)
         {
@@ -246,112 +184,108 @@ internal sealed partial class SpawnService
         }
     }
 
-    /// <summary>Reads a <c>str8</c> (a length byte and that many UTF-8 bytes); false if it runs past the end or is not UTF-8.</summary>
-    internal static bool TryReadStr8(ReadOnlySpan<byte> message, ref int at, out string text)
-    {
-        text = "";
-        if (at >= message.Length || message[at] > message.Length - at - 1)
-        {
-            return false;
-        }
-        var length = message[at];
-        try
-        {
-            text = s_strictUtf8.GetString(message.Slice(at + 1, length));
-        }
-        catch (DecoderFallbackException)
-        {
-            return false;
-        }
-        at += 1 + length;
-        return true;
-    }
-
-    private static void WriteStr8(IBufferWriter<byte> writer, string? text)
-    {
-        text ??= "";
-        var span = writer.GetSpan(1 + BehaviorRegistry.MaxNameBytes);
-        var length = Encoding.UTF8.GetBytes(text, span[1..]);
-        span[0] = (byte)length;
-        writer.Advance(1 + length);
-    }
-
     private static uint Milliseconds(TimeSpan timeout) =>
         timeout == Timeout.InfiniteTimeSpan ? 0 : (uint)Math.Clamp(Math.Ceiling(timeout.TotalMilliseconds), 1, uint.MaxValue);
 
     // ---- messages ---------------------------------------------------------------------------------
 
-    /// <summary><c>0x18, spawn_id i64, spawn_timeout_ms u32, init_timeout_ms u32, registration u8, behavior str8, name str8, args value</c>.</summary>
-    internal readonly struct SpawnRequestMessage(long id, TimeSpan spawnTimeout, TimeSpan initTimeout, SpawnRegistration registration, string behavior, string? name, Value args)
-        : IOutboundMessage
+    /// <summary>
+    /// <c>0x18 spawn_request: spawn_id i64, spawn_timeout_ms u32, init_timeout_ms u32, registration u8, behavior str8,
+    /// name str8, args value</c>; an empty <paramref name="Name"/> means none.
+    /// </summary>
+    internal readonly record struct SpawnRequestMessage(long SpawnId, uint SpawnTimeoutMs, uint InitTimeoutMs, SpawnRegistration Registration,
+        string Behavior, string Name, Value Args) : IOutboundMessage
     {
-        public void Write(IBufferWriter<byte> writer)
+        /// <summary>Reads a spawn_request's body; false when it is malformed (a registration above 2, a str8 past the end or
+        /// not UTF-8, args that do not decode).</summary>
+        public static bool TryRead(ref WireReader body, out SpawnRequestMessage request)
         {
-            var span = writer.GetSpan(18);
-            span[0] = TypeSpawnRequest;
-            BinaryPrimitives.WriteInt64LittleEndian(span[1..], id);
-            BinaryPrimitives.WriteUInt32LittleEndian(span[9..], Milliseconds(spawnTimeout));
-            BinaryPrimitives.WriteUInt32LittleEndian(span[13..], Milliseconds(initTimeout));
-            span[17] = (byte)registration;
-            writer.Advance(18);
-            WriteStr8(writer, behavior);
-            WriteStr8(writer, name);
-            ValueCodec.Encode(args, writer);
+            if (body.TryReadInt64(out var spawnId) && body.TryReadUInt32(out var spawnTimeoutMs) && body.TryReadUInt32(out var initTimeoutMs)
+                && body.TryReadByte(out var registration) && registration <= (byte)SpawnRegistration.Global
+                && body.TryReadStr8(out var behavior) && body.TryReadStr8(out var name) && body.TryReadValue(out var args))
+            {
+                request = new(spawnId, spawnTimeoutMs, initTimeoutMs, (SpawnRegistration)registration, behavior, name, args);
+                return true;
+            }
+            request = default;
+            return false;
+        }
+
+        public void Write(IBufferWriter<byte> output)
+        {
+            var writer = new WireWriter(output, MessageTypes.SpawnRequest);
+            writer.WriteInt64(SpawnId);
+            writer.WriteUInt32(SpawnTimeoutMs);
+            writer.WriteUInt32(InitTimeoutMs);
+            writer.WriteByte((byte)Registration);
+            writer.WriteStr8(Behavior);
+            writer.WriteStr8(Name);
+            writer.WriteValue(Args);
+            writer.Commit();
         }
     }
 
-    /// <summary><c>0x19, spawn_id i64, process_id i64</c>.</summary>
-    internal readonly struct SpawnReplyMessage(long id, long processId) : IOutboundMessage
+    /// <summary><c>0x19 spawn_reply: spawn_id i64, process_id i64</c>.</summary>
+    internal readonly struct SpawnReplyMessage(long spawnId, long processId) : IOutboundMessage
     {
-        public void Write(IBufferWriter<byte> writer)
+        public void Write(IBufferWriter<byte> output)
         {
-            var span = writer.GetSpan(17);
-            span[0] = TypeSpawnReply;
-            BinaryPrimitives.WriteInt64LittleEndian(span[1..], id);
-            BinaryPrimitives.WriteInt64LittleEndian(span[9..], processId);
-            writer.Advance(17);
+            var writer = new WireWriter(output, MessageTypes.SpawnReply);
+            writer.WriteInt64(spawnId);
+            writer.WriteInt64(processId);
+            writer.Commit();
         }
     }
 
-    /// <summary><c>0x1A, spawn_id i64, kind u8, detail value</c>.</summary>
-    internal readonly struct SpawnErrorMessage(long id, ErrorKind kind, Value detail) : IOutboundMessage
+    /// <summary><c>0x1A spawn_error: spawn_id i64, kind u8, detail value</c>.</summary>
+    internal readonly struct SpawnErrorMessage(long spawnId, ErrorKind kind, Value detail) : IOutboundMessage
     {
-        public void Write(IBufferWriter<byte> writer)
+        public void Write(IBufferWriter<byte> output)
         {
-            var span = writer.GetSpan(10);
-            span[0] = TypeSpawnError;
-            BinaryPrimitives.WriteInt64LittleEndian(span[1..], id);
-            span[9] = (byte)kind;
-            writer.Advance(10);
-            ValueCodec.Encode(detail, writer);
+            var writer = new WireWriter(output, MessageTypes.SpawnError);
+            writer.WriteInt64(spawnId);
+            writer.WriteByte((byte)kind);
+            writer.WriteValue(detail);
+            writer.Commit();
         }
     }
 
-    /// <summary><c>0x1D, request_id i64, target i64, timeout_ms u32, reason value</c>.</summary>
-    internal readonly struct StopRequestMessage(long id, long target, TimeSpan timeout, Value reason) : IOutboundMessage
+    /// <summary><c>0x1D stop_request: request_id i64, target i64, timeout_ms u32, reason value</c> (the reason in its value form).</summary>
+    internal readonly record struct StopRequestMessage(long RequestId, long Target, uint TimeoutMs, ExitReason Reason) : IOutboundMessage
     {
-        public void Write(IBufferWriter<byte> writer)
+        /// <summary>Reads a stop_request's body; false when it is malformed (a reason that does not decode or is no exit reason).</summary>
+        public static bool TryRead(ref WireReader body, out StopRequestMessage request)
         {
-            var span = writer.GetSpan(21);
-            span[0] = TypeStopRequest;
-            BinaryPrimitives.WriteInt64LittleEndian(span[1..], id);
-            BinaryPrimitives.WriteInt64LittleEndian(span[9..], target);
-            BinaryPrimitives.WriteUInt32LittleEndian(span[17..], Milliseconds(timeout));
-            writer.Advance(21);
-            ValueCodec.Encode(reason, writer);
+            if (body.TryReadInt64(out var requestId) && body.TryReadInt64(out var target) && body.TryReadUInt32(out var timeoutMs)
+                && body.TryReadValue(out var value) && TryReadReason(value, out var reason))
+            {
+                request = new(requestId, target, timeoutMs, reason);
+                return true;
+            }
+            request = default;
+            return false;
+        }
+
+        public void Write(IBufferWriter<byte> output)
+        {
+            var writer = new WireWriter(output, MessageTypes.StopRequest);
+            writer.WriteInt64(RequestId);
+            writer.WriteInt64(Target);
+            writer.WriteUInt32(TimeoutMs);
+            writer.WriteValue(Reason.ToValue());
+            writer.Commit();
         }
     }
 
-    /// <summary><c>0x1E, request_id i64, result u8</c>.</summary>
-    internal readonly struct StopReplyMessage(long id, StopResult result) : IOutboundMessage
+    /// <summary><c>0x1E stop_reply: request_id i64, result u8</c>.</summary>
+    internal readonly struct StopReplyMessage(long requestId, StopResult result) : IOutboundMessage
     {
-        public void Write(IBufferWriter<byte> writer)
+        public void Write(IBufferWriter<byte> output)
         {
-            var span = writer.GetSpan(10);
-            span[0] = TypeStopReply;
-            BinaryPrimitives.WriteInt64LittleEndian(span[1..], id);
-            span[9] = (byte)result;
-            writer.Advance(10);
+            var writer = new WireWriter(output, MessageTypes.StopReply);
+            writer.WriteInt64(requestId);
+            writer.WriteByte((byte)result);
+            writer.Commit();
         }
     }
 }

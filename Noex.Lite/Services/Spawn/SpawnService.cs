@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text;
 
 namespace Noex.Lite;
 
@@ -23,27 +22,17 @@ namespace Noex.Lite;
 /// </remarks>
 internal sealed partial class SpawnService : IClusterService, IRemoteStops
 {
-    /// <summary>The message types this layer owns (protocol.md §5.3).</summary>
-    public const byte FirstType = 0x18;
+    /// <summary>The first message type this layer owns (protocol.md §5.3).</summary>
+    public const byte FirstType = MessageTypes.FirstSpawn;
 
     /// <summary>The last of them.</summary>
-    public const byte LastType = 0x1F;
-
-    public const byte TypeSpawnRequest = 0x18;
-    public const byte TypeSpawnReply = 0x19;
-    public const byte TypeSpawnError = 0x1A;
-    public const byte TypeSpawnAck = 0x1B;
-    public const byte TypeSpawnCancel = 0x1C;
-    public const byte TypeStopRequest = 0x1D;
-    public const byte TypeStopReply = 0x1E;
+    public const byte LastType = MessageTypes.LastSpawn;
 
     /// <summary>How long a remote stop waits for the process to end.</summary>
     public static readonly TimeSpan StopTimeout = TimeSpan.FromMilliseconds(10_000);
 
     /// <summary>How long the callee keeps a replied spawn waiting for its ack before it forgets it (and keeps the process).</summary>
     private static readonly TimeSpan s_ackWait = TimeSpan.FromSeconds(60);
-
-    private static readonly UTF8Encoding s_strictUtf8 = new(false, true);
 
     /// <summary>Why a spawn failed on the callee (protocol.md §5.3).</summary>
     internal enum ErrorKind : byte
@@ -67,8 +56,8 @@ internal sealed partial class SpawnService : IClusterService, IRemoteStops
     private readonly INodeContext _node;
     private readonly ProcessRuntime _runtime;
     private readonly GlobalRegistry _globalNames;
-    private readonly ConcurrentDictionary<long, Pending<ProcessRef>> _spawns = new();
-    private readonly ConcurrentDictionary<long, Pending<bool>> _stops = new();
+    private readonly RequestTable<Pending<ProcessRef>> _spawns = new();
+    private readonly RequestTable<Pending<bool>> _stops = new();
     private readonly ConcurrentDictionary<(Connection Connection, long Id), Incoming> _incoming = new();
     private long _nextId;
 
@@ -108,14 +97,15 @@ internal sealed partial class SpawnService : IClusterService, IRemoteStops
         }
         var id = Interlocked.Increment(ref _nextId);
         var pending = new Pending<ProcessRef>(id, connection, _spawns) { Behavior = behavior, InitTimeout = options.InitTimeout };
-        _spawns[id] = pending;
+        _spawns.Add(id, pending);
         pending.Arm(_runtime.TimeProvider, options.SpawnTimeout, () => new RemoteSpawnTimeoutException(behavior, targetText, options.SpawnTimeout),
-            () => connection.TryEnqueue(new IdMessage(TypeSpawnCancel, id), force: true), cancellationToken);
+            () => connection.TryEnqueue(new IdMessage(MessageTypes.SpawnCancel, id), force: true), cancellationToken);
         EnqueueResult result;
         try
         {
-            var name = registration == SpawnRegistration.None ? null : options.Name;
-            result = connection.TryEnqueue(new SpawnRequestMessage(id, options.SpawnTimeout, options.InitTimeout, registration, behavior, name, options.Args));
+            var name = registration == SpawnRegistration.None ? "" : options.Name ?? "";
+            result = connection.TryEnqueue(new SpawnRequestMessage(id, Milliseconds(options.SpawnTimeout), Milliseconds(options.InitTimeout), registration,
+                behavior, name, options.Args));
         }
         catch (Exception e)
         {
@@ -144,9 +134,9 @@ internal sealed partial class SpawnService : IClusterService, IRemoteStops
         }
         var id = Interlocked.Increment(ref _nextId);
         var pending = new Pending<bool>(id, connection, _stops) { Target = target };
-        _stops[id] = pending;
+        _stops.Add(id, pending);
         pending.Arm(_runtime.TimeProvider, StopTimeout, () => new RemoteStopTimeoutException(target, StopTimeout), null, cancellationToken);
-        var result = connection.TryEnqueue(new StopRequestMessage(id, target.Id, StopTimeout, reason.ToValue()));
+        var result = connection.TryEnqueue(new StopRequestMessage(id, target.Id, Milliseconds(StopTimeout), reason));
         if (result == EnqueueResult.Full)
         {
             pending.TryFail(new NodeOverloadedException(connection.Peer, connection.QueuedBytes));
@@ -233,26 +223,26 @@ internal sealed partial class SpawnService : IClusterService, IRemoteStops
         return spawned;
     }
 
-    private void OnSpawnRequest(Connection connection, in Parsed request)
+    private void OnSpawnRequest(Connection connection, in SpawnRequestMessage request)
     {
-        var entry = new Incoming(connection, request.Id);
-        if (!_incoming.TryAdd((connection, request.Id), entry))
+        var entry = new Incoming(connection, request.SpawnId);
+        if (!_incoming.TryAdd((connection, request.SpawnId), entry))
         {
             // A spawn id still in flight on this connection, used again: refused without touching the first.
-            connection.TryEnqueue(new SpawnErrorMessage(request.Id, ErrorKind.BadRequest, Value.Object(("message", "the spawn id is in use"))), force: true);
+            connection.TryEnqueue(new SpawnErrorMessage(request.SpawnId, ErrorKind.BadRequest, Value.Object(("message", "the spawn id is in use"))), force: true);
             return;
         }
-        if (request.Behavior!.Length == 0 || request.InitTimeoutMs == 0 || (request.Registration != SpawnRegistration.None && request.Name!.Length == 0))
+        if (request.Behavior.Length == 0 || request.InitTimeoutMs == 0 || (request.Registration != SpawnRegistration.None && request.Name.Length == 0))
         {
-            _incoming.TryRemove((connection, request.Id), out _);
-            connection.TryEnqueue(new SpawnErrorMessage(request.Id, ErrorKind.BadRequest,
+            _incoming.TryRemove((connection, request.SpawnId), out _);
+            connection.TryEnqueue(new SpawnErrorMessage(request.SpawnId, ErrorKind.BadRequest,
                 Value.Object(("message", "an empty behaviour name, a zero init timeout, or a registration without a name"))), force: true);
             return;
         }
         // The caller's deadline bounds our work too (the original ignored it): a start still running then is abandoned.
         var deadline = request.SpawnTimeoutMs == 0 ? StopTimeout : TimeSpan.FromMilliseconds(request.SpawnTimeoutMs);
-        _ = RunSpawnAsync(entry, request.Behavior, request.Name!.Length == 0 ? null : request.Name, request.Registration,
-            TimeSpan.FromMilliseconds(request.InitTimeoutMs), request.Value, deadline);
+        _ = RunSpawnAsync(entry, request.Behavior, request.Name.Length == 0 ? null : request.Name, request.Registration,
+            TimeSpan.FromMilliseconds(request.InitTimeoutMs), request.Args, deadline);
     }
 
     private async Task RunSpawnAsync(Incoming entry, string behavior, string? name, SpawnRegistration registration, TimeSpan initTimeout, Value args, TimeSpan deadline)
@@ -328,11 +318,11 @@ internal sealed partial class SpawnService : IClusterService, IRemoteStops
         }
     }
 
-    private void OnStopRequest(Connection connection, in Parsed request)
+    private void OnStopRequest(Connection connection, in StopRequestMessage request)
     {
         var target = new ProcessRef(_runtime.Name, request.Target);
-        var timeout = request.SpawnTimeoutMs == 0 ? StopTimeout : TimeSpan.FromMilliseconds(request.SpawnTimeoutMs);
-        _ = RunStopAsync(connection, request.Id, target, request.Reason, timeout);
+        var timeout = request.TimeoutMs == 0 ? StopTimeout : TimeSpan.FromMilliseconds(request.TimeoutMs);
+        _ = RunStopAsync(connection, request.RequestId, target, request.Reason, timeout);
     }
 
     private async Task RunStopAsync(Connection connection, long id, ProcessRef target, ExitReason reason, TimeSpan timeout)
