@@ -143,7 +143,7 @@ public sealed class Node : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         cancellationToken.ThrowIfCancellationRequested();
-        var seeds = options.Validate();
+        options.Validate();
         Socket listener;
         try
         {
@@ -155,7 +155,7 @@ public sealed class Node : IAsyncDisposable
         }
         var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
         var node = new Node(options, NodeId.Create(options.Name, options.EffectiveAdvertisedHost, options.AdvertisedPort ?? port), listener, port);
-        node._mesh.Start(seeds);
+        node._mesh.Start(options.ParseSeeds());
         return Task.FromResult(node);
     }
 

@@ -132,10 +132,9 @@ public sealed record NodeOptions
     public string EffectiveAdvertisedHost =>
         AdvertisedHost ?? (Host is "0.0.0.0" or "::" or "[::]" ? "127.0.0.1" : Host);
 
-    /// <summary>Checks every option and parses the seeds.</summary>
-    /// <returns>The seeds as ids.</returns>
+    /// <summary>Checks every option; the node does it as it starts.</summary>
     /// <exception cref="InvalidClusterConfigException">An option is invalid; the exception names it.</exception>
-    public IReadOnlyList<NodeId> Validate()
+    internal void Validate()
     {
         if (string.IsNullOrEmpty(Name))
         {
@@ -169,7 +168,14 @@ public sealed record NodeOptions
             $"cannot be combined with TLS ({nameof(TlsServerOptions)}): the read thread cannot write to a TLS stream, so the option would do nothing");
         Check(nameof(TimeProvider), TimeProvider is not null, "is required");
         Check(nameof(Seeds), Seeds is not null, "must not be null");
-        var seeds = new List<NodeId>(Seeds!.Count);
+        _ = ParseSeeds();
+    }
+
+    /// <summary>The seeds as ids.</summary>
+    /// <exception cref="InvalidClusterConfigException">A seed is not <c>name@host:port</c>.</exception>
+    internal IReadOnlyList<NodeId> ParseSeeds()
+    {
+        var seeds = new List<NodeId>(Seeds.Count);
         foreach (var seed in Seeds)
         {
             if (!NodeId.TryParse(seed, out var id))

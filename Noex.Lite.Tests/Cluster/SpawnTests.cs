@@ -497,7 +497,7 @@ public class SpawnTests
             Assert.Equal(["counter"], Behaviors.GetStats().Names);
             await Wait.UntilAsync(() => a.IsConnected(b.Id));
 
-            var counter = await GenServers.StartRemoteAsync("counter", new RemoteStartOptions { TargetNode = b.Id.ToString(), Name = "fc", Args = 7 });
+            var counter = await GenServers.StartRemoteAsync("counter", b.Id.ToString(), new SpawnOptions { Name = "fc", Args = 7 });
             var second = await RemoteSpawn.SpawnAsync("counter", b.Id, new SpawnOptions { Args = 8 });
 
             Assert.Equal(counter, b.Runtime.Registry.Whereis("fc"));
@@ -505,7 +505,7 @@ public class SpawnTests
             Assert.Equal(8, (await GenServers.CallAsync(second, s_get)).AsInt64());
             await GenServers.StopAsync(counter);
             Assert.False(b.Runtime.IsAlive(counter));
-            await Assert.ThrowsAsync<InvalidNodeIdException>(() => GenServers.StartRemoteAsync("counter", new RemoteStartOptions { TargetNode = "not a node" }));
+            await Assert.ThrowsAsync<InvalidNodeIdException>(() => GenServers.StartRemoteAsync("counter", "not a node"));
         }
         finally
         {

@@ -20,7 +20,9 @@ public class NodeOptionsTests
     [Fact]
     public void Validate_ValidOptions_ParsesTheSeeds()
     {
-        var seeds = new NodeOptions { Name = "app1", Port = 0, Seeds = ["app2@127.0.0.1:4370", "app3@localhost:4371"] }.Validate();
+        var options = new NodeOptions { Name = "app1", Port = 0, Seeds = ["app2@127.0.0.1:4370", "app3@localhost:4371"] };
+        options.Validate();
+        var seeds = options.ParseSeeds();
 
         Assert.Equal([NodeId.Parse("app2@127.0.0.1:4370"), NodeId.Parse("app3@localhost:4371")], seeds);
     }

@@ -43,18 +43,16 @@ public static class GenServers
         ProcessRuntime.Default.StopAsync(target, reason, cancellationToken);
 
     /// <summary>
-    /// Spawns <paramref name="behaviorName"/> on <see cref="RemoteStartOptions.TargetNode"/> from the default node (the seeds'
-    /// <c>GenServer.startRemote</c>). See <see cref="Node.SpawnAsync"/> for the errors.
+    /// Spawns <paramref name="behaviorName"/> on <paramref name="targetNode"/> from the default node: noex's
+    /// <c>GenServer.startRemote</c>. See <see cref="Node.SpawnAsync"/> for the errors.
     /// </summary>
     /// <param name="behaviorName">A behaviour registered on the target node.</param>
-    /// <param name="options">The target node, name, registration, timeouts and init args.</param>
+    /// <param name="targetNode">The node to spawn on, <c>name@host:port</c> (it may be the local node).</param>
+    /// <param name="options">Name, registration, timeouts and init args; null for the defaults.</param>
     /// <param name="cancellationToken">Abandons the spawn (anything it started is stopped).</param>
     /// <returns>The new process.</returns>
     /// <exception cref="ClusterNotStartedException">No default node is running.</exception>
     /// <exception cref="InvalidNodeIdException">The target node is not <c>name@host:port</c>.</exception>
-    public static Task<ProcessRef> StartRemoteAsync(string behaviorName, RemoteStartOptions options, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        return Cluster.Default.SpawnAsync(behaviorName, NodeId.Parse(options.TargetNode), options.ToSpawnOptions(), cancellationToken);
-    }
+    public static Task<ProcessRef> StartRemoteAsync(string behaviorName, string targetNode, SpawnOptions? options = null, CancellationToken cancellationToken = default) =>
+        Cluster.Default.SpawnAsync(behaviorName, NodeId.Parse(targetNode), options, cancellationToken);
 }

@@ -284,7 +284,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         }
     }
 
-    private static Exception ToException(ProcessRef target, ErrorKind kind, Value detail)
+    private static NoexException ToException(ProcessRef target, ErrorKind kind, Value detail)
     {
         var message = detail.TryGetString(out var text) ? text : detail.ToString();
         return kind switch

@@ -4,7 +4,7 @@ using System.Buffers.Binary;
 namespace Noex.Lite;
 
 /// <summary>Why a sequence of fragments (protocol.md §5.1, type <c>0x03</c>) was refused; each closes the connection.</summary>
-public enum FragmentError
+internal enum FragmentError
 {
     /// <summary>A fragment is shorter than its 9-byte header plus one byte of chunk.</summary>
     Truncated = 1,
@@ -23,7 +23,7 @@ public enum FragmentError
 }
 
 /// <summary>A peer broke the fragment rules of protocol.md §5.1; the connection it came on is closed.</summary>
-public sealed class FragmentException : NoexException
+internal sealed class FragmentException : NoexException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="error">The rule that was broken.</param>

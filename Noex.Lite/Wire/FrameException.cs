@@ -1,7 +1,7 @@
 namespace Noex.Lite;
 
 /// <summary>Why a frame was refused (protocol.md §3, "Errors"). Every frame error closes the connection.</summary>
-public enum FrameError
+internal enum FrameError
 {
     /// <summary>The length prefix is below the smallest possible frame.</summary>
     TooShort = 1,
@@ -22,7 +22,7 @@ public enum FrameError
 }
 
 /// <summary>A peer sent a frame that breaks protocol.md; the connection it came on must be closed.</summary>
-public sealed class FrameException : NoexException
+internal sealed class FrameException : NoexException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="error">Why the frame was refused.</param>

@@ -117,7 +117,7 @@ internal sealed class Handshake
     private readonly ulong _incarnation;
     private readonly byte[] _nonce;
     private readonly bool _isDialer;
-    private readonly MemoryStream _transcript = new();
+    private readonly ArrayBufferWriter<byte> _transcript = new(512);
     private NodeId? _expectedPeer;
     private int _step;
 
@@ -257,7 +257,7 @@ internal sealed class Handshake
         PeerIncarnation = incarnation;
         _transcript.Write(message);
         _step = 2;
-        var proof = Build(0x03, body => body.Write(Tag("noex-lite/v1 dialer"u8, [], SHA256.HashData(_transcript.GetBuffer().AsSpan(0, (int)_transcript.Length)))));
+        var proof = Build(0x03, body => body.Write(Tag("noex-lite/v1 dialer"u8, [], SHA256.HashData(_transcript.WrittenSpan))));
         _transcript.Write(proof);
         return proof;
     }
@@ -274,7 +274,7 @@ internal sealed class Handshake
         var reader = Open(message, 0x03);
         var tag = reader.Read(TagLength);
         reader.End();
-        var t1 = SHA256.HashData(_transcript.GetBuffer().AsSpan(0, (int)_transcript.Length));
+        var t1 = SHA256.HashData(_transcript.WrittenSpan);
         if (!CryptographicOperations.FixedTimeEquals(tag, Tag("noex-lite/v1 dialer"u8, [], t1)))
         {
             Fail(HandshakeFailure.AuthFailed, $"{PeerId} did not prove it knows the cluster secret");
@@ -293,7 +293,7 @@ internal sealed class Handshake
         _step = 3;
         var duplicate = welcomeStatus != WelcomeStatus.Accepted;
         var status = (byte)welcomeStatus;
-        var t2 = SHA256.HashData(_transcript.GetBuffer().AsSpan(0, (int)_transcript.Length));
+        var t2 = SHA256.HashData(_transcript.WrittenSpan);
         var welcome = Build(0x04, body =>
         {
             body.WriteByte(status);
@@ -316,7 +316,7 @@ internal sealed class Handshake
         var status = reader.ReadByte();
         var tag = reader.Read(TagLength);
         reader.End();
-        var t2 = SHA256.HashData(_transcript.GetBuffer().AsSpan(0, (int)_transcript.Length));
+        var t2 = SHA256.HashData(_transcript.WrittenSpan);
         if (!CryptographicOperations.FixedTimeEquals(tag, Tag("noex-lite/v1 acceptor"u8, [status], t2)))
         {
             Fail(HandshakeFailure.AuthFailed, $"{PeerId} did not prove it knows the cluster secret");

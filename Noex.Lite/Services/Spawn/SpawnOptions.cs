@@ -71,34 +71,3 @@ public sealed record SpawnOptions
         }
     }
 }
-
-/// <summary>The seeds' <c>RemoteStartOptions</c> for <see cref="GenServers.StartRemoteAsync"/>.</summary>
-public sealed record RemoteStartOptions
-{
-    /// <summary>The node to spawn on, <c>name@host:port</c> (it may be the local node).</summary>
-    public required string TargetNode { get; init; }
-
-    /// <summary>See <see cref="SpawnOptions.Name"/>. Default null.</summary>
-    public string? Name { get; init; }
-
-    /// <summary>See <see cref="SpawnOptions.Registration"/>. Default null (local when named).</summary>
-    public SpawnRegistration? Registration { get; init; }
-
-    /// <summary>See <see cref="SpawnOptions.SpawnTimeout"/>. Default 10000 ms.</summary>
-    public TimeSpan SpawnTimeout { get; init; } = TimeSpan.FromMilliseconds(10_000);
-
-    /// <summary>See <see cref="SpawnOptions.InitTimeout"/>. Default 5000 ms.</summary>
-    public TimeSpan InitTimeout { get; init; } = TimeSpan.FromMilliseconds(5_000);
-
-    /// <summary>See <see cref="SpawnOptions.Args"/>. Default null.</summary>
-    public Value Args { get; init; }
-
-    internal SpawnOptions ToSpawnOptions() => new()
-    {
-        Name = Name,
-        Registration = Registration,
-        SpawnTimeout = SpawnTimeout,
-        InitTimeout = InitTimeout,
-        Args = Args,
-    };
-}
