@@ -53,6 +53,8 @@ public class ClusterObserverTests
         Assert.Equal(3, snapshot.Totals.AnsweredNodeCount);
         Assert.Equal(3, snapshot.Totals.TotalNodeCount);
         Assert.Same(snapshot, await a.Observer.GetSnapshotAsync());
+        a.Observer.InvalidateCache();
+        Assert.NotSame(snapshot, await a.Observer.GetSnapshotAsync()); // asked anew, though the cached one is young
         Assert.Equal(0, a.Observer.PendingCount);
     }
 

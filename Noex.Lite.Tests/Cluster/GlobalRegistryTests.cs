@@ -215,6 +215,8 @@ public class GlobalRegistryTests(ITestOutputHelper output)
         // A claim that lost anywhere lost everywhere: no node ever reported the final winner as a loser.
         Assert.DoesNotContain(all, c => winners.Contains(c.Loser));
         Assert.All(all, c => Assert.NotEqual(c.Winner, c.Loser));
+        // Each node counts the conflicts it resolved, one per event it raised.
+        Assert.Equal(conflicts.Select(q => (long)q.Count), nodes.Select(n => n.GlobalRegistry.ConflictsResolved));
     }
 
     [Fact]
