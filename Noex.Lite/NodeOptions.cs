@@ -15,11 +15,11 @@ public enum OverloadPolicy
 }
 
 /// <summary>
-/// The configuration of a node: the seeds' <c>ClusterConfig</c> (name, host, port, seeds, secret, heartbeats) plus what a
-/// production service needs (advertised host, timeouts, reconnect backoff, limits, TLS). Validated once, when the node
-/// starts; an invalid option throws <see cref="InvalidClusterConfigException"/> naming it.
+/// The configuration of a node: who it is and whom it joins (name, host, port, seeds, secret), how it detects failures
+/// (heartbeats), and what a production service needs (advertised host, timeouts, reconnect backoff, limits, TLS).
+/// Validated once, when the node starts; an invalid option throws <see cref="InvalidClusterConfigException"/> naming
+/// it.
 /// </summary>
-/// <remarks>Defaults are those of the original noex where it has one (seed 001 and its inventory).</remarks>
 public sealed record NodeOptions
 {
     /// <summary>The defaults, with <see cref="Name"/> still to be set.</summary>
@@ -33,7 +33,7 @@ public sealed record NodeOptions
 
     /// <summary>
     /// The host other nodes dial, which becomes part of the node id. Default: <see cref="Host"/>, or <c>127.0.0.1</c>
-    /// when that is a wildcard address (the original advertised an unreachable wildcard in some paths).
+    /// when that is a wildcard address, which no peer could dial.
     /// </summary>
     public string? AdvertisedHost { get; init; }
 
@@ -75,7 +75,7 @@ public sealed record NodeOptions
 
     /// <summary>
     /// The spread of the random factor applied to each reconnect delay: the delay is multiplied by a value drawn from
-    /// [1 − jitter, 1 + jitter]. Default 0.5, as the original; 0 to 1.
+    /// [1 − jitter, 1 + jitter], so that nodes that lost a peer together do not redial it in step. Default 0.5; 0 to 1.
     /// </summary>
     public double ReconnectJitter { get; init; } = 0.5;
 
@@ -196,7 +196,7 @@ public sealed record NodeOptions
     }
 }
 
-/// <summary>A node's configuration is invalid (the original's <c>InvalidClusterConfigError</c>).</summary>
+/// <summary>A node's configuration is invalid.</summary>
 public sealed class InvalidClusterConfigException : NoexException
 {
     /// <summary>Creates the exception.</summary>

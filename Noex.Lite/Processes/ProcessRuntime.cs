@@ -165,7 +165,8 @@ public sealed class ProcessRuntime : IAsyncDisposable
 
     /// <summary>
     /// While set, <see cref="Default"/> is this runtime: the static <c>Cluster</c> facade installs its node's runtime, so
-    /// that the <see cref="GenServers"/> facade routes to other nodes as the seeds do, without this layer knowing of nodes.
+    /// that calls and casts through the <see cref="GenServers"/> facade reach other nodes, without this layer knowing
+    /// of nodes.
     /// </summary>
     internal static ProcessRuntime? DefaultOverride
     {

@@ -1,6 +1,6 @@
 namespace Noex.Lite;
 
-/// <summary>A node could not be reached: not connected, refused, or timed out (the seeds' <c>NodeNotReachableError</c>).</summary>
+/// <summary>A node could not be reached: not connected, refused, or timed out.</summary>
 public sealed class NodeNotReachableException : NoexException
 {
     /// <summary>Creates the exception.</summary>
