@@ -96,13 +96,14 @@ public sealed record NodeOptions
     /// calls it answers, one turn of each process it wakes, and the send of what they queue. Default off.
     /// </summary>
     /// <remarks>
-    /// Every handoff to the pool costs a worker wake-up; without them remote calls under load go up to about twice as
-    /// fast (see README). The price is Kestrel's <c>UnsafePreferInlineScheduling</c> price: code after an <c>await</c>
-    /// of a remote call, and every handler of a process woken by a remote message, may run on the read thread, so any
-    /// of it that blocks (a synchronous wait, <c>.Result</c>, a long computation) holds up every message behind it on
-    /// that connection, and one that waits synchronously for a reply on the same connection deadlocks it. Turn it on
-    /// only when such code never blocks. It cannot be combined with TLS (<see cref="TlsServerOptions"/>): only a
-    /// connection's write loop may write to its TLS stream, so the node refuses to start with both.
+    /// Every handoff to the pool costs a worker wake-up; without them remote calls under load run faster, when the
+    /// machine has cores to spare (figures: Noex.Lite.Bench/README.md). The price is Kestrel's
+    /// <c>UnsafePreferInlineScheduling</c> price: code after an <c>await</c> of a remote call, and every handler of a
+    /// process woken by a remote message, may run on the read thread, so any of it that blocks (a synchronous wait,
+    /// <c>.Result</c>, a long computation) holds up every message behind it on that connection, and one that waits
+    /// synchronously for a reply on the same connection deadlocks it. Turn it on only when such code never blocks. It
+    /// cannot be combined with TLS (<see cref="TlsServerOptions"/>): only a connection's write loop may write to its
+    /// TLS stream, so the node refuses to start with both.
     /// </remarks>
     public bool UnsafePreferInlineScheduling { get; init; }
 

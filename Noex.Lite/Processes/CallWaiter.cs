@@ -181,8 +181,8 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
     private void Disarm()
     {
         // The timer is left armed on purpose: the next Arm re-arms it (one timer-queue operation per call
-        // instead of two, measured in CallWaiterBenchmarks), and a firing meant for a finished call is
-        // ignored by OnTimeout's deadline check.
+        // instead of two; CallWaiterBenchmarks, figures: Noex.Lite.Bench/README.md), and a firing meant for a
+        // finished call is ignored by OnTimeout's deadline check.
         // Unregister, not Dispose: Dispose would wait for a running cancellation callback, and that
         // callback may be the very caller of this method.
         _cancellation.Unregister();
