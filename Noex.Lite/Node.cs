@@ -217,8 +217,8 @@ public sealed class Node : IAsyncDisposable
     /// Whether a live connection to <paramref name="id"/> exists and this node counts it as up (<see cref="NodeUp"/> has
     /// been raised for it): once true, the node is among <see cref="GetConnectedNodes"/> and a candidate for placement.
     /// </summary>
-    /// <remarks>A connection becomes live a moment before the node is marked up (its threads start in between); checking
-    /// the transport alone let a caller see a node as connected that a supervisor would not yet place children on.</remarks>
+    /// <remarks>A connection becomes live a moment before the node is marked up (its threads start in between); the
+    /// transport alone would show a node as connected before a supervisor places children on it.</remarks>
     public bool IsConnected(NodeId id) => _mesh.IsConnected(id);
 
     /// <summary>

@@ -3,14 +3,22 @@ using System.Net.Security;
 namespace Noex.Lite;
 
 /// <summary>
-/// What a call meets when a peer's outbound queue is full (see <see cref="NodeOptions.MaxOutboundQueueBytes"/>). A cast
-/// never waits: it returns false and is counted as a dead letter under either policy.
+/// What a remote call or <see cref="ProcessRuntime.CastAsync"/> meets when the outbound queue to the target's node is
+/// full (<see cref="NodeOptions.MaxOutboundQueueBytes"/>, <see cref="NodeOptions.MaxOutboundQueueMessages"/>).
 /// </summary>
+/// <remarks>
+/// <see cref="ProcessRuntime.Cast(ProcessRef, Value)"/> never waits, under either policy: it returns false, and the
+/// message is counted and raised as a dead letter (<see cref="Node.DeadLetter"/>). Spawns and remote stops never wait
+/// either: they fail with <see cref="NodeOverloadedException"/>. Replies to other nodes' calls are queued past the
+/// bound: the calls those nodes have in flight bound them already.
+/// </remarks>
 public enum OverloadPolicy
 {
-    /// <summary>A call waits (asynchronously) until the queue has room, within its timeout and cancellation.</summary>
+    /// <summary>A call waits (asynchronously) until the queue has room, within its timeout and cancellation;
+    /// <c>CastAsync</c> waits too, within its cancellation.</summary>
     Wait,
-    /// <summary>A call fails at once with <see cref="NodeOverloadedException"/>.</summary>
+    /// <summary>A call fails at once with <see cref="NodeOverloadedException"/>; so does <c>CastAsync</c>, whose
+    /// message is also counted and raised as a dead letter.</summary>
     Reject,
 }
 

@@ -1,8 +1,8 @@
 namespace Noex.Lite;
 
 /// <summary>
-/// Static entry points (start, call, cast, stop) over <see cref="ProcessRuntime.Default"/>.
-/// Everything here is also an instance method of <see cref="ProcessRuntime"/>, which tests and nodes use.
+/// Static entry points (start, call, cast, stop) over <see cref="ProcessRuntime.Default"/>, and a spawn from the
+/// default node. Each is also an instance method, of <see cref="ProcessRuntime"/> or (the spawn) of <see cref="Node"/>.
 /// </summary>
 public static class GenServers
 {

@@ -11,7 +11,7 @@ public enum ExitReasonKind : byte
     Killed,
     /// <summary><c>noproc</c>: the process did not exist (a monitor or link set on a process already gone).</summary>
     NoProc,
-    /// <summary><c>noconnection</c>: the node that hosted the process is unreachable (used by the cluster layer).</summary>
+    /// <summary><c>noconnection</c>: the node that hosted the process is unreachable, or was lost.</summary>
     NoConnection,
     /// <summary><c>error</c>: the process failed; <see cref="ExitReason.Message"/> and <see cref="ExitReason.ErrorType"/> say how.</summary>
     Error,

@@ -275,7 +275,7 @@ internal sealed class Connection : IAsyncDisposable
     {
         _reader.Advance(read);
         // Any bytes are a sign of life, not only whole frames: a large frame crawling over a slow link must not
-        // look like silence to the failure detector (reliability case T18).
+        // look like silence to the failure detector.
         Volatile.Write(ref _lastReceived, _time.GetTimestamp());
         Volatile.Write(ref _bytesReceived, _bytesReceived + read);
         if (Telemetry.BytesReceived.Enabled)

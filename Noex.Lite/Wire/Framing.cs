@@ -129,7 +129,7 @@ internal static class Framing
             return OperationStatus.NeedMoreData;
         }
 
-        // Step 4: the tag covers every byte before it; compare in constant time (reliability.md §3.1.4).
+        // Step 4: the tag covers every byte before it; compare in constant time (protocol.md §3.4).
         ReadOnlySpan<byte> bytes = buffer[..total];
         Span<byte> tag = stackalloc byte[TagSize];
         ComputeTag(mac, key, bytes[..^TagSize], tag);
