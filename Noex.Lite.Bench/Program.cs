@@ -2,8 +2,9 @@ using BenchmarkDotNet.Running;
 using Noex.Lite.Bench;
 using Noex.Lite.Bench.Remote;
 
-// Noex.Lite.Bench: `micro` runs the BenchmarkDotNet micro benchmarks (memory diagnoser on);
-// the macro harnesses (`remote`, ...) are added as verbs next to it.
+// Noex.Lite.Bench: `micro` runs the BenchmarkDotNet micro benchmarks (memory diagnoser on); `remote` runs the
+// two-process remote-call harness, which starts this program again as its server (`remote-server`, not for users).
+// How to run and read both, and the figures recorded so far: README.md next to this file.
 var verb = args.Length > 0 ? args[0] : "help";
 var rest = args.Length > 0 ? args[1..] : [];
 switch (verb)
@@ -18,14 +19,16 @@ switch (verb)
     default:
         Console.WriteLine("""
             usage: dotnet run -c Release --project Noex.Lite.Bench -- <verb> [options]
-              micro [BenchmarkDotNet options]   micro benchmarks, e.g. micro --filter '*'
+              micro [BenchmarkDotNet options]   micro benchmarks, e.g. micro --filter '*FramingBenchmarks*';
+                                                run one class per invocation to read the Ratio column
               remote [--seconds S] [--outstanding N] [--rounds R] [--peer protoactor|akka[,...]] [--stats]
                                                 two processes on 127.0.0.1: remote calls against a raw-socket baseline,
                                                 with default scheduling and again with UnsafePreferInlineScheduling
-                                                (inline-*),
-                                                and with --peer the same scenarios on Proto.Actor / Akka.NET remoting;
+                                                (inline-*), and with --peer the same scenarios on Proto.Actor / Akka.NET
+                                                remoting; S seconds per scenario (5), N calls in flight (100);
                                                 --rounds repeats baseline and scenarios R times and prints medians;
-                                                --stats prints frames and socket writes/reads per operation
+                                                --stats prints frames, socket writes/reads and CPU per operation
+            what each benchmark measures, and the figures recorded so far: Noex.Lite.Bench/README.md
             """);
         return verb == "help" ? 0 : 2;
 }

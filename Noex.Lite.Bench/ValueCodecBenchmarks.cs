@@ -6,7 +6,7 @@ using BenchmarkDotNet.Configs;
 
 namespace Noex.Lite.Bench;
 
-// ValueCodec against System.Text.Json on the same data, in four classes, each with the STJ method as the baseline:
+// ValueCodec against System.Text.Json on the same data, in five classes, each with an STJ method as the baseline:
 // - Encode: the same Value tree walked the same way, written by ValueWriter (binary) or by Utf8JsonWriter (JSON, validation
 //   off), both into one reused ArrayBufferWriter.
 // - Decode (materialise): ValueCodec.Decode to a Value tree, against JsonDocument.Parse (STJ's DOM, which is lazy: it
@@ -15,18 +15,10 @@ namespace Noex.Lite.Bench;
 //   against a Utf8JsonReader reading every token (it checks the JSON grammar).
 // - Dispatch (streaming): what a message dispatcher does: find "type", compare it with "get", read "key", skip the rest.
 // - WriteCalls (streaming, small message only): the message written field by field with UTF-8 literals, no tree.
-// The joined summary computes each Ratio against the baseline of its own category (Encode, Decode, Walk, Dispatch) and
-// payload. Payloads: the small message {"type":"get","key":"k1"}, a ~1 KB mixed message and a ~64 KB snapshot (BenchPayloads).
-
-// Measured 2026-11-24 (ShortRun, 2 shared cores under other builds, so ±10-20% between runs), small message, mean:
-//   Encode      Noex 28.9 ns vs STJ 85.9 ns (3.0x; 44.0 ns before the ASCII/inlining work)      0 B
-//   WriteCalls  Noex 15.9 ns vs STJ 65.8 ns (4.1x)                                                0 B
-//   Dispatch    Noex 21.9 ns vs STJ 65.7 ns (3.0x; 32.5 ns before)                                0 B
-//   Walk        Noex 24.3 ns vs STJ 67.6 ns (2.8x; 59.4 ns before)                                0 B
-//   Decode      Noex 102 ns vs JsonDocument 143 ns (1.4x) and Utf8JsonReader-to-Value 298 ns (2.9x);
-//               298 ns before the key cache replaced StringPool.Shared. 184 B then: the tree and its short strings;
-//               120 B since the shared short-string cache (StringCache.cs) returns repeated keys and values.
-// Medium/large: Encode 3.9x/3.5x, Dispatch 2.2x/2.1x, Walk 2.0x/1.7x, Decode vs Utf8JsonReader-to-Value 3.1x/2.0x.
+// The joined summary computes each Ratio against the baseline of its own category (Encode, Decode, Walk, Dispatch,
+// WriteCalls) and payload. Payloads: the small message {"type":"get","key":"k1"}, a ~1 KB mixed message and a ~64 KB
+// snapshot (BenchPayloads).
+// Recorded figures: Noex.Lite.Bench/README.md, "Values".
 
 [Config(typeof(BenchConfig))]
 [BenchmarkCategory("Encode")]

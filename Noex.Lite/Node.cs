@@ -5,7 +5,7 @@ namespace Noex.Lite;
 
 /// <summary>
 /// A Noex.Lite node: a member of a cluster that dials its seeds, authenticates its peers, keeps one connection to each,
-/// notices failures and tells you (the seeds' <c>Cluster</c>, as an object, so that one process can run several).
+/// notices failures and tells you. One process can run several (tests do); the static <see cref="Cluster"/> runs one.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -160,10 +160,10 @@ public sealed class Node : IAsyncDisposable
     }
 
     /// <summary>
-    /// Spawns <paramref name="behavior"/> on <paramref name="target"/> (the seeds' <c>RemoteSpawn.spawn</c>): the target
-    /// makes a server with the factory registered under that name in its <see cref="Behaviors"/>, runs init with
-    /// <see cref="SpawnOptions.Args"/>, registers the name as asked and returns the new process's ref. Spawning on this
-    /// node's own id works locally, with the same errors.
+    /// Spawns <paramref name="behavior"/> on <paramref name="target"/>: the target makes a server with the factory
+    /// registered under that name in its <see cref="Behaviors"/>, runs init with <see cref="SpawnOptions.Args"/>,
+    /// registers the name as asked and returns the new process's ref. Spawning on this node's own id works locally,
+    /// with the same errors.
     /// </summary>
     /// <param name="behavior">A behaviour name registered on the target node.</param>
     /// <param name="target">The node to spawn on.</param>
@@ -217,8 +217,8 @@ public sealed class Node : IAsyncDisposable
     /// Whether a live connection to <paramref name="id"/> exists and this node counts it as up (<see cref="NodeUp"/> has
     /// been raised for it): once true, the node is among <see cref="GetConnectedNodes"/> and a candidate for placement.
     /// </summary>
-    /// <remarks>A connection becomes live a moment before the node is marked up (its threads start in between); checking
-    /// the transport alone let a caller see a node as connected that a supervisor would not yet place children on.</remarks>
+    /// <remarks>A connection becomes live a moment before the node is marked up (its threads start in between); the
+    /// transport alone would show a node as connected before a supervisor places children on it.</remarks>
     public bool IsConnected(NodeId id) => _mesh.IsConnected(id);
 
     /// <summary>

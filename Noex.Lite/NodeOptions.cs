@@ -3,23 +3,31 @@ using System.Net.Security;
 namespace Noex.Lite;
 
 /// <summary>
-/// What a call meets when a peer's outbound queue is full (see <see cref="NodeOptions.MaxOutboundQueueBytes"/>). A cast
-/// never waits: it returns false and is counted as a dead letter under either policy.
+/// What a remote call or <see cref="ProcessRuntime.CastAsync"/> meets when the outbound queue to the target's node is
+/// full (<see cref="NodeOptions.MaxOutboundQueueBytes"/>, <see cref="NodeOptions.MaxOutboundQueueMessages"/>).
 /// </summary>
+/// <remarks>
+/// <see cref="ProcessRuntime.Cast(ProcessRef, Value)"/> never waits, under either policy: it returns false, and the
+/// message is counted and raised as a dead letter (<see cref="Node.DeadLetter"/>). Spawns and remote stops never wait
+/// either: they fail with <see cref="NodeOverloadedException"/>. Replies to other nodes' calls are queued past the
+/// bound: the calls those nodes have in flight bound them already.
+/// </remarks>
 public enum OverloadPolicy
 {
-    /// <summary>A call waits (asynchronously) until the queue has room, within its timeout and cancellation.</summary>
+    /// <summary>A call waits (asynchronously) until the queue has room, within its timeout and cancellation;
+    /// <c>CastAsync</c> waits too, within its cancellation.</summary>
     Wait,
-    /// <summary>A call fails at once with <see cref="NodeOverloadedException"/>.</summary>
+    /// <summary>A call fails at once with <see cref="NodeOverloadedException"/>; so does <c>CastAsync</c>, whose
+    /// message is also counted and raised as a dead letter.</summary>
     Reject,
 }
 
 /// <summary>
-/// The configuration of a node: the seeds' <c>ClusterConfig</c> (name, host, port, seeds, secret, heartbeats) plus what a
-/// production service needs (advertised host, timeouts, reconnect backoff, limits, TLS). Validated once, when the node
-/// starts; an invalid option throws <see cref="InvalidClusterConfigException"/> naming it.
+/// The configuration of a node: who it is and whom it joins (name, host, port, seeds, secret), how it detects failures
+/// (heartbeats), and what a production service needs (advertised host, timeouts, reconnect backoff, limits, TLS).
+/// Validated once, when the node starts; an invalid option throws <see cref="InvalidClusterConfigException"/> naming
+/// it.
 /// </summary>
-/// <remarks>Defaults are those of the original noex where it has one (seed 001 and its inventory).</remarks>
 public sealed record NodeOptions
 {
     /// <summary>The defaults, with <see cref="Name"/> still to be set.</summary>
@@ -33,7 +41,7 @@ public sealed record NodeOptions
 
     /// <summary>
     /// The host other nodes dial, which becomes part of the node id. Default: <see cref="Host"/>, or <c>127.0.0.1</c>
-    /// when that is a wildcard address (the original advertised an unreachable wildcard in some paths).
+    /// when that is a wildcard address, which no peer could dial.
     /// </summary>
     public string? AdvertisedHost { get; init; }
 
@@ -75,7 +83,7 @@ public sealed record NodeOptions
 
     /// <summary>
     /// The spread of the random factor applied to each reconnect delay: the delay is multiplied by a value drawn from
-    /// [1 − jitter, 1 + jitter]. Default 0.5, as the original; 0 to 1.
+    /// [1 − jitter, 1 + jitter], so that nodes that lost a peer together do not redial it in step. Default 0.5; 0 to 1.
     /// </summary>
     public double ReconnectJitter { get; init; } = 0.5;
 
@@ -96,13 +104,14 @@ public sealed record NodeOptions
     /// calls it answers, one turn of each process it wakes, and the send of what they queue. Default off.
     /// </summary>
     /// <remarks>
-    /// Every handoff to the pool costs a worker wake-up; without them remote calls under load go up to about twice as
-    /// fast (see README). The price is Kestrel's <c>UnsafePreferInlineScheduling</c> price: code after an <c>await</c>
-    /// of a remote call, and every handler of a process woken by a remote message, may run on the read thread, so any
-    /// of it that blocks (a synchronous wait, <c>.Result</c>, a long computation) holds up every message behind it on
-    /// that connection, and one that waits synchronously for a reply on the same connection deadlocks it. Turn it on
-    /// only when such code never blocks. It cannot be combined with TLS (<see cref="TlsServerOptions"/>): only a
-    /// connection's write loop may write to its TLS stream, so the node refuses to start with both.
+    /// Every handoff to the pool costs a worker wake-up; without them remote calls under load run faster, when the
+    /// machine has cores to spare (figures: Noex.Lite.Bench/README.md). The price is Kestrel's
+    /// <c>UnsafePreferInlineScheduling</c> price: code after an <c>await</c> of a remote call, and every handler of a
+    /// process woken by a remote message, may run on the read thread, so any of it that blocks (a synchronous wait,
+    /// <c>.Result</c>, a long computation) holds up every message behind it on that connection, and one that waits
+    /// synchronously for a reply on the same connection deadlocks it. Turn it on only when such code never blocks. It
+    /// cannot be combined with TLS (<see cref="TlsServerOptions"/>): only a connection's write loop may write to its
+    /// TLS stream, so the node refuses to start with both.
     /// </remarks>
     public bool UnsafePreferInlineScheduling { get; init; }
 
@@ -196,7 +205,7 @@ public sealed record NodeOptions
     }
 }
 
-/// <summary>A node's configuration is invalid (the original's <c>InvalidClusterConfigError</c>).</summary>
+/// <summary>A node's configuration is invalid.</summary>
 public sealed class InvalidClusterConfigException : NoexException
 {
     /// <summary>Creates the exception.</summary>

@@ -141,7 +141,7 @@ internal sealed class Membership
 
     /// <summary>
     /// The next reconnect delay for <paramref name="id"/>: base·2^attempt capped at the maximum, times a random factor in
-    /// [1 − jitter, 1 + jitter] (the original's formula with its jitter made configurable).
+    /// [1 − jitter, 1 + jitter] (<see cref="NodeOptions.ReconnectJitter"/>).
     /// </summary>
     public TimeSpan NextBackoff(NodeId id, NodeOptions options)
     {

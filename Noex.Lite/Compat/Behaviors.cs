@@ -1,7 +1,7 @@
 namespace Noex.Lite;
 
 /// <summary>
-/// The seeds' static <c>BehaviorRegistry</c>: the default node's <see cref="Node.Behaviors"/> (see <see cref="Cluster"/>).
+/// The default node's <see cref="Node.Behaviors"/> as static members (see <see cref="Cluster"/>).
 /// </summary>
 /// <remarks>Every member throws <see cref="ClusterNotStartedException"/> while no default node runs.</remarks>
 public static class Behaviors

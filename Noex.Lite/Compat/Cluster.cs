@@ -1,8 +1,9 @@
 namespace Noex.Lite;
 
 /// <summary>
-/// The seeds' <c>Cluster</c>: a static facade over one default <see cref="Node"/> per process, for programs that want the
-/// original's feel (<c>await Cluster.StartAsync(...)</c>, <c>Cluster.LocalNodeId</c>, <c>Cluster.OnNodeUp(...)</c>).
+/// A static facade over one default <see cref="Node"/> per process, for programs that want their node reachable from
+/// anywhere without passing it around (<c>await Cluster.StartAsync(...)</c>, <c>Cluster.LocalNodeId</c>,
+/// <c>Cluster.OnNodeUp(...)</c>).
 /// </summary>
 /// <remarks>
 /// Thread-safe. Everything here forwards to <see cref="Default"/>; programs that run several nodes (tests, simulations)
@@ -47,7 +48,7 @@ public static class Cluster
         {
             var node = await start.ConfigureAwait(false);
             Volatile.Write(ref s_default, node);
-            // The seeds' GenServer.call/cast go through the default runtime: make it this node's, so remote refs route.
+            // GenServers' calls and casts use the default runtime: make it this node's, so that remote refs route.
             ProcessRuntime.DefaultOverride = node.Runtime;
             return node;
         }
@@ -108,7 +109,7 @@ public static class Cluster
     }
 }
 
-/// <summary>The default node is not running (the original's <c>ClusterNotStartedError</c>).</summary>
+/// <summary>The default node is not running.</summary>
 public sealed class ClusterNotStartedException : NoexException
 {
     /// <summary>Creates the exception.</summary>

@@ -1,8 +1,8 @@
 namespace Noex.Lite;
 
 /// <summary>
-/// The seeds' static entry points (<c>GenServer.start/call/cast/stop</c>) over <see cref="ProcessRuntime.Default"/>.
-/// Everything here is also an instance method of <see cref="ProcessRuntime"/>, which tests and nodes use.
+/// Static entry points (start, call, cast, stop) over <see cref="ProcessRuntime.Default"/>, and a spawn from the
+/// default node. Each is also an instance method, of <see cref="ProcessRuntime"/> or (the spawn) of <see cref="Node"/>.
 /// </summary>
 public static class GenServers
 {
@@ -43,8 +43,8 @@ public static class GenServers
         ProcessRuntime.Default.StopAsync(target, reason, cancellationToken);
 
     /// <summary>
-    /// Spawns <paramref name="behaviorName"/> on <paramref name="targetNode"/> from the default node: noex's
-    /// <c>GenServer.startRemote</c>. See <see cref="Node.SpawnAsync"/> for the errors.
+    /// Spawns <paramref name="behaviorName"/> on <paramref name="targetNode"/>, given as text, from the default node.
+    /// See <see cref="Node.SpawnAsync"/> for the errors.
     /// </summary>
     /// <param name="behaviorName">A behaviour registered on the target node.</param>
     /// <param name="targetNode">The node to spawn on, <c>name@host:port</c> (it may be the local node).</param>

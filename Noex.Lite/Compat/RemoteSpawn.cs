@@ -1,6 +1,6 @@
 namespace Noex.Lite;
 
-/// <summary>The seeds' static <c>RemoteSpawn</c>: spawns from the default node (see <see cref="Cluster"/>).</summary>
+/// <summary>Spawns from the default node (see <see cref="Cluster"/>).</summary>
 public static class RemoteSpawn
 {
     /// <summary>Spawns <paramref name="behaviorName"/> on <paramref name="targetNode"/> from the default node. See <see cref="Node.SpawnAsync"/>.</summary>

@@ -4,7 +4,10 @@ using System.Threading.Tasks.Sources;
 
 namespace Noex.Lite;
 
-/// <summary>Somewhere a call's reply goes: a local waiter now, a peer connection later (the cluster layer).</summary>
+/// <summary>
+/// Where a call's reply goes: the caller's <see cref="CallWaiter"/> for a call made on this node, or, for a call from
+/// another node, the connection it came in on (which encodes the reply, or the failure, onto it).
+/// </summary>
 internal interface IReplySink
 {
     /// <summary>Completes the call identified by <paramref name="token"/> with a reply; false if it is no longer waiting.</summary>
@@ -18,8 +21,8 @@ internal interface IReplySink
 }
 
 /// <summary>
-/// The pooled waiter behind a local call's <see cref="ValueTask{Value}"/>: an <see cref="IValueTaskSource{Value}"/>
-/// with its own reusable timer, so a warm call allocates nothing.
+/// The pooled waiter behind a call's <see cref="ValueTask{Value}"/>, local or remote: an
+/// <see cref="IValueTaskSource{Value}"/> with its own reusable timer, so a warm call allocates nothing.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -32,7 +35,8 @@ internal interface IReplySink
 /// <para>
 /// Continuations run asynchronously, so a server replying from its turn never runs the caller's code on
 /// its own thread. For an async-method awaiter the thread pool queues the state machine box directly,
-/// which allocates nothing.
+/// which allocates nothing. The one exception is a reply that a connection's read thread completes under
+/// <see cref="NodeOptions.UnsafePreferInlineScheduling"/>, which runs the caller's code there on purpose.
 /// </para>
 /// </remarks>
 internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
@@ -181,8 +185,8 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
     private void Disarm()
     {
         // The timer is left armed on purpose: the next Arm re-arms it (one timer-queue operation per call
-        // instead of two, measured in CallWaiterBenchmarks), and a firing meant for a finished call is
-        // ignored by OnTimeout's deadline check.
+        // instead of two; CallWaiterBenchmarks, figures: Noex.Lite.Bench/README.md), and a firing meant for a
+        // finished call is ignored by OnTimeout's deadline check.
         // Unregister, not Dispose: Dispose would wait for a running cancellation callback, and that
         // callback may be the very caller of this method.
         _cancellation.Unregister();

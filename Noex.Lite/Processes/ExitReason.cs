@@ -1,6 +1,6 @@
 namespace Noex.Lite;
 
-/// <summary>The kinds of reason a process ends with, named as in the seeds and in OTP.</summary>
+/// <summary>The kinds of reason a process ends with, named as in OTP.</summary>
 public enum ExitReasonKind : byte
 {
     /// <summary><c>normal</c>: the process finished its work. Links ignore it; transient children are not restarted.</summary>
@@ -11,7 +11,7 @@ public enum ExitReasonKind : byte
     Killed,
     /// <summary><c>noproc</c>: the process did not exist (a monitor or link set on a process already gone).</summary>
     NoProc,
-    /// <summary><c>noconnection</c>: the node that hosted the process is unreachable (used by the cluster layer).</summary>
+    /// <summary><c>noconnection</c>: the node that hosted the process is unreachable, or was lost.</summary>
     NoConnection,
     /// <summary><c>error</c>: the process failed; <see cref="ExitReason.Message"/> and <see cref="ExitReason.ErrorType"/> say how.</summary>
     Error,
@@ -99,7 +99,7 @@ public readonly struct ExitReason : IEquatable<ExitReason>
     /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(Kind, Message, ErrorType);
 
-    /// <summary>The seeds' name (<c>normal</c>, <c>shutdown</c>, ...); errors read <c>error(Type: message)</c>.</summary>
+    /// <summary>Its name (<c>normal</c>, <c>shutdown</c>, ...); errors read <c>error(Type: message)</c>.</summary>
     public override string ToString() => Kind == ExitReasonKind.Error
         ? ErrorType is null ? $"error({Message})" : $"error({ErrorType}: {Message})"
         : KindName(Kind);

@@ -4,9 +4,10 @@ namespace Noex.Lite;
 
 /// <summary>The address of a process: the node that hosts it and its id there. Cheap to copy and compare.</summary>
 /// <remarks>
-/// For a local process <see cref="Node"/> is the name of the <see cref="ProcessRuntime"/> that started it;
-/// the cluster layer will route refs whose node is another node's name. Ids are a per-runtime counter,
-/// formatted only when printed.
+/// <see cref="Node"/> is the name of the <see cref="ProcessRuntime"/> that started the process. A node's runtime
+/// bears the node's id (<c>name@host:port</c>), so a ref says which node hosts its process, and a runtime that
+/// belongs to a node sends calls, casts, stops, monitors, links and exit signals for another node's refs over the
+/// cluster. Ids are a per-runtime counter, formatted only when printed.
 /// </remarks>
 /// <param name="Node">The name of the node (runtime) hosting the process.</param>
 /// <param name="Id">The process id, unique within that node.</param>

@@ -10,7 +10,7 @@ public readonly record struct MonitorRef(ProcessRef Watcher, ProcessRef Target, 
     public override string ToString() => $"#monitor{Id}({Watcher}->{Target})";
 }
 
-/// <summary>The kinds of lifecycle event, named as in the seeds.</summary>
+/// <summary>The kinds of lifecycle event.</summary>
 public enum LifecycleEventKind : byte
 {
     /// <summary><c>started</c>: a process finished init (and its name is registered).</summary>
@@ -41,8 +41,8 @@ public readonly record struct LifecycleEvent(
 /// <summary>The lifecycle event handlers of one runtime.</summary>
 /// <remarks>
 /// Handlers run synchronously on the thread where the event happens (often a process's turn), so keep
-/// them short. An exception from a handler is swallowed, as in noex: one bad subscriber must not break
-/// a process's teardown. Subscribing and publishing are lock-free; the handler list is copy-on-write.
+/// them short. An exception from a handler is swallowed: one bad subscriber must not break a process's teardown.
+/// Subscribing and publishing are lock-free; the handler list is copy-on-write.
 /// </remarks>
 public sealed class LifecycleEvents
 {

@@ -38,15 +38,17 @@ internal enum EnvelopeKind : byte
 
 /// <summary>
 /// One user message in a mailbox. A struct so that queueing a cast allocates nothing: the payload is a
-/// <see cref="Value"/> passed by reference, the reply address is a pooled sink plus its version token.
+/// <see cref="Value"/> passed by reference, and a call's reply address is a sink plus the token it knows the call by.
 /// </summary>
 internal readonly struct Envelope
 {
     public readonly EnvelopeKind Kind;
     public readonly Value Message;
-    /// <summary>For calls: the <see cref="IReplySink"/> to answer. For internal requests: the request object.</summary>
+    /// <summary>Not the addressee (that is the mailbox's process): for calls, the <see cref="IReplySink"/> that gets
+    /// the reply; for internal requests, the request object; otherwise null.</summary>
     public readonly object? Target;
-    /// <summary>For calls: the sink's version token, so a late reply cannot complete a reused waiter.</summary>
+    /// <summary>For calls: the call's token at its sink: a local waiter's version (so a late reply cannot complete a
+    /// reused waiter), or a remote caller's call id.</summary>
     public readonly long Token;
 
     public Envelope(EnvelopeKind kind, Value message, object? target, long token)

@@ -216,7 +216,7 @@ public sealed class SupervisorChildException : NoexException
     public ProcessRef Supervisor { get; }
 }
 
-/// <summary>A call to a process on another node got no reply within its timeout (the seeds' <c>RemoteCallTimeoutError</c>).</summary>
+/// <summary>A call to a process on another node got no reply within its timeout; the node stayed connected.</summary>
 public sealed class RemoteCallTimeoutException : CallTimeoutException
 {
     /// <summary>Creates the exception.</summary>
@@ -228,7 +228,7 @@ public sealed class RemoteCallTimeoutException : CallTimeoutException
     }
 }
 
-/// <summary>The remote process does not exist or ended (the seeds' <c>RemoteServerNotRunningError</c>).</summary>
+/// <summary>The process on another node that a call or stop addressed does not exist or has ended.</summary>
 public sealed class RemoteServerNotRunningException : ServerNotRunningException
 {
     /// <summary>Creates the exception.</summary>

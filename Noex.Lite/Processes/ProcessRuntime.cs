@@ -165,7 +165,8 @@ public sealed class ProcessRuntime : IAsyncDisposable
 
     /// <summary>
     /// While set, <see cref="Default"/> is this runtime: the static <c>Cluster</c> facade installs its node's runtime, so
-    /// that the <see cref="GenServers"/> facade routes to other nodes as the seeds do, without this layer knowing of nodes.
+    /// that calls and casts through the <see cref="GenServers"/> facade reach other nodes, without this layer knowing
+    /// of nodes.
     /// </summary>
     internal static ProcessRuntime? DefaultOverride
     {
@@ -358,6 +359,13 @@ public sealed class ProcessRuntime : IAsyncDisposable
     /// <exception cref="CallTimeoutException">No reply within the timeout.</exception>
     /// <exception cref="CallFailedException">The handler threw; the server crashed.</exception>
     /// <exception cref="MailboxFullException">A bounded mailbox with <see cref="MailboxOverflow.Reject"/> is full.</exception>
+    /// <exception cref="NodeNotReachableException">A remote process's node is not connected, or went down before it replied.</exception>
+    /// <exception cref="NodeOverloadedException">The outbound queue to a remote process's node is full and the node's
+    /// <see cref="NodeOptions.OverloadPolicy"/> is <see cref="OverloadPolicy.Reject"/>.</exception>
+    /// <exception cref="ValueCodecException">The request to a remote process cannot be encoded.</exception>
+    /// <remarks>A ref of another node is called over the cluster when this runtime belongs to a node; a remote call
+    /// times out with <see cref="RemoteCallTimeoutException"/> and finds no process with
+    /// <see cref="RemoteServerNotRunningException"/>, subclasses of the local ones.</remarks>
     public ValueTask<Value> CallAsync(ProcessRef target, Value request, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         if (cancellationToken.IsCancellationRequested)
@@ -401,7 +409,10 @@ public sealed class ProcessRuntime : IAsyncDisposable
     /// <summary>Sends a message without waiting (fire and forget).</summary>
     /// <param name="target">The process.</param>
     /// <param name="message">The message, passed by reference.</param>
-    /// <returns>True if queued; false if the process is not running (counted as a dead letter) or a drop-newest mailbox is full.</returns>
+    /// <returns>True if queued; false if the process is not running (counted as a dead letter) or a drop-newest
+    /// mailbox is full. For a process on another node: true once the message is queued to its node; false when that
+    /// node is not connected or the queue to it is full, under either <see cref="NodeOptions.OverloadPolicy"/> (counted
+    /// and raised as a dead letter).</returns>
     /// <exception cref="MailboxFullException">A bounded mailbox with <see cref="MailboxOverflow.Reject"/> is full.</exception>
     public bool Cast(ProcessRef target, Value message) =>
         Router is { } router && !IsLocal(target) ? router.Cast(target, message) : Post(target, new Envelope(EnvelopeKind.Cast, message, null, 0));
@@ -414,9 +425,9 @@ public sealed class ProcessRuntime : IAsyncDisposable
     /// <param name="target">The process.</param>
     /// <param name="message">The message, passed by reference.</param>
     /// <param name="cancellationToken">Abandons the wait for room; the message is then not sent.</param>
-    /// <returns>True if queued; false if it cannot be delivered (the process is not running, its node is unreachable or
-    /// its connection closed while waiting), which is counted and raised as a dead letter, as for Cast. A local target
-    /// behaves as with Cast: its mailbox's own bound applies.</returns>
+    /// <returns>True if queued; false if it cannot be delivered (a local process that is not running, a node that is
+    /// not connected or whose connection closed while waiting), which is counted as a dead letter, as for Cast. A local
+    /// target behaves as with Cast: its mailbox's own bound applies.</returns>
     /// <exception cref="NodeOverloadedException">The queue is full and the policy is <see cref="OverloadPolicy.Reject"/>
     /// (also counted as a dead letter).</exception>
     /// <exception cref="MailboxFullException">A bounded local mailbox with <see cref="MailboxOverflow.Reject"/> is full.</exception>

@@ -2,7 +2,7 @@ using System.Buffers;
 
 namespace Noex.Lite;
 
-/// <summary>What one node reports about itself: load, traffic, memory and peers (the seeds' observer snapshot, trimmed to numbers).</summary>
+/// <summary>What one node reports about itself, as numbers: load, traffic, memory and peers.</summary>
 /// <param name="Node">The node.</param>
 /// <param name="Timestamp">When the node took the figures, by its own clock.</param>
 /// <param name="Uptime">How long the node has been running.</param>
@@ -140,16 +140,15 @@ public sealed record ClusterTotals(
 public sealed record ClusterSnapshot(DateTimeOffset Timestamp, NodeId LocalNode, IReadOnlyList<NodeObservation> Nodes, ClusterTotals Totals);
 
 /// <summary>
-/// Cluster-wide statistics on demand and by subscription (the seeds' <c>ClusterObserver</c>): every node's process count,
-/// mailbox depths, message and byte rates, memory, uptime and peers, plus totals.
+/// Cluster-wide statistics on demand and by subscription: every node's process count, mailbox depths, message and byte
+/// rates, memory, uptime and peers, plus totals.
 /// </summary>
 /// <remarks>
 /// <para>
 /// A snapshot asks every connected node at once (protocol.md §5.6, snapshot_request and snapshot_reply) and waits for each
 /// one at most the timeout: a node that does not answer in time is reported <see cref="NodeObservationStatus.Timeout"/> and
-/// one that goes down meanwhile <see cref="NodeObservationStatus.Error"/>, without failing the snapshot. The original
-/// classified failures by looking for "timeout" in the error message, which its own timeout error did not contain; here
-/// the kind of failure decides.
+/// one that goes down meanwhile <see cref="NodeObservationStatus.Error"/>, without failing the snapshot. The kind of
+/// failure decides which, never the text of its message.
 /// </para>
 /// <para>
 /// Rates are computed by each node over its own last one or two seconds (sampled on the heartbeat tick), so they do not
@@ -164,10 +163,10 @@ public sealed class ClusterObserver : IClusterService
     /// <summary>The last of them.</summary>
     internal const byte LastType = MessageTypes.LastObserver;
 
-    /// <summary>How long a cached snapshot is reused (the original's 2 s).</summary>
+    /// <summary>How long a cached snapshot is reused: 2 s.</summary>
     public static readonly TimeSpan CacheTtl = TimeSpan.FromSeconds(2);
 
-    /// <summary>How long a snapshot waits for each node by default (the original's 5 s).</summary>
+    /// <summary>How long a snapshot waits for each node by default: 5 s.</summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(5);
 
     private readonly INodeContext _node;
@@ -193,10 +192,10 @@ public sealed class ClusterObserver : IClusterService
         _older = _recent = new Sample(_time.GetTimestamp(), 0, 0, 0);
     }
 
-    /// <summary>A node did not answer a snapshot in time (the seeds' <c>node_timeout</c>).</summary>
+    /// <summary>A node did not answer a snapshot in time.</summary>
     public event Action<NodeId>? NodeTimeout;
 
-    /// <summary>A node's query failed otherwise (the seeds' <c>node_error</c>).</summary>
+    /// <summary>A node's query failed otherwise; the exception says how.</summary>
     public event Action<NodeId, Exception>? NodeError;
 
     /// <summary>Snapshot requests waiting for replies (for tests: the table must not leak).</summary>

@@ -4,8 +4,8 @@ using System.Runtime.CompilerServices;
 namespace Noex.Lite;
 
 /// <summary>
-/// Remote calls and casts (the seeds' <c>RemoteCall</c>): the messages of protocol.md §5.2, the table of calls waiting for
-/// a reply, and the delivery of calls and casts that arrive from peers.
+/// Remote calls and casts: the messages of protocol.md §5.2, the table of calls waiting for a reply, and the delivery
+/// of calls and casts that arrive from peers.
 /// </summary>
 /// <remarks>
 /// <para>

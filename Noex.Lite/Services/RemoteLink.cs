@@ -3,8 +3,8 @@ using System.Buffers;
 namespace Noex.Lite;
 
 /// <summary>
-/// Links and exit signals across nodes (the seeds' <c>RemoteLink</c>, protocol.md §5.5): each side keeps the links
-/// between its own processes and processes of other nodes, and tells the other side when its end terminates.
+/// Links and exit signals across nodes (protocol.md §5.5): each side keeps the links between its own processes and
+/// processes of other nodes, and tells the other side when its end terminates.
 /// </summary>
 /// <remarks>
 /// <para>

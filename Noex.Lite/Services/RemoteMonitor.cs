@@ -3,14 +3,14 @@ using System.Buffers;
 namespace Noex.Lite;
 
 /// <summary>
-/// Monitors across nodes (the seeds' <c>RemoteMonitor</c>, protocol.md §5.5): the watcher side's table of monitors on
-/// processes of other nodes and the target side's table of watchers on other nodes.
+/// Monitors across nodes (protocol.md §5.5): the watcher side's table of monitors on processes of other nodes and the
+/// target side's table of watchers on other nodes.
 /// </summary>
 /// <remarks>
 /// <para>
 /// Two ways in. <see cref="ProcessRuntime.Monitor"/> with a remote target is Erlang's <c>monitor/2</c>: it returns the
 /// monitor at once and never throws for the network; an unreachable node delivers a down message <c>noconnection</c>.
-/// <see cref="MonitorAsync"/> is the seeds' shape: it waits for the target node's acknowledgement and throws
+/// <see cref="MonitorAsync"/> waits for the target node's acknowledgement instead, and throws
 /// <see cref="NodeNotReachableException"/> (not connected, or the connection closed before the acknowledgement) or
 /// <see cref="RemoteMonitorTimeoutException"/>; when it throws, no down message follows.
 /// </para>
@@ -31,7 +31,7 @@ public sealed class RemoteMonitor : IClusterService
     /// <summary>The last of them.</summary>
     internal const byte LastType = MessageTypes.LastMonitor;
 
-    /// <summary>The seeds' default wait for the acknowledgement: 10 s.</summary>
+    /// <summary>The default wait for the acknowledgement: 10 s.</summary>
     private static readonly TimeSpan s_defaultTimeout = TimeSpan.FromSeconds(10);
 
     private readonly INodeContext _node;
@@ -78,8 +78,8 @@ public sealed class RemoteMonitor : IClusterService
     }
 
     /// <summary>
-    /// Monitors <paramref name="target"/> and waits until its node has acknowledged (the seeds' <c>RemoteMonitor.monitor</c>).
-    /// A target that does not exist is acknowledged too: the watcher then receives a down message <c>noproc</c>.
+    /// Monitors <paramref name="target"/> and waits until its node has acknowledged. A target that does not exist is
+    /// acknowledged too: the watcher then receives a down message <c>noproc</c>.
     /// </summary>
     /// <param name="watcher">The local process to tell; must be running.</param>
     /// <param name="target">The process to watch; a local one is monitored locally, without waiting.</param>
@@ -434,7 +434,7 @@ public sealed class RemoteMonitor : IClusterService
     }
 }
 
-/// <summary>A remote monitor's node did not acknowledge it in time (the seeds' <c>RemoteMonitorTimeoutError</c>).</summary>
+/// <summary>A remote monitor's node did not acknowledge it in time.</summary>
 public sealed class RemoteMonitorTimeoutException : NoexException
 {
     /// <summary>Creates the exception.</summary>

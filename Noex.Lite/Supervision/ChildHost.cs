@@ -10,7 +10,7 @@ namespace Noex.Lite;
 /// </remarks>
 internal interface IChildHost
 {
-    /// <summary>Whether the behaviour is registered on the supervisor's node (the original's check before placing a child).</summary>
+    /// <summary>Whether the supervisor's node knows the behaviour; it refuses a child of one it does not.</summary>
     bool HasBehavior(string behavior);
 
     /// <summary>Starts <paramref name="behavior"/> on <paramref name="node"/> with <paramref name="args"/>, registering <paramref name="globalName"/> cluster-wide if given.</summary>

@@ -3,16 +3,16 @@ using System.Threading.Channels;
 namespace Noex.Lite;
 
 /// <summary>
-/// A supervisor whose children run anywhere in the cluster (the seeds' <c>DistributedSupervisor</c>): it places each
-/// child on a node chosen by a selector, watches it, restarts it by strategy and restart type when it ends, and moves it
-/// to a surviving node when its node is lost.
+/// A supervisor whose children run anywhere in the cluster: it places each child on a node chosen by a selector,
+/// watches it, restarts it by strategy and restart type when it ends, and moves it to a surviving node when its node is
+/// lost.
 /// </summary>
 /// <remarks>
 /// <para>
 /// Every change (a start, a stop, a child's end, a node lost or back) is handled one at a time, in order, by the
 /// supervisor's own loop, so that each ended instance is acted on exactly once: a notice about an instance that has
 /// already been replaced is ignored. That is what makes a node loss, reported both by the node's down event and by the
-/// monitors of its children, restart each child once (the original could restart twice, or not at all).
+/// monitors of its children, restart each child exactly once.
 /// </para>
 /// <para>
 /// Partitions: a node that vanishes may have crashed or may be cut off with its children still running. With
@@ -74,7 +74,7 @@ public sealed class DistributedSupervisor : IAsyncDisposable
     /// <summary>Completes with the stop reason (<c>normal</c>, <c>shutdown</c>, <c>max_restarts_exceeded</c>) once the supervisor has stopped.</summary>
     public Task<string> Completion => _stopped.Task;
 
-    /// <summary>Lifecycle events of this supervisor and its children (the seeds' <c>onLifecycleEvent</c>).</summary>
+    /// <summary>Lifecycle events of this supervisor and its children.</summary>
     public event Action<DistributedSupervisorEvent>? LifecycleEvent;
 
     /// <summary>
@@ -779,7 +779,7 @@ public sealed class DistributedSupervisor : IAsyncDisposable
             }
             catch (Exception)
             {
-                // A handler's failure is its own (as the original).
+                // A handler's failure is its own: it stops neither the loop nor the other handlers.
             }
         }
     }

@@ -1,6 +1,6 @@
 namespace Noex.Lite;
 
-/// <summary>A running child (the seeds' <c>DistributedChildInfo</c>).</summary>
+/// <summary>A running child.</summary>
 /// <param name="Id">The child id.</param>
 /// <param name="Ref">Its process, on its node.</param>
 /// <param name="Spec">Its spec.</param>
@@ -9,7 +9,7 @@ namespace Noex.Lite;
 /// <param name="StartedAt">When its current instance started.</param>
 public sealed record DistributedChildInfo(string Id, ProcessRef Ref, DistributedChildSpec Spec, NodeId Node, int RestartCount, DateTimeOffset StartedAt);
 
-/// <summary>Figures of a distributed supervisor (the seeds' <c>DistributedSupervisorStats</c>).</summary>
+/// <summary>Figures of a distributed supervisor.</summary>
 /// <param name="Id">The supervisor id.</param>
 /// <param name="Strategy">Its strategy.</param>
 /// <param name="ChildCount">Children now.</param>
@@ -21,7 +21,7 @@ public sealed record DistributedChildInfo(string Id, ProcessRef Ref, Distributed
 public sealed record DistributedSupervisorStats(string Id, SupervisorStrategy Strategy, int ChildCount, IReadOnlyDictionary<NodeId, int> ChildrenByNode,
     int TotalRestarts, int NodeFailureRestarts, DateTimeOffset StartedAt, TimeSpan Uptime);
 
-/// <summary>The kinds of distributed supervisor event (the seeds' names).</summary>
+/// <summary>The kinds of distributed supervisor event.</summary>
 public enum DistributedSupervisorEventKind
 {
     /// <summary><c>supervisor_started</c>.</summary>

@@ -1,6 +1,6 @@
 namespace Noex.Lite;
 
-/// <summary>A distributed supervisor operation failed (the seeds' <c>DistributedSupervisorError</c>); the subclasses say why.</summary>
+/// <summary>A distributed supervisor operation failed; the subclasses say why.</summary>
 public class DistributedSupervisorException : NoexException
 {
     /// <summary>Creates the exception.</summary>
@@ -17,7 +17,7 @@ public class DistributedSupervisorException : NoexException
     public string SupervisorId { get; }
 }
 
-/// <summary>A child id is already in use (the seeds' <c>DistributedDuplicateChildError</c>).</summary>
+/// <summary>A child id is already in use.</summary>
 /// <param name="supervisorId">The supervisor.</param>
 /// <param name="childId">The id.</param>
 public sealed class DistributedDuplicateChildException(string supervisorId, string childId)
@@ -27,7 +27,7 @@ public sealed class DistributedDuplicateChildException(string supervisorId, stri
     public string ChildId { get; } = childId;
 }
 
-/// <summary>No child has the id (the seeds' <c>DistributedChildNotFoundError</c>).</summary>
+/// <summary>No child has the id.</summary>
 /// <param name="supervisorId">The supervisor.</param>
 /// <param name="childId">The id.</param>
 public sealed class DistributedChildNotFoundException(string supervisorId, string childId)
@@ -37,7 +37,7 @@ public sealed class DistributedChildNotFoundException(string supervisorId, strin
     public string ChildId { get; } = childId;
 }
 
-/// <summary>Children restarted more often than the intensity allows; the supervisor stopped them and itself (the seeds' <c>DistributedMaxRestartsExceededError</c>).</summary>
+/// <summary>Children restarted more often than the intensity allows; the supervisor stopped them and itself.</summary>
 /// <param name="supervisorId">The supervisor.</param>
 /// <param name="maxRestarts">The restarts allowed.</param>
 /// <param name="within">The window.</param>
@@ -51,7 +51,7 @@ public sealed class DistributedMaxRestartsExceededException(string supervisorId,
     public TimeSpan Within { get; } = within;
 }
 
-/// <summary>A simple_one_for_one supervisor was misused (the seeds' <c>DistributedInvalidSimpleOneForOneError</c>).</summary>
+/// <summary>A simple_one_for_one supervisor was misused.</summary>
 /// <param name="supervisorId">The supervisor.</param>
 /// <param name="reason">What was wrong.</param>
 public sealed class DistributedInvalidSimpleOneForOneException(string supervisorId, string reason)
@@ -61,12 +61,12 @@ public sealed class DistributedInvalidSimpleOneForOneException(string supervisor
     public string Reason { get; } = reason;
 }
 
-/// <summary>simple_one_for_one needs a child template (the seeds' <c>DistributedMissingChildTemplateError</c>).</summary>
+/// <summary>simple_one_for_one needs a child template.</summary>
 /// <param name="supervisorId">The supervisor.</param>
 public sealed class DistributedMissingChildTemplateException(string supervisorId)
     : DistributedSupervisorException(supervisorId, "simple_one_for_one requires a child template");
 
-/// <summary>The behaviour is not registered on the supervisor's node (the seeds' <c>DistributedBehaviorNotFoundError</c>).</summary>
+/// <summary>The behaviour is not registered on the supervisor's node.</summary>
 /// <param name="behaviorName">The name.</param>
 /// <param name="nodeId">The supervisor's node.</param>
 public sealed class DistributedBehaviorNotFoundException(string behaviorName, NodeId nodeId)
@@ -79,7 +79,7 @@ public sealed class DistributedBehaviorNotFoundException(string behaviorName, No
     public NodeId NodeId { get; } = nodeId;
 }
 
-/// <summary>No node could be chosen for a child (the seeds' <c>NoAvailableNodeError</c>).</summary>
+/// <summary>No node could be chosen for a child.</summary>
 /// <param name="childId">The child.</param>
 /// <param name="selector">The selector that found nothing.</param>
 public sealed class NoAvailableNodeException(string childId, NodeSelector selector)

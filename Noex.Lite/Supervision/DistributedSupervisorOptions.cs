@@ -1,6 +1,6 @@
 namespace Noex.Lite;
 
-/// <summary>When a distributed supervisor stops by itself because significant children ended (the seeds' <c>autoShutdown</c>).</summary>
+/// <summary>When a distributed supervisor stops by itself because significant children ended.</summary>
 public enum AutoShutdown
 {
     /// <summary><c>never</c> (the default).</summary>
@@ -31,12 +31,12 @@ public enum PartitionPolicy
     Always,
 }
 
-/// <summary>One child of a distributed supervisor (the seeds' <c>DistributedChildSpec</c>).</summary>
+/// <summary>One child of a distributed supervisor.</summary>
 /// <param name="Id">The child id, unique in its supervisor.</param>
 /// <param name="Behavior">The name the behaviour is registered under in every node's behaviour registry.</param>
 public sealed record DistributedChildSpec(string Id, string Behavior)
 {
-    /// <summary>The init arguments, sent with every spawn, local or remote (the original dropped them on remote spawns).</summary>
+    /// <summary>The init arguments, sent with every spawn, local or remote.</summary>
     public Value Args { get; init; }
 
     /// <summary>When the child is restarted; default permanent.</summary>
@@ -55,7 +55,7 @@ public sealed record DistributedChildSpec(string Id, string Behavior)
     public bool Significant { get; init; }
 }
 
-/// <summary>The template of a simple_one_for_one supervisor's children (the seeds' <c>DistributedChildTemplate</c>).</summary>
+/// <summary>The template of a simple_one_for_one supervisor's children.</summary>
 /// <param name="Behavior">The registered behaviour name.</param>
 public sealed record DistributedChildTemplate(string Behavior)
 {
@@ -72,7 +72,7 @@ public sealed record DistributedChildTemplate(string Behavior)
     public bool Significant { get; init; }
 }
 
-/// <summary>How to start a distributed supervisor (the seeds' <c>DistributedSupervisorOptions</c>).</summary>
+/// <summary>How to start a distributed supervisor.</summary>
 public sealed record DistributedSupervisorOptions
 {
     /// <summary>The restart strategy; default one_for_one.</summary>
@@ -99,6 +99,6 @@ public sealed record DistributedSupervisorOptions
     /// <summary>What to do with children on a node that was lost from sight; default <see cref="PartitionPolicy.Majority"/>.</summary>
     public PartitionPolicy PartitionPolicy { get; init; }
 
-    /// <summary>How long one spawn may take; default 10 s (the original's SPAWN_TIMEOUT).</summary>
+    /// <summary>How long one spawn may take; default 10 s.</summary>
     public TimeSpan SpawnTimeout { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -1,6 +1,6 @@
 namespace Noex.Lite;
 
-/// <summary>The built-in ways to choose a node for a child (the seeds' <c>NodeSelector</c> strings).</summary>
+/// <summary>The built-in ways to choose a node for a child.</summary>
 public enum NodeSelectorKind
 {
     /// <summary><c>local_first</c>: the supervisor's node, else the first connected node (the default).</summary>
@@ -30,7 +30,7 @@ public sealed class NodeSelector
     /// <summary>The supervisor's own node if it is a candidate, else the first connected one.</summary>
     public static NodeSelector LocalFirst { get; } = new(NodeSelectorKind.LocalFirst, null, null);
 
-    /// <summary>The candidates in turn; the counter belongs to the supervisor (the original shared one across all of them).</summary>
+    /// <summary>The candidates in turn; each supervisor keeps its own counter.</summary>
     public static NodeSelector RoundRobin { get; } = new(NodeSelectorKind.RoundRobin, null, null);
 
     /// <summary>The candidate with the fewest processes, by the counts nodes gossip (this node's is exact); ties go to the earlier candidate.</summary>
@@ -67,7 +67,7 @@ public sealed class NodeSelector
         return new(NodeSelectorKind.Custom, null, choose);
     }
 
-    /// <summary>The seeds' name for the rule: <c>local_first</c>, <c>round_robin</c>, <c>least_loaded</c>, <c>random</c>, <c>node:&lt;id&gt;</c> or <c>custom</c>.</summary>
+    /// <summary>The rule's name: <c>local_first</c>, <c>round_robin</c>, <c>least_loaded</c>, <c>random</c>, <c>node:&lt;id&gt;</c> or <c>custom</c>.</summary>
     public override string ToString() => Kind switch
     {
         NodeSelectorKind.LocalFirst => "local_first",

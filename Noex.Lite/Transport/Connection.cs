@@ -23,7 +23,8 @@ internal interface IConnectionHandler
 /// The socket stays in blocking mode. Reads are blocking receives on a thread of the connection's own: the kernel wakes
 /// it straight when bytes arrive, where an asynchronous receive wakes the runtime's event-loop thread, which queues the
 /// continuation to the thread pool and wakes a worker: one more hop and one more wake per inbound batch, and on a
-/// two-core machine the workers spinning around those hops cost more CPU than the frames themselves. Sends are blocking
+/// two-core machine the workers spinning around those hops cost more CPU than the frames themselves (figures:
+/// Noex.Lite.Bench/README.md). Sends are blocking
 /// too (an asynchronous call would take the socket out of blocking mode): the write loop, on the pool, sends while the
 /// kernel has room, and a stalled send moves to a thread of its own.
 /// </para>
@@ -274,7 +275,7 @@ internal sealed class Connection : IAsyncDisposable
     {
         _reader.Advance(read);
         // Any bytes are a sign of life, not only whole frames: a large frame crawling over a slow link must not
-        // look like silence to the failure detector (reliability case T18).
+        // look like silence to the failure detector.
         Volatile.Write(ref _lastReceived, _time.GetTimestamp());
         Volatile.Write(ref _bytesReceived, _bytesReceived + read);
         if (Telemetry.BytesReceived.Enabled)

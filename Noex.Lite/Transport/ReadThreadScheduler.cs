@@ -37,14 +37,14 @@ internal sealed class ReadThreadScheduler
     /// Messages queued on the read thread before it sends them without waiting for the end of the read. A read of 100
     /// replies then goes out as two sends, and the peer starts on the first while this side works on the second; with
     /// one send per read the two nodes take turns, and with much smaller batches the sends cost more than they overlap
-    /// (the bench README has the figures).
+    /// (figures: Noex.Lite.Bench/README.md).
     /// </summary>
     public const int FlushEvery = 64;
 
     /// <summary>
     /// How many times an inline read thread yields, looking for bytes, before it blocks in a receive. A blocked thread
     /// whose core then idles takes tens of microseconds to wake on a virtual machine, which is most of a call's round trip
-    /// (the default mode's pool workers spin the same way).
+    /// (the default mode's pool workers spin the same way; figures: Noex.Lite.Bench/README.md).
     /// </summary>
     public const int SpinsBeforeBlocking = 100;
 

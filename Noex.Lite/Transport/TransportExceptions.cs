@@ -1,6 +1,6 @@
 namespace Noex.Lite;
 
-/// <summary>A node could not be reached: not connected, refused, or timed out (the seeds' <c>NodeNotReachableError</c>).</summary>
+/// <summary>A node could not be reached: not connected, refused, or timed out.</summary>
 public sealed class NodeNotReachableException : NoexException
 {
     /// <summary>Creates the exception.</summary>
@@ -24,7 +24,10 @@ public sealed class NodeNotReachableException : NoexException
     public string NodeId { get; }
 }
 
-/// <summary>A node's outbound queue is full and the overload policy is to reject (see <see cref="NodeOptions.OverloadPolicy"/>).</summary>
+/// <summary>
+/// The outbound queue to a node is full: thrown to a call or <c>CastAsync</c> under <see cref="OverloadPolicy.Reject"/>
+/// (see <see cref="NodeOptions.OverloadPolicy"/>), and to a spawn or a remote stop under either policy.
+/// </summary>
 public sealed class NodeOverloadedException : NoexException
 {
     /// <summary>Creates the exception.</summary>

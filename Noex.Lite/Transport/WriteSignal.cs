@@ -11,7 +11,8 @@ namespace Noex.Lite;
 /// owner: the write loop would run right after the first sender, ahead of the callers' continuations queued just
 /// before it, and send one or two messages per syscall. Queued globally, it runs after the work already queued, so
 /// the messages those continuations enqueue ride in the same write: with 100 calls in flight, all of them go out in
-/// one write rather than one or two per write (`remote --stats` counts writes per call).
+/// one write rather than one or two per write (`remote --stats` counts writes per call; figures:
+/// Noex.Lite.Bench/README.md).
 /// </remarks>
 internal sealed class WriteSignal : IValueTaskSource, IThreadPoolWorkItem
 {

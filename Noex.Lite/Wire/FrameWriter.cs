@@ -27,16 +27,17 @@ namespace Noex.Lite;
 /// <para>
 /// The buffer is a plain rented array rather than CommunityToolkit's <c>ArrayPoolBufferWriter&lt;byte&gt;</c>:
 /// back-filling needs random write access to bytes already written, which that type only gives through
-/// <c>DangerousGetArray</c>, and its <c>Clear()</c> zeroes the written bytes on every send for nothing.
-/// Measured (FramingBenchmarks.ToolkitWriterClear): 6 ns for an 82-byte frame, 17 ns for 1 KiB, 1.5 µs
-/// for 64 KiB, i.e. 1-4% of the frame's HMAC: small, but not free, and the array is simpler anyway.
+/// <c>DangerousGetArray</c>, and its <c>Clear()</c> zeroes the written bytes on every send for nothing: a
+/// few percent of the frame's HMAC, small but not free (FramingBenchmarks.ToolkitWriterClear; figures:
+/// Noex.Lite.Bench/README.md), and the array is simpler anyway.
 /// </para>
 /// </remarks>
 internal sealed class FrameWriter : IBufferWriter<byte>, IDisposable
 {
     /// <summary>
-    /// 16 KiB: one send of this size carries a batch of ~200 small (82-byte) frames, and the array stays
-    /// within the sizes ArrayPool.Shared caches per core, so a connection's writer costs no allocation.
+    /// 16 KiB: one send of this size carries a batch of over 200 small frames (70 bytes for one small
+    /// message), and the array stays within the sizes ArrayPool.Shared caches per core, so a connection's
+    /// writer costs no allocation.
     /// </summary>
     public const int DefaultBufferSize = 16 * 1024;
 

@@ -17,12 +17,11 @@ namespace Noex.Lite;
 /// where <c>tag = HMAC-SHA256(key, bytes [0, length - 28))</c>, i.e. everything before the tag.
 /// <para>
 /// The MAC is a reused <see cref="IncrementalHash"/> (AppendData + GetHashAndReset) wherever a key lives
-/// long enough to own one (<see cref="FrameWriter"/>, <see cref="FrameReader"/>). Measured on this
-/// project's 2-core Linux box (.NET 10, OpenSSL), per tag: a 38-byte frame (18-byte message) 510 ns
-/// reused vs 1250 ns with the static <see cref="HMACSHA256.HashData(ReadOnlySpan{byte}, ReadOnlySpan{byte}, Span{byte})"/>,
-/// 1 KiB 1050 vs 1890 ns, 64 KiB 38 µs for both: the static call redoes the HMAC key schedule
-/// (two extra SHA-256 blocks) and sets up a native context on every call, which dominates small frames.
-/// Both allocate nothing. The static overload here uses HashData because it has no state to keep.
+/// long enough to own one (<see cref="FrameWriter"/>, <see cref="FrameReader"/>): the static
+/// <see cref="HMACSHA256.HashData(ReadOnlySpan{byte}, ReadOnlySpan{byte}, Span{byte})"/> redoes the HMAC key
+/// schedule (two extra SHA-256 blocks) and sets up a native context on every call, which dominates the tag of a
+/// small frame and vanishes in a large one (FramingBenchmarks; figures: Noex.Lite.Bench/README.md). Both
+/// allocate nothing. The static overload here uses HashData because it has no state to keep.
 /// </para>
 /// </remarks>
 internal static class Framing
@@ -130,7 +129,7 @@ internal static class Framing
             return OperationStatus.NeedMoreData;
         }
 
-        // Step 4: the tag covers every byte before it; compare in constant time (reliability.md §3.1.4).
+        // Step 4: the tag covers every byte before it; compare in constant time (protocol.md §3.4).
         ReadOnlySpan<byte> bytes = buffer[..total];
         Span<byte> tag = stackalloc byte[TagSize];
         ComputeTag(mac, key, bytes[..^TagSize], tag);

@@ -27,7 +27,7 @@ public enum HandshakeFailure : byte
     Tls = 18,
     /// <summary>The peer closed the connection during the handshake (often: it expects TLS, or is not a Noex.Lite node).</summary>
     PeerClosed = 19,
-    /// <summary>The peer is connected to a newer incarnation of this node's id, which keeps the identity (protocol.md §4.3, T27).</summary>
+    /// <summary>The peer is connected to a newer incarnation of this node's id, which keeps the identity (protocol.md §4.3).</summary>
     Superseded = 20,
 }
 

@@ -7,14 +7,14 @@ using System.Net.Sockets;
 namespace Noex.Lite;
 
 /// <summary>
-/// The identity of a node: <c>name@host:port</c>, as in the seeds (<c>app1@127.0.0.1:4369</c>).
+/// The identity of a node: <c>name@host:port</c>, e.g. <c>app1@127.0.0.1:4369</c>.
 /// </summary>
 /// <remarks>
 /// <para>
-/// Rules (those of the original noex, with its loose port parsing fixed): the name starts with an ASCII letter, goes on
-/// with letters, digits, <c>_</c> or <c>-</c>, and is 1 to 64 characters; the host is an IPv4 address, an IPv6 address
-/// (bare or in brackets) or an RFC 1123 host name; the port is 1 to 65535 written in decimal digits only. Parsing splits
-/// at the first <c>@</c> and the last <c>:</c>, so IPv6 hosts work.
+/// Rules: the name starts with an ASCII letter, goes on with letters, digits, <c>_</c> or <c>-</c>, and is 1 to 64
+/// characters; the host is an IPv4 address, an IPv6 address (bare or in brackets) or an RFC 1123 host name; the port is
+/// 1 to 65535 written in decimal digits only. Parsing splits at the first <c>@</c> and the last <c>:</c>, so IPv6 hosts
+/// work.
 /// </para>
 /// <para>
 /// Two ids are equal when their text is equal (ordinal). A node that restarts keeps its id; the handshake tells its
@@ -105,7 +105,7 @@ public sealed class NodeId : IEquatable<NodeId>, IComparable<NodeId>
         var failure = ValidateName(name) ?? ValidateHost(host);
         if (failure is null)
         {
-            // Digits only: the original's parseInt accepted "4369abc" as 4369.
+            // Digits only: "4369abc", "+4369" and " 4369" are refused, not read as 4369.
             if (portText.IsEmpty || portText.Length > 5 || portText.ContainsAnyExceptInRange('0', '9'))
             {
                 failure = "port is not a valid number";
@@ -227,7 +227,7 @@ public sealed class NodeId : IEquatable<NodeId>, IComparable<NodeId>
     public static bool operator >=(NodeId? left, NodeId? right) => !(left < right);
 }
 
-/// <summary>Text that is not a valid <c>name@host:port</c> node id (the original's <c>InvalidNodeIdError</c>).</summary>
+/// <summary>Text that is not a valid <c>name@host:port</c> node id.</summary>
 public sealed class InvalidNodeIdException : NoexException
 {
     /// <summary>Creates the exception.</summary>

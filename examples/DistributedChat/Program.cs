@@ -2,8 +2,8 @@ using System.Globalization;
 using Noex.Lite;
 using Noex.Lite.Examples;
 
-// Seed 003: a chat. Rooms are processes spawned on any node and registered cluster-wide as "room:<name>"; each
-// terminal has a user process that the room casts messages to, wherever the room and the users live.
+// A chat. Rooms are processes spawned on any node and registered cluster-wide as "room:<name>"; each terminal has a
+// user process that the room casts messages to, wherever the room and the users live.
 const string Usage = """
     Usage: DistributedChat --name <node name> [--port <port>] [--seed <name@host:port>]... [--secret <secret>]
       e.g. DistributedChat --name node1 --port 4369
@@ -359,7 +359,7 @@ internal sealed class ChatRoom : GenServer<ChatRoom.RoomState>
 /// <summary>This terminal's user: the process rooms cast messages to; it prints them.</summary>
 internal sealed class ChatUser : GenServer<int>
 {
-    /// <summary>Prints a message in the seed's format, <c>[HH:MM:SS] [room] user: text</c>.</summary>
+    /// <summary>Prints a message as <c>[HH:MM:SS] [room] user: text</c>.</summary>
     public static void Print(Value message) =>
         Console.WriteLine($"[{(string?)message["time"]}] [{(string?)message["room"]}] {(string?)message["user"]}: {(string?)message["text"]}");
 

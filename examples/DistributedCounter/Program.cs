@@ -1,8 +1,8 @@
 using Noex.Lite;
 using Noex.Lite.Examples;
 
-// Seed 002: an interactive counter. Counters are spawned on any node and registered cluster-wide as "counter:<name>";
-// any node increments and reads them; /watch monitors one, and when its node dies the watcher says it went DOWN.
+// An interactive counter. Counters are spawned on any node and registered cluster-wide as "counter:<name>"; any node
+// increments and reads them; /watch monitors one, and when its node dies the watcher says it went DOWN.
 const string Usage = """
     Usage: DistributedCounter --node 1|2|3
            DistributedCounter --name <name> [--port <port>] [--seed <name@host:port>]... [--secret <secret>]
@@ -23,7 +23,7 @@ if (config.Extra.TryGetValue("--node", out var preset))
         ExampleArgs.Fail($"--node '{preset}' must be 1, 2 or 3", Usage);
         return 2;
     }
-    // The seed's npm run node1..3: node1 is the seed of the others.
+    // Presets for three nodes on one machine: node1 is the seed of the others.
     var n = int.Parse(preset, System.Globalization.CultureInfo.InvariantCulture);
     config.Name = config.Name.Length > 0 ? config.Name : $"node{n}";
     config.Port = config.PortGiven ? config.Port : 4368 + n;
@@ -245,7 +245,7 @@ internal sealed class Counter : GenServer<long>
 }
 
 /// <summary>
-/// The seed's CounterWatcher: monitors counters on any node and prints when one goes down, with the reason
+/// The watcher: monitors counters on any node and prints when one goes down, with the reason
 /// (noconnection when its node is lost).
 /// </summary>
 internal sealed class CounterWatcher : GenServer<Dictionary<string, MonitorRef>>

@@ -1,8 +1,8 @@
 using Noex.Lite;
 using Noex.Lite.Examples;
 
-// Seed 000, "Getting started": a key-value store on two nodes. The first node creates the store and registers it
-// cluster-wide as "kv:main"; a node started with a seed finds it there, and both write and read it.
+// Getting started: a key-value store on two nodes. The first node creates the store and registers it cluster-wide as
+// "kv:main"; a node started with a seed finds it there, and both write and read it.
 const string Usage = """
     Usage: DistributedKv --name <name> [--port <port>] [--seed <name@host:port>]... [--secret <secret>]
       e.g. DistributedKv --name nodeA --port 4369
@@ -94,7 +94,7 @@ static async Task DemonstrateAsync(Node node)
     Console.WriteLine($"Our greeting: {(string?)greeting}");
 }
 
-// Node.js prints an array of strings as [ 'a', 'b' ]; the seed's transcript shows that form.
+// The keys as [ 'a', 'b' ], the form the transcript in README.md shows.
 static string JsArray(Value items) =>
     items.Count == 0 ? "[]" : $"[ {string.Join(", ", items.AsArray().ToArray().Select(v => $"'{(string?)v}'"))} ]";
 
@@ -107,7 +107,7 @@ static async Task WaitForNameAsync(Node node, string name, TimeSpan timeout)
     }
 }
 
-/// <summary>The store: a map of keys to values; calls read it, casts change it (seed 000's kv-store behaviour).</summary>
+/// <summary>The store: a map of keys to values; calls read it, casts change it.</summary>
 internal sealed class KvStore(string name) : GenServer<Dictionary<string, Value>>
 {
     protected override ValueTask<Dictionary<string, Value>> InitAsync(Value args, CancellationToken cancellationToken) =>

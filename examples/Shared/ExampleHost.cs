@@ -199,11 +199,11 @@ internal static class ExampleNode
         }
     }
 
-    /// <summary>A node-down reason as the seeds print it: <c>graceful_shutdown</c>, <c>connection_closed</c>, ...</summary>
+    /// <summary>A node-down reason as printed: <c>graceful_shutdown</c>, <c>connection_closed</c>, ...</summary>
     public static string Snake(NodeDownReason reason) =>
         string.Concat(reason.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 
-    /// <summary>An exit reason as the seeds print it: <c>normal</c>, <c>noconnection</c>, <c>error: ...</c>.</summary>
+    /// <summary>An exit reason as printed: <c>normal</c>, <c>noconnection</c>, <c>error: ...</c>.</summary>
     public static string Describe(ExitReason reason) => reason.Kind switch
     {
         ExitReasonKind.Error => $"error: {reason.Message}",

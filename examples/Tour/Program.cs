@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Noex.Lite;
 
-// The Noex.Lite tour: what the library does today, with real output. The parent process is node1; node2 and node3 are
+// The Noex.Lite tour: what the library does, with real output. The parent process is node1; node2 and node3 are
 // this same program started again as child processes (`--child <name> <seed>`), so the cluster is three OS processes on
 // 127.0.0.1. Everything it starts, it stops; nothing is left behind.
 if (args is ["--child", var childName, var childSeed])
@@ -352,7 +352,7 @@ internal static class Child
         var counter = await node.Runtime.StartAsync(new TourCounter());
         Register(node, counter);
         output.WriteLine($"REF counter {counter.Id}");
-        // A crashed counter (the "boom" call) is started again, as a supervisor would (supervision comes later).
+        // A crashed counter (the "boom" call) is started again here by hand, as a supervisor would.
         _ = Task.Run(async () =>
         {
             try

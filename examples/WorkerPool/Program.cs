@@ -1,10 +1,10 @@
 using Noex.Lite.Examples;
 
 // Work spread over nodes, two ways:
-//   coordinator / worker: seed 004's task queue (a coordinator hands tasks to workers; failed tasks are retried,
-//                         a dead worker's task reassigned).
-//   supervisor / node:    the original's distributed worker pool (a DistributedSupervisor places workers on the
-//                         nodes, and restarts the workers of a node that dies on the nodes that remain).
+//   coordinator / worker: a task queue (a coordinator hands tasks to workers; failed tasks are retried, a dead
+//                         worker's task reassigned).
+//   supervisor / node:    a supervised worker pool (a DistributedSupervisor places workers on the nodes, and restarts
+//                         the workers of a node that dies on the nodes that remain).
 const string Usage = """
     Usage: WorkerPool coordinator [--name coordinator] [--port 4369] [--interval <ms>] [--tasks <n>] [--stats-ms <ms>]
            WorkerPool worker --name <worker-name> [--port 0] [--seed coordinator@127.0.0.1:4369] [--work-ms <ms>] [--fail-rate <0..1>] [--status-ms <ms>]

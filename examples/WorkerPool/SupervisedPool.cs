@@ -3,9 +3,9 @@ using Noex.Lite;
 using Noex.Lite.Examples;
 
 /// <summary>
-/// The original's distributed worker pool: a supervisor node runs a DistributedSupervisor whose children, the workers,
-/// are spawned on the worker nodes; when a worker node dies, its workers are started again on the nodes that remain.
-/// The supervisor sends every worker a job each round and says which nodes did them.
+/// A supervised worker pool: a supervisor node runs a DistributedSupervisor whose children, the workers, are spawned
+/// on the worker nodes; when a worker node dies, its workers are started again on the nodes that remain. The
+/// supervisor sends every worker a job each round and says which nodes did them.
 /// </summary>
 internal static class SupervisedPool
 {

@@ -3,9 +3,9 @@ using Noex.Lite;
 using Noex.Lite.Examples;
 
 /// <summary>
-/// Seed 004's exercise, the distributed task queue: a coordinator registered cluster-wide as "task-coordinator" hands
-/// tasks to workers on other nodes, one at a time each; a failed task is retried (on another worker when one is free),
-/// and a worker that goes away (its node killed) has its task reassigned, found by monitoring it.
+/// A distributed task queue: a coordinator registered cluster-wide as "task-coordinator" hands tasks to workers on
+/// other nodes, one at a time each; a failed task is retried (on another worker when one is free), and a worker that
+/// goes away (its node killed) has its task reassigned, found by monitoring it.
 /// </summary>
 internal static class TaskQueue
 {
@@ -30,7 +30,7 @@ internal static class TaskQueue
             node.GlobalRegistry.Register(CoordinatorName, coordinator);
             Console.WriteLine("Task Coordinator ready");
 
-            // Submit test tasks and print statistics, as the seed's setIntervals do.
+            // Submit test tasks and print statistics, each on its own interval.
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(lifetime.Stopping);
             var submitter = interval <= TimeSpan.Zero ? Task.CompletedTask : RepeatAsync(interval, limit, async () =>
             {
@@ -332,7 +332,7 @@ internal sealed class TaskWorker(string name, int workMs, double failRate, Func<
             return new(counts);
         }
         var success = Random.Shared.NextDouble() >= failRate;
-        // The coordinator is found by its global name each time, as in the seed: it may have moved.
+        // The coordinator is found by its global name each time: it may have moved.
         if (findCoordinator() is { } coordinator)
         {
             Runtime.Cast(coordinator, success

@@ -11,9 +11,8 @@ namespace Noex.Lite;
 public readonly record struct GlobalRegistration(string Name, ProcessRef Target, NodeId RegisteredBy);
 
 /// <summary>
-/// Cluster-wide process names (the seeds' <c>GlobalRegistry</c>): a name registered on one node is found on every node,
-/// goes when its process ends or its node goes down, and a name claimed twice at once resolves to the same winner
-/// everywhere (protocol.md §5.4).
+/// Cluster-wide process names: a name registered on one node is found on every node, goes when its process ends or its
+/// node goes down, and a name claimed twice at once resolves to the same winner everywhere (protocol.md §5.4).
 /// </summary>
 /// <remarks>
 /// <para>

@@ -1,6 +1,6 @@
 namespace Noex.Lite;
 
-/// <summary>A global name is already registered for another process (the seeds' <c>GlobalNameConflictError</c>).</summary>
+/// <summary>A global name is already registered for another process.</summary>
 public sealed class GlobalNameConflictException : NoexException
 {
     /// <summary>Creates the exception.</summary>
@@ -23,7 +23,7 @@ public sealed class GlobalNameConflictException : NoexException
     public string ExistingNodeId => Existing.Node;
 }
 
-/// <summary>No process is registered under a global name (the seeds' <c>GlobalNameNotFoundError</c>).</summary>
+/// <summary>No process is registered under a global name.</summary>
 public sealed class GlobalNameNotFoundException : NoexException
 {
     /// <summary>Creates the exception.</summary>

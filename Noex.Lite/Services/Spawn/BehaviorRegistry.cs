@@ -4,10 +4,9 @@ using System.Text;
 namespace Noex.Lite;
 
 /// <summary>
-/// The behaviours a node lets its peers spawn (the seeds' <c>BehaviorRegistry</c>): a name and a factory that makes a
-/// fresh <see cref="GenServer"/> for each spawn. Code is never shipped between nodes, so a behaviour must be registered
-/// under the same name on every node that may host it; a spawn of a name that is not registered fails with
-/// <see cref="BehaviorNotFoundException"/>.
+/// The behaviours a node lets its peers spawn: a name and a factory that makes a fresh <see cref="GenServer"/> for each
+/// spawn. Code is never shipped between nodes, so a behaviour must be registered under the same name on every node that
+/// may host it; a spawn of a name that is not registered fails with <see cref="BehaviorNotFoundException"/>.
 /// </summary>
 /// <remarks>Thread-safe. One per <see cref="Node"/> (<see cref="Node.Behaviors"/>); the static <see cref="Behaviors"/> facade uses the default node's.</remarks>
 public sealed class BehaviorRegistry
@@ -27,7 +26,7 @@ public sealed class BehaviorRegistry
     /// <summary>Registers a behaviour that peers may spawn by <paramref name="name"/>.</summary>
     /// <param name="name">The name, non-empty, at most <see cref="MaxNameBytes"/> UTF-8 bytes, unique in this registry.</param>
     /// <param name="factory">Makes a fresh server instance for each spawn (one instance is one process).</param>
-    /// <exception cref="BehaviorAlreadyRegisteredException">The name is taken (checked first, as in the original).</exception>
+    /// <exception cref="BehaviorAlreadyRegisteredException">The name is taken.</exception>
     /// <exception cref="ArgumentException">The name is null, empty or too long.</exception>
     /// <exception cref="ArgumentNullException">The factory is null.</exception>
     public void Register(string name, Func<GenServer> factory)
@@ -60,7 +59,7 @@ public sealed class BehaviorRegistry
     /// <summary>The registered names, sorted (a snapshot).</summary>
     public IReadOnlyList<string> Names => _factories.Keys.Order(StringComparer.Ordinal).ToArray();
 
-    /// <summary>The count and names (the seeds' <c>getStats()</c>).</summary>
+    /// <summary>How many behaviours are registered, and their names, sorted (a snapshot).</summary>
     public BehaviorRegistryStats GetStats()
     {
         var names = Names;

@@ -22,7 +22,7 @@ public abstract class RemoteSpawnException : NoexException
     public string NodeId { get; }
 }
 
-/// <summary>The target node has no behaviour of that name in its <see cref="BehaviorRegistry"/> (the seeds' <c>BehaviorNotFoundError</c>).</summary>
+/// <summary>The target node has no behaviour of that name in its <see cref="BehaviorRegistry"/>.</summary>
 public sealed class BehaviorNotFoundException : RemoteSpawnException
 {
     /// <summary>Creates the exception.</summary>
@@ -34,7 +34,7 @@ public sealed class BehaviorNotFoundException : RemoteSpawnException
     }
 }
 
-/// <summary>The spawned process's init failed (the seeds' <c>RemoteSpawnInitError</c>); it was not left running.</summary>
+/// <summary>The spawned process's init failed (or the behaviour's factory did); it was not left running.</summary>
 public sealed class RemoteSpawnInitException : RemoteSpawnException
 {
     /// <summary>Creates the exception.</summary>
@@ -73,7 +73,7 @@ public sealed class RemoteSpawnInitTimeoutException : RemoteSpawnException
     public TimeSpan Timeout { get; }
 }
 
-/// <summary>No answer to a spawn within the spawn timeout (the seeds' <c>RemoteSpawnTimeoutError</c>); a late success is stopped.</summary>
+/// <summary>No answer to a spawn within the spawn timeout; a late success is stopped.</summary>
 public sealed class RemoteSpawnTimeoutException : RemoteSpawnException
 {
     /// <summary>Creates the exception.</summary>
@@ -91,8 +91,8 @@ public sealed class RemoteSpawnTimeoutException : RemoteSpawnException
 }
 
 /// <summary>
-/// The spawned process could not be registered under its name (the seeds' <c>RemoteSpawnRegistrationError</c>, with
-/// <see cref="RegisteredName"/> holding the name, not an error message as in the original); the process was stopped.
+/// The spawned process could not be registered under its name (<see cref="RegisteredName"/>; <see cref="Detail"/> says
+/// why); the process was stopped.
 /// </summary>
 public sealed class RemoteSpawnRegistrationException : RemoteSpawnException
 {

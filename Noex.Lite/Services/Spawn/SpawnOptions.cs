@@ -24,9 +24,9 @@ public sealed record SpawnOptions
 
     /// <summary>
     /// Where <see cref="Name"/> is registered; null for <see cref="SpawnRegistration.Local"/> when a name is given and
-    /// <see cref="SpawnRegistration.None"/> otherwise (the original's <c>startRemote</c> default). Default null.
+    /// <see cref="SpawnRegistration.None"/> otherwise. Default null.
     /// </summary>
-    /// <remarks>Unlike the original, <see cref="SpawnRegistration.None"/> registers nothing even when a name is given.</remarks>
+    /// <remarks><see cref="SpawnRegistration.None"/> registers nothing, even when a name is given.</remarks>
     public SpawnRegistration? Registration { get; init; }
 
     /// <summary>How long the whole spawn may take, round trip included; a late success is stopped. Default 10000 ms.</summary>

@@ -239,7 +239,7 @@ internal sealed partial class SpawnService : IClusterService, IRemoteStops
                 Value.Object(("message", "an empty behaviour name, a zero init timeout, or a registration without a name"))), force: true);
             return;
         }
-        // The caller's deadline bounds our work too (the original ignored it): a start still running then is abandoned.
+        // The caller's deadline bounds our work too: a start still running then is abandoned.
         var deadline = request.SpawnTimeoutMs == 0 ? StopTimeout : TimeSpan.FromMilliseconds(request.SpawnTimeoutMs);
         _ = RunSpawnAsync(entry, request.Behavior, request.Name.Length == 0 ? null : request.Name, request.Registration,
             TimeSpan.FromMilliseconds(request.InitTimeoutMs), request.Args, deadline);
