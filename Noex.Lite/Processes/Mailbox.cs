@@ -44,18 +44,18 @@ internal readonly struct Envelope
 {
     public readonly EnvelopeKind Kind;
     public readonly Value Message;
-    /// <summary>Not the addressee (that is the mailbox's process): for calls, the <see cref="IReplySink"/> that gets
-    /// the reply; for internal requests, the request object; otherwise null.</summary>
-    public readonly object? Target;
+    /// <summary>Where the answer goes: for calls, the <see cref="IReplySink"/> that gets the reply; for internal
+    /// requests, the request object, which completes itself; otherwise null.</summary>
+    public readonly object? ReplyTo;
     /// <summary>For calls: the call's token at its sink: a local waiter's version (so a late reply cannot complete a
     /// reused waiter), or a remote caller's call id.</summary>
     public readonly long Token;
 
-    public Envelope(EnvelopeKind kind, Value message, object? target, long token)
+    public Envelope(EnvelopeKind kind, Value message, object? replyTo, long token)
     {
         Kind = kind;
         Message = message;
-        Target = target;
+        ReplyTo = replyTo;
         Token = token;
     }
 }

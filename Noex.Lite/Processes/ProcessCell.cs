@@ -368,17 +368,17 @@ internal sealed class ProcessCell : Mailbox
             pending = envelope.Kind switch
             {
                 EnvelopeKind.Cast => Server.InvokeCastAsync(envelope.Message),
-                EnvelopeKind.Call => Server.InvokeCallAsync(envelope.Message, new CallFrom((IReplySink)envelope.Target!, envelope.Token)),
+                EnvelopeKind.Call => Server.InvokeCallAsync(envelope.Message, new CallFrom((IReplySink)envelope.ReplyTo!, envelope.Token)),
                 EnvelopeKind.Info => Server.InvokeInfoAsync(new InfoMessage(InfoKind.Message, envelope.Message, default, default, default)),
-                _ => Server.InvokeInternalAsync((InternalRequest)envelope.Target!),
+                _ => Server.InvokeInternalAsync((InternalRequest)envelope.ReplyTo!),
             };
         }
         catch (Exception e)
         {
-            return CrashAsync(e, envelope.Kind, envelope.Target, envelope.Token);
+            return CrashAsync(e, envelope.Kind, envelope.ReplyTo, envelope.Token);
         }
 
-        return pending.IsCompletedSuccessfully ? default : AwaitHandlerAsync(pending, envelope.Kind, envelope.Target, envelope.Token);
+        return pending.IsCompletedSuccessfully ? default : AwaitHandlerAsync(pending, envelope.Kind, envelope.ReplyTo, envelope.Token);
     }
 
     protected override ValueTask InvokeSystemAsync(SystemMessage message)
@@ -423,10 +423,10 @@ internal sealed class ProcessCell : Mailbox
         switch (envelope.Kind)
         {
             case EnvelopeKind.Call:
-                ((IReplySink)envelope.Target!).TryFail(envelope.Token, new ServerNotRunningException(Ref, _exitReason));
+                ((IReplySink)envelope.ReplyTo!).TryFail(envelope.Token, new ServerNotRunningException(Ref, _exitReason));
                 break;
             case EnvelopeKind.Internal:
-                ((InternalRequest)envelope.Target!).Fail(new ServerNotRunningException(Ref, _exitReason));
+                ((InternalRequest)envelope.ReplyTo!).Fail(new ServerNotRunningException(Ref, _exitReason));
                 break;
             default:
                 Runtime.CountDeadLetter();
