@@ -5,56 +5,58 @@ namespace Noex.Lite.Tests;
 
 /// <summary>The mesh's bookkeeping of sessions, driven through its transport callbacks with connections that never touch the network.</summary>
 [Trait("Category", Category.Unit)]
-public class MeshTests
+public sealed class MeshTests : IAsyncDisposable
 {
-    [Fact]
-    public async Task ConnectionUp_ReplacingASessionWhoseCloseIsNotReportedYet_ReportsTheDownBeforeTheUp()
-    {
-        var options = TestNodes.Options("a", "mesh-tests");
-        var peer = NodeId.Parse("b@127.0.0.1:1");
-        var runtime = new ProcessRuntime();
-        var mesh = new Mesh(options, NodeId.Parse("a@127.0.0.1:2"), Transport.Listen(options), runtime);
-        var events = new ConcurrentQueue<string>();
-        mesh.NodeUp += info => events.Enqueue($"up {info.Incarnation}");
-        mesh.NodeDown += down => events.Enqueue($"down {down.Reason}");
-        ITransportEvents transport = mesh;
-        var first = Unconnected(peer, options);
-        var second = Unconnected(peer, options);
+    private static readonly NodeOptions s_options = TestNodes.Options("a", "mesh-tests");
+    private static readonly NodeId s_peer = NodeId.Parse("b@127.0.0.1:1");
+    private readonly ProcessRuntime _runtime = new();
+    private readonly Mesh _mesh;
+    private readonly ConcurrentQueue<string> _events = new();
 
-        transport.OnConnectionUp(first, null);
+    public MeshTests()
+    {
+        _mesh = new Mesh(s_options, NodeId.Parse("a@127.0.0.1:2"), Transport.Listen(s_options), _runtime);
+        _mesh.NodeUp += info => _events.Enqueue($"up {info.Incarnation}");
+        _mesh.NodeDown += down => _events.Enqueue($"down {down.Reason}");
+    }
+
+    /// <summary>The mesh as its transport sees it.</summary>
+    private ITransportEvents Events => _mesh;
+
+    [Fact]
+    public void ConnectionUp_ReplacingASessionWhoseCloseIsNotReportedYet_ReportsTheDownBeforeTheUp()
+    {
+        var first = Unconnected(s_peer, s_options);
+        var second = Unconnected(s_peer, s_options);
+
+        Events.OnConnectionUp(first, null);
         // The first connection ends, and its own report is still on its way (a connection that never started does not
         // report: here, the test reports it later) when the peer's next connection is adopted.
         first.Close(NodeDownReason.ConnectionReset);
-        transport.OnConnectionUp(second, null);
-        transport.OnClosed(first);
+        Events.OnConnectionUp(second, null);
+        Events.OnClosed(first);
 
-        Assert.Equal(["up 7", "down ConnectionReset", "up 7"], events);
-        Assert.True(mesh.GetNode(peer) is { Status: NodeStatus.Connected });
-        await mesh.StopAsync(new CancellationToken(canceled: true));
-        await runtime.DisposeAsync();
+        Assert.Equal(["up 7", "down ConnectionReset", "up 7"], _events);
+        Assert.True(_mesh.GetNode(s_peer) is { Status: NodeStatus.Connected });
     }
 
     [Fact]
-    public async Task Closed_ConnectionThatWasNeverTheSession_RaisesNothing()
+    public void Closed_ConnectionThatWasNeverTheSession_RaisesNothing()
     {
-        var options = TestNodes.Options("a", "mesh-tests");
-        var peer = NodeId.Parse("b@127.0.0.1:1");
-        var runtime = new ProcessRuntime();
-        var mesh = new Mesh(options, NodeId.Parse("a@127.0.0.1:2"), Transport.Listen(options), runtime);
-        var events = new ConcurrentQueue<string>();
-        mesh.NodeUp += info => events.Enqueue($"up {info.Incarnation}");
-        mesh.NodeDown += down => events.Enqueue($"down {down.Reason}");
-        ITransportEvents transport = mesh;
-        var session = Unconnected(peer, options);
-        var other = Unconnected(peer, options);
+        var session = Unconnected(s_peer, s_options);
+        var other = Unconnected(s_peer, s_options);
 
-        transport.OnConnectionUp(session, null);
+        Events.OnConnectionUp(session, null);
         other.Close(NodeDownReason.ConnectionClosed);
-        transport.OnClosed(other);
+        Events.OnClosed(other);
 
-        Assert.Equal(["up 7"], events);
-        await mesh.StopAsync(new CancellationToken(canceled: true));
-        await runtime.DisposeAsync();
+        Assert.Equal(["up 7"], _events);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _mesh.DisposeAsync();
+        await _runtime.DisposeAsync();
     }
 
     /// <summary>A connection to <paramref name="peer"/> (incarnation 7) over a socket that is never connected.</summary>
