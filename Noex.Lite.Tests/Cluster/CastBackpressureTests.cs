@@ -42,7 +42,7 @@ public sealed class CastBackpressureTests
             if (!cast.IsCompleted)
             {
                 await Wait.UntilAsync(() => cast.IsCompleted || connection.SendBlocked);
-                if (!cast.IsCompleted)
+                if (await StaysStalledAsync(connection, cast))
                 {
                     return (i, cast);
                 }
@@ -54,6 +54,25 @@ public sealed class CastBackpressureTests
             }
         }
         throw new InvalidOperationException("the queue never filled");
+    }
+
+    /// <summary>
+    /// Whether the cast still waits and the write loop is still blocked in its send half a second on. A send blocks the
+    /// moment the kernel's send buffer is full, but the buffer drains while the peer's receive window lasts; only once
+    /// the paused proxy's window is spent does the block last, and with it the full queue.
+    /// </summary>
+    private static async Task<bool> StaysStalledAsync(Connection connection, ValueTask<bool> cast)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromMilliseconds(500);
+        while (DateTime.UtcNow < until)
+        {
+            if (cast.IsCompleted || !connection.SendBlocked)
+            {
+                return false;
+            }
+            await Task.Delay(10);
+        }
+        return !cast.IsCompleted;
     }
 
     [Fact]
