@@ -259,10 +259,8 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
 
     private void OnCall(Connection connection, long callId, long targetId, WireReader body)
     {
-        if (!_sinks.TryGetValue(connection, out var sink))
-        {
-            sink = _sinks.GetValue(connection, static c => new ReplySink(c));
-        }
+        // GetValue looks up first and makes the sink only on the connection's first call.
+        var sink = _sinks.GetValue(connection, static c => new ReplySink(c));
         if (!body.TryReadValue(out var request, out var error, out var offset))
         {
             sink.Send(callId, ErrorKind.BadRequest, $"the request does not decode: {error} at byte {offset}");
