@@ -25,7 +25,8 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
     private readonly Lock _redialLock = new();
     private readonly HashSet<NodeId> _redialing = new();
     private readonly HashSet<NodeId> _selfAliases = new();
-    private readonly DialGate _dialGate;
+    private readonly DialGate _memberDials;
+    private readonly DialGate _learnedDials;
     private IReadOnlyList<NodeId> _seeds = [];
     private Task _seedPolling = Task.CompletedTask;
     private ITimer? _tick;
@@ -42,7 +43,9 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         _time = options.TimeProvider;
         _startedAt = _time.GetTimestamp();
         _membership = new Membership(id, options);
-        _dialGate = new DialGate(options);
+        // Two gates, so that a flood of ids only learned of cannot hold up the reconnect of a member that was up.
+        _memberDials = new DialGate(options);
+        _learnedDials = new DialGate(options);
         _transport = new Transport(options, id, Handshake.NewIncarnation(_time), listener, this);
     }
 
@@ -94,7 +97,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
     }
 
     /// <summary>Dials waiting for the dial gate now.</summary>
-    public int DialsWaiting => _dialGate.Waiting;
+    public int DialsWaiting => _memberDials.Waiting + _learnedDials.Waiting;
 
     /// <summary>See <see cref="Node.HasQuorum"/>.</summary>
     public bool HasQuorum => _membership.HasQuorum();
@@ -453,7 +456,8 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
                     await Task.Delay(_membership.NextBackoff(peer), _time, _stopping.Token).ConfigureAwait(false);
                 }
                 first = false;
-                await _dialGate.EnterAsync(_stopping.Token).ConfigureAwait(false);
+                var gate = _membership.GetNode(peer)?.Incarnation is > 0 ? _memberDials : _learnedDials;
+                await gate.EnterAsync(_stopping.Token).ConfigureAwait(false);
                 try
                 {
                     if (_membership.GetNode(peer) is null || IsConnected(peer))
@@ -478,7 +482,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
                 }
                 finally
                 {
-                    _dialGate.Exit();
+                    gate.Exit();
                 }
             }
         }
