@@ -87,6 +87,71 @@ public class MembershipClusterTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task RollingUncleanDeaths_WithReplacementsUnderNewIds_KeepFailingOver()
+    {
+        // A 3-replica Deployment: a pod dies without a goodbye, a new pod with a new id joins, and again, and again. The
+        // dead must leave the majority count once removed, or the third death leaves a seeing 2 of 5 and failing over
+        // nothing (as before the removal bound).
+        await using var cluster = await TestCluster.StartAsync(["a", "p1", "p2"], Secret, ShortBound, proxied: true);
+        var a = cluster[0];
+        var pods = new List<(Node Node, FaultProxy Proxy)> { (cluster[1], cluster.Proxies[1]), (cluster[2], cluster.Proxies[2]) };
+        var extra = new List<IAsyncDisposable>();
+        try
+        {
+            foreach (var node in cluster.Nodes)
+            {
+                node.Behaviors.Register("worker", () => new Worker());
+            }
+            await using var supervisor = await DistributedSupervisor.StartAsync(a, new DistributedSupervisorOptions
+            {
+                NodeSelector = NodeSelector.Custom((candidates, _) => candidates.Select(c => c.Id).FirstOrDefault(id => id != a.Id) ?? a.Id),
+                Children = [new DistributedChildSpec("w1", "worker") { Args = Value.Object(("id", "w1")) }],
+            });
+            for (var death = 1; death <= 3; death++)
+            {
+                var victim = pods.First(p => p.Node.Id == supervisor.GetChild("w1")!.Node);
+                var removed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                a.NodeRemoved += e =>
+                {
+                    if (e.Node == victim.Node.Id)
+                    {
+                        removed.TrySetResult();
+                    }
+                };
+                // Killed: cut off from everyone, both ways, and never back.
+                victim.Proxy.Blackhole = true;
+                foreach (var other in pods.Where(p => p != victim).Select(p => p.Proxy).Append(cluster.Proxies[0]))
+                {
+                    other.Cut(victim.Node.Id.Name);
+                }
+                await Wait.UntilAsync(() => supervisor.GetChild("w1")!.Node != victim.Node.Id);
+                await removed.Task.Within();
+                pods.Remove(victim);
+
+                // Its replacement, under a new id, behind a proxy of its own.
+                var proxy = FaultProxy.Start();
+                var pod = await Node.StartAsync(ShortBound(TestNodes.Options($"r{death}", Secret, a.Id.ToString())) with { AdvertisedPort = proxy.Port });
+                proxy.TargetPort = pod.ListenPort;
+                extra.Add(pod);
+                extra.Add(proxy);
+                pod.Behaviors.Register("worker", () => new Worker());
+                pods.Add((pod, proxy));
+                await Wait.UntilAsync(() => pods.All(p => a.IsConnected(p.Node.Id)));
+                output.WriteLine($"death {death}: w1 now on {supervisor.GetChild("w1")!.Node}; a knows {a.GetNodes().Count} other members");
+            }
+            Assert.Equal(3, supervisor.GetStats().NodeFailureRestarts);
+            Assert.True(a.HasQuorum);
+        }
+        finally
+        {
+            foreach (var item in Enumerable.Reverse(extra))
+            {
+                await item.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task IdAtThisNodesOwnAddress_IsRemovedOnce_AndNeverDialledAgain()
     {
         var port = TestNodes.FreePort();

@@ -291,11 +291,11 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         }
         var (uptime, processCount, known) = gossip;
         _membership.Update(connection.Peer, uptime, processCount);
-        LearnAll(known, connection.PeerText);
+        LearnAll(known, connection.PeerText, fromGossip: true);
     }
 
     /// <summary>Learns <paramref name="ids"/> and dials the new ones; what is refused is counted and logged, once per batch.</summary>
-    private void LearnAll(IReadOnlyList<NodeId> ids, string source)
+    private void LearnAll(IReadOnlyList<NodeId> ids, string source, bool fromGossip = false)
     {
         var full = 0;
         var self = 0;
@@ -305,7 +305,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
             switch (learned)
             {
                 case Membership.Learned.New:
-                    Redial(id, immediately: true);
+                    Redial(id, immediately: true, courtesy: fromGossip);
                     break;
                 case Membership.Learned.Full:
                     full++;
@@ -432,7 +432,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         }
     }
 
-    private void Redial(NodeId peer, bool immediately)
+    private void Redial(NodeId peer, bool immediately, bool courtesy = false)
     {
         lock (_redialLock)
         {
@@ -441,19 +441,29 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
                 return;
             }
         }
-        _ = RedialAsync(peer, immediately);
+        _ = RedialAsync(peer, immediately, courtesy);
     }
 
-    private async Task RedialAsync(NodeId peer, bool immediately)
+    private async Task RedialAsync(NodeId peer, bool immediately, bool courtesy)
     {
         try
         {
             var first = true;
+            var courteous = !courtesy;
             while (!_stopping.IsCancellationRequested && _membership.GetNode(peer) is not null && !IsConnected(peer))
             {
                 if (!first || !immediately)
                 {
                     await Task.Delay(_membership.NextBackoff(peer), _time, _stopping.Token).ConfigureAwait(false);
+                }
+                else if (!courteous && Id.CompareTo(peer) > 0)
+                {
+                    courteous = true;
+                    // Both ends usually learn of each other at once (a push each way), and both dials would complete only
+                    // for one to be closed: the connection kept is the one the smaller id dials (protocol.md §4.4). So the
+                    // larger id gives it a moment first, and dials only if it has not come (the smaller cannot reach it).
+                    await Task.Delay(DialCourtesy, _time, _stopping.Token).ConfigureAwait(false);
+                    continue;
                 }
                 first = false;
                 var gate = _membership.GetNode(peer)?.Incarnation is > 0 ? _memberDials : _learnedDials;
@@ -497,6 +507,9 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
             }
         }
     }
+
+    /// <summary>How long a node waits for a newly learned node with a smaller id to dial it before it dials itself.</summary>
+    private TimeSpan DialCourtesy => TimeSpan.FromMilliseconds(Math.Min(100, Options.ReconnectBaseDelay.TotalMilliseconds));
 
     /// <summary>The id's address answered as another node, or is this node's own listener: remove it for good.</summary>
     private void OnAddressTaken(NodeId peer, bool self)
