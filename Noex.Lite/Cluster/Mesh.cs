@@ -4,9 +4,9 @@ namespace Noex.Lite;
 
 /// <summary>
 /// This node's place in the cluster: it owns the transport and the membership table, turns connections coming and going
-/// into node events, keeps every member dialled (within the <see cref="DialGate"/>), asks the seeds, tells its peers of a
-/// new member at once, heartbeats and gossips on its tick, removes members past their bound, and hands each inbound
-/// message to the service that owns its type (protocol.md §5). It is also what those services may use of their node.
+/// into node events, has its <see cref="Dialer"/> keep every member dialled, tells its peers of a new member at once,
+/// heartbeats and gossips on its tick, removes members past their bound, and hands each inbound message to the service
+/// that owns its type (protocol.md §5). It is also what those services may use of their node.
 /// </summary>
 /// <remarks>
 /// Events are raised synchronously, one at a time and in order (a node's down before its next up); a handler's exception
@@ -22,13 +22,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
     private readonly long _startedAt;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _eventLock = new();
-    private readonly Lock _redialLock = new();
-    private readonly HashSet<NodeId> _redialing = new();
-    private readonly HashSet<NodeId> _selfAliases = new();
-    private readonly DialGate _memberDials;
-    private readonly DialGate _learnedDials;
-    private IReadOnlyList<NodeId> _seeds = [];
-    private Task _seedPolling = Task.CompletedTask;
+    private readonly Dialer _dialer;
     private ITimer? _tick;
     private int _ticks;
     private int _pushPending;
@@ -43,10 +37,8 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         _time = options.TimeProvider;
         _startedAt = _time.GetTimestamp();
         _membership = new Membership(id, options);
-        // Two gates, so that a flood of ids only learned of cannot hold up the reconnect of a member that was up.
-        _memberDials = new DialGate(options);
-        _learnedDials = new DialGate(options);
         _transport = new Transport(options, id, Handshake.NewIncarnation(_time), listener, this);
+        _dialer = new Dialer(options, id, _membership, _transport, IsConnected, RaiseRemoved, _stopping.Token);
     }
 
     public NodeId Id { get; }
@@ -97,7 +89,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
     }
 
     /// <summary>Dials waiting for the dial gate now.</summary>
-    public int DialsWaiting => _memberDials.Waiting + _learnedDials.Waiting;
+    public int DialsWaiting => _dialer.Waiting;
 
     /// <summary>See <see cref="Node.HasQuorum"/>.</summary>
     public bool HasQuorum => _membership.HasQuorum();
@@ -109,9 +101,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         _transport.Start();
         var period = TimeSpan.FromTicks(Math.Max(Options.HeartbeatInterval.Ticks / 4, TimeSpan.TicksPerMillisecond));
         _tick = _time.CreateTimer(static state => ((Mesh)state!).Tick(), this, period, period);
-        _seeds = seeds;
-        LearnAll(seeds, "seeds");
-        _seedPolling = Task.Run(PollSeedsAsync);
+        _dialer.Start(seeds);
     }
 
     /// <summary>See <see cref="Node.Forget"/>.</summary>
@@ -156,7 +146,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         {
             await _tick.DisposeAsync().ConfigureAwait(false);
         }
-        await _seedPolling.ConfigureAwait(false);
+        await _dialer.StopAsync().ConfigureAwait(false);
         // Up to a second for the handshakes this node started to finish; a cancelled stop skips the waits.
         var grace = cancellationToken.IsCancellationRequested ? TimeSpan.Zero : TimeSpan.FromSeconds(1);
         await _transport.QuiesceAsync(grace).ConfigureAwait(false);
@@ -278,7 +268,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         }
         else
         {
-            Redial(connection.Peer, immediately: false);
+            _dialer.Redial(connection.Peer, immediately: false);
         }
     }
 
@@ -291,83 +281,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         }
         var (uptime, processCount, known) = gossip;
         _membership.Update(connection.Peer, uptime, processCount);
-        LearnAll(known, connection.PeerText, fromGossip: true);
-    }
-
-    /// <summary>Learns <paramref name="ids"/> and dials the new ones; what is refused is counted and logged, once per batch.</summary>
-    private void LearnAll(IReadOnlyList<NodeId> ids, string source, bool fromGossip = false)
-    {
-        var full = 0;
-        var self = 0;
-        foreach (var id in ids)
-        {
-            var learned = IsSelfAlias(id) ? Membership.Learned.Self : _membership.Learn(id);
-            switch (learned)
-            {
-                case Membership.Learned.New:
-                    Redial(id, immediately: true, courtesy: fromGossip);
-                    break;
-                case Membership.Learned.Full:
-                    full++;
-                    break;
-                case Membership.Learned.Self when id != Id:
-                    self++;
-                    break;
-            }
-        }
-        if (full > 0)
-        {
-            Telemetry.Count(Telemetry.MembersRefused, full, "cause", "cap");
-            NoexLog.Log.MembersRefused(Id.ToString(), source, full, $"the membership is at its cap of {Options.MaxMembers} ({nameof(NodeOptions.MaxMembers)})");
-        }
-        if (self > 0)
-        {
-            Telemetry.Count(Telemetry.MembersRefused, self, "cause", "self");
-        }
-    }
-
-    private bool IsSelfAlias(NodeId id)
-    {
-        lock (_redialLock)
-        {
-            return _selfAliases.Contains(id);
-        }
-    }
-
-    /// <summary>Asks the static seeds and the seed provider again every poll interval, until the node stops.</summary>
-    private async Task PollSeedsAsync()
-    {
-        try
-        {
-            while (true)
-            {
-                if (Options.SeedProvider is { } provider)
-                {
-                    await PollProviderAsync(provider).ConfigureAwait(false);
-                }
-                await Task.Delay(Options.SeedPollInterval, _time, _stopping.Token).ConfigureAwait(false);
-                LearnAll(_seeds, "seeds");
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
-    /// <summary>Asks the seed provider once (at start too), within the connect timeout; a failure is counted and logged.</summary>
-    private async Task PollProviderAsync(ISeedProvider provider)
-    {
-        using var deadline = new CancellationTokenSource(Options.ConnectTimeout, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, _stopping.Token);
-        try
-        {
-            LearnAll(await provider.GetSeedsAsync(linked.Token).ConfigureAwait(false), provider.ToString() ?? "seed provider");
-        }
-        catch (Exception e) when (!_stopping.IsCancellationRequested)
-        {
-            Telemetry.Count(Telemetry.DiscoveryFailures, 1, "provider", provider.GetType().Name);
-            NoexLog.Log.DiscoveryFailed(Id.ToString(), provider.ToString() ?? provider.GetType().Name, e.Message);
-        }
+        _dialer.Learn(known, connection.PeerText, fromGossip: true);
     }
 
     /// <summary>Sends gossip to every peer soon, once however many changes ask for it meanwhile.</summary>
@@ -429,105 +343,6 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
             {
                 connection.RequestHeartbeat();
             }
-        }
-    }
-
-    private void Redial(NodeId peer, bool immediately, bool courtesy = false)
-    {
-        lock (_redialLock)
-        {
-            if (_stopping.IsCancellationRequested || !_redialing.Add(peer))
-            {
-                return;
-            }
-        }
-        _ = RedialAsync(peer, immediately, courtesy);
-    }
-
-    private async Task RedialAsync(NodeId peer, bool immediately, bool courtesy)
-    {
-        try
-        {
-            var first = true;
-            var courteous = !courtesy;
-            while (!_stopping.IsCancellationRequested && _membership.GetNode(peer) is not null && !IsConnected(peer))
-            {
-                if (!first || !immediately)
-                {
-                    await Task.Delay(_membership.NextBackoff(peer), _time, _stopping.Token).ConfigureAwait(false);
-                }
-                else if (!courteous && Id.CompareTo(peer) > 0)
-                {
-                    courteous = true;
-                    // Both ends usually learn of each other at once (a push each way), and both dials would complete only
-                    // for one to be closed: the connection kept is the one the smaller id dials (protocol.md §4.4). So the
-                    // larger id gives it a moment first, and dials only if it has not come (the smaller cannot reach it).
-                    await Task.Delay(DialCourtesy, _time, _stopping.Token).ConfigureAwait(false);
-                    continue;
-                }
-                first = false;
-                var gate = _membership.GetNode(peer)?.Incarnation is > 0 ? _memberDials : _learnedDials;
-                await gate.EnterAsync(_stopping.Token).ConfigureAwait(false);
-                try
-                {
-                    if (_membership.GetNode(peer) is null || IsConnected(peer))
-                    {
-                        break;
-                    }
-                    if (_membership.GetNode(peer)?.Incarnation is > 0 && Telemetry.Reconnects.Enabled)
-                    {
-                        Telemetry.Reconnects.Add(1);
-                    }
-                    await _transport.ConnectAsync(peer).ConfigureAwait(false);
-                }
-                catch (HandshakeException e) when (e.Failure is HandshakeFailure.WrongNode or HandshakeFailure.SelfDial)
-                {
-                    // Another node (or this one) listens at its address now: the id is gone, and redialling it would only
-                    // reach that node again.
-                    OnAddressTaken(peer, e.Failure == HandshakeFailure.SelfDial);
-                }
-                catch (NoexException)
-                {
-                    // Unreachable or refused: try again after the next backoff. Handshake failures were reported already.
-                }
-                finally
-                {
-                    gate.Exit();
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        finally
-        {
-            lock (_redialLock)
-            {
-                _redialing.Remove(peer);
-            }
-        }
-    }
-
-    /// <summary>How long a node waits for a newly learned node with a smaller id to dial it before it dials itself.</summary>
-    private TimeSpan DialCourtesy => TimeSpan.FromMilliseconds(Math.Min(100, Options.ReconnectBaseDelay.TotalMilliseconds));
-
-    /// <summary>The id's address answered as another node, or is this node's own listener: remove it for good.</summary>
-    private void OnAddressTaken(NodeId peer, bool self)
-    {
-        if (self)
-        {
-            lock (_redialLock)
-            {
-                // Bounded like the membership: an id seen to be this node's own is never learned again.
-                if (_selfAliases.Count < Options.MaxMembers)
-                {
-                    _selfAliases.Add(peer);
-                }
-            }
-        }
-        if (_membership.Remove(peer, fromQuorum: false))
-        {
-            RaiseRemoved(peer, NodeRemovalReason.Replaced);
         }
     }
 
