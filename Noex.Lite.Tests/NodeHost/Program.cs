@@ -1,10 +1,11 @@
 using System.Globalization;
 using Noex.Lite;
 
-// Usage: NodeHost --name N [--port P] [--seed ID]... [--secret S] [--heartbeat MS] [--threshold K]
+// Usage: NodeHost --name N [--host ADDR] [--port P] [--advertised-host H] [--advertised-port P] [--seed ID]...
+//                 [--secret S] [--heartbeat MS] [--threshold K]
 // Prints "READY <id> <incarnation>", then "UP <id>" and "DOWN <id> <reason>" as they happen.
 // Reads commands from standard input: "stop" stops gracefully; the end of input (the test process went away) too;
-// "spawn ..." (SpawnCommands.cs).
+// "spawn ..." (SpawnCommands.cs); "echo", "call ...", "flow ..." (CallCommands.cs); "peers <tag>" (PeerCommands.cs).
 // "start-idle" starts a process that does nothing and prints "STARTED <id>" (a target for remote monitors and links).
 var options = new NodeOptions { Host = "127.0.0.1", Port = 0 };
 var seeds = new List<string>();
@@ -14,7 +15,10 @@ for (var i = 0; i + 1 < args.Length; i += 2)
     options = args[i] switch
     {
         "--name" => options with { Name = value },
+        "--host" => options with { Host = value },
         "--port" => options with { Port = int.Parse(value, CultureInfo.InvariantCulture) },
+        "--advertised-host" => options with { AdvertisedHost = value },
+        "--advertised-port" => options with { AdvertisedPort = int.Parse(value, CultureInfo.InvariantCulture) },
         "--secret" => options with { ClusterSecret = value },
         "--heartbeat" => options with { HeartbeatInterval = TimeSpan.FromMilliseconds(int.Parse(value, CultureInfo.InvariantCulture)) },
         "--threshold" => options with { HeartbeatMissThreshold = int.Parse(value, CultureInfo.InvariantCulture) },
@@ -46,6 +50,8 @@ SupervisionBehaviors.Register(node);
 while ((line = await Console.In.ReadLineAsync()) is not null && line != "stop")
 {
     SpawnCommands.TryHandle(node, line, output);
+    PeerCommands.TryHandle(node, line, output);
+    await CallCommands.TryHandleAsync(node, line, output);
     await GlobalRegistryCommands.HandleAsync(node, line, output);
     await MonitorLinkCommands.HandleAsync(node, line, output);
 }
