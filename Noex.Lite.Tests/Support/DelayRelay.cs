@@ -1,8 +1,8 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Threading.Channels;
 
 namespace Noex.Lite.Tests;
 
@@ -14,7 +14,8 @@ namespace Noex.Lite.Tests;
 /// <remarks>
 /// Each direction is a reader and a writer joined by a queue of chunks stamped with their due time: the reader keeps
 /// reading while the writer waits for the head of the queue, so the delay is added once per chunk and does not throttle
-/// the throughput. A closing (FIN) is delayed like data; a reset or an error ends both sides at once.
+/// the throughput. A closing (FIN) is delayed like data; a reset or an error ends both sides at once. The writers run on
+/// threads of their own, for a delay accurate to a fraction of a millisecond.
 /// </remarks>
 public sealed class DelayRelay : IAsyncDisposable
 {
@@ -114,38 +115,43 @@ public sealed class DelayRelay : IAsyncDisposable
     /// <summary>Forwards what <paramref name="from"/> sends to <paramref name="to"/>, each chunk <see cref="Delay"/> late.</summary>
     private async Task PumpAsync(Socket from, Socket to)
     {
-        var chunks = Channel.CreateUnbounded<Chunk>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var writer = WriteAsync(chunks.Reader, from, to);
+        using var chunks = new BlockingCollection<Chunk>();
+        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        new Thread(() => Write(chunks, from, to, written)) { IsBackground = true, Name = "DelayRelay writer" }.Start();
         try
         {
             while (true)
             {
                 var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
                 var read = await from.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
-                chunks.Writer.TryWrite(new Chunk(buffer, read, Stopwatch.GetTimestamp() + Ticks(Delay)));
+                chunks.Add(new Chunk(buffer, read, Stopwatch.GetTimestamp() + Ticks(Delay)));
                 if (read == 0)
                 {
                     break;
                 }
             }
-            chunks.Writer.TryComplete();
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
         {
-            chunks.Writer.TryComplete(e);
             Reset(from);
             Reset(to);
         }
-        await writer;
+        chunks.CompleteAdding();
+        await written.Task;
     }
 
-    private async Task WriteAsync(ChannelReader<Chunk> chunks, Socket from, Socket to)
+    /// <summary>
+    /// The writer of one direction, on a thread of its own: the thread pool's timers are too coarse for a delay of a
+    /// millisecond (Task.Delay(1) takes about 4 ms on some machines), so it sleeps to within a millisecond of each
+    /// chunk's due time and yields the rest.
+    /// </summary>
+    private void Write(BlockingCollection<Chunk> chunks, Socket from, Socket to, TaskCompletionSource written)
     {
         try
         {
-            await foreach (var chunk in chunks.ReadAllAsync(_stop.Token))
+            foreach (var chunk in chunks.GetConsumingEnumerable(_stop.Token))
             {
-                await UntilAsync(chunk.Due, _stop.Token);
+                Until(chunk.Due);
                 if (chunk.Length == 0)
                 {
                     // The sender closed its side: pass the FIN on, as late as its data.
@@ -153,29 +159,38 @@ public sealed class DelayRelay : IAsyncDisposable
                     to.Shutdown(SocketShutdown.Send);
                     return;
                 }
-                await to.SendAsync(chunk.Buffer.AsMemory(0, chunk.Length), SocketFlags.None, _stop.Token);
+                for (var sent = 0; sent < chunk.Length;)
+                {
+                    sent += to.Send(chunk.Buffer, sent, chunk.Length - sent, SocketFlags.None);
+                }
                 ArrayPool<byte>.Shared.Return(chunk.Buffer);
             }
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or ChannelClosedException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
         {
             Reset(from);
             Reset(to);
         }
+        finally
+        {
+            written.TrySetResult();
+        }
     }
 
-    /// <summary>Waits until the <see cref="Stopwatch"/> reads <paramref name="due"/>: never early, whatever the timer's grain.</summary>
-    private static async Task UntilAsync(long due, CancellationToken cancellationToken)
+    /// <summary>Waits until the <see cref="Stopwatch"/> reads <paramref name="due"/>: never early, and late by well under a millisecond.</summary>
+    private static void Until(long due)
     {
-        while (true)
+        var millisecond = Stopwatch.Frequency / 1000;
+        while (due - Stopwatch.GetTimestamp() is var remaining && remaining > 0)
         {
-            var remaining = due - Stopwatch.GetTimestamp();
-            if (remaining <= 0)
+            if (remaining > 2 * millisecond)
             {
-                return;
+                Thread.Sleep((int)(remaining / millisecond) - 1);
             }
-            var wait = TimeSpan.FromSeconds((double)remaining / Stopwatch.Frequency);
-            await Task.Delay(wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait, cancellationToken);
+            else
+            {
+                Thread.Yield();
+            }
         }
     }
 
