@@ -3,7 +3,8 @@ using Noex.Lite;
 
 // Usage: NodeHost --name N [--host ADDR] [--port P] [--advertised-host H] [--advertised-port P] [--seed ID]...
 //                 [--secret S] [--heartbeat MS] [--threshold K]
-// Prints "READY <id> <incarnation>", then "UP <id>" and "DOWN <id> <reason>" as they happen.
+// Prints "READY <id> <incarnation>", then "UP <id>", "DOWN <id> <reason>" and "HANDSHAKE-FAILED <peer> <failure>" as
+// they happen.
 // Reads commands from standard input: "stop" stops gracefully; the end of input (the test process went away) too;
 // "spawn ..." (SpawnCommands.cs); "echo", "call ...", "flow ..." (CallCommands.cs); "peers <tag>" (PeerCommands.cs).
 // "start-idle" starts a process that does nothing and prints "STARTED <id>" (a target for remote monitors and links).
@@ -41,6 +42,7 @@ var output = TextWriter.Synchronized(Console.Out);
 await using var node = await Node.StartAsync(options);
 node.NodeUp += info => output.WriteLine($"UP {info.Id}");
 node.NodeDown += down => output.WriteLine($"DOWN {down.Node} {down.Reason}");
+node.HandshakeFailed += failed => output.WriteLine($"HANDSHAKE-FAILED {failed.Peer?.ToString() ?? failed.RemoteEndPoint?.ToString()} {failed.Failure}");
 SpawnCommands.Register(node, output);
 output.WriteLine($"READY {node.Id} {node.Incarnation}");
 output.Flush();
