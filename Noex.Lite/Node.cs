@@ -117,6 +117,17 @@ public sealed class Node : IAsyncDisposable
     }
 
     /// <summary>
+    /// A node stopped being a member: it said goodbye, stayed unreachable for <see cref="NodeOptions.RemoveUnreachableAfter"/>,
+    /// was forgotten (<see cref="Forget"/>) or its address now answers as another node. It is no longer redialled or
+    /// gossiped; its next connection is a fresh join. Raised after the node's <see cref="NodeDown"/>, if it was up.
+    /// </summary>
+    public event Action<NodeRemovedEvent>? NodeRemoved
+    {
+        add => _mesh.NodeRemoved += value;
+        remove => _mesh.NodeRemoved -= value;
+    }
+
+    /// <summary>
     /// A connection that was up has closed, with its reason and cause: every one, including those this node closes as it
     /// stops (<see cref="NodeDownReason.LocalShutdown"/>), for which no <see cref="NodeDown"/> is raised.
     /// </summary>
@@ -197,6 +208,18 @@ public sealed class Node : IAsyncDisposable
 
     /// <summary>What this node knows of <paramref name="id"/>, or null.</summary>
     public NodeInfo? GetNode(NodeId id) => _mesh.GetNode(id);
+
+    /// <summary>
+    /// Removes a member that is not connected, at once (an operator knows it is gone for good): it is no longer redialled
+    /// or gossiped, and it stops counting towards the majority (<see cref="NodeOptions.QuorumSize"/>). Raises
+    /// <see cref="NodeRemoved"/> with <see cref="NodeRemovalReason.Forgotten"/>.
+    /// </summary>
+    /// <param name="id">The node.</param>
+    /// <returns>False if it is not a member, or is connected now (it would only come back at once).</returns>
+    public bool Forget(NodeId id) => _mesh.Forget(id);
+
+    /// <summary>Whether this node sees a quorum now (DESIGN.md, "Quorum"): what a distributed supervisor fails over by.</summary>
+    internal bool HasQuorum => _mesh.HasQuorum;
 
     /// <summary>Messages of a type this node does not handle, dropped on arrival (protocol.md §5).</summary>
     internal long UnknownMessages => _mesh.UnknownMessages;

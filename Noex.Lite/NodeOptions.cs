@@ -36,7 +36,11 @@ public sealed record NodeOptions
     /// <summary>The node's name: a letter, then letters, digits, <c>_</c> or <c>-</c>; at most 64 characters. Required.</summary>
     public string Name { get; init; } = "";
 
-    /// <summary>The address the listener binds to. Default <c>0.0.0.0</c> (every interface).</summary>
+    /// <summary>
+    /// The address the listener binds to: an IP address, or a host name (<c>localhost</c>, a DNS name) resolved once at
+    /// start, its IPv4 address preferred. Default <c>0.0.0.0</c> (every IPv4 interface); <c>::</c> listens on every
+    /// interface over both IPv6 and IPv4.
+    /// </summary>
     public string Host { get; init; } = "0.0.0.0";
 
     /// <summary>
@@ -54,8 +58,48 @@ public sealed record NodeOptions
     /// </summary>
     public int? AdvertisedPort { get; init; }
 
-    /// <summary>Nodes to dial at start, as <c>name@host:port</c>. They are retried with backoff until they answer.</summary>
+    /// <summary>
+    /// Nodes to dial at start, as <c>name@host:port</c> (the host may be a DNS name). They are retried with backoff until
+    /// they answer, or until <see cref="RemoveUnreachableAfter"/> passes; they are named again at every
+    /// <see cref="SeedPollInterval"/>.
+    /// </summary>
     public IReadOnlyList<string> Seeds { get; init; } = [];
+
+    /// <summary>
+    /// Where the node finds more seeds, asked at start and every <see cref="SeedPollInterval"/>, for example a
+    /// <see cref="DnsSeedProvider"/> over a Kubernetes headless service. Default none: only <see cref="Seeds"/>.
+    /// </summary>
+    public ISeedProvider? SeedProvider { get; init; }
+
+    /// <summary>How often the seeds (<see cref="Seeds"/> and <see cref="SeedProvider"/>) are asked again. Default 5 s.</summary>
+    public TimeSpan SeedPollInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long a node lost without a goodbye (or learned of and never reached) stays a member: redialled, and gossiped if
+    /// it was ever up. After it, it is removed (<see cref="Node.NodeRemoved"/>): not redialled, not gossiped, and its next
+    /// connection is a fresh join. Default 5 minutes; at least 100 ms.
+    /// </summary>
+    public TimeSpan RemoveUnreachableAfter { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// The most members a node keeps. Ids learned beyond it (from seeds or gossip) are refused and counted; a node that
+    /// connects is admitted past it. Default 1000.
+    /// </summary>
+    public int MaxMembers { get; init; } = 1000;
+
+    /// <summary>The most dials (connect and handshake) in progress at once. Default 8.</summary>
+    public int MaxDialsInFlight { get; init; } = 8;
+
+    /// <summary>The most dials started per second, across all peers. Default 50.</summary>
+    public int MaxDialsPerSecond { get; init; } = 50;
+
+    /// <summary>
+    /// The number of nodes (itself included) a node must see connected to act as the majority side, for
+    /// <see cref="PartitionPolicy.Majority"/>; Akka's static quorum. Default none: a strict majority of the nodes that
+    /// have been up and not removed by a majority (DESIGN.md, "Quorum"). Set it, to at least half the cluster plus one,
+    /// when the cluster has a known size.
+    /// </summary>
+    public int? QuorumSize { get; init; }
 
     /// <summary>
     /// The secret every node of the cluster shares; the handshake proves it without sending it. Default none: the
@@ -153,6 +197,19 @@ public sealed record NodeOptions
         Check(nameof(AdvertisedPort), AdvertisedPort is null or (>= 1 and <= 65535), $"{AdvertisedPort} is outside 1–65535");
         try
         {
+            // The listener's host: an IP address or a host name (resolved when the listener binds).
+            NodeId.Create(Name, Host.Trim('[', ']'), 1);
+        }
+        catch (InvalidNodeIdException e) when (!e.Reason.StartsWith("name", StringComparison.Ordinal))
+        {
+            throw new InvalidClusterConfigException(nameof(Host), e.Reason);
+        }
+        catch (InvalidNodeIdException)
+        {
+            // The name's rule is reported below.
+        }
+        try
+        {
             // The id other nodes will see; a placeholder port stands in for 0.
             NodeId.Create(Name, EffectiveAdvertisedHost, Port == 0 ? 1 : Port);
         }
@@ -177,6 +234,12 @@ public sealed record NodeOptions
             $"cannot be combined with TLS ({nameof(TlsServerOptions)}): the read thread cannot write to a TLS stream, so the option would do nothing");
         Check(nameof(TimeProvider), TimeProvider is not null, "is required");
         Check(nameof(Seeds), Seeds is not null, "must not be null");
+        Check(nameof(SeedPollInterval), SeedPollInterval >= TimeSpan.FromMilliseconds(10), $"{SeedPollInterval.TotalMilliseconds} ms is below 10 ms");
+        Check(nameof(RemoveUnreachableAfter), RemoveUnreachableAfter >= TimeSpan.FromMilliseconds(100), $"{RemoveUnreachableAfter.TotalMilliseconds} ms is below 100 ms");
+        Check(nameof(MaxMembers), MaxMembers >= 1, "must be at least 1");
+        Check(nameof(MaxDialsInFlight), MaxDialsInFlight >= 1, "must be at least 1");
+        Check(nameof(MaxDialsPerSecond), MaxDialsPerSecond >= 1, "must be at least 1");
+        Check(nameof(QuorumSize), QuorumSize is null or >= 1, $"{QuorumSize} is below 1");
         _ = ParseSeeds();
     }
 

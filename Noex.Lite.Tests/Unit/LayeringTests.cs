@@ -18,6 +18,7 @@ public partial class LayeringTests
         "NoexException.cs", // the base of every error: every layer may throw one
         "Values",
         "Wire",
+        "Discovery", // where seeds come from: options name a provider
         "NodeOptions.cs", // settings every layer above the wire reads
         "Processes",
         "Transport",

@@ -4,8 +4,9 @@ namespace Noex.Lite;
 
 /// <summary>
 /// This node's place in the cluster: it owns the transport and the membership table, turns connections coming and going
-/// into node events, keeps every known node dialled, heartbeats and gossips on its tick, and hands each inbound message
-/// to the service that owns its type (protocol.md §5). It is also what those services may use of their node.
+/// into node events, keeps every member dialled (within the <see cref="DialGate"/>), asks the seeds, tells its peers of a
+/// new member at once, heartbeats and gossips on its tick, removes members past their bound, and hands each inbound
+/// message to the service that owns its type (protocol.md §5). It is also what those services may use of their node.
 /// </summary>
 /// <remarks>
 /// Events are raised synchronously, one at a time and in order (a node's down before its next up); a handler's exception
@@ -23,8 +24,13 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
     private readonly Lock _eventLock = new();
     private readonly Lock _redialLock = new();
     private readonly HashSet<NodeId> _redialing = new();
+    private readonly HashSet<NodeId> _selfAliases = new();
+    private readonly DialGate _dialGate;
+    private IReadOnlyList<NodeId> _seeds = [];
+    private Task _seedPolling = Task.CompletedTask;
     private ITimer? _tick;
     private int _ticks;
+    private int _pushPending;
     private long _unknownMessages;
 
     /// <summary>The mesh of the node <paramref name="id"/>, whose listener is bound already.</summary>
@@ -35,7 +41,8 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         Runtime = runtime;
         _time = options.TimeProvider;
         _startedAt = _time.GetTimestamp();
-        _membership = new Membership(id, _time);
+        _membership = new Membership(id, options);
+        _dialGate = new DialGate(options);
         _transport = new Transport(options, id, Handshake.NewIncarnation(_time), listener, this);
     }
 
@@ -60,6 +67,9 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
     /// <summary>See <see cref="Node.NodeDown"/>.</summary>
     public event Action<NodeDownEvent>? NodeDown;
 
+    /// <summary>See <see cref="Node.NodeRemoved"/>.</summary>
+    public event Action<NodeRemovedEvent>? NodeRemoved;
+
     /// <summary>See <see cref="Node.ConnectionClosed"/>.</summary>
     public event Action<ConnectionClosedEvent>? ConnectionClosed;
 
@@ -83,19 +93,33 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         _services.Add(service);
     }
 
-    /// <summary>Starts accepting, ticking and dialling <paramref name="seeds"/>.</summary>
-    public void Start(IEnumerable<NodeId> seeds)
+    /// <summary>Dials waiting for the dial gate now.</summary>
+    public int DialsWaiting => _dialGate.Waiting;
+
+    /// <summary>See <see cref="Node.HasQuorum"/>.</summary>
+    public bool HasQuorum => _membership.HasQuorum();
+
+    /// <summary>Starts accepting, ticking, dialling <paramref name="seeds"/> and asking them (and the seed provider) again
+    /// every <see cref="NodeOptions.SeedPollInterval"/>.</summary>
+    public void Start(IReadOnlyList<NodeId> seeds)
     {
         _transport.Start();
         var period = TimeSpan.FromTicks(Math.Max(Options.HeartbeatInterval.Ticks / 4, TimeSpan.TicksPerMillisecond));
         _tick = _time.CreateTimer(static state => ((Mesh)state!).Tick(), this, period, period);
-        foreach (var seed in seeds)
+        _seeds = seeds;
+        LearnAll(seeds, "seeds");
+        _seedPolling = Task.Run(PollSeedsAsync);
+    }
+
+    /// <summary>See <see cref="Node.Forget"/>.</summary>
+    public bool Forget(NodeId id)
+    {
+        if (!_membership.Remove(id, fromQuorum: true))
         {
-            if (seed != Id && _membership.Learn(seed))
-            {
-                Redial(seed, immediately: true);
-            }
+            return false;
         }
+        RaiseRemoved(id, NodeRemovalReason.Forgotten);
+        return true;
     }
 
     /// <summary>Every node this one knows of, connected or not.</summary>
@@ -129,6 +153,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         {
             await _tick.DisposeAsync().ConfigureAwait(false);
         }
+        await _seedPolling.ConfigureAwait(false);
         // Up to a second for the handshakes this node started to finish; a cancelled stop skips the waits.
         var grace = cancellationToken.IsCancellationRequested ? TimeSpan.Zero : TimeSpan.FromSeconds(1);
         await _transport.QuiesceAsync(grace).ConfigureAwait(false);
@@ -155,11 +180,12 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
             _ = connection.FlushAndCloseAsync(NodeDownReason.LocalShutdown, TimeSpan.FromSeconds(1));
             return;
         }
-        connection.TryEnqueue(new ControlMessages.GossipMessage(Uptime, Runtime.ProcessCount, _membership.GetKnownIds()));
+        connection.TryEnqueue(new ControlMessages.GossipMessage(Uptime, Runtime.ProcessCount, _membership.GetGossipIds()));
         foreach (var service in _services)
         {
             service.OnConnectionUp(connection);
         }
+        var newMember = false;
         lock (_eventLock)
         {
             // The connection this one replaced may have closed a moment before it was adopted, with its own report still on
@@ -169,10 +195,17 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
             {
                 RaiseDown(previous);
             }
-            if (_membership.MarkUp(connection.Peer, connection.PeerIncarnation, connection) is { } info)
+            (var info, newMember) = _membership.MarkUp(connection.Peer, connection.PeerIncarnation, connection);
+            if (info is not null)
             {
+                NoexLog.Log.MemberUp(Id.ToString(), connection.PeerText);
                 Raise(NodeUp, info);
             }
+        }
+        if (newMember)
+        {
+            // Peers hear of a new member now, not at the next gossip tick: a mesh started together forms in round trips.
+            PushGossip();
         }
     }
 
@@ -234,8 +267,11 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         }
         if (reason == NodeDownReason.GracefulShutdown)
         {
-            // It said goodbye: forget it rather than redial a node that meant to leave. It may come back by itself.
-            _membership.Forget(connection.Peer);
+            // It said goodbye: remove it rather than redial a node that meant to leave. It may come back by itself.
+            if (_membership.Remove(connection.Peer, fromQuorum: true))
+            {
+                RaiseRemoved(connection.Peer, NodeRemovalReason.Left);
+            }
         }
         else
         {
@@ -252,13 +288,105 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         }
         var (uptime, processCount, known) = gossip;
         _membership.Update(connection.Peer, uptime, processCount);
-        foreach (var id in known)
+        LearnAll(known, connection.PeerText);
+    }
+
+    /// <summary>Learns <paramref name="ids"/> and dials the new ones; what is refused is counted and logged, once per batch.</summary>
+    private void LearnAll(IReadOnlyList<NodeId> ids, string source)
+    {
+        var full = 0;
+        var self = 0;
+        foreach (var id in ids)
         {
-            if (id != Id && _membership.Learn(id))
+            var learned = IsSelfAlias(id) ? Membership.Learned.Self : _membership.Learn(id);
+            switch (learned)
             {
-                Redial(id, immediately: true);
+                case Membership.Learned.New:
+                    Redial(id, immediately: true);
+                    break;
+                case Membership.Learned.Full:
+                    full++;
+                    break;
+                case Membership.Learned.Self when id != Id:
+                    self++;
+                    break;
             }
         }
+        if (full > 0)
+        {
+            Telemetry.Count(Telemetry.MembersRefused, full, "cause", "cap");
+            NoexLog.Log.MembersRefused(Id.ToString(), source, full, $"the membership is at its cap of {Options.MaxMembers} ({nameof(NodeOptions.MaxMembers)})");
+        }
+        if (self > 0)
+        {
+            Telemetry.Count(Telemetry.MembersRefused, self, "cause", "self");
+        }
+    }
+
+    private bool IsSelfAlias(NodeId id)
+    {
+        lock (_redialLock)
+        {
+            return _selfAliases.Contains(id);
+        }
+    }
+
+    /// <summary>Asks the static seeds and the seed provider again every poll interval, until the node stops.</summary>
+    private async Task PollSeedsAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                if (Options.SeedProvider is { } provider)
+                {
+                    await PollProviderAsync(provider).ConfigureAwait(false);
+                }
+                await Task.Delay(Options.SeedPollInterval, _time, _stopping.Token).ConfigureAwait(false);
+                LearnAll(_seeds, "seeds");
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Asks the seed provider once (at start too), within the connect timeout; a failure is counted and logged.</summary>
+    private async Task PollProviderAsync(ISeedProvider provider)
+    {
+        using var deadline = new CancellationTokenSource(Options.ConnectTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, _stopping.Token);
+        try
+        {
+            LearnAll(await provider.GetSeedsAsync(linked.Token).ConfigureAwait(false), provider.ToString() ?? "seed provider");
+        }
+        catch (Exception e) when (!_stopping.IsCancellationRequested)
+        {
+            Telemetry.Count(Telemetry.DiscoveryFailures, 1, "provider", provider.GetType().Name);
+            NoexLog.Log.DiscoveryFailed(Id.ToString(), provider.ToString() ?? provider.GetType().Name, e.Message);
+        }
+    }
+
+    /// <summary>Sends gossip to every peer soon, once however many changes ask for it meanwhile.</summary>
+    private void PushGossip()
+    {
+        if (Interlocked.Exchange(ref _pushPending, 1) != 0)
+        {
+            return;
+        }
+        ThreadPool.UnsafeQueueUserWorkItem(static mesh =>
+        {
+            Volatile.Write(ref mesh._pushPending, 0);
+            if (mesh._stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            var gossip = new ControlMessages.GossipMessage(mesh.Uptime, mesh.Runtime.ProcessCount, mesh._membership.GetGossipIds());
+            foreach (var connection in mesh._transport.GetConnections())
+            {
+                connection.TryEnqueue(gossip);
+            }
+        }, this, preferLocal: false);
     }
 
     private void Tick()
@@ -274,8 +402,12 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         {
             service.OnTick();
         }
+        foreach (var removed in _membership.RemoveExpired())
+        {
+            RaiseRemoved(removed, NodeRemovalReason.Unreachable);
+        }
         var gossip = ++_ticks % 4 == 0;
-        var known = gossip ? _membership.GetKnownIds() : null;
+        var known = gossip ? _membership.GetGossipIds() : null;
         foreach (var connection in _transport.GetConnections())
         {
             connection.TrimIdleBuffers();
@@ -318,20 +450,35 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
             {
                 if (!first || !immediately)
                 {
-                    await Task.Delay(_membership.NextBackoff(peer, Options), _time, _stopping.Token).ConfigureAwait(false);
+                    await Task.Delay(_membership.NextBackoff(peer), _time, _stopping.Token).ConfigureAwait(false);
                 }
                 first = false;
-                if (_membership.GetNode(peer)?.Incarnation is > 0 && Telemetry.Reconnects.Enabled)
-                {
-                    Telemetry.Reconnects.Add(1);
-                }
+                await _dialGate.EnterAsync(_stopping.Token).ConfigureAwait(false);
                 try
                 {
+                    if (_membership.GetNode(peer) is null || IsConnected(peer))
+                    {
+                        break;
+                    }
+                    if (_membership.GetNode(peer)?.Incarnation is > 0 && Telemetry.Reconnects.Enabled)
+                    {
+                        Telemetry.Reconnects.Add(1);
+                    }
                     await _transport.ConnectAsync(peer).ConfigureAwait(false);
+                }
+                catch (HandshakeException e) when (e.Failure is HandshakeFailure.WrongNode or HandshakeFailure.SelfDial)
+                {
+                    // Another node (or this one) listens at its address now: the id is gone, and redialling it would only
+                    // reach that node again.
+                    OnAddressTaken(peer, e.Failure == HandshakeFailure.SelfDial);
                 }
                 catch (NoexException)
                 {
                     // Unreachable or refused: try again after the next backoff. Handshake failures were reported already.
+                }
+                finally
+                {
+                    _dialGate.Exit();
                 }
             }
         }
@@ -347,9 +494,42 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         }
     }
 
+    /// <summary>The id's address answered as another node, or is this node's own listener: remove it for good.</summary>
+    private void OnAddressTaken(NodeId peer, bool self)
+    {
+        if (self)
+        {
+            lock (_redialLock)
+            {
+                // Bounded like the membership: an id seen to be this node's own is never learned again.
+                if (_selfAliases.Count < Options.MaxMembers)
+                {
+                    _selfAliases.Add(peer);
+                }
+            }
+        }
+        if (_membership.Remove(peer, fromQuorum: false))
+        {
+            RaiseRemoved(peer, NodeRemovalReason.Replaced);
+        }
+    }
+
     /// <summary>Raises the node-down of the session that <paramref name="connection"/> was.</summary>
-    private void RaiseDown(Connection connection) =>
+    private void RaiseDown(Connection connection)
+    {
+        NoexLog.Log.MemberDown(Id.ToString(), connection.PeerText, connection.CloseReason.ToString(), connection.CloseDetail ?? "");
         Raise(NodeDown, new NodeDownEvent(connection.Peer, connection.PeerIncarnation, connection.CloseReason, connection.CloseDetail!, connection.CloseError));
+    }
+
+    private void RaiseRemoved(NodeId id, NodeRemovalReason reason)
+    {
+        Telemetry.Count(Telemetry.MembersRemoved, 1, "reason", reason.ToString());
+        NoexLog.Log.MemberRemoved(Id.ToString(), id.ToString(), reason.ToString());
+        lock (_eventLock)
+        {
+            Raise(NodeRemoved, new NodeRemovedEvent(id, reason));
+        }
+    }
 
     private static void Raise<T>(Action<T>? handlers, T argument)
     {

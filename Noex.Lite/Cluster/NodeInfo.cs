@@ -35,3 +35,21 @@ public sealed record NodeDownEvent(NodeId Node, ulong Incarnation, NodeDownReaso
 /// <param name="Detail">What happened, in words.</param>
 /// <param name="Error">The exception behind it, when there is one.</param>
 public sealed record ConnectionClosedEvent(NodeId Peer, ulong PeerIncarnation, NodeDownReason Reason, string Detail, Exception? Error);
+
+/// <summary>Why a node stopped being a member (see <see cref="Node.NodeRemoved"/>).</summary>
+public enum NodeRemovalReason
+{
+    /// <summary>It said goodbye (a graceful stop).</summary>
+    Left,
+    /// <summary>It stayed unreachable, or was learned of and never reached, for <see cref="NodeOptions.RemoveUnreachableAfter"/>.</summary>
+    Unreachable,
+    /// <summary>An operator forgot it (<see cref="Node.Forget"/>).</summary>
+    Forgotten,
+    /// <summary>Its address answers as another node now (a recycled address), or is this node's own: the id is gone.</summary>
+    Replaced,
+}
+
+/// <summary>A node stopped being a member: it is no longer redialled or gossiped, and its next connection is a fresh join.</summary>
+/// <param name="Node">The node.</param>
+/// <param name="Reason">Why.</param>
+public sealed record NodeRemovedEvent(NodeId Node, NodeRemovalReason Reason);

@@ -17,7 +17,8 @@ namespace Noex.Lite;
 /// <para>
 /// Partitions: a node that vanishes may have crashed or may be cut off with its children still running. With
 /// <see cref="PartitionPolicy.Majority"/> (the default) the supervisor restarts a lost node's children elsewhere only
-/// while it sees a strict majority of the nodes it knows (itself included); otherwise it waits. Either way it remembers
+/// while its node sees a quorum: <see cref="NodeOptions.QuorumSize"/> nodes when set, otherwise a strict majority of the
+/// nodes that have been up and were not removed by a majority (DESIGN.md, "Quorum"); otherwise it waits. Either way it remembers
 /// the instances it replaced, and when their node comes back it stops them and reclaims the children's global names, so
 /// that after the partition heals exactly one instance of each child is alive. The supervisor itself does not fail over:
 /// if its own node dies, its children keep running unsupervised.
@@ -710,13 +711,8 @@ public sealed class DistributedSupervisor : IAsyncDisposable
         }
     }
 
-    /// <summary>Whether this node sees a strict majority of the nodes it knows, itself included.</summary>
-    private bool SeesMajority()
-    {
-        var known = _node.GetNodes();
-        var connected = known.Count(n => n.Status == NodeStatus.Connected && _node.IsConnected(n.Id)) + 1;
-        return connected * 2 > known.Count + 1;
-    }
+    /// <summary>Whether this node sees a quorum: a majority of the cluster that no partition can give both sides.</summary>
+    private bool SeesMajority() => _node.HasQuorum;
 
     // ---- placement -------------------------------------------------------------------------------
 

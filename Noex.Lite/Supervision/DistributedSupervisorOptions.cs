@@ -18,8 +18,9 @@ public enum AutoShutdown
 public enum PartitionPolicy
 {
     /// <summary>
-    /// Restart them elsewhere only while this node sees a strict majority of the nodes it knows (itself included, connected
-    /// or not); otherwise wait, and restart them once a majority is back in sight or keep them if their own node comes
+    /// Restart them elsewhere only while this node sees a quorum (<see cref="NodeOptions.QuorumSize"/> nodes, or else a
+    /// strict majority of the members that have been up, itself included, with unreachable ones counted until a majority
+    /// removes them); otherwise wait, and restart them once a majority is back in sight or keep them if their own node comes
     /// back with them still alive. The default: a minority side never duplicates a child. A two-node cluster therefore
     /// does not fail over a lost node (one of two is no majority); use <see cref="Always"/> there.
     /// </summary>

@@ -61,12 +61,13 @@ internal sealed class HandshakeIo : IDisposable
     /// <exception cref="NodeNotReachableException">No address accepted the connection in time.</exception>
     public void Connect(NodeId peer, TimeSpan timeout)
     {
-        var host = peer.Host.Trim('[', ']');
-        var addresses = IPAddress.TryParse(host, out var address) ? [address] : Dns.GetHostAddresses(host);
+        var started = _time.GetTimestamp();
+        var addresses = Resolve(peer, timeout);
         var failure = "the host name has no address";
         // A blocking connect, which the deadline ends by closing the socket: an asynchronous or non-blocking connect
-        // would leave the socket non-blocking for good (the runtime never switches one back).
-        using var deadline = _time.CreateTimer(s_onConnectDeadline, this, timeout, Timeout.InfiniteTimeSpan);
+        // would leave the socket non-blocking for good (the runtime never switches one back). The lookup counts.
+        var left = timeout - _time.GetElapsedTime(started);
+        using var deadline = _time.CreateTimer(s_onConnectDeadline, this, left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
         foreach (var candidate in addresses)
         {
             Socket socket;
@@ -101,6 +102,32 @@ internal sealed class HandshakeIo : IDisposable
         }
         _stopping.ThrowIfCancellationRequested();
         throw new NodeNotReachableException(peer, Volatile.Read(ref _aborted) ? $"no connection within {timeout.TotalMilliseconds} ms" : failure);
+    }
+
+    /// <summary>The addresses of <paramref name="peer"/>'s host: itself if it is an IP address, else a DNS lookup within
+    /// <paramref name="timeout"/> (a lookup is asynchronous, so it does not touch any socket of the connection).</summary>
+    /// <exception cref="NodeNotReachableException">The name does not resolve, or not in time.</exception>
+    private IPAddress[] Resolve(NodeId peer, TimeSpan timeout)
+    {
+        var host = peer.Host.Trim('[', ']');
+        if (IPAddress.TryParse(host, out var address))
+        {
+            return [address];
+        }
+        using var deadline = new CancellationTokenSource(timeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, _stopping);
+        try
+        {
+            return Dns.GetHostAddressesAsync(host, linked.Token).GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
+        {
+            throw new NodeNotReachableException(peer, $"the host name '{host}' did not resolve within {timeout.TotalMilliseconds} ms");
+        }
+        catch (SocketException e)
+        {
+            throw new NodeNotReachableException(peer, $"the host name '{host}' does not resolve ({e.SocketErrorCode}: {e.Message})");
+        }
     }
 
     /// <summary>Starts the handshake's deadline: after <paramref name="timeout"/> the socket is aborted.</summary>

@@ -29,6 +29,12 @@ internal static class Telemetry
 
     public static readonly Counter<long> ConnectionsClosed = Meter.CreateCounter<long>("noex.transport.connections_closed", "{connection}", "Connections closed, by reason.");
 
+    public static readonly Counter<long> MembersRefused = Meter.CreateCounter<long>("noex.membership.refused", "{node}", "Node ids from seeds or gossip that were not taken as members, by cause (cap, self).");
+
+    public static readonly Counter<long> MembersRemoved = Meter.CreateCounter<long>("noex.membership.removed", "{node}", "Members removed, by reason (left, unreachable, forgotten, replaced).");
+
+    public static readonly Counter<long> DiscoveryFailures = Meter.CreateCounter<long>("noex.membership.discovery_failures", "{poll}", "Seed provider polls that failed.");
+
     private static readonly ConcurrentDictionary<Connection, byte> s_live = new();
 
     static Telemetry()
@@ -52,6 +58,14 @@ internal static class Telemetry
         if (HandshakeFailures.Enabled)
         {
             HandshakeFailures.Add(1, new KeyValuePair<string, object?>("failure", failure.ToString()));
+        }
+    }
+
+    public static void Count(Counter<long> counter, long count, string tag, string value)
+    {
+        if (counter.Enabled && count > 0)
+        {
+            counter.Add(count, new KeyValuePair<string, object?>(tag, value));
         }
     }
 

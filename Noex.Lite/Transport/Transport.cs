@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
+using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 
@@ -81,15 +82,26 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
 
     /// <summary>Binds a listening socket to <see cref="NodeOptions.Host"/> and <see cref="NodeOptions.Port"/> (a free
     /// port for 0): the node's id needs the port before the transport can exist.</summary>
+    /// <exception cref="InvalidClusterConfigException">The host does not resolve, or is not an address of this machine.</exception>
     /// <exception cref="SocketException">The address is in use or cannot be bound.</exception>
     public static Socket Listen(NodeOptions options)
     {
-        var address = options.Host is "0.0.0.0" ? IPAddress.Any : IPAddress.Parse(options.Host.Trim('[', ']'));
+        var address = BindAddress(options.Host);
         var listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
+            if (address.Equals(IPAddress.IPv6Any))
+            {
+                // "::" means every interface, IPv4 included, as users who write it expect.
+                listener.DualMode = true;
+            }
             listener.Bind(new IPEndPoint(address, options.Port));
             listener.Listen(512);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressNotAvailable)
+        {
+            listener.Dispose();
+            throw new InvalidClusterConfigException(nameof(NodeOptions.Host), $"'{options.Host}' ({address}) is not an address of this machine");
         }
         catch
         {
@@ -97,6 +109,48 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
             throw;
         }
         return listener;
+    }
+
+    /// <summary>The address to bind for <paramref name="host"/>: an IP address as written, or a host name's IPv4
+    /// address (else its first), resolved now.</summary>
+    private static IPAddress BindAddress(string host)
+    {
+        var bare = host.Trim('[', ']');
+        if (IPAddress.TryParse(bare, out var address))
+        {
+            return address;
+        }
+        IPAddress[] addresses;
+        try
+        {
+            addresses = Dns.GetHostAddresses(bare);
+        }
+        catch (SocketException e)
+        {
+            throw new InvalidClusterConfigException(nameof(NodeOptions.Host), $"'{host}' does not resolve ({e.SocketErrorCode}: {e.Message})");
+        }
+        return addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
+            ?? throw new InvalidClusterConfigException(nameof(NodeOptions.Host), $"'{host}' resolves to no address");
+    }
+
+    /// <summary>
+    /// Whether <paramref name="remote"/>, the end of a connect, is this node's own listener: its port, and the listener's
+    /// address (a wildcard listener: any loopback or interface address of this machine, or of its network namespace).
+    /// </summary>
+    private bool IsOwnListener(EndPoint? remote)
+    {
+        if (remote is not IPEndPoint { } end || _listener.LocalEndPoint is not IPEndPoint { } own || end.Port != own.Port)
+        {
+            return false;
+        }
+        var address = end.Address.IsIPv4MappedToIPv6 ? end.Address.MapToIPv4() : end.Address;
+        var bound = own.Address.IsIPv4MappedToIPv6 ? own.Address.MapToIPv4() : own.Address;
+        if (!bound.Equals(IPAddress.Any) && !bound.Equals(IPAddress.IPv6Any))
+        {
+            return address.Equals(bound);
+        }
+        return IPAddress.IsLoopback(address) || NetworkInterface.GetAllNetworkInterfaces()
+            .Any(i => i.GetIPProperties().UnicastAddresses.Any(u => u.Address.Equals(address)));
     }
 
     /// <summary>Starts accepting.</summary>
@@ -277,6 +331,10 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
     private Handshake? DialHandshake(HandshakeIo io, NodeId peer)
     {
         io.Connect(peer, _options.ConnectTimeout);
+        if (IsOwnListener(io.Socket.RemoteEndPoint))
+        {
+            throw new HandshakeException(HandshakeFailure.SelfDial, false, $"{peer} is at this node's own address ({io.Socket.RemoteEndPoint}); that node is gone from there");
+        }
         io.StartDeadline(_options.HandshakeTimeout);
         if (_options.TlsClientOptions is { } tls)
         {

@@ -29,6 +29,8 @@ public enum HandshakeFailure : byte
     PeerClosed = 19,
     /// <summary>The peer is connected to a newer incarnation of this node's id, which keeps the identity (protocol.md §4.3).</summary>
     Superseded = 20,
+    /// <summary>The address dialled is this node's own listener: the id names a node that is gone from there.</summary>
+    SelfDial = 21,
 }
 
 /// <summary>The WELCOME <c>status</c> byte (protocol.md §4.3).</summary>
@@ -220,6 +222,11 @@ internal sealed class Handshake
         if (to != _local)
         {
             Fail(HandshakeFailure.WrongNode, $"{from} dialled {to}, but this node is {_local}");
+        }
+        if (from == _local)
+        {
+            // This node never dials itself: a HELLO from its own id is a copy of it or an impostor.
+            Fail(HandshakeFailure.WrongNode, $"a HELLO from this node's own id {from}");
         }
         PeerId = from;
         PeerIncarnation = incarnation;
