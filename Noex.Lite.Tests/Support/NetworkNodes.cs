@@ -10,10 +10,14 @@ internal static class NetworkNodes
     /// Starts a node named n1, n2, ... on each host of <paramref name="network"/> (all at once, every one with n1 as its
     /// seed) with <paramref name="args"/> added to each, and waits for the full mesh.
     /// </summary>
-    public static async Task<NodeProcess[]> StartMeshAsync(VirtualNetwork network, string secret, params string[] args)
+    public static Task<NodeProcess[]> StartMeshAsync(VirtualNetwork network, string secret, params string[] args) =>
+        StartMeshAsync(network, network.Hosts, secret, args);
+
+    /// <summary>As <see cref="StartMeshAsync(VirtualNetwork, string, string[])"/>, on <paramref name="hosts"/> only (the first is the seed).</summary>
+    public static async Task<NodeProcess[]> StartMeshAsync(VirtualNetwork network, IEnumerable<NetnsHost> hosts, string secret, params string[] args)
     {
         var seed = network[0].IdOf("n1");
-        var nodes = await Task.WhenAll(network.Hosts.Select(host => network.StartNodeAsync(host,
+        var nodes = await Task.WhenAll(hosts.Select(host => network.StartNodeAsync(host,
             ["--name", $"n{host.Index}", "--secret", secret, .. host.Index == 1 ? Array.Empty<string>() : ["--seed", seed], .. args])));
         await NodeHostCommands.WaitForFullMeshAsync(nodes, MeshBound);
         return nodes;

@@ -4,7 +4,7 @@ using System.Globalization;
 namespace Noex.Lite.Tests;
 
 /// <summary>
-/// The network tests' side of NodeHost's commands (<c>echo</c>, <c>call</c>, <c>flow</c>, <c>peers</c>; see
+/// The network tests' side of NodeHost's commands (<c>echo</c>, <c>call</c>, <c>flow</c>, <c>peers</c>, <c>members</c>; see
 /// NodeHost/CallCommands.cs and PeerCommands.cs) and of its UP and DOWN lines.
 /// </summary>
 internal static class NodeHostCommands
@@ -23,13 +23,10 @@ internal static class NodeHostCommands
     }
 
     /// <summary>The nodes <paramref name="node"/> is connected to now.</summary>
-    public static async Task<NodeId[]> PeersAsync(this NodeProcess node)
-    {
-        var tag = NextTag();
-        await node.SendAsync($"peers {tag}");
-        var line = await node.WaitForLineAsync(l => l == $"PEERS {tag}" || l.StartsWith($"PEERS {tag} ", StringComparison.Ordinal));
-        return [.. line.Split(' ').Skip(2).Select(NodeId.Parse)];
-    }
+    public static Task<NodeId[]> PeersAsync(this NodeProcess node) => AskIdsAsync(node, "peers", "PEERS");
+
+    /// <summary>Every node <paramref name="node"/> knows of now (its members), connected or not.</summary>
+    public static Task<NodeId[]> MembersAsync(this NodeProcess node) => AskIdsAsync(node, "members", "MEMBERS");
 
     /// <summary>
     /// Waits (polling, up to <paramref name="bound"/>) until <paramref name="node"/> is connected to exactly
@@ -80,6 +77,14 @@ internal static class NodeHostCommands
             _ => null,
         }).OfType<PeerEvent>(),
     ];
+
+    private static async Task<NodeId[]> AskIdsAsync(NodeProcess node, string command, string answer)
+    {
+        var tag = NextTag();
+        await node.SendAsync($"{command} {tag}");
+        var line = await node.WaitForLineAsync(l => l == $"{answer} {tag}" || l.StartsWith($"{answer} {tag} ", StringComparison.Ordinal));
+        return [.. line.Split(' ').Skip(2).Select(NodeId.Parse)];
+    }
 
     private static async Task<CallSummary> RunAsync(NodeProcess node, Func<string, string> command)
     {

@@ -34,6 +34,7 @@ public sealed class VirtualNetwork : IAsyncDisposable
     private static readonly HashSet<int> s_subnets = [];
     private static int s_instances;
     private static int s_exitHook;
+    private static bool s_madeEtcNetns;
 
     private readonly int _subnet;
     private readonly List<NetnsHost> _hosts = [];
@@ -183,6 +184,26 @@ public sealed class VirtualNetwork : IAsyncDisposable
             }
             ApplyRules();
         }
+    }
+
+    /// <summary>
+    /// Writes <paramref name="lines"/> as <paramref name="host"/>'s <c>/etc/hosts</c>: <c>ip netns exec</c> bind-mounts
+    /// <c>/etc/netns/&lt;namespace&gt;/hosts</c> over <c>/etc/hosts</c> for what it starts, so write it before the node
+    /// starts. Later writes go into the same file (same inode: truncated and rewritten), so a running node's resolver sees
+    /// the new answer (glibc reads the file at every lookup and returns every address of a name listed on several lines).
+    /// </summary>
+    public static void WriteHosts(NetnsHost host, IEnumerable<string> lines)
+    {
+        var directory = Path.Combine(EtcNetns, host.Namespace);
+        if (!Directory.Exists(EtcNetns))
+        {
+            s_madeEtcNetns = true;
+        }
+        Directory.CreateDirectory(directory);
+        using var file = new FileStream(Path.Combine(directory, "hosts"), FileMode.OpenOrCreate, FileAccess.Write);
+        file.SetLength(0);
+        using var writer = new StreamWriter(file);
+        writer.Write(string.Concat(new[] { "127.0.0.1 localhost" }.Concat(lines).Select(l => l + "\n")));
     }
 
     /// <summary>Takes <paramref name="host"/>'s interface down or brings it up, inside its namespace (its process runs on).</summary>
@@ -433,6 +454,11 @@ public sealed class VirtualNetwork : IAsyncDisposable
         if (Directory.Exists(directory))
         {
             Directory.Delete(directory, recursive: true);
+        }
+        // /etc/netns itself only if this process made it and nothing else is in it.
+        if (s_madeEtcNetns && Directory.Exists(EtcNetns) && Directory.GetFileSystemEntries(EtcNetns).Length == 0)
+        {
+            Directory.Delete(EtcNetns);
         }
     }
 }
