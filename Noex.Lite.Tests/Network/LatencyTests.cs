@@ -32,8 +32,9 @@ public class LatencyTests(ITestOutputHelper output)
 
         var lastReady = nodes.Max(n => n.TimedLines.First(l => l.Text.StartsWith("READY ", StringComparison.Ordinal)).At);
         var meshed = nodes.Max(n => n.PeerEvents().Where(e => e.Up).Max(e => e.At));
-        // Nodes that join through the seed at the same moment learn of each other from its periodic gossip, which comes
-        // once per heartbeat interval (5 s by default): the figure is either a few round trips or about that long.
+        // A few round trips through the relays: a dial and handshake to the seed, the seed pushing each newcomer to the
+        // other, a dial and handshake between them. (Before the seed pushed new members at once, two nodes that joined
+        // together could wait for its next periodic gossip, a heartbeat interval: about 5 s here.)
         output.WriteLine($"{delayMs} ms each way: full mesh of 3 {NetworkNodes.Ms(lastReady, meshed):0} ms after the last node was ready " +
             $"({NetworkNodes.Ms(launched, meshed):0} ms after launch)");
 
