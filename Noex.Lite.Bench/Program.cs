@@ -16,6 +16,8 @@ switch (verb)
         return await RemoteHarness.RunAsync(rest);
     case "remote-server":
         return await RemoteHarness.RunServerAsync(rest);
+    case "mesh":
+        return await MeshFormation.RunAsync(rest);
     default:
         Console.WriteLine("""
             usage: dotnet run -c Release --project Noex.Lite.Bench -- <verb> [options]
@@ -28,6 +30,9 @@ switch (verb)
                                                 remoting; S seconds per scenario (5), N calls in flight (100);
                                                 --rounds repeats baseline and scenarios R times and prints medians;
                                                 --stats prints frames, socket writes/reads and CPU per operation
+              mesh [--nodes 3,8,16] [--rounds R]
+                                                N nodes started at once with one seed: time to a full mesh, against
+                                                one node joining a seed in the same round
             what each benchmark measures, and the figures recorded so far: Noex.Lite.Bench/README.md
             """);
         return verb == "help" ? 0 : 2;

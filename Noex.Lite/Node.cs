@@ -218,6 +218,9 @@ public sealed class Node : IAsyncDisposable
     /// <returns>False if it is not a member, or is connected now (it would only come back at once).</returns>
     public bool Forget(NodeId id) => _mesh.Forget(id);
 
+    /// <summary>Dials waiting for a free slot or their turn (NodeOptions.MaxDialsInFlight, MaxDialsPerSecond), for tests.</summary>
+    internal int DialsWaiting => _mesh.DialsWaiting;
+
     /// <summary>Whether this node sees a quorum now (DESIGN.md, "Quorum"): what a distributed supervisor fails over by.</summary>
     internal bool HasQuorum => _mesh.HasQuorum;
 

@@ -87,10 +87,13 @@ public sealed record NodeOptions
     /// </summary>
     public int MaxMembers { get; init; } = 1000;
 
-    /// <summary>The most dials (connect and handshake) in progress at once. Default 8.</summary>
+    /// <summary>
+    /// The most dials (connect and handshake) in progress at once. Default 8. It bounds redials of members that have been
+    /// up and dials of ids only learned of (seeds, gossip) separately, so that the second cannot delay the first.
+    /// </summary>
     public int MaxDialsInFlight { get; init; } = 8;
 
-    /// <summary>The most dials started per second, across all peers. Default 50.</summary>
+    /// <summary>The most dials started per second, across all peers (each of the two kinds of <see cref="MaxDialsInFlight"/>). Default 50.</summary>
     public int MaxDialsPerSecond { get; init; } = 50;
 
     /// <summary>

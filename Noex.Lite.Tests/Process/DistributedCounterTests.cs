@@ -81,6 +81,32 @@ public class DistributedCounterTests
     }
 
     [Fact]
+    public async Task ThreeNodesStartedTogether_SeeEachOthersCountersAsSoonAsTheyJoin()
+    {
+        // The README's walk-through with every node started at once (node1, the seed, last): node3 meets node2 through
+        // node1's push, not a gossip tick later, so its first /get finds what node2 registered.
+        var port = TestNodes.FreePort();
+        var id1 = $"node1@127.0.0.1:{port}";
+        await using var node3 = ExampleProcess.Start("DistributedCounter", "--name", "node3", "--port", "0", "--seed", id1);
+        await using var node2 = ExampleProcess.Start("DistributedCounter", "--name", "node2", "--port", "0", "--seed", id1);
+        await using var node1 = ExampleProcess.Start("DistributedCounter", "--name", "node1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var id2 = (await node2.WaitForLineAsync(@"^Distributed Counter on (node2@127\.0\.0\.1:\d+)$")).Groups[1].Value;
+        await node3.WaitForTextAsync($"Node joined: {id2}");
+
+        await node2.SendAsync("/create shared");
+        await node2.WaitForTextAsync($"Counter \"shared\" created on {id2} with value 0.");
+        await node1.SendUntilAsync("/get shared", $"^Counter \"shared\" on {Escape(id2)}: value 0$");
+        await node3.SendUntilAsync("/get shared", $"^Counter \"shared\" on {Escape(id2)}: value 0$");
+        await node3.SendAsync("/inc shared 4");
+        await node3.WaitForTextAsync("Counter \"shared\" incremented by 4. New value: 4");
+        foreach (var node in new[] { node1, node2, node3 })
+        {
+            await node.SendAsync("/quit");
+            Assert.Equal(0, await node.WaitForExitAsync());
+        }
+    }
+
+    [Fact]
     public async Task PipedScript_RunsEveryCommandInOrder_ThenStops()
     {
         // Like `printf '...' | DistributedCounter ...`: the whole script is written and the input closed at once.

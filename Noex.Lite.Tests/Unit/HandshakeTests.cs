@@ -99,6 +99,21 @@ public class HandshakeTests
     }
 
     [Fact]
+    public void OnHello_FromTheAcceptorsOwnId_IsRefused()
+    {
+        // A node never dials itself: a HELLO from its own id (a copy of it, or an impostor) must not make it "join" itself.
+        var secret = new HandshakeSecret("s");
+        var dialer = Handshake.Dial(secret, s_b, DialerIncarnation, s_b, s_dialerNonce);
+        var acceptor = Handshake.Accept(secret, s_b, AcceptorIncarnation, s_acceptorNonce);
+
+        var e = Assert.Throws<HandshakeException>(() => acceptor.OnHello(dialer.CreateHello()));
+
+        Assert.Equal(HandshakeFailure.WrongNode, e.Failure);
+        Assert.Contains("own id", e.Message, StringComparison.Ordinal);
+        Assert.Null(acceptor.PeerId);
+    }
+
+    [Fact]
     public void OnChallenge_AnsweredByAnotherNode_FailsWithWrongNode()
     {
         var secret = new HandshakeSecret("s");

@@ -25,7 +25,8 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
     private readonly Lock _redialLock = new();
     private readonly HashSet<NodeId> _redialing = new();
     private readonly HashSet<NodeId> _selfAliases = new();
-    private readonly DialGate _dialGate;
+    private readonly DialGate _memberDials;
+    private readonly DialGate _learnedDials;
     private IReadOnlyList<NodeId> _seeds = [];
     private Task _seedPolling = Task.CompletedTask;
     private ITimer? _tick;
@@ -42,7 +43,9 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         _time = options.TimeProvider;
         _startedAt = _time.GetTimestamp();
         _membership = new Membership(id, options);
-        _dialGate = new DialGate(options);
+        // Two gates, so that a flood of ids only learned of cannot hold up the reconnect of a member that was up.
+        _memberDials = new DialGate(options);
+        _learnedDials = new DialGate(options);
         _transport = new Transport(options, id, Handshake.NewIncarnation(_time), listener, this);
     }
 
@@ -94,7 +97,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
     }
 
     /// <summary>Dials waiting for the dial gate now.</summary>
-    public int DialsWaiting => _dialGate.Waiting;
+    public int DialsWaiting => _memberDials.Waiting + _learnedDials.Waiting;
 
     /// <summary>See <see cref="Node.HasQuorum"/>.</summary>
     public bool HasQuorum => _membership.HasQuorum();
@@ -288,11 +291,11 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         }
         var (uptime, processCount, known) = gossip;
         _membership.Update(connection.Peer, uptime, processCount);
-        LearnAll(known, connection.PeerText);
+        LearnAll(known, connection.PeerText, fromGossip: true);
     }
 
     /// <summary>Learns <paramref name="ids"/> and dials the new ones; what is refused is counted and logged, once per batch.</summary>
-    private void LearnAll(IReadOnlyList<NodeId> ids, string source)
+    private void LearnAll(IReadOnlyList<NodeId> ids, string source, bool fromGossip = false)
     {
         var full = 0;
         var self = 0;
@@ -302,7 +305,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
             switch (learned)
             {
                 case Membership.Learned.New:
-                    Redial(id, immediately: true);
+                    Redial(id, immediately: true, courtesy: fromGossip);
                     break;
                 case Membership.Learned.Full:
                     full++;
@@ -429,7 +432,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         }
     }
 
-    private void Redial(NodeId peer, bool immediately)
+    private void Redial(NodeId peer, bool immediately, bool courtesy = false)
     {
         lock (_redialLock)
         {
@@ -438,22 +441,33 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
                 return;
             }
         }
-        _ = RedialAsync(peer, immediately);
+        _ = RedialAsync(peer, immediately, courtesy);
     }
 
-    private async Task RedialAsync(NodeId peer, bool immediately)
+    private async Task RedialAsync(NodeId peer, bool immediately, bool courtesy)
     {
         try
         {
             var first = true;
+            var courteous = !courtesy;
             while (!_stopping.IsCancellationRequested && _membership.GetNode(peer) is not null && !IsConnected(peer))
             {
                 if (!first || !immediately)
                 {
                     await Task.Delay(_membership.NextBackoff(peer), _time, _stopping.Token).ConfigureAwait(false);
                 }
+                else if (!courteous && Id.CompareTo(peer) > 0)
+                {
+                    courteous = true;
+                    // Both ends usually learn of each other at once (a push each way), and both dials would complete only
+                    // for one to be closed: the connection kept is the one the smaller id dials (protocol.md §4.4). So the
+                    // larger id gives it a moment first, and dials only if it has not come (the smaller cannot reach it).
+                    await Task.Delay(DialCourtesy, _time, _stopping.Token).ConfigureAwait(false);
+                    continue;
+                }
                 first = false;
-                await _dialGate.EnterAsync(_stopping.Token).ConfigureAwait(false);
+                var gate = _membership.GetNode(peer)?.Incarnation is > 0 ? _memberDials : _learnedDials;
+                await gate.EnterAsync(_stopping.Token).ConfigureAwait(false);
                 try
                 {
                     if (_membership.GetNode(peer) is null || IsConnected(peer))
@@ -478,7 +492,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
                 }
                 finally
                 {
-                    _dialGate.Exit();
+                    gate.Exit();
                 }
             }
         }
@@ -493,6 +507,9 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
             }
         }
     }
+
+    /// <summary>How long a node waits for a newly learned node with a smaller id to dial it before it dials itself.</summary>
+    private TimeSpan DialCourtesy => TimeSpan.FromMilliseconds(Math.Min(100, Options.ReconnectBaseDelay.TotalMilliseconds));
 
     /// <summary>The id's address answered as another node, or is this node's own listener: remove it for good.</summary>
     private void OnAddressTaken(NodeId peer, bool self)
