@@ -42,7 +42,7 @@ public class PartitionTests(ITestOutputHelper output)
         await Task.WhenAll(left.Select(n => n.WaitForPeersAsync(left.Where(m => m != n).Select(m => m.Id), NetworkNodes.MeshBound)));
         await Task.WhenAll(right.Select(n => n.WaitForPeersAsync(right.Where(m => m != n).Select(m => m.Id), NetworkNodes.MeshBound)));
         var detections = crossing.Select(p => NetworkNodes.Ms(split, FirstDown(p.Seer, nodes[p.Peer])!.At)).ToArray();
-        output.WriteLine($"partition {{n1,n2}}|{{n3,n4,n5}}: all {crossing.Length} downs by heartbeat timeout, after {detections.Min():0}–{detections.Max():0} ms (limit 600 ms + a tick)");
+        output.WriteLine($"partition {{n1,n2}}|{{n3,n4,n5}}: all {crossing.Length} downs by heartbeat timeout, after {detections.Min():0}–{detections.Max():0} ms (600 ms of silence, counted from the last frame before the cut)");
 
         var healed = Stopwatch.GetTimestamp();
         network.Heal();
