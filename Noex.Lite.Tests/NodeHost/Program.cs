@@ -1,23 +1,34 @@
 using System.Globalization;
 using Noex.Lite;
 
-// Usage: NodeHost --name N [--port P] [--seed ID]... [--secret S] [--heartbeat MS] [--threshold K]
-// Prints "READY <id> <incarnation>", then "UP <id>" and "DOWN <id> <reason>" as they happen.
+// Usage: NodeHost --name N [--host ADDR] [--port P] [--advertised-host H] [--advertised-port P] [--seed ID]...
+//                 [--secret S] [--heartbeat MS] [--threshold K] [--remove-after MS] [--dns HOSTNAME] [--seed-poll MS]
+// (--dns: seeds from the addresses of HOSTNAME, as N@address:P, polled every --seed-poll.)
+// Prints "READY <id> <incarnation>", then "UP <id>", "DOWN <id> <reason>", "REMOVED <id> <reason>" and
+// "HANDSHAKE-FAILED <peer> <failure>" as they happen.
 // Reads commands from standard input: "stop" stops gracefully; the end of input (the test process went away) too;
-// "spawn ..." (SpawnCommands.cs).
+// "spawn ..." (SpawnCommands.cs); "echo", "call ...", "flow ..." (CallCommands.cs); "peers <tag>", "members <tag>"
+// (PeerCommands.cs).
 // "start-idle" starts a process that does nothing and prints "STARTED <id>" (a target for remote monitors and links).
 var options = new NodeOptions { Host = "127.0.0.1", Port = 0 };
 var seeds = new List<string>();
+string? dnsName = null;
 for (var i = 0; i + 1 < args.Length; i += 2)
 {
     var value = args[i + 1];
     options = args[i] switch
     {
         "--name" => options with { Name = value },
+        "--host" => options with { Host = value },
         "--port" => options with { Port = int.Parse(value, CultureInfo.InvariantCulture) },
+        "--advertised-host" => options with { AdvertisedHost = value },
+        "--advertised-port" => options with { AdvertisedPort = int.Parse(value, CultureInfo.InvariantCulture) },
         "--secret" => options with { ClusterSecret = value },
         "--heartbeat" => options with { HeartbeatInterval = TimeSpan.FromMilliseconds(int.Parse(value, CultureInfo.InvariantCulture)) },
         "--threshold" => options with { HeartbeatMissThreshold = int.Parse(value, CultureInfo.InvariantCulture) },
+        "--remove-after" => options with { RemoveUnreachableAfter = TimeSpan.FromMilliseconds(int.Parse(value, CultureInfo.InvariantCulture)) },
+        "--seed-poll" => options with { SeedPollInterval = TimeSpan.FromMilliseconds(int.Parse(value, CultureInfo.InvariantCulture)) },
+        "--dns" => options,
         "--seed" => options,
         _ => throw new ArgumentException($"unknown option {args[i]}"),
     };
@@ -25,6 +36,15 @@ for (var i = 0; i + 1 < args.Length; i += 2)
     {
         seeds.Add(value);
     }
+    if (args[i] == "--dns")
+    {
+        dnsName = value;
+    }
+}
+if (dnsName is not null)
+{
+    // After the loop: the provider names nodes with this node's own name and port.
+    options = options with { SeedProvider = new DnsSeedProvider(dnsName, options.Name, options.Port) };
 }
 options = options with
 {
@@ -37,6 +57,8 @@ var output = TextWriter.Synchronized(Console.Out);
 await using var node = await Node.StartAsync(options);
 node.NodeUp += info => output.WriteLine($"UP {info.Id}");
 node.NodeDown += down => output.WriteLine($"DOWN {down.Node} {down.Reason}");
+node.NodeRemoved += removed => output.WriteLine($"REMOVED {removed.Node} {removed.Reason}");
+node.HandshakeFailed += failed => output.WriteLine($"HANDSHAKE-FAILED {failed.Peer?.ToString() ?? failed.RemoteEndPoint?.ToString()} {failed.Failure}");
 SpawnCommands.Register(node, output);
 output.WriteLine($"READY {node.Id} {node.Incarnation}");
 output.Flush();
@@ -46,6 +68,8 @@ SupervisionBehaviors.Register(node);
 while ((line = await Console.In.ReadLineAsync()) is not null && line != "stop")
 {
     SpawnCommands.TryHandle(node, line, output);
+    PeerCommands.TryHandle(node, line, output);
+    await CallCommands.TryHandleAsync(node, line, output);
     await GlobalRegistryCommands.HandleAsync(node, line, output);
     await MonitorLinkCommands.HandleAsync(node, line, output);
 }

@@ -18,6 +18,12 @@ public static class Category
     /// <summary>Separate OS processes: NodeHost nodes, the examples, the tour, the vendoring build.</summary>
     public const string Process = "Process";
 
+    /// <summary>
+    /// Nodes in OS processes on a virtual network of Linux network namespaces (VirtualNetwork): real partitions, loss,
+    /// latency and link outages. Needs root, <c>ip</c> and <c>nft</c>; skipped with the reason elsewhere.
+    /// </summary>
+    public const string Network = "Network";
+
     /// <summary>Long or CPU-heavy runs: the runtime under many threads, random streams at a listener, a soak under faults.</summary>
     public const string Stress = "Stress";
 }

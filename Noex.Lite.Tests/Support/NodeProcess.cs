@@ -13,6 +13,7 @@ public sealed class NodeProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _lines = new();
+    private readonly ConcurrentQueue<TimedLine> _timedLines = new();
     private readonly SemaphoreSlim _lineArrived = new(0);
 
     private NodeProcess(Process process)
@@ -22,6 +23,7 @@ public sealed class NodeProcess : IAsyncDisposable
         {
             if (e.Data is not null)
             {
+                _timedLines.Enqueue(new TimedLine(Stopwatch.GetTimestamp(), e.Data));
                 _lines.Enqueue(e.Data);
                 _lineArrived.Release();
             }
@@ -37,20 +39,37 @@ public sealed class NodeProcess : IAsyncDisposable
 
     public IReadOnlyCollection<string> Lines => _lines;
 
-    public static async Task<NodeProcess> StartAsync(params string[] args)
+    /// <summary>The lines with the <see cref="Stopwatch"/> timestamp of their arrival here, in order.</summary>
+    public IReadOnlyCollection<TimedLine> TimedLines => _timedLines;
+
+    public static Task<NodeProcess> StartAsync(params string[] args) => StartUnderAsync([], args);
+
+    /// <summary>
+    /// Starts NodeHost under a command that runs the rest of its command line (<c>ip netns exec NS</c>): the prefix, then
+    /// <c>dotnet NodeHost.dll</c> and <paramref name="args"/>. The prefix must exec that command in its own process, so
+    /// that <see cref="Kill"/> and <see cref="Signal"/> reach the node. Killed if it does not get ready.
+    /// </summary>
+    public static async Task<NodeProcess> StartUnderAsync(IReadOnlyList<string> prefix, IReadOnlyList<string> args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardInput = true };
-        start.ArgumentList.Add(s_hostPath);
-        foreach (var arg in args)
+        var start = new ProcessStartInfo(prefix.Count == 0 ? "dotnet" : prefix[0]) { RedirectStandardOutput = true, RedirectStandardInput = true };
+        foreach (var arg in prefix.Skip(1).Concat(prefix.Count == 0 ? [] : ["dotnet"]).Append(s_hostPath).Concat(args))
         {
             start.ArgumentList.Add(arg);
         }
         var node = new NodeProcess(Process.Start(start)!);
-        var ready = await node.WaitForLineAsync(l => l.StartsWith("READY ", StringComparison.Ordinal));
-        var parts = ready.Split(' ');
-        node.Id = NodeId.Parse(parts[1]);
-        node.Incarnation = ulong.Parse(parts[2], CultureInfo.InvariantCulture);
-        return node;
+        try
+        {
+            var ready = await node.WaitForLineAsync(l => l.StartsWith("READY ", StringComparison.Ordinal));
+            var parts = ready.Split(' ');
+            node.Id = NodeId.Parse(parts[1]);
+            node.Incarnation = ulong.Parse(parts[2], CultureInfo.InvariantCulture);
+            return node;
+        }
+        catch
+        {
+            await node.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>Waits (up to 60 s, for a loaded machine) for a line of output that matches.</summary>

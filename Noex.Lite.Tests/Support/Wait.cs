@@ -18,6 +18,19 @@ internal static class Wait
             await Task.Delay(10, timeout.Token);
         }
     }
+
+    /// <summary>
+    /// Polls <paramref name="condition"/> (a check that asks something, such as a NodeHost process) every 100 ms until it
+    /// holds; throws <see cref="OperationCanceledException"/> if it does not within <see cref="Bounded.Wait"/>.
+    /// </summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition)
+    {
+        using var timeout = new CancellationTokenSource(Bounded.Wait);
+        while (!await condition().WaitAsync(timeout.Token))
+        {
+            await Task.Delay(100, timeout.Token);
+        }
+    }
 }
 
 /// <summary>The suite's one bound for waiting, and tasks awaited within it.</summary>
