@@ -295,7 +295,9 @@ internal sealed class HandshakeIo : IDisposable
     }
 
     /// <summary>The connect's deadline: it ends the connect if one is still pending, and nothing after.</summary>
-    private void AbortConnect()
+    /// <summary>Ends a connect still in progress (its deadline passed, or the node no longer needs it); once connected,
+    /// nothing.</summary>
+    public void AbortConnect()
     {
         lock (_lock)
         {

@@ -53,6 +53,9 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
     // that span it and _dials are made.
     private readonly ConcurrentDictionary<string, Connection> _connections = new(StringComparer.Ordinal);
     private readonly Dictionary<NodeId, Task<Connection?>> _dials = new();
+    // Dials still in their TCP connect (nothing sent to the peer yet), and those of them an inbound connection made moot.
+    private readonly Dictionary<NodeId, HandshakeIo> _connecting = new();
+    private readonly HashSet<NodeId> _abandoned = new();
     private readonly ConcurrentDictionary<Connection, Task> _releasing = new();
     private readonly CancellationTokenSource _stopping = new();
     private volatile bool _quiescing;
@@ -272,6 +275,10 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
         try
         {
             io = new HandshakeIo(null, _options.TimeProvider, _stopping.Token);
+            lock (_lock)
+            {
+                _connecting[peer] = io;
+            }
             var handshake = await DedicatedThread.Run("noex dial", () => DialHandshake(io, peer)).ConfigureAwait(false);
             if (handshake is null)
             {
@@ -314,8 +321,21 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
             lock (_lock)
             {
                 _dials.Remove(peer);
+                _connecting.Remove(peer);
+                _abandoned.Remove(peer);
             }
             io?.Dispose();
+        }
+    }
+
+    /// <summary>Ends <paramref name="peer"/>'s dial's connect phase; true if an inbound connection from the peer was kept
+    /// meanwhile (<see cref="InboundStatus"/>), so the dial must stop before it sends anything.</summary>
+    private bool Connected(NodeId peer)
+    {
+        lock (_lock)
+        {
+            _connecting.Remove(peer);
+            return _abandoned.Remove(peer);
         }
     }
 
@@ -330,7 +350,19 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
     /// <summary>The dialing side's blocking part, on its own thread: connect, TLS, hello, proof. Null for a duplicate.</summary>
     private Handshake? DialHandshake(HandshakeIo io, NodeId peer)
     {
-        io.Connect(peer, _options.ConnectTimeout);
+        try
+        {
+            io.Connect(peer, _options.ConnectTimeout);
+        }
+        catch (NodeNotReachableException) when (Connected(peer))
+        {
+            // Aborted because the peer's own connection came first and was kept: not a failure.
+            return null;
+        }
+        if (Connected(peer))
+        {
+            return null;
+        }
         if (IsOwnListener(io.Socket.RemoteEndPoint))
         {
             throw new HandshakeException(HandshakeFailure.SelfDial, false, $"{peer} is at this node's own address ({io.Socket.RemoteEndPoint}); that node is gone from there");
@@ -485,7 +517,7 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
     /// <summary>
     /// Whether an inbound connection from <paramref name="peer"/> must give way (protocol.md §4.3, §4.4): to a live
     /// connection of the same incarnation or to this node's own dial in progress when this node's id is the smaller one
-    /// (duplicate), or to a live connection of a newer incarnation of that id (superseded: an older process claims an
+    /// and the dial has reached the peer (duplicate), or to a live connection of a newer incarnation of that id (superseded: an older process claims an
     /// identity that a newer one holds, so it must not take it back).
     /// </summary>
     private WelcomeStatus InboundStatus(NodeId peer, ulong incarnation)
@@ -498,7 +530,20 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
                     : existing.PeerIncarnation == incarnation ? WelcomeStatus.Duplicate
                     : WelcomeStatus.Accepted;
             }
-            return _dials.ContainsKey(peer) && LocalId < peer ? WelcomeStatus.Duplicate : WelcomeStatus.Accepted;
+            if (!_dials.ContainsKey(peer) || LocalId > peer)
+            {
+                return WelcomeStatus.Accepted;
+            }
+            if (!_connecting.Remove(peer, out var dial))
+            {
+                return WelcomeStatus.Duplicate;
+            }
+            // This node's dial has not reached the peer yet, and may wait on a lost SYN for the whole connect timeout
+            // (after a network outage, say): the peer's own connection proves it reachable, so it is kept, and the dial is
+            // abandoned before it sends a byte, so the two nodes still agree on one connection (§4.4).
+            _abandoned.Add(peer);
+            dial.AbortConnect();
+            return WelcomeStatus.Accepted;
         }
     }
 
