@@ -5,7 +5,10 @@ public enum NodeStatus
 {
     /// <summary>A live, authenticated connection exists.</summary>
     Connected,
-    /// <summary>Known, but not connected now; it is redialled with backoff.</summary>
+    /// <summary>
+    /// A member not connected now: learned of and not reached yet, or unreachable (lost without a goodbye). It is redialled
+    /// with backoff until it connects or <see cref="NodeOptions.RemoveUnreachableAfter"/> passes (then it is removed).
+    /// </summary>
     Disconnected,
 }
 
