@@ -489,17 +489,35 @@ public class ValueCodecTests
         {
             pooled.Clear();
             reused.ResetWrittenCount();
-            var before = GC.GetAllocatedBytesForCurrentThread();
-            for (var i = 0; i < 100; i++)
+            Assert.Equal(0, FewestBytesAllocated(() =>
             {
-                pooled.Clear();
-                ValueCodec.Encode(value, pooled);
-                reused.ResetWrittenCount();
-                ValueCodec.Encode(value, reused);
-            }
-            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+                for (var i = 0; i < 100; i++)
+                {
+                    pooled.Clear();
+                    ValueCodec.Encode(value, pooled);
+                    reused.ResetWrittenCount();
+                    ValueCodec.Encode(value, reused);
+                }
+            }));
             Assert.Equal(ValueCodec.Encode(value), pooled.WrittenSpan.ToArray());
         }
+    }
+
+    /// <summary>
+    /// The fewest bytes this thread allocated in one of three runs of <paramref name="work"/>: a path that allocates per
+    /// call allocates in every run, while the runtime's one-time work on a loaded machine (a tier-up of a method, a pool
+    /// refilled after other threads drained it) lands in one run at most.
+    /// </summary>
+    private static long FewestBytesAllocated(Action work)
+    {
+        var fewest = long.MaxValue;
+        for (var run = 0; run < 3; run++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            work();
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        return fewest;
     }
 
     [Fact]
@@ -507,13 +525,15 @@ public class ValueCodecTests
     {
         var bytes = ValueCodec.Encode(Value.Object(("type", "get"), ("key", "k1"), ("n", 300), ("rest", Corpus.Medium())));
         ReadMessage(bytes);
-        var before = GC.GetAllocatedBytesForCurrentThread();
         long sum = 0;
-        for (var i = 0; i < 100; i++)
+        Assert.Equal(0, FewestBytesAllocated(() =>
         {
-            sum += ReadMessage(bytes);
-        }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            sum = 0;
+            for (var i = 0; i < 100; i++)
+            {
+                sum += ReadMessage(bytes);
+            }
+        }));
         Assert.Equal(100 * (1 + 2 + 300), sum);
 
         static long ReadMessage(byte[] bytes)
