@@ -35,4 +35,43 @@ public class RemoteReplyTests
         Assert.True(blocked.finished, "the second reply never reached a caller blocked in the first one's continuation");
         Assert.Equal(42, (await blocked.second).AsInt64());
     }
+
+    private sealed class Gate : GenServer<int>
+    {
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        protected override ValueTask<int> InitAsync(Value args, CancellationToken cancellationToken) => new(0);
+
+        protected override async ValueTask<CallResult<int>> HandleCallAsync(Value request, CallFrom from, int state)
+        {
+            await Release.Task;
+            return CallResult<int>.WithReply("the real answer", state);
+        }
+    }
+
+    [Fact]
+    public async Task ForgedReplyAndCallError_FromAnotherPeer_DoNotCompleteTheCall()
+    {
+        // c answers every call id a could be waiting on, on c's own connection to a: an authenticated peer guessing ids.
+        await using var cluster = await TestCluster.StartAsync(3, "reply-tests");
+        var (a, b, c) = cluster;
+        var gate = new Gate();
+        var target = await b.Runtime.StartAsync(gate);
+        var call = a.Runtime.CallAsync(target, "question", TimeSpan.FromSeconds(30)).AsTask();
+        await Wait.UntilAsync(() => a.PendingRemoteCalls == 1);
+
+        Assert.True(c.Connections.TryGetConnection(a.Id, out var toA));
+        for (long id = 0; id < 64; id++)
+        {
+            Assert.Equal(EnqueueResult.Queued, toA.TryEnqueue(new RemoteCall.ReplyMessage(id, "forged")));
+            Assert.Equal(EnqueueResult.Queued, toA.TryEnqueue(new RemoteCall.CallErrorMessage(id, RemoteCall.ErrorKind.CallFailed, Value.Object(("message", "forged")))));
+        }
+        // Sent after the forgeries on the same connection: once it is through, they have all been read.
+        await a.Runtime.CallAsync(await c.Runtime.StartAsync(new Answer()), "sync").Within();
+
+        Assert.False(call.IsCompleted);
+        Assert.Equal(1, a.PendingRemoteCalls);
+        gate.Release.SetResult();
+        Assert.Equal("the real answer", (await call.Within()).AsString());
+    }
 }

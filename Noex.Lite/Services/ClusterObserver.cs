@@ -440,7 +440,7 @@ public sealed class ClusterObserver : IClusterService
                 connection.TryEnqueue(new SnapshotReply(requestId, GetLocalStats().ToValue()), force: true);
                 return true;
             case MessageTypes.SnapshotReply when body.TryReadUInt64(out var requestId) && body.TryReadValue(out var value):
-                if (_pending.TryTake((long)requestId, out var pending))
+                if (_pending.TryTake((long)requestId, connection, out var pending))
                 {
                     try
                     {

@@ -220,13 +220,14 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
                 }
                 return true;
             case MessageTypes.Reply when body.TryReadInt64(out var callId) && body.TryReadValue(out var reply):
-                if (_pending.TryTake(callId, out var pending))
+                // Only on the connection the call went out on: another peer cannot answer (or fail) this node's calls.
+                if (_pending.TryTake(callId, connection, out var pending))
                 {
                     pending.Waiter.TryComplete(pending.Token, reply, inline: connection.RunsInline);
                 }
                 return true;
             case MessageTypes.CallError when body.TryReadInt64(out var callId) && body.TryReadByte(out var kind) && body.TryReadValue(out var detail):
-                if (_pending.TryTake(callId, out var failed))
+                if (_pending.TryTake(callId, connection, out var failed))
                 {
                     failed.Waiter.TryFail(failed.Token, ToException(failed.Waiter.Target, (ErrorKind)kind, detail));
                 }

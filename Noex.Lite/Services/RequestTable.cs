@@ -80,10 +80,16 @@ internal sealed class RequestTable<TEntry>
     {
         lock (_lock)
         {
-            if (_entries.TryGetValue(id, out entry) && ReferenceEquals(entry.Connection, connection))
+            // One lookup on the hot path (every reply): take it out, and put it back in the rare case of another connection.
+            if (!_entries.Remove(id, out entry))
             {
-                return _entries.Remove(id);
+                return false;
             }
+            if (ReferenceEquals(entry.Connection, connection))
+            {
+                return true;
+            }
+            _entries.Add(id, entry);
         }
         entry = default;
         return false;
