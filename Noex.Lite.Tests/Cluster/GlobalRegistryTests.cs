@@ -503,12 +503,45 @@ public class GlobalRegistryTests(ITestOutputHelper output)
         // b's claim reaches c but not a, and b itself never made it: c's copy of b's set is wrong.
         Assert.True(b.Connections.TryGetConnection(c.Id, out var toC));
 
-        toC.TryEnqueue(new GlobalRegistry.RegisterMessage("stray", process, b.Incarnation, 1));
+        toC.TryEnqueue(new GlobalRegistry.RegisterMessage("stray", process, b.Incarnation, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
 
         // Only the digest can notice: no other message about "stray" will ever be sent.
         await Wait.UntilAsync(() => seenOnC.Count == 2);
         Assert.Equal(["+stray", "-stray"], seenOnC);
         Assert.True(c.GlobalRegistry.SyncRequests >= 1);
         await ConvergedAsync(nodes, "");
+    }
+
+    [Theory]
+    [InlineData("the lowest stamp there is", long.MinValue)]
+    [InlineData("a stamp from before the thief started", 1)]
+    [InlineData("a stamp a year ahead", 365L * 24 * 3600 * 1000)]
+    public async Task ClaimWithAStampItsRegistrarCouldNotHaveMade_IsRefused_AndStealsNothing(string what, long offset)
+    {
+        await using var mesh = await TestCluster.StartAsync(2, Secret);
+        var (owner, thief) = mesh;
+        var real = await owner.Runtime.StartAsync(new Idle());
+        owner.GlobalRegistry.Register("leader", real);
+        await Wait.UntilAsync(() => thief.GlobalRegistry.Whereis("leader") == real);
+        var down = new TaskCompletionSource<NodeDownEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
+        owner.NodeDown += e => down.TrySetResult(e);
+        var fake = await thief.Runtime.StartAsync(new Idle());
+        var stamp = offset switch
+        {
+            long.MinValue => long.MinValue,
+            1 => 1,
+            _ => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + offset,
+        };
+
+        Assert.True(thief.Connections.TryGetConnection(owner.Id, out var link));
+        link.TryEnqueue(new GlobalRegistry.RegisterMessage("leader", fake, thief.Incarnation, stamp));
+
+        var closed = await down.Task.Within();
+        Assert.Equal(NodeDownReason.ProtocolError, closed.Reason);
+        Assert.Contains("'leader'", closed.Detail, StringComparison.Ordinal);
+        Assert.Contains("stamp", closed.Detail, StringComparison.Ordinal);
+        Assert.True(owner.GlobalRegistry.Whereis("leader") == real, $"{what} stole the name");
+        // Nor did it move the owner's clock: its next claims are stamped from its own clock, not a year ahead.
+        Assert.InRange(owner.GlobalRegistry.Clock, 0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 1000);
     }
 }

@@ -33,6 +33,8 @@ internal static class Telemetry
 
     public static readonly Counter<long> MembersRemoved = Meter.CreateCounter<long>("noex.membership.removed", "{node}", "Members removed, by reason (left, unreachable, forgotten, replaced).");
 
+    public static readonly Counter<long> ClaimsRefused = Meter.CreateCounter<long>("noex.registry.claims_refused", "{claim}", "Global name claims refused, by cause (stamp).");
+
     public static readonly Counter<long> DiscoveryFailures = Meter.CreateCounter<long>("noex.membership.discovery_failures", "{poll}", "Seed provider polls that failed.");
 
     private static readonly ConcurrentDictionary<Connection, byte> s_live = new();

@@ -175,11 +175,38 @@ public sealed partial class GlobalRegistry
     }
 
     /// <summary>
+    /// Why <paramref name="stamp"/> is not one the registrar at the other end of <paramref name="connection"/> could have
+    /// made (protocol.md §5.4), or null: a registrar stamps with its own clock, never below its start (the high 48 bits of
+    /// its incarnation), and no honest clock runs more than <see cref="MaxStampSkew"/> ahead of this node's.
+    /// </summary>
+    private string? StampError(Connection connection, long stamp)
+    {
+        var started = (long)(connection.PeerIncarnation >> 16);
+        var now = _node.Options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        var skew = (long)MaxStampSkew.TotalMilliseconds;
+        return stamp < started - skew
+            ? $"with stamp {stamp}, before the registrar started ({started}, less {skew} ms of clock skew)"
+            : stamp > now + skew
+                ? $"with stamp {stamp}, {stamp - now} ms ahead of this node's clock (at most {skew} ms)"
+                : null;
+    }
+
+    /// <summary>
     /// Applies claims from the registrar at the other end of <paramref name="connection"/>: one registration
     /// (<paramref name="sync"/> 0) or a part of a full sync (its flags; 4 for a middle part).
     /// </summary>
     private void Apply(Connection connection, WireEntry[] wires, byte sync)
     {
+        foreach (var wire in wires)
+        {
+            if (StampError(connection, wire.Stamp) is { } error)
+            {
+                // Not a claim its registrar could have made: refused before it can win a name or move this node's clock.
+                Telemetry.Count(Telemetry.ClaimsRefused, 1, "cause", "stamp");
+                connection.Close(NodeDownReason.ProtocolError, new NoexException($"Global name '{wire.Name}' claimed by {connection.Peer} {error}"));
+                return;
+            }
+        }
         var events = new EventList();
         var peer = connection.PeerText;
         var syncedCount = -1;
@@ -208,7 +235,7 @@ public sealed partial class GlobalRegistry
             }
             foreach (var wire in wires)
             {
-                if (wire.Stamp > _clock && wire.Stamp < long.MaxValue / 2)
+                if (wire.Stamp > _clock)
                 {
                     // The hybrid logical clock: a later registration here is stamped after every one seen.
                     _clock = wire.Stamp;

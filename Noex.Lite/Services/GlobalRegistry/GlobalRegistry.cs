@@ -67,6 +67,10 @@ public sealed partial class GlobalRegistry : IClusterService
     private readonly Dictionary<string, SetDigest> _digests = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HashSet<Entry>> _syncing = new(StringComparer.Ordinal);
     private long _clock;
+
+    /// <summary>How far a claim's stamp may lie outside what its registrar could have made: below its start, or ahead of
+    /// this node's clock (protocol.md §5.4).</summary>
+    internal static readonly TimeSpan MaxStampSkew = TimeSpan.FromSeconds(60);
     private int _ticks;
     private long _conflicts;
     private long _syncRequests;
@@ -76,6 +80,8 @@ public sealed partial class GlobalRegistry : IClusterService
         _node = node;
         _runtime = node.Runtime;
         _self = node.Id.ToString();
+        // Stamps start at this run's start, so that none falls below it even if the wall clock steps back (§5.4).
+        _clock = (long)(node.Incarnation >> 16);
         _runtime.Events.Subscribe(OnLifecycle);
     }
 
@@ -99,6 +105,18 @@ public sealed partial class GlobalRegistry : IClusterService
 
     /// <summary>Full syncs this node asked for because a peer's digest differed from its copy (anti-entropy repairs).</summary>
     internal long SyncRequests => Interlocked.Read(ref _syncRequests);
+
+    /// <summary>The hybrid logical clock: the last stamp made or seen here (for tests).</summary>
+    internal long Clock
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _clock;
+            }
+        }
+    }
 
     /// <summary>
     /// Registers <paramref name="name"/> for <paramref name="target"/> across the cluster: at once on this node, then on
