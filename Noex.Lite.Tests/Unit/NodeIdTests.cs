@@ -55,6 +55,18 @@ public class NodeIdTests
     }
 
     [Fact]
+    public void Id_Of255CharactersIsValid_And256IsNot_ForItTravelsAsAStr8()
+    {
+        var host = string.Join('.', Enumerable.Repeat(new string('h', 61), 3)) + ".hhh"; // 190 characters, valid labels
+        var name = new string('a', 59);
+        var fits = $"{name}@{host}:12345";
+        Assert.Equal(255, fits.Length);
+        Assert.True(NodeId.IsValid(fits));
+        Assert.Contains("longer than 255", Assert.Throws<InvalidNodeIdException>(() => NodeId.Parse($"{name}a@{host}:12345")).Reason, StringComparison.Ordinal);
+        Assert.Throws<InvalidNodeIdException>(() => NodeId.Create(name + "a", host, 12345));
+    }
+
+    [Fact]
     public void CompareTo_OrdersByTextOrdinal_SoEveryNodeSettlesRacesAlike()
     {
         var a = NodeId.Parse("a@h:2");

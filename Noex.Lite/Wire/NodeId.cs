@@ -13,8 +13,8 @@ namespace Noex.Lite;
 /// <para>
 /// Rules: the name starts with an ASCII letter, goes on with letters, digits, <c>_</c> or <c>-</c>, and is 1 to 64
 /// characters; the host is an IPv4 address, an IPv6 address (bare or in brackets) or an RFC 1123 host name; the port is
-/// 1 to 65535 written in decimal digits only. Parsing splits at the first <c>@</c> and the last <c>:</c>, so IPv6 hosts
-/// work.
+/// 1 to 65535 written in decimal digits only; the whole id is at most 255 characters. Parsing splits at the first
+/// <c>@</c> and the last <c>:</c>, so IPv6 hosts work.
 /// </para>
 /// <para>
 /// Two ids are equal when their text is equal (ordinal). A node that restarts keeps its id; the handshake tells its
@@ -25,6 +25,9 @@ public sealed class NodeId : IEquatable<NodeId>, IComparable<NodeId>
 {
     /// <summary>The longest node name allowed.</summary>
     public const int MaxNameLength = 64;
+
+    /// <summary>The longest whole id allowed: ids travel as <c>str8</c> (protocol.md §4.2), one length byte.</summary>
+    public const int MaxLength = 255;
 
     private static readonly SearchValues<char> s_ipv4Characters = SearchValues.Create("0123456789.");
 
@@ -56,7 +59,7 @@ public sealed class NodeId : IEquatable<NodeId>, IComparable<NodeId>
     public static NodeId Create(string name, string host, int port)
     {
         var text = $"{name}@{host}:{port.ToString(CultureInfo.InvariantCulture)}";
-        var error = ValidateName(name) ?? ValidateHost(host) ?? ValidatePort(port);
+        var error = ValidateName(name) ?? ValidateHost(host) ?? ValidatePort(port) ?? ValidateLength(text);
         return error is null ? new NodeId(name, host, port, text) : throw new InvalidNodeIdException(text, error);
     }
 
@@ -115,6 +118,7 @@ public sealed class NodeId : IEquatable<NodeId>, IComparable<NodeId>
                 failure = ValidatePort(int.Parse(portText, NumberStyles.None, CultureInfo.InvariantCulture));
             }
         }
+        failure ??= ValidateLength(value);
         if (failure is not null)
         {
             error = failure;
@@ -188,6 +192,9 @@ public sealed class NodeId : IEquatable<NodeId>, IComparable<NodeId>
         }
         return null;
     }
+
+    private static string? ValidateLength(string text) =>
+        text.Length <= MaxLength ? null : $"id is {text.Length} characters, longer than {MaxLength} (it travels as a str8)";
 
     private static string? ValidatePort(int port) => port is >= 1 and <= 65535 ? null : $"port {port} is outside 1–65535";
 
