@@ -131,6 +131,27 @@ public class ConnectionLossTests
     }
 
     [Fact]
+    public async Task GoodbyeWithTrailingBytes_IsAProtocolError_NotALeave()
+    {
+        await using var cluster = await TestCluster.StartAsync(2, Secret);
+        var (a, b) = cluster;
+        var events = NodeEvents.Watch(a);
+        var removed = new System.Collections.Concurrent.ConcurrentQueue<NodeRemovedEvent>();
+        a.NodeRemoved += removed.Enqueue;
+        Assert.True(b.Connections.TryGetConnection(a.Id, out var toA));
+
+        toA.TryEnqueue(new RawMessage([0x02, 0x00]));
+
+        await Wait.UntilAsync(() => !events.Downs.IsEmpty);
+        var down = events.Downs.First().Down;
+        Assert.Equal((b.Id, NodeDownReason.ProtocolError), (down.Node, down.Reason));
+        Assert.Equal($"Malformed goodbye from {b.Id}: 1 bytes follow it", down.Detail);
+        // Not a leave: b is still a member, redialled, and back.
+        await Wait.UntilAsync(() => a.IsConnected(b.Id));
+        Assert.Empty(removed);
+    }
+
+    [Fact]
     public async Task NewIncarnation_IsRestarted_NamingBothIncarnations()
     {
         await using var cluster = await TestCluster.StartAsync(["a", "x"], Secret);

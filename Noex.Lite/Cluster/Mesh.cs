@@ -223,8 +223,12 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
             case ControlMessages.Gossip:
                 OnGossip(connection, message);
                 break;
-            case ControlMessages.Goodbye:
+            case ControlMessages.Goodbye when message.Length == 1:
                 connection.Close(NodeDownReason.GracefulShutdown);
+                break;
+            case ControlMessages.Goodbye:
+                // §5.1: the single byte. A longer one is not a goodbye, and must not remove its sender as one would.
+                connection.Close(NodeDownReason.ProtocolError, new NoexException($"Malformed goodbye from {connection.Peer}: {message.Length - 1} bytes follow it"));
                 break;
             default:
                 // Message types of later protocol versions (or layers not running here) are dropped, not fatal: a bad
