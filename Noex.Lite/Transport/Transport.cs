@@ -374,7 +374,19 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
         }
         var handshake = Handshake.Dial(_secret, LocalId, Incarnation, peer, RandomNumberGenerator.GetBytes(Handshake.NonceLength));
         io.Write(handshake.CreateHello());
-        io.Write(handshake.OnChallenge(io.Read()));
+        byte[] proof;
+        try
+        {
+            proof = handshake.OnChallenge(io.Read());
+        }
+        catch (HandshakeException e) when (!e.ByPeer)
+        {
+            // §4.3: the dialer refuses a CHALLENGE with a REJECT too (wrong_node at a recycled seed address), so the
+            // acceptor learns why rather than seeing the connection simply end.
+            io.TryWrite(Handshake.CreateReject(e.Failure));
+            throw;
+        }
+        io.Write(proof);
         try
         {
             handshake.OnWelcome(io.Read());
