@@ -157,33 +157,32 @@ internal sealed class Dialer
     {
         try
         {
+            if (courtesy && _self.CompareTo(peer) > 0)
+            {
+                // Both ends usually learn of each other at once (a push each way), and both dials would complete only for
+                // one to be closed: the connection kept is the one the smaller id dials (protocol.md §4.4). So the larger
+                // id gives it a moment first, and dials only if it has not come (the smaller cannot reach it).
+                await Task.Delay(DialCourtesy, _time, _stopping).ConfigureAwait(false);
+            }
             var first = true;
-            var courteous = !courtesy;
             while (!_stopping.IsCancellationRequested && _membership.GetNode(peer) is not null && !_isConnected(peer))
             {
                 if (!first || !immediately)
                 {
                     await Task.Delay(_membership.NextBackoff(peer), _time, _stopping).ConfigureAwait(false);
                 }
-                else if (!courteous && _self.CompareTo(peer) > 0)
-                {
-                    courteous = true;
-                    // Both ends usually learn of each other at once (a push each way), and both dials would complete only
-                    // for one to be closed: the connection kept is the one the smaller id dials (protocol.md §4.4). So the
-                    // larger id gives it a moment first, and dials only if it has not come (the smaller cannot reach it).
-                    await Task.Delay(DialCourtesy, _time, _stopping).ConfigureAwait(false);
-                    continue;
-                }
                 first = false;
-                var gate = _membership.GetNode(peer)?.Incarnation is > 0 ? _memberDials : _learnedDials;
+                var wasUp = _membership.GetNode(peer)?.Incarnation is > 0;
+                var gate = wasUp ? _memberDials : _learnedDials;
                 await gate.EnterAsync(_stopping).ConfigureAwait(false);
                 try
                 {
+                    // Checked again: the wait for the gate may have been long.
                     if (_membership.GetNode(peer) is null || _isConnected(peer))
                     {
                         break;
                     }
-                    if (_membership.GetNode(peer)?.Incarnation is > 0 && Telemetry.Reconnects.Enabled)
+                    if (wasUp && Telemetry.Reconnects.Enabled)
                     {
                         Telemetry.Reconnects.Add(1);
                     }

@@ -138,9 +138,9 @@ internal sealed class Membership
     /// <see cref="NodeOptions.RemoveUnreachableAfter"/>), and drops ghosts from the quorum base while a majority is in
     /// sight. Returns the removed ids.
     /// </summary>
-    public List<NodeId> RemoveExpired()
+    public IReadOnlyList<NodeId> RemoveExpired()
     {
-        var removed = new List<NodeId>();
+        List<NodeId>? removed = null; // run on every tick: nothing allocated when nothing expired
         var now = _time.GetTimestamp();
         lock (_lock)
         {
@@ -148,19 +148,17 @@ internal sealed class Membership
             {
                 if (entry.Session is null && entry.Info.Status == NodeStatus.Disconnected && _time.GetElapsedTime(entry.Since, now) >= _options.RemoveUnreachableAfter)
                 {
-                    removed.Add(id);
+                    // Removing the current entry while enumerating is allowed for Dictionary.
+                    _nodes.Remove(id);
+                    (removed ??= []).Add(id);
                 }
-            }
-            foreach (var id in removed)
-            {
-                _nodes.Remove(id);
             }
             if (_quorumBase.Count > 0 && HasQuorumLocked())
             {
                 _quorumBase.RemoveWhere(id => !_nodes.ContainsKey(id));
             }
         }
-        return removed;
+        return removed ?? (IReadOnlyList<NodeId>)[];
     }
 
     /// <summary>

@@ -53,9 +53,9 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
     // that span it and _dials are made.
     private readonly ConcurrentDictionary<string, Connection> _connections = new(StringComparer.Ordinal);
     private readonly Dictionary<NodeId, Task<Connection?>> _dials = new();
-    // Dials still in their TCP connect (nothing sent to the peer yet), and those of them an inbound connection made moot.
+    // Dials still in their TCP connect (nothing sent to the peer yet). An inbound connection that makes one moot takes it
+    // out (InboundStatus), which is how the dial learns that it was abandoned.
     private readonly Dictionary<NodeId, HandshakeIo> _connecting = new();
-    private readonly HashSet<NodeId> _abandoned = new();
     private readonly ConcurrentDictionary<Connection, Task> _releasing = new();
     private readonly CancellationTokenSource _stopping = new();
     private volatile bool _quiescing;
@@ -322,20 +322,18 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
             {
                 _dials.Remove(peer);
                 _connecting.Remove(peer);
-                _abandoned.Remove(peer);
             }
             io?.Dispose();
         }
     }
 
     /// <summary>Ends <paramref name="peer"/>'s dial's connect phase; true if an inbound connection from the peer was kept
-    /// meanwhile (<see cref="InboundStatus"/>), so the dial must stop before it sends anything.</summary>
-    private bool Connected(NodeId peer)
+    /// meanwhile (<see cref="InboundStatus"/> took the dial out), so the dial must stop before it sends anything.</summary>
+    private bool WasAbandoned(NodeId peer)
     {
         lock (_lock)
         {
-            _connecting.Remove(peer);
-            return _abandoned.Remove(peer);
+            return !_connecting.Remove(peer);
         }
     }
 
@@ -354,12 +352,12 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
         {
             io.Connect(peer, _options.ConnectTimeout);
         }
-        catch (NodeNotReachableException) when (Connected(peer))
+        catch (NodeNotReachableException) when (WasAbandoned(peer))
         {
             // Aborted because the peer's own connection came first and was kept: not a failure.
             return null;
         }
-        if (Connected(peer))
+        if (WasAbandoned(peer))
         {
             return null;
         }
@@ -529,8 +527,8 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
     /// <summary>
     /// Whether an inbound connection from <paramref name="peer"/> must give way (protocol.md §4.3, §4.4): to a live
     /// connection of the same incarnation or to this node's own dial in progress when this node's id is the smaller one
-    /// and the dial has reached the peer (duplicate), or to a live connection of a newer incarnation of that id (superseded: an older process claims an
-    /// identity that a newer one holds, so it must not take it back).
+    /// and the dial has reached the peer (duplicate), or to a live connection of a newer incarnation of that id
+    /// (superseded: an older process claims an identity that a newer one holds, so it must not take it back).
     /// </summary>
     private WelcomeStatus InboundStatus(NodeId peer, ulong incarnation)
     {
@@ -553,7 +551,6 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
             // This node's dial has not reached the peer yet, and may wait on a lost SYN for the whole connect timeout
             // (after a network outage, say): the peer's own connection proves it reachable, so it is kept, and the dial is
             // abandoned before it sends a byte, so the two nodes still agree on one connection (§4.4).
-            _abandoned.Add(peer);
             dial.AbortConnect();
             return WelcomeStatus.Accepted;
         }

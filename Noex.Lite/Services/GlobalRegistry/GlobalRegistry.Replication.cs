@@ -175,21 +175,21 @@ public sealed partial class GlobalRegistry
     }
 
     /// <summary>
-    /// Why <paramref name="stamp"/> is not one the registrar at the other end of <paramref name="connection"/> could have
-    /// made (protocol.md §5.4), or null: a registrar stamps with its own clock, never below its start (the high 48 bits of
-    /// its incarnation), and no honest clock runs more than <see cref="MaxStampSkew"/> ahead of this node's.
+    /// The stamps the registrar at the other end of <paramref name="connection"/> could have made (protocol.md §5.4): a
+    /// registrar stamps with its own clock, never below its start (the high 48 bits of its incarnation), and no honest
+    /// clock runs more than <see cref="MaxStampSkew"/> ahead of this node's.
     /// </summary>
-    private string? StampError(Connection connection, long stamp)
+    private (long Earliest, long Latest) StampWindow(Connection connection)
     {
-        var started = (long)(connection.PeerIncarnation >> 16);
-        var now = _node.Options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         var skew = (long)MaxStampSkew.TotalMilliseconds;
-        return stamp < started - skew
-            ? $"with stamp {stamp}, before the registrar started ({started}, less {skew} ms of clock skew)"
-            : stamp > now + skew
-                ? $"with stamp {stamp}, {stamp - now} ms ahead of this node's clock (at most {skew} ms)"
-                : null;
+        return ((long)(connection.PeerIncarnation >> 16) - skew, _node.Options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds() + skew);
     }
+
+    /// <summary>Why <paramref name="stamp"/> lies outside the window, or null.</summary>
+    private static string? StampError(long stamp, long earliest, long latest) =>
+        stamp < earliest ? $"with stamp {stamp}, before the registrar could have stamped anything ({earliest}: its start less the skew)"
+        : stamp > latest ? $"with stamp {stamp}, {stamp - latest} ms past the latest this node accepts ({latest}: its clock plus the skew)"
+        : null;
 
     /// <summary>
     /// Applies claims from the registrar at the other end of <paramref name="connection"/>: one registration
@@ -197,9 +197,10 @@ public sealed partial class GlobalRegistry
     /// </summary>
     private void Apply(Connection connection, WireEntry[] wires, byte sync)
     {
+        var (earliest, latest) = StampWindow(connection);
         foreach (var wire in wires)
         {
-            if (StampError(connection, wire.Stamp) is { } error)
+            if (StampError(wire.Stamp, earliest, latest) is { } error)
             {
                 // Not a claim its registrar could have made: refused before it can win a name or move this node's clock.
                 Telemetry.Count(Telemetry.ClaimsRefused, 1, "cause", "stamp");
