@@ -184,6 +184,10 @@ public sealed record NodeOptions
     /// <summary>The clock for heartbeats, timeouts and backoff. Default <see cref="TimeProvider.System"/>; tests inject one.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>The protocol versions and capabilities the node offers in its handshakes (protocol.md §4.6). Tests set
+    /// fewer to stand for an older build.</summary>
+    internal ProtocolOffer Protocol { get; init; } = ProtocolOffer.Current;
+
     /// <summary>The host other nodes dial, after defaults.</summary>
     public string EffectiveAdvertisedHost =>
         AdvertisedHost ?? (Host is "0.0.0.0" or "::" or "[::]" ? "127.0.0.1" : Host);

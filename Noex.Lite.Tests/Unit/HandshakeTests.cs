@@ -11,8 +11,18 @@ public class HandshakeTests
     private static readonly NodeId s_b = NodeId.Parse("b@127.0.0.1:4002");
     private static readonly byte[] s_dialerNonce = Enumerable.Range(0, 32).Select(i => (byte)i).ToArray();
     private static readonly byte[] s_acceptorNonce = Enumerable.Range(32, 32).Select(i => (byte)i).ToArray();
-    private const ulong DialerIncarnation = 0x0000018c00000001;
-    private const ulong AcceptorIncarnation = 0x0000018c00000002;
+    internal const ulong DialerIncarnation = 0x0000018c00000001;
+    internal const ulong AcceptorIncarnation = 0x0000018c00000002;
+
+    /// <summary>The dialer of protocol.md's handshake vectors (§4.5).</summary>
+    internal static NodeId A => s_a;
+
+    /// <summary>The acceptor of protocol.md's handshake vectors.</summary>
+    internal static NodeId B => s_b;
+
+    internal static byte[] DialerNonce => s_dialerNonce;
+
+    internal static byte[] AcceptorNonce => s_acceptorNonce;
 
     [Fact]
     public void Handshake_FreshNonces_GiveFreshKeysThatMatchAcrossSides()
@@ -130,14 +140,76 @@ public class HandshakeTests
     }
 
     [Fact]
-    public void OnHello_OtherVersion_FailsWithVersion()
+    public void OnHello_NewerHelloAtAVersion1OnlyNode_FailsWithVersion()
+    {
+        // A build from before negotiation reads no HELLO but version 1: this is what makes a newer dialer fall back.
+        var secret = new HandshakeSecret("s");
+        var dialer = Handshake.Dial(secret, s_a, DialerIncarnation, s_b, s_dialerNonce);
+        var acceptor = Handshake.Accept(secret, s_b, AcceptorIncarnation, s_acceptorNonce, ProtocolOffer.Version1);
+
+        Assert.Equal(HandshakeFailure.Version, Assert.Throws<HandshakeException>(() => acceptor.OnHello(dialer.CreateHello())).Failure);
+    }
+
+    [Fact]
+    public void OnHello_LaterVersionWithMoreBytesAndUnknownCapabilities_SettlesOnVersion2AndTheKnownCapabilities()
+    {
+        // A version-3 HELLO is read by the version 2 layout (§4.6): the bytes after caps and the capability bits this
+        // build cannot know (64 and up, here bit 200) are ignored, and the connection uses version 2.
+        var secret = new HandshakeSecret("s");
+        var acceptor = Handshake.Accept(secret, s_b, AcceptorIncarnation, s_acceptorNonce,
+            new ProtocolOffer(1, 2, (Capabilities)0b1010));
+        var caps = new byte[26];
+        caps[0] = 0b0110;
+        caps[25] = 0x01; // bit 200
+        var body = new List<byte>();
+        body.AddRange("NOEX"u8.ToArray());
+        body.AddRange(new byte[] { 3, 0 });
+        body.AddRange(s_dialerNonce);
+        body.AddRange(BitConverter.GetBytes(DialerIncarnation));
+        body.Add(16);
+        body.AddRange("a@127.0.0.1:4001"u8.ToArray());
+        body.Add(16);
+        body.AddRange("b@127.0.0.1:4002"u8.ToArray());
+        body.Add(1); // min_version
+        body.Add((byte)caps.Length);
+        body.AddRange(caps);
+        body.AddRange(new byte[] { 0xde, 0xad }); // a field of version 3
+        var hello = new byte[] { 0, 0, 0x01 }.Concat(body).ToArray();
+        BinaryPrimitives.WriteUInt16LittleEndian(hello, (ushort)(hello.Length - 2));
+
+        var challenge = acceptor.OnHello(hello);
+
+        Assert.Equal(new Negotiated(2, (Capabilities)0b0010), acceptor.Negotiated);
+        Assert.Equal(2, challenge[3]);
+    }
+
+    [Fact]
+    public void Handshake_Version2DialerAndVersion1OnlyAcceptorViaFallback_SettleOnVersion1WithNoCapabilities()
     {
         var secret = new HandshakeSecret("s");
-        var (dialer, acceptor) = Pair(secret, secret);
-        var hello = dialer.CreateHello();
-        hello[7] = 2; // the version byte after length (2), type (1) and magic (4)
+        var offer = new ProtocolOffer(1, 2, (Capabilities)1);
+        var dialer = Handshake.Dial(secret, s_a, DialerIncarnation, s_b, RandomNumberGenerator.GetBytes(32), offer, fallback: true);
+        var acceptor = Handshake.Accept(secret, s_b, AcceptorIncarnation, RandomNumberGenerator.GetBytes(32), ProtocolOffer.Version1);
 
-        Assert.Equal(HandshakeFailure.Version, Assert.Throws<HandshakeException>(() => acceptor.OnHello(hello)).Failure);
+        acceptor.OnProof(dialer.OnChallenge(acceptor.OnHello(dialer.CreateHello())));
+        dialer.OnWelcome(acceptor.CreateWelcome(duplicate: false));
+
+        Assert.Equal(new Negotiated(1, Capabilities.None), dialer.Negotiated);
+        Assert.Equal(new Negotiated(1, Capabilities.None), acceptor.Negotiated);
+        Assert.Equal(dialer.Keys!.Send, acceptor.Keys!.Receive);
+    }
+
+    [Fact]
+    public void OnChallenge_VersionTheDialerDidNotOffer_FailsWithVersion()
+    {
+        // A fallback HELLO offers version 1 only; a CHALLENGE choosing 2 answers something this dialer did not send.
+        var secret = new HandshakeSecret("s");
+        var fallback = Handshake.Dial(secret, s_a, DialerIncarnation, s_b, s_dialerNonce, fallback: true);
+        fallback.CreateHello();
+        var newer = Handshake.Dial(secret, s_a, DialerIncarnation, s_b, s_dialerNonce);
+        var challenge = Handshake.Accept(secret, s_b, AcceptorIncarnation, s_acceptorNonce).OnHello(newer.CreateHello());
+
+        Assert.Equal(HandshakeFailure.Version, Assert.Throws<HandshakeException>(() => fallback.OnChallenge(challenge)).Failure);
     }
 
     [Fact]
@@ -185,10 +257,17 @@ public class HandshakeTests
                 var e = Assert.Throws<HandshakeException>(() => feed(truncated));
                 Assert.True(e.Failure is HandshakeFailure.Malformed or HandshakeFailure.WrongNode, $"cut at {cut}: {e.Failure}");
             }
-            var extended = message.Append((byte)0).ToArray();
-            BinaryPrimitives.WriteUInt16LittleEndian(extended, (ushort)(extended.Length - 2));
-            Assert.Equal(HandshakeFailure.Malformed, Assert.Throws<HandshakeException>(() => feed(extended)).Failure);
         }
+        // A CHALLENGE is laid out by the version it chose, so a byte after it is malformed; a version 2 HELLO's extra
+        // bytes belong to later versions and are ignored (§4.6), while a version 1 HELLO has none to spare.
+        var extended = run.Challenge.Append((byte)0).ToArray();
+        BinaryPrimitives.WriteUInt16LittleEndian(extended, (ushort)(extended.Length - 2));
+        var dialer = Pair(secret, secret).Dialer;
+        dialer.CreateHello();
+        Assert.Equal(HandshakeFailure.Malformed, Assert.Throws<HandshakeException>(() => dialer.OnChallenge(extended)).Failure);
+        var version1 = Handshake.Dial(secret, s_a, DialerIncarnation, s_b, s_dialerNonce, ProtocolOffer.Version1).CreateHello().Append((byte)0).ToArray();
+        BinaryPrimitives.WriteUInt16LittleEndian(version1, (ushort)(version1.Length - 2));
+        Assert.Equal(HandshakeFailure.Malformed, Assert.Throws<HandshakeException>(() => Pair(secret, secret).Acceptor.OnHello(version1)).Failure);
     }
 
     [Fact]

@@ -90,6 +90,10 @@ internal sealed class Connection : IAsyncDisposable
     /// <summary>The peer's incarnation, from the handshake.</summary>
     public ulong PeerIncarnation { get; }
 
+    /// <summary>The protocol version and capabilities the handshake settled: a sender uses a capability's messages and
+    /// fields only when it is in this set (protocol.md §4.6).</summary>
+    public Negotiated Protocol { get; init; } = new(1, Capabilities.None);
+
     /// <summary>Whether what a read sets off runs on the read thread (<see cref="NodeOptions.UnsafePreferInlineScheduling"/>):
     /// a handler may then complete waiters inline.</summary>
     public bool RunsInline { get; }

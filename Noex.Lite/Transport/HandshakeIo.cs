@@ -104,6 +104,16 @@ internal sealed class HandshakeIo : IDisposable
         throw new NodeNotReachableException(peer, Volatile.Read(ref _aborted) ? $"no connection within {timeout.TotalMilliseconds} ms" : failure);
     }
 
+    /// <summary>Drops the connection (and its TLS stream) and connects to <paramref name="peer"/> again, for a handshake
+    /// that starts over; the handshake's deadline keeps running.</summary>
+    /// <exception cref="NodeNotReachableException">No address accepted the connection in time.</exception>
+    public void Reconnect(NodeId peer, TimeSpan timeout)
+    {
+        Stream?.Dispose();
+        Stream = null;
+        Connect(peer, timeout);
+    }
+
     /// <summary>The addresses of <paramref name="peer"/>'s host: itself if it is an IP address, else a DNS lookup within
     /// <paramref name="timeout"/> (a lookup is asynchronous, so it does not touch any socket of the connection).</summary>
     /// <exception cref="NodeNotReachableException">The name does not resolve, or not in time.</exception>

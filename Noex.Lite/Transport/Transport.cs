@@ -284,7 +284,10 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
             {
                 return null;
             }
-            var connection = new Connection(io.Socket, io.Stream, peer, handshake.PeerIncarnation, handshake.Keys!, _options, _events);
+            var connection = new Connection(io.Socket, io.Stream, peer, handshake.PeerIncarnation, handshake.Keys!, _options, _events)
+            {
+                Protocol = handshake.Negotiated,
+            };
             if (Adopt(connection))
             {
                 return connection;
@@ -366,23 +369,18 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
             throw new HandshakeException(HandshakeFailure.SelfDial, false, $"{peer} is at this node's own address ({io.Socket.RemoteEndPoint}); that node is gone from there");
         }
         io.StartDeadline(_options.HandshakeTimeout);
-        if (_options.TlsClientOptions is { } tls)
-        {
-            io.AuthenticateAsClient(tls);
-        }
-        var handshake = Handshake.Dial(_secret, LocalId, Incarnation, peer, RandomNumberGenerator.GetBytes(Handshake.NonceLength));
-        io.Write(handshake.CreateHello());
+        Handshake handshake;
         byte[] proof;
         try
         {
-            proof = handshake.OnChallenge(io.Read());
+            (handshake, proof) = Challenge(io, peer, fallback: false);
         }
-        catch (HandshakeException e) when (!e.ByPeer)
+        catch (HandshakeException e) when (e is { ByPeer: true, Failure: HandshakeFailure.Version } && _options.Protocol.Max > 1)
         {
-            // §4.3: the dialer refuses a CHALLENGE with a REJECT too (wrong_node at a recycled seed address), so the
-            // acceptor learns why rather than seeing the connection simply end.
-            io.TryWrite(Handshake.CreateReject(e.Failure));
-            throw;
+            // §4.6: a version-1 node refuses the newer HELLO and closes; dial again with a version-1 HELLO marked as a
+            // fallback, within the same deadline. This is how a rolling upgrade from version 1 keeps its connections.
+            io.Reconnect(peer, _options.ConnectTimeout);
+            (handshake, proof) = Challenge(io, peer, fallback: true);
         }
         io.Write(proof);
         try
@@ -396,6 +394,29 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
         }
         io.HandOver();
         return handshake;
+    }
+
+    /// <summary>TLS, HELLO and CHALLENGE on a connected socket: the handshake and its PROOF to send.</summary>
+    private (Handshake Handshake, byte[] Proof) Challenge(HandshakeIo io, NodeId peer, bool fallback)
+    {
+        if (_options.TlsClientOptions is { } tls)
+        {
+            io.AuthenticateAsClient(tls);
+        }
+        var handshake = Handshake.Dial(_secret, LocalId, Incarnation, peer, RandomNumberGenerator.GetBytes(Handshake.NonceLength),
+            _options.Protocol, fallback);
+        io.Write(handshake.CreateHello());
+        try
+        {
+            return (handshake, handshake.OnChallenge(io.Read()));
+        }
+        catch (HandshakeException e) when (!e.ByPeer)
+        {
+            // §4.3: the dialer refuses a CHALLENGE with a REJECT too (wrong_node at a recycled seed address), so the
+            // acceptor learns why rather than seeing the connection simply end.
+            io.TryWrite(Handshake.CreateReject(e.Failure));
+            throw;
+        }
     }
 
     private async Task AcceptLoopAsync()
@@ -449,13 +470,16 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
         Handshake? handshake = null;
         try
         {
-            handshake = Handshake.Accept(_secret, LocalId, Incarnation, RandomNumberGenerator.GetBytes(Handshake.NonceLength));
+            handshake = Handshake.Accept(_secret, LocalId, Incarnation, RandomNumberGenerator.GetBytes(Handshake.NonceLength), _options.Protocol);
             var accepted = handshake;
             if (!await DedicatedThread.Run("noex accept", () => AcceptHandshake(io, accepted)).ConfigureAwait(false))
             {
                 return;
             }
-            var connection = new Connection(io.Socket, io.Stream, handshake.PeerId!, handshake.PeerIncarnation, handshake.Keys!, _options, _events);
+            var connection = new Connection(io.Socket, io.Stream, handshake.PeerId!, handshake.PeerIncarnation, handshake.Keys!, _options, _events)
+            {
+                Protocol = handshake.Negotiated,
+            };
             if (!Adopt(connection))
             {
                 await connection.DisposeAsync().ConfigureAwait(false);

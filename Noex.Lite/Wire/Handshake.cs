@@ -106,28 +106,42 @@ internal sealed class Handshake
     /// <summary>The largest handshake message after its length field (protocol.md §4.2).</summary>
     public const int MaxMessageLength = 1024;
 
-    /// <summary>The protocol version this node speaks.</summary>
-    public const byte Version = 1;
-
     public const int NonceLength = 32;
     private const int TagLength = 32;
 
+    /// <summary>The most bytes of a capability set (256 capabilities), protocol.md §4.2.</summary>
+    public const int MaxCapabilityBytes = 32;
+
     private static ReadOnlySpan<byte> Magic => "NOEX"u8;
+
+    /// <summary>
+    /// How a version-1 HELLO sent as a fallback ends its nonce, followed by the highest version its dialer speaks (the
+    /// idea of TLS 1.3's downgrade sentinel): an acceptor that speaks that version too knows the REJECT that caused the
+    /// fallback was forged, and refuses (protocol.md §4.6).
+    /// </summary>
+    private static ReadOnlySpan<byte> DowngradeSentinel => "DOWNGRD"u8;
 
     private readonly HandshakeSecret _secret;
     private readonly NodeId _local;
     private readonly ulong _incarnation;
     private readonly byte[] _nonce;
     private readonly bool _isDialer;
+    private readonly ProtocolOffer _offer;
+    private readonly bool _fallback;
     private readonly ArrayBufferWriter<byte> _transcript = new(512);
     private NodeId? _expectedPeer;
     private int _step;
 
-    private Handshake(HandshakeSecret secret, NodeId local, ulong incarnation, ReadOnlySpan<byte> nonce, bool isDialer, NodeId? expectedPeer)
+    private Handshake(HandshakeSecret secret, NodeId local, ulong incarnation, ReadOnlySpan<byte> nonce, bool isDialer, NodeId? expectedPeer,
+        ProtocolOffer offer, bool fallback)
     {
         if (nonce.Length != NonceLength)
         {
             throw new ArgumentException($"A nonce is {NonceLength} bytes, not {nonce.Length}.", nameof(nonce));
+        }
+        if (offer.Min < 1 || offer.Min > offer.Max || offer.Max > ProtocolOffer.Newest)
+        {
+            throw new ArgumentException($"Versions {offer.Min}–{offer.Max} are not a range within 1–{ProtocolOffer.Newest}.", nameof(offer));
         }
         _secret = secret;
         _local = local;
@@ -135,6 +149,13 @@ internal sealed class Handshake
         _nonce = nonce.ToArray();
         _isDialer = isDialer;
         _expectedPeer = expectedPeer;
+        _offer = offer;
+        _fallback = fallback && offer.Max > 1;
+        if (_fallback)
+        {
+            DowngradeSentinel.CopyTo(_nonce.AsSpan(NonceLength - 8));
+            _nonce[^1] = offer.Max;
+        }
     }
 
     /// <summary>The peer's id, known once its HELLO or CHALLENGE was read.</summary>
@@ -146,13 +167,21 @@ internal sealed class Handshake
     /// <summary>The session keys, once the handshake succeeded.</summary>
     public SessionKeys? Keys { get; private set; }
 
-    /// <summary>Starts the dialer's side; <paramref name="nonce"/> is fresh randomness except in the vector tests.</summary>
-    public static Handshake Dial(HandshakeSecret secret, NodeId local, ulong incarnation, NodeId target, ReadOnlySpan<byte> nonce) =>
-        new(secret, local, incarnation, nonce, isDialer: true, target);
+    /// <summary>The version and capabilities of the connection, known once the CHALLENGE was made or read.</summary>
+    public Negotiated Negotiated { get; private set; }
 
-    /// <summary>Starts the acceptor's side.</summary>
-    public static Handshake Accept(HandshakeSecret secret, NodeId local, ulong incarnation, ReadOnlySpan<byte> nonce) =>
-        new(secret, local, incarnation, nonce, isDialer: false, null);
+    /// <summary>
+    /// Starts the dialer's side; <paramref name="nonce"/> is fresh randomness except in the vector tests.
+    /// <paramref name="offer"/> defaults to <see cref="ProtocolOffer.Current"/>; <paramref name="fallback"/> sends a
+    /// version-1 HELLO marked as a fallback, after a version-1 node refused the newer one (protocol.md §4.6).
+    /// </summary>
+    public static Handshake Dial(HandshakeSecret secret, NodeId local, ulong incarnation, NodeId target, ReadOnlySpan<byte> nonce,
+        ProtocolOffer? offer = null, bool fallback = false) =>
+        new(secret, local, incarnation, nonce, isDialer: true, target, offer ?? ProtocolOffer.Current, fallback);
+
+    /// <summary>Starts the acceptor's side; <paramref name="offer"/> defaults to <see cref="ProtocolOffer.Current"/>.</summary>
+    public static Handshake Accept(HandshakeSecret secret, NodeId local, ulong incarnation, ReadOnlySpan<byte> nonce, ProtocolOffer? offer = null) =>
+        new(secret, local, incarnation, nonce, isDialer: false, null, offer ?? ProtocolOffer.Current, fallback: false);
 
     /// <summary>Draws a node's incarnation: start time in Unix milliseconds (high 48 bits) and 16 random bits.</summary>
     public static ulong NewIncarnation(TimeProvider time) =>
@@ -188,15 +217,22 @@ internal sealed class Handshake
     {
         Expect(_isDialer && _step == 0, "HELLO");
         _step = 1;
+        // A version-1 HELLO is the whole of what a version-1 node reads; a later one appends the range and capabilities.
+        var version = _fallback ? (byte)1 : _offer.Max;
         var message = Build(0x01, body =>
         {
             body.Write(Magic);
-            body.WriteByte(Version);
+            body.WriteByte(version);
             body.WriteByte(0);
             body.Write(_nonce);
             WriteUInt64(body, _incarnation);
             WriteStr8(body, _local.ToString());
             WriteStr8(body, _expectedPeer!.ToString());
+            if (version > 1)
+            {
+                body.WriteByte(_offer.Min);
+                WriteCapabilities(body, _offer.Capabilities);
+            }
         });
         _transcript.Write(message);
         return message;
@@ -213,12 +249,41 @@ internal sealed class Handshake
         {
             Fail(HandshakeFailure.Malformed, "the first message is not a Noex.Lite HELLO (no \"NOEX\" magic)");
         }
-        ReadVersionAndFlags(ref reader);
-        reader.Read(NonceLength); // the peer's nonce reaches the keys through the transcript
+        var version = ReadVersionAndFlags(ref reader);
+        if (version > 1 && _offer.Max == 1)
+        {
+            // An offer of version 1 alone stands for a build from before negotiation, which reads no later HELLO.
+            Fail(HandshakeFailure.Version, $"the HELLO is of version {version}; this node speaks version 1 only");
+        }
+        var nonce = reader.Read(NonceLength); // the peer's nonce reaches the keys through the transcript
         var incarnation = reader.ReadUInt64();
         var from = reader.ReadNodeId("from");
         var to = reader.ReadNodeId("to");
-        reader.End();
+        byte min = 1;
+        var offered = Capabilities.None;
+        if (version == 1)
+        {
+            reader.End();
+            if (nonce[^8..^1].SequenceEqual(DowngradeSentinel) && nonce[^1] > 1 && _offer.Max > 1)
+            {
+                Fail(HandshakeFailure.Version, $"{from} fell back to version 1 though both speak a later version: the REJECT that made it fall back was not this node's (a downgrade)");
+            }
+        }
+        else
+        {
+            min = reader.ReadByte();
+            if (min < 1 || min > version)
+            {
+                Fail(HandshakeFailure.Malformed, $"the HELLO offers versions {min}–{version}, which is not a range");
+            }
+            offered = reader.ReadCapabilities();
+            // What follows belongs to later versions' HELLO: it is in the transcript, and this version ignores it.
+        }
+        var chosen = Math.Min(version, _offer.Max);
+        if (chosen < Math.Max(min, _offer.Min))
+        {
+            Fail(HandshakeFailure.Version, $"no common protocol version: {from} speaks {min}–{version}, this node {_offer.Min}–{_offer.Max}");
+        }
         if (to != _local)
         {
             Fail(HandshakeFailure.WrongNode, $"{from} dialled {to}, but this node is {_local}");
@@ -230,15 +295,20 @@ internal sealed class Handshake
         }
         PeerId = from;
         PeerIncarnation = incarnation;
+        Negotiated = new(chosen, chosen > 1 ? offered & _offer.Capabilities : Capabilities.None);
         _transcript.Write(message);
         _step = 1;
         var challenge = Build(0x02, body =>
         {
-            body.WriteByte(Version);
+            body.WriteByte(chosen);
             body.WriteByte(0);
             body.Write(_nonce);
             WriteUInt64(body, _incarnation);
             WriteStr8(body, _local.ToString());
+            if (chosen > 1)
+            {
+                WriteCapabilities(body, _offer.Capabilities);
+            }
         });
         _transcript.Write(challenge);
         return challenge;
@@ -251,10 +321,16 @@ internal sealed class Handshake
     {
         Expect(_isDialer && _step == 1, "CHALLENGE");
         var reader = Open(message, 0x02);
-        ReadVersionAndFlags(ref reader);
+        var version = ReadVersionAndFlags(ref reader);
+        var sent = _fallback ? 1 : _offer.Max;
+        if (version < _offer.Min || version > sent)
+        {
+            Fail(HandshakeFailure.Version, $"the CHALLENGE chose version {version}, outside the {_offer.Min}–{sent} this node offered");
+        }
         reader.Read(NonceLength);
         var incarnation = reader.ReadUInt64();
         var from = reader.ReadNodeId("from");
+        var offered = version > 1 ? reader.ReadCapabilities() : Capabilities.None;
         reader.End();
         if (from != _expectedPeer)
         {
@@ -262,6 +338,7 @@ internal sealed class Handshake
         }
         PeerId = from;
         PeerIncarnation = incarnation;
+        Negotiated = new(version, offered & _offer.Capabilities);
         _transcript.Write(message);
         _step = 2;
         var proof = Build(0x03, body => body.Write(Tag("noex-lite/v1 dialer"u8, [], SHA256.HashData(_transcript.WrittenSpan))));
@@ -386,18 +463,34 @@ internal sealed class Handshake
         return new MessageReader(message[3..]);
     }
 
-    private static void ReadVersionAndFlags(ref MessageReader reader)
+    private static byte ReadVersionAndFlags(ref MessageReader reader)
     {
         var version = reader.ReadByte();
-        if (version != Version)
+        if (version == 0)
         {
-            Fail(HandshakeFailure.Version, $"the peer speaks protocol version {version}; this node speaks {Version}");
+            Fail(HandshakeFailure.Version, "the peer names protocol version 0, which does not exist");
         }
         var flags = reader.ReadByte();
         if (flags != 0)
         {
-            Fail(HandshakeFailure.Malformed, $"handshake flags 0x{flags:x2} are not defined in version {Version}");
+            // Versions add capabilities, never flags, so a flag is malformed in every version.
+            Fail(HandshakeFailure.Malformed, $"handshake flags 0x{flags:x2} are not defined");
         }
+        return version;
+    }
+
+    /// <summary>Writes a capability set: a u8 count of bytes, then the bitmap without trailing zero bytes.</summary>
+    private static void WriteCapabilities(MemoryStream stream, Capabilities capabilities)
+    {
+        Span<byte> bitmap = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(bitmap, (ulong)capabilities);
+        var length = 8;
+        while (length > 0 && bitmap[length - 1] == 0)
+        {
+            length--;
+        }
+        stream.WriteByte((byte)length);
+        stream.Write(bitmap[..length]);
     }
 
     private void Expect(bool valid, string what)
@@ -472,6 +565,21 @@ internal sealed class Handshake
         public byte ReadByte() => Read(1)[0];
 
         public ulong ReadUInt64() => BinaryPrimitives.ReadUInt64LittleEndian(Read(8));
+
+        /// <summary>A capability set: capabilities past the 64 this build could know are ignored (§4.6).</summary>
+        public Capabilities ReadCapabilities()
+        {
+            var length = ReadByte();
+            if (length > MaxCapabilityBytes)
+            {
+                Fail(HandshakeFailure.Malformed, $"a capability set of {length} bytes is longer than {MaxCapabilityBytes}");
+            }
+            var bitmap = Read(length);
+            Span<byte> known = stackalloc byte[8];
+            known.Clear();
+            bitmap[..Math.Min(8, bitmap.Length)].CopyTo(known);
+            return (Capabilities)BinaryPrimitives.ReadUInt64LittleEndian(known);
+        }
 
         public NodeId ReadNodeId(string field)
         {
