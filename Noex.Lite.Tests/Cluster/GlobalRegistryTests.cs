@@ -544,4 +544,37 @@ public class GlobalRegistryTests(ITestOutputHelper output)
         // Nor did it move the owner's clock: its next claims are stamped from its own clock, not a year ahead.
         Assert.InRange(owner.GlobalRegistry.Clock, 0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 1000);
     }
+
+    [Fact]
+    public async Task RegisterBackdatedToTheThiefsOwnStart_IsRefusedAsNotNew_AndStealsNothing()
+    {
+        // A thief that has run for ten minutes stamps a register with its own start: inside its lifetime, so the start
+        // bound lets it through, but a register is sent as it is made, and this one claims to be ten minutes old.
+        var thiefClock = new ShiftedTime { Shift = TimeSpan.FromMinutes(-10) };
+        await using var mesh = await TestCluster.StartAsync(2, Secret, o => o.Name == "b" ? o with { TimeProvider = thiefClock } : o);
+        thiefClock.Shift = TimeSpan.Zero; // only its incarnation (its start) is ten minutes old
+        var (owner, thief) = mesh;
+        var real = await owner.Runtime.StartAsync(new Idle());
+        owner.GlobalRegistry.Register("leader", real);
+        await Wait.UntilAsync(() => thief.GlobalRegistry.Whereis("leader") == real);
+        var down = new TaskCompletionSource<NodeDownEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
+        owner.NodeDown += e => down.TrySetResult(e);
+        var fake = await thief.Runtime.StartAsync(new Idle());
+
+        Assert.True(thief.Connections.TryGetConnection(owner.Id, out var link));
+        link.TryEnqueue(new GlobalRegistry.RegisterMessage("leader", fake, thief.Incarnation, (long)(thief.Incarnation >> 16)));
+
+        var closed = await down.Task.Within();
+        Assert.Equal(NodeDownReason.ProtocolError, closed.Reason);
+        Assert.Contains("older than a new claim can be", closed.Detail, StringComparison.Ordinal);
+        Assert.True(owner.GlobalRegistry.Whereis("leader") == real, "a backdated register stole the name");
+    }
+
+    /// <summary>The system clock moved by <see cref="Shift"/>; timestamps (and so timers) are the system's.</summary>
+    private sealed class ShiftedTime : TimeProvider
+    {
+        public TimeSpan Shift { get; set; }
+
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + Shift;
+    }
 }

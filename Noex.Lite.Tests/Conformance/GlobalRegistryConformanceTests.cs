@@ -9,6 +9,25 @@ public class GlobalRegistryConformanceTests
 {
     public static TheoryData<string> Messages => ProtocolVectors.NamesOfType("registry-message");
 
+    public static TheoryData<string> Stamps => ProtocolVectors.NamesOfType("registry-stamp");
+
+    [Theory]
+    [MemberData(nameof(Stamps))]
+    public void Conformance_ClaimStamp_IsAcceptedOrRefusedAsItsVectorSays(string name)
+    {
+        var vector = ProtocolVectors.Get(name);
+        var incarnation = ulong.Parse(vector["registrar_start"], CultureInfo.InvariantCulture) << 16 | 0x2a;
+        var error = GlobalRegistry.StampError(long.Parse(vector["stamp"], CultureInfo.InvariantCulture), incarnation,
+            long.Parse(vector["receiver_clock"], CultureInfo.InvariantCulture), register: vector["message"] switch
+            {
+                "register" => true,
+                "sync" => false,
+                var other => throw new InvalidOperationException($"message '{other}' is neither register nor sync"),
+            });
+
+        Assert.Equal(vector["result"], error is null ? "accepted" : "refused");
+    }
+
     [Theory]
     [MemberData(nameof(Messages))]
     public void Conformance_RegistryMessage_ReadsAsItsMeaningAndWritesItsBytes(string name)

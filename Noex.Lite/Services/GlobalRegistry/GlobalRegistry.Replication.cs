@@ -175,21 +175,22 @@ public sealed partial class GlobalRegistry
     }
 
     /// <summary>
-    /// The stamps the registrar at the other end of <paramref name="connection"/> could have made (protocol.md §5.4): a
-    /// registrar stamps with its own clock, never below its start (the high 48 bits of its incarnation), and no honest
-    /// clock runs more than <see cref="MaxStampSkew"/> ahead of this node's.
+    /// Why a claim's <paramref name="stamp"/> is not one its registrar could have made (protocol.md §5.4), or null. A
+    /// registrar stamps with its own clock, never below its start (the high 48 bits of
+    /// <paramref name="registrarIncarnation"/>), and no honest clock runs more than <see cref="MaxStampSkew"/> ahead of
+    /// <paramref name="now"/>, this node's clock. A register (<paramref name="register"/>) is sent as it is made, so its
+    /// stamp is also no older than <paramref name="now"/> less the skew; only a sync carries claims made earlier.
     /// </summary>
-    private (long Earliest, long Latest) StampWindow(Connection connection)
+    internal static string? StampError(long stamp, ulong registrarIncarnation, long now, bool register)
     {
         var skew = (long)MaxStampSkew.TotalMilliseconds;
-        return ((long)(connection.PeerIncarnation >> 16) - skew, _node.Options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds() + skew);
+        var start = (long)(registrarIncarnation >> 16) - skew;
+        var latest = now + skew;
+        return stamp < start ? $"with stamp {stamp}, before the registrar could have stamped anything ({start}: its start less the skew)"
+            : register && stamp < now - skew ? $"with stamp {stamp} in a register, {now - skew - stamp} ms older than a new claim can be ({now - skew}: this node's clock less the skew)"
+            : stamp > latest ? $"with stamp {stamp}, {stamp - latest} ms past the latest this node accepts ({latest}: its clock plus the skew)"
+            : null;
     }
-
-    /// <summary>Why <paramref name="stamp"/> lies outside the window, or null.</summary>
-    private static string? StampError(long stamp, long earliest, long latest) =>
-        stamp < earliest ? $"with stamp {stamp}, before the registrar could have stamped anything ({earliest}: its start less the skew)"
-        : stamp > latest ? $"with stamp {stamp}, {stamp - latest} ms past the latest this node accepts ({latest}: its clock plus the skew)"
-        : null;
 
     /// <summary>
     /// Applies claims from the registrar at the other end of <paramref name="connection"/>: one registration
@@ -197,10 +198,10 @@ public sealed partial class GlobalRegistry
     /// </summary>
     private void Apply(Connection connection, WireEntry[] wires, byte sync)
     {
-        var (earliest, latest) = StampWindow(connection);
+        var now = _node.Options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         foreach (var wire in wires)
         {
-            if (StampError(wire.Stamp, earliest, latest) is { } error)
+            if (StampError(wire.Stamp, connection.PeerIncarnation, now, register: sync == 0) is { } error)
             {
                 // Not a claim its registrar could have made: refused before it can win a name or move this node's clock.
                 Telemetry.Count(Telemetry.ClaimsRefused, 1, "cause", "stamp");
