@@ -159,6 +159,28 @@ public class ClusterFaultTests(ITestOutputHelper output)
         Assert.True(a.IsConnected(b.Id));
     }
 
+    [Fact]
+    public async Task FrameTrickledTooSlowly_IsCutAtItsDeadline_ThoughBytesKeepArriving()
+    {
+        // 4 KB/s: a 64 KiB chunk frame would take 16 s, and bytes arrive every tenth of a second, so the silence
+        // detector (3 s) never fires; the frame's own deadline (3 s + 1 s per 64 KiB) must.
+        await using var pair = await PairAsync(s_interval);
+        var (a, b, proxyA, _) = pair;
+        var events = NodeEvents.Watch(a, b);
+        proxyA.BytesPerSecond = 4000;
+        Assert.True(b.Connections.TryGetConnection(a.Id, out var connection));
+        var large = new byte[100_000];
+        large[0] = 0x7f; // a type a does not know: only its frames matter here
+
+        Assert.Equal(EnqueueResult.Queued, connection.TryEnqueue(new RawMessage(large)));
+
+        await Wait.UntilAsync(() => events.Downs.Any(d => d.Seer == a));
+        var down = events.Downs.First(d => d.Seer == a).Down;
+        Assert.Equal(NodeDownReason.HeartbeatTimeout, down.Reason);
+        Assert.Contains("has been arriving for", down.Detail, StringComparison.Ordinal);
+        Assert.Equal(0, a.UnknownMessages);
+    }
+
     [Theory]
     [InlineData(OverloadPolicy.Reject)]
     [InlineData(OverloadPolicy.Wait)]

@@ -230,4 +230,16 @@ public class FragmentTests
         Assert.Equal(FragmentError.BadTotal, error.Error);
         Assert.Equal(message, Assert.Single(delivered));
     }
+
+    [Fact]
+    public async Task Connection_MessageOver64KiBInOneFrame_IsAcceptedUnfragmented()
+    {
+        // protocol.md §5.1: fragmenting is the sender's duty, not the receiver's condition.
+        var message = Blob(200_000);
+        message[0] = 0x12;
+        var (error, delivered) = await FeedAsync([message], [Fragment(65536, 0, 10)]);
+
+        Assert.Equal(FragmentError.BadTotal, error.Error); // the trailing bad fragment, only there to end the feed
+        Assert.Equal(message, Assert.Single(delivered));
+    }
 }

@@ -338,6 +338,11 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
                 connection.Close(NodeDownReason.HeartbeatTimeout, detail:
                     $"nothing arrived for {silence.TotalMilliseconds:0} ms (the limit is {Options.HeartbeatMissThreshold} heartbeats of {Options.HeartbeatInterval.TotalMilliseconds:0} ms)");
             }
+            else if (connection.OverdueFrame(now, Options.HeartbeatInterval * Options.HeartbeatMissThreshold) is { } overdue)
+            {
+                // Bytes keep arriving, but a frame that never completes is silence all the same.
+                connection.Close(NodeDownReason.HeartbeatTimeout, detail: overdue);
+            }
             else if (gossip)
             {
                 // Gossip doubles as the heartbeat on every fourth tick.

@@ -54,6 +54,8 @@ internal sealed class Connection : IAsyncDisposable
     private Task _writeLoop = Task.CompletedTask;
     private Lazy<Task>? _release;
     private long _lastReceived;
+    private long _incompleteSince; // when the frame now arriving began (a timestamp), 0 when none is incomplete
+    private long _incompleteLength; // its length field, once its first 4 bytes are here (written by the read thread)
     private long _lastSent;
     private long _bytesReceived;  // written by the read thread only
     private long _bytesSent;      // written by whoever finishes a batch, one at a time
@@ -279,8 +281,10 @@ internal sealed class Connection : IAsyncDisposable
     {
         _reader.Advance(read);
         // Any bytes are a sign of life, not only whole frames: a large frame crawling over a slow link must not
-        // look like silence to the failure detector.
-        Volatile.Write(ref _lastReceived, _time.GetTimestamp());
+        // look like silence to the failure detector. A frame that crawls too long is bounded by its own deadline.
+        var now = _time.GetTimestamp();
+        var wasIncomplete = _reader.BufferedCount > read;
+        Volatile.Write(ref _lastReceived, now);
         Volatile.Write(ref _bytesReceived, _bytesReceived + read);
         if (Telemetry.BytesReceived.Enabled)
         {
@@ -313,8 +317,34 @@ internal sealed class Connection : IAsyncDisposable
             {
                 _assembler.OnFrameWithoutFragment();
             }
+            wasIncomplete = false;
         }
+        // The frame left incomplete began at this read, unless it is the one that was incomplete before it.
+        Volatile.Write(ref _incompleteLength, _reader.IncompleteLength);
+        Volatile.Write(ref _incompleteSince, _reader.BufferedCount == 0 ? 0 : wasIncomplete ? _incompleteSince : now);
         return status != OperationStatus.InvalidData;
+    }
+
+    /// <summary>
+    /// Why the frame now arriving is past its deadline (protocol.md §6: the silence bound, plus a second for each 64 KiB of
+    /// its length, from its first byte), or null: any bytes are a sign of life, so without this a peer could trickle one
+    /// frame for ever and hold its buffer.
+    /// </summary>
+    /// <param name="now">The current timestamp.</param>
+    /// <param name="silence">The silence bound (heartbeat interval times the miss threshold).</param>
+    internal string? OverdueFrame(long now, TimeSpan silence)
+    {
+        var since = Volatile.Read(ref _incompleteSince);
+        if (since == 0)
+        {
+            return null;
+        }
+        var length = Volatile.Read(ref _incompleteLength);
+        var deadline = silence + TimeSpan.FromSeconds(length / 65536.0);
+        var age = _time.GetElapsedTime(since, now);
+        return age > deadline
+            ? $"a frame of {length} bytes has been arriving for {age.TotalMilliseconds:0} ms (its deadline is {deadline.TotalMilliseconds:0} ms)"
+            : null;
     }
 
     /// <summary>The read thread: blocking receives until the socket ends (see the remarks on <see cref="Connection"/>).</summary>

@@ -72,6 +72,11 @@ internal sealed class FrameReader : IDisposable
     /// <summary>Bytes received and not yet returned as a frame.</summary>
     public int BufferedCount => _end - _start - _pending;
 
+    /// <summary>The length field of the frame that has begun to arrive but is not whole, or 0 when none has (or fewer than
+    /// its 4 length bytes are here).</summary>
+    public uint IncompleteLength =>
+        BufferedCount >= 4 ? System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(_buffer.AsSpan(_start + _pending)) : 0;
+
     /// <summary>The receive buffer's current size (for tests and diagnostics).</summary>
     internal int Capacity => _buffer.Length;
 
