@@ -283,7 +283,7 @@ internal sealed class Connection : IAsyncDisposable
         // Any bytes are a sign of life, not only whole frames: a large frame crawling over a slow link must not
         // look like silence to the failure detector. A frame that crawls too long is bounded by its own deadline.
         var now = _time.GetTimestamp();
-        var wasIncomplete = _reader.BufferedCount > read;
+        var completed = false;
         Volatile.Write(ref _lastReceived, now);
         Volatile.Write(ref _bytesReceived, _bytesReceived + read);
         if (Telemetry.BytesReceived.Enabled)
@@ -317,11 +317,28 @@ internal sealed class Connection : IAsyncDisposable
             {
                 _assembler.OnFrameWithoutFragment();
             }
-            wasIncomplete = false;
+            completed = true;
         }
-        // The frame left incomplete began at this read, unless it is the one that was incomplete before it.
-        Volatile.Write(ref _incompleteLength, _reader.IncompleteLength);
-        Volatile.Write(ref _incompleteSince, _reader.BufferedCount == 0 ? 0 : wasIncomplete ? _incompleteSince : now);
+        if (_reader.BufferedCount == 0)
+        {
+            if (_incompleteSince != 0)
+            {
+                Volatile.Write(ref _incompleteSince, 0);
+            }
+        }
+        else
+        {
+            // The frame left incomplete began at this read, unless it is the one that was incomplete before it.
+            if (completed || _incompleteSince == 0)
+            {
+                _incompleteLength = 0;
+                Volatile.Write(ref _incompleteSince, now);
+            }
+            if (_incompleteLength == 0)
+            {
+                Volatile.Write(ref _incompleteLength, _reader.IncompleteLength);
+            }
+        }
         return status != OperationStatus.InvalidData;
     }
 
