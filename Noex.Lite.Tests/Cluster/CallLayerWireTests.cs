@@ -3,9 +3,9 @@ using System.Buffers.Binary;
 namespace Noex.Lite.Tests;
 
 /// <summary>
-/// The call layer's rules for what it does not expect (protocol.md §5, §5.2), each sent by an authenticated peer: its
-/// undefined types and an undecodable cast close the connection, an undecodable call is answered bad_request, and the
-/// control range's reserved types are dropped and counted.
+/// The rules for what a receiver does not expect (protocol.md §5, §5.2), each sent by an authenticated peer: every
+/// layer's undefined types and an undecodable cast close the connection, an undecodable call is answered bad_request,
+/// and the control range's reserved types and types outside every range are dropped and counted.
 /// </summary>
 [Collection(ClusterCollection.Name)]
 [Trait("Category", Category.Cluster)]
@@ -18,7 +18,13 @@ public class CallLayerWireTests
     [InlineData(0x15)]
     [InlineData(0x16)]
     [InlineData(0x17)]
-    public async Task UndefinedTypeOfTheCallRange_ClosesTheConnection(byte type)
+    [InlineData(0x1F)]
+    [InlineData(0x26)]
+    [InlineData(0x27)]
+    [InlineData(0x2F)]
+    [InlineData(0x32)]
+    [InlineData(0x37)]
+    public async Task UndefinedTypeOfALayersRange_ClosesTheConnection(byte type)
     {
         await using var cluster = await TestCluster.StartAsync(2, Secret);
         var (a, b) = cluster;
@@ -34,7 +40,10 @@ public class CallLayerWireTests
     [Theory]
     [InlineData(0x04)]
     [InlineData(0x0F)]
-    public async Task ReservedControlType_IsDroppedAndCounted_NotFatal(byte type)
+    [InlineData(0x00)]
+    [InlineData(0x38)]
+    [InlineData(0xFF)]
+    public async Task ReservedControlTypeOrTypeOutsideEveryRange_IsDroppedAndCounted_NotFatal(byte type)
     {
         await using var cluster = await TestCluster.StartAsync(2, Secret);
         var (a, b) = cluster;
