@@ -16,6 +16,7 @@ public partial class LayeringTests
     private static readonly string[] s_layers =
     [
         "NoexException.cs", // the base of every error: every layer may throw one
+        "NoexDiagnostics.cs", // the names telemetry is published under: every layer may publish
         "Values",
         "Wire",
         "Discovery", // where seeds come from: options name a provider

@@ -8,7 +8,7 @@ namespace Noex.Lite;
 /// that a listener needs none of the library's types. Each method returns at once when nobody listens: the overloads
 /// with more than three arguments would otherwise box them into an array on every call.
 /// </summary>
-[EventSource(Name = Telemetry.Name)]
+[EventSource(Name = NoexDiagnostics.EventSourceName)]
 internal sealed class NoexLog : EventSource
 {
     public static readonly NoexLog Log = new();

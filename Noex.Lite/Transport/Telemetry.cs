@@ -11,7 +11,7 @@ namespace Noex.Lite;
 internal static class Telemetry
 {
     /// <summary>The name of the meter.</summary>
-    public const string Name = "Noex.Lite";
+    public const string Name = NoexDiagnostics.MeterName;
 
     public static readonly Meter Meter = new(Name, typeof(Telemetry).Assembly.GetName().Version?.ToString());
 
