@@ -18,7 +18,7 @@ public class MessageConformanceTests
         // key=value pairs; a value (JSON) may hold spaces, so everything after "value=" is the value.
         var text = vector["meaning"];
         var valueAt = text.IndexOf(" value=", StringComparison.Ordinal);
-        var fields = (valueAt < 0 ? text : text[..valueAt]).Split(' ').Skip(1).Select(f => f.Split('=')).ToDictionary(f => f[0], f => f[1]);
+        var fields = (valueAt < 0 ? text : text[..valueAt]).Split(' ').Skip(1).Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f[1]);
         if (valueAt >= 0)
         {
             fields["value"] = text[(valueAt + 7)..];
@@ -46,6 +46,29 @@ public class MessageConformanceTests
             case "cast":
                 new RemoteCall.CastMessage(long.Parse(fields["target"]), Value.Parse(fields["value"])).Write(written);
                 Assert.Equal(Value.Parse(fields["value"]), ValueCodec.Decode(bytes.AsSpan(9)));
+                break;
+            case "traced_call" or "traced_cast":
+                var call = meaning[0] == "traced_call";
+                var body = new WireReader(bytes.AsSpan(1));
+                long callId = 0;
+                Assert.True(!call || body.TryReadInt64(out callId));
+                Assert.True(body.TryReadInt64(out var target));
+                Assert.True(!call || body.TryReadUInt32(out _));
+                Assert.True(body.TryReadTraceContext(out var trace));
+                Assert.Equal(fields["trace_id"], trace.TraceId.ToHexString());
+                Assert.Equal(fields["span_id"], trace.SpanId.ToHexString());
+                Assert.Equal(fields["trace_flags"], ((int)trace.TraceFlags).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                Assert.Equal(fields["trace_state"], trace.TraceState ?? "(none)");
+                Assert.True(body.TryReadValue(out var carried) && body.End);
+                Assert.Equal(Value.Parse(fields["value"]), carried);
+                if (call)
+                {
+                    new RemoteCall.TracedCallMessage(callId, target, TimeSpan.FromMilliseconds(int.Parse(fields["timeout_ms"])), trace, carried).Write(written);
+                }
+                else
+                {
+                    new RemoteCall.TracedCastMessage(target, trace, carried).Write(written);
+                }
                 break;
             case "reply":
                 new RemoteCall.ReplyMessage(long.Parse(fields["call_id"]), Value.Parse(fields["value"])).Write(written);

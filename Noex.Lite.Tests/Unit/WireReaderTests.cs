@@ -139,4 +139,44 @@ public class WireReaderTests
         Assert.Equal([9, 9], reader.Rest.ToArray());
         Assert.False(reader.End);
     }
+
+    public static TheoryData<string, string> BadTraces => new()
+    {
+        { "a trace id of zeros", "00000000000000000000000000000000 00f067aa0ba902b7 01 00" },
+        { "a span id of zeros", "4bf92f3577b34da6a3ce929d0e0e4736 0000000000000000 01 00" },
+        { "a trace state that is not ASCII", "4bf92f3577b34da6a3ce929d0e0e4736 00f067aa0ba902b7 01 02 c3a9" },
+        { "a trace state running past the end", "4bf92f3577b34da6a3ce929d0e0e4736 00f067aa0ba902b7 01 05 6162" },
+        { "fewer than 25 bytes", "4bf92f3577b34da6a3ce929d0e0e4736 00f067aa0ba902" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadTraces))]
+    public void TraceContext_Malformed_IsRefused(string why, string hex)
+    {
+        var reader = new WireReader(Convert.FromHexString(hex.Replace(" ", "", StringComparison.Ordinal)));
+
+        Assert.False(reader.TryReadTraceContext(out _), why);
+    }
+
+    [Fact]
+    public void TraceContext_WrittenThenRead_IsTheSameContext_UnknownFlagsDropped_OverlongStateLeftOut()
+    {
+        var context = new System.Diagnostics.ActivityContext(System.Diagnostics.ActivityTraceId.CreateRandom(),
+            System.Diagnostics.ActivitySpanId.CreateRandom(), System.Diagnostics.ActivityTraceFlags.Recorded, "a=1,b=2");
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        var writer = new WireWriter(buffer);
+        writer.WriteTraceContext(context);
+        writer.WriteTraceContext(new System.Diagnostics.ActivityContext(context.TraceId, context.SpanId, context.TraceFlags, new string('x', 256)));
+        writer.Commit();
+        var bytes = buffer.WrittenSpan.ToArray();
+        bytes[24] |= 0x80; // a flag bit W3C has not defined: ignored on receipt
+
+        var reader = new WireReader(bytes);
+        Assert.True(reader.TryReadTraceContext(out var first));
+        Assert.True(reader.TryReadTraceContext(out var second));
+        Assert.True(reader.End);
+        Assert.Equal((context.TraceId, context.SpanId, context.TraceFlags, "a=1,b=2"), (first.TraceId, first.SpanId, first.TraceFlags, first.TraceState));
+        Assert.True(first.IsRemote);
+        Assert.Null(second.TraceState);
+    }
 }

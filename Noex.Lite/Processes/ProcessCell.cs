@@ -1,3 +1,4 @@
+using System.Diagnostics;
 namespace Noex.Lite;
 
 /// <summary>
@@ -362,6 +363,10 @@ internal sealed class ProcessCell : Mailbox
     {
         // One writer (this turn), so a plain increment published with a release write is enough.
         Volatile.Write(ref _handled, _handled + 1);
+        if (envelope.ReplyTo is TraceParent trace && envelope.Kind is EnvelopeKind.Call or EnvelopeKind.Cast)
+        {
+            return InvokeTraced(envelope, trace);
+        }
         ValueTask pending;
         try
         {
@@ -379,6 +384,51 @@ internal sealed class ProcessCell : Mailbox
         }
 
         return pending.IsCompletedSuccessfully ? default : AwaitHandlerAsync(pending, envelope.Kind, envelope.ReplyTo, envelope.Token);
+    }
+
+    /// <summary>
+    /// A call or cast that came traced or timed: its handler runs in a span under the caller's, as the current activity,
+    /// which the turn then gives back (this method is not async, so what it sets would outlive it).
+    /// </summary>
+    private ValueTask InvokeTraced(in Envelope envelope, TraceParent trace)
+    {
+        var call = envelope.Kind == EnvelopeKind.Call;
+        var previous = Activity.Current;
+        var activity = trace.StartHandler(Ref, call);
+        ValueTask pending;
+        try
+        {
+            pending = call ? Server.InvokeCallAsync(envelope.Message, new CallFrom(trace, envelope.Token)) : Server.InvokeCastAsync(envelope.Message);
+        }
+        catch (Exception e)
+        {
+            trace.EndHandler(activity, call, e);
+            Activity.Current = previous;
+            return CrashAsync(e, envelope.Kind, trace, envelope.Token);
+        }
+        if (pending.IsCompletedSuccessfully)
+        {
+            trace.EndHandler(activity, call, null);
+            Activity.Current = previous;
+            return default;
+        }
+        var awaiting = AwaitTracedAsync(pending, trace, activity, envelope.Kind, envelope.Token);
+        Activity.Current = previous;
+        return awaiting;
+    }
+
+    private async ValueTask AwaitTracedAsync(ValueTask pending, TraceParent trace, Activity? activity, EnvelopeKind kind, long token)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+            trace.EndHandler(activity, kind == EnvelopeKind.Call, null);
+        }
+        catch (Exception e)
+        {
+            trace.EndHandler(activity, kind == EnvelopeKind.Call, e);
+            await CrashAsync(e, kind, trace, token).ConfigureAwait(false);
+        }
     }
 
     protected override ValueTask InvokeSystemAsync(SystemMessage message)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
@@ -384,7 +385,9 @@ public sealed class ProcessRuntime : IAsyncDisposable
         CallWaiter waiter = _waiters.Rent();
         long token = waiter.Arm(target, timeout ?? s_defaultCallTimeout, cancellationToken);
         ValueTask<Value> reply = waiter.Task;
-        PostResult posted = cell.Post(new Envelope(EnvelopeKind.Call, request, waiter, token));
+        // A local call keeps the caller's trace: its handler runs in a span under the caller's (only while traced).
+        object replyTo = Tracing.Active && Activity.Current is { } caller ? new TraceParent(waiter, caller.Context, remote: false, 0) : waiter;
+        PostResult posted = cell.Post(new Envelope(EnvelopeKind.Call, request, replyTo, token));
         if (posted is not (PostResult.Accepted or PostResult.Rejected))
         {
             // Dropped (drop-newest policy) also fails the call: a caller must not wait for its timeout.
@@ -415,7 +418,11 @@ public sealed class ProcessRuntime : IAsyncDisposable
     /// and raised as a dead letter).</returns>
     /// <exception cref="MailboxFullException">A bounded mailbox with <see cref="MailboxOverflow.Reject"/> is full.</exception>
     public bool Cast(ProcessRef target, Value message) =>
-        Router is { } router && !IsLocal(target) ? router.Cast(target, message) : Post(target, new Envelope(EnvelopeKind.Cast, message, null, 0));
+        Router is { } router && !IsLocal(target) ? router.Cast(target, message) : Post(target, new Envelope(EnvelopeKind.Cast, message, LocalTrace(), 0));
+
+    /// <summary>What a local cast carries so that its handler keeps the caller's trace: null unless traced.</summary>
+    private static TraceParent? LocalTrace() =>
+        Tracing.Active && Activity.Current is { } caller ? new TraceParent(null, caller.Context, remote: false, 0) : null;
 
     /// <summary>
     /// Sends a message without waiting for it to be handled, but with backpressure: where the target's node has a full
@@ -672,10 +679,11 @@ public sealed class ProcessRuntime : IAsyncDisposable
             ? cell.Post(new Envelope(EnvelopeKind.Call, request, sink, token))
             : PostResult.Closed;
 
-    /// <summary>Posts a cast from a peer; anything but accepted is a dead letter (counted here): the process is gone or its mailbox refused it.</summary>
-    internal PostResult PostCast(long id, Value message)
+    /// <summary>Posts a cast from a peer, with its trace when it came traced; anything but accepted is a dead letter
+    /// (counted here): the process is gone or its mailbox refused it.</summary>
+    internal PostResult PostCast(long id, Value message, TraceParent? trace = null)
     {
-        PostResult posted = _processes.TryGetValue(id, out ProcessCell? cell) ? cell.Post(new Envelope(EnvelopeKind.Cast, message, null, 0)) : PostResult.Closed;
+        PostResult posted = _processes.TryGetValue(id, out ProcessCell? cell) ? cell.Post(new Envelope(EnvelopeKind.Cast, message, trace, 0)) : PostResult.Closed;
         if (posted != PostResult.Accepted)
         {
             CountDeadLetter();

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Buffers;
 using System.Runtime.CompilerServices;
 
@@ -62,6 +63,10 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
 
     public ValueTask<Value> CallAsync(ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        if (Tracing.WatchCalls)
+        {
+            return WatchedCallAsync(target, request, timeout, cancellationToken);
+        }
         if (!_connections.TryGetConnection(target.Node, out var connection))
         {
             return ValueTask.FromException<Value>(new NodeNotReachableException(target.Node, "not connected"));
@@ -69,10 +74,94 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         return CallOn(connection, target, request, timeout, cancellationToken);
     }
 
+    /// <summary>
+    /// A call while someone listens: in a client span whose context the call carries (when the peer takes it), timed and
+    /// counted by outcome. Only this path allocates (its state machine): the unwatched one stays as it was.
+    /// </summary>
+    private async ValueTask<Value> WatchedCallAsync(ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var activity = StartClient("noex.call", ActivityKind.Client, target);
+        var started = Stopwatch.GetTimestamp();
+        string? outcome = null;
+        try
+        {
+            if (!_connections.TryGetConnection(target.Node, out var connection))
+            {
+                throw new NodeNotReachableException(target.Node, "not connected");
+            }
+            return await CallOn(connection, target, request, timeout, cancellationToken, activity?.Context ?? Tracing.CurrentContext()).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            outcome = Outcome(e);
+            activity?.SetStatus(ActivityStatusCode.Error, e.Message);
+            activity?.SetTag("error.type", outcome);
+            throw;
+        }
+        finally
+        {
+            if (Tracing.ClientDuration.Enabled)
+            {
+                var tags = new TagList
+                {
+                    { "rpc.system.name", "noex" },
+                    { "rpc.method", "call" },
+                    { "server.address", target.Node },
+                };
+                if (outcome is not null)
+                {
+                    tags.Add("error.type", outcome);
+                }
+                Tracing.ClientDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
+            }
+            if (Tracing.Calls.Enabled)
+            {
+                Tracing.Calls.Add(1, new KeyValuePair<string, object?>("outcome", outcome ?? "ok"));
+            }
+        }
+    }
+
+    /// <summary>A client span (call, cast) to <paramref name="target"/>, as the current activity; null when nobody listens.</summary>
+    private static Activity? StartClient(string name, ActivityKind kind, ProcessRef target)
+    {
+        if (!Tracing.Active)
+        {
+            return null;
+        }
+        var activity = Tracing.Source.StartActivity(name, kind);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("rpc.system.name", "noex");
+            activity.SetTag("rpc.method", name == "noex.call" ? "call" : "cast");
+            activity.SetTag("server.address", target.Node);
+            activity.SetTag("noex.process", target.ToString());
+        }
+        return activity;
+    }
+
+    /// <summary>A failed call's outcome, as the <c>noex.rpc.calls</c> counter and OpenTelemetry's <c>error.type</c> name it.</summary>
+    private static string Outcome(Exception error) => error switch
+    {
+        CallTimeoutException => "timeout",
+        NodeNotReachableException => "not_reachable",
+        NodeOverloadedException or MailboxFullException => "overloaded",
+        OperationCanceledException => "canceled",
+        ValueCodecException => "bad_request",
+        _ => "remote_error",
+    };
+
+    /// <summary>Whether <paramref name="connection"/> carries trace context (both sides offered it, protocol.md §4.6).</summary>
+    private static bool CarriesTrace(Connection connection) => (connection.Protocol.Capabilities & Capabilities.TraceContext) != 0;
+
     /// <summary>Sends a call on <paramref name="connection"/> and returns its reply (the per-call path, which the transport
     /// micro benchmark drives on a connection without a socket).</summary>
-    internal ValueTask<Value> CallOn(Connection connection, ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken)
+    internal ValueTask<Value> CallOn(Connection connection, ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken,
+        ActivityContext trace = default)
     {
+        if (trace == default || !CarriesTrace(connection))
+        {
+            trace = default;
+        }
         var waiter = _runtime.Waiters.Rent();
         var token = waiter.Arm(target, timeout, cancellationToken, remote: true);
         var reply = waiter.Task;
@@ -81,7 +170,9 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         EnqueueResult result;
         try
         {
-            result = connection.TryEnqueue(new CallMessage(callId, target.Id, timeout, request));
+            result = trace == default
+                ? connection.TryEnqueue(new CallMessage(callId, target.Id, timeout, request))
+                : connection.TryEnqueue(new TracedCallMessage(callId, target.Id, timeout, trace, request));
         }
         catch (Exception e)
         {
@@ -96,7 +187,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
                 break;
             case EnqueueResult.Full when _node.Options.OverloadPolicy == OverloadPolicy.Wait:
                 // Backpressure: wait for room, within the call's own timeout and cancellation, then send.
-                return SendWhenRoomAsync(connection, waiter, token, callId, target, timeout, request, reply, cancellationToken);
+                return SendWhenRoomAsync(connection, waiter, token, callId, target, timeout, request, reply, trace, cancellationToken);
             case EnqueueResult.Full:
                 _pending.TryTake(callId, out _);
                 waiter.Abandon(token, new NodeOverloadedException(connection.Peer, connection.QueuedBytes));
@@ -110,7 +201,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
     }
 
     private async ValueTask<Value> SendWhenRoomAsync(Connection connection, CallWaiter waiter, long token, long callId, ProcessRef target,
-        TimeSpan timeout, Value request, ValueTask<Value> reply, CancellationToken cancellationToken)
+        TimeSpan timeout, Value request, ValueTask<Value> reply, ActivityContext trace, CancellationToken cancellationToken)
     {
         try
         {
@@ -119,7 +210,9 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
                 // Wakes when the write loop drains the queue or the connection closes; the call's timer may end the
                 // call meanwhile, which the loop condition sees.
                 await connection.WaitForSpaceAsync(cancellationToken).ConfigureAwait(false);
-                var result = connection.TryEnqueue(new CallMessage(callId, target.Id, timeout, request));
+                var result = trace == default
+                    ? connection.TryEnqueue(new CallMessage(callId, target.Id, timeout, request))
+                    : connection.TryEnqueue(new TracedCallMessage(callId, target.Id, timeout, trace, request));
                 if (result == EnqueueResult.Queued)
                 {
                     break;
@@ -146,10 +239,11 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
 
     public bool Cast(ProcessRef target, Value message)
     {
+        using var activity = StartClient("noex.cast", ActivityKind.Producer, target);
         var reason = DeadLetterReason.NodeUnreachable;
         if (_connections.TryGetConnection(target.Node, out var connection))
         {
-            var result = connection.TryEnqueue(new CastMessage(target.Id, message));
+            var result = EnqueueCast(connection, target, message);
             if (result == EnqueueResult.Queued)
             {
                 return true;
@@ -161,11 +255,12 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
 
     public ValueTask<bool> CastAsync(ProcessRef target, Value message, CancellationToken cancellationToken)
     {
+        using var activity = StartClient("noex.cast", ActivityKind.Producer, target);
         if (!_connections.TryGetConnection(target.Node, out var connection))
         {
             return new(DeadLetter(target, message, DeadLetterReason.NodeUnreachable));
         }
-        switch (connection.TryEnqueue(new CastMessage(target.Id, message)))
+        switch (EnqueueCast(connection, target, message))
         {
             case EnqueueResult.Queued:
                 return new(true);
@@ -185,7 +280,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         {
             // Wakes when the write loop takes a batch (room again) or the connection closes (then the enqueue says so).
             await connection.WaitForSpaceAsync(cancellationToken).ConfigureAwait(false);
-            switch (connection.TryEnqueue(new CastMessage(target.Id, message)))
+            switch (EnqueueCast(connection, target, message))
             {
                 case EnqueueResult.Queued:
                     return true;
@@ -194,6 +289,12 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
             }
         }
     }
+
+    /// <summary>Queues a cast, with the current trace when one is active and the peer takes it.</summary>
+    private static EnqueueResult EnqueueCast(Connection connection, ProcessRef target, Value message) =>
+        Tracing.Active && Activity.Current is { } current && CarriesTrace(connection)
+            ? connection.TryEnqueue(new TracedCastMessage(target.Id, current.Context, message))
+            : connection.TryEnqueue(new CastMessage(target.Id, message));
 
     private bool DeadLetter(ProcessRef target, Value message, DeadLetterReason reason)
     {
@@ -212,12 +313,16 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
                 // The request is read by OnCall: one that does not decode is answered bad_request, not a protocol error.
                 OnCall(connection, callId, target, body);
                 return true;
+            case MessageTypes.TracedCall when CarriesTrace(connection) && body.TryReadInt64(out var callId) && body.TryReadInt64(out var target)
+                && body.TryReadUInt32(out _) && body.TryReadTraceContext(out var trace):
+                OnCall(connection, callId, target, body, trace);
+                return true;
             case MessageTypes.Cast when body.TryReadInt64(out var target) && body.TryReadValue(out var cast):
-                if (_runtime.PostCast(target, cast) is var posted && posted != PostResult.Accepted)
-                {
-                    _node.RaiseDeadLetter(new ProcessRef(_runtime.Name, target), cast,
-                        posted is PostResult.Full or PostResult.Dropped or PostResult.Rejected ? DeadLetterReason.MailboxFull : DeadLetterReason.NoProcess);
-                }
+                OnCast(target, cast, null);
+                return true;
+            case MessageTypes.TracedCast when CarriesTrace(connection) && body.TryReadInt64(out var target) && body.TryReadTraceContext(out var trace)
+                && body.TryReadValue(out var cast):
+                OnCast(target, cast, Tracing.Active ? new TraceParent(null, trace, remote: true, Stopwatch.GetTimestamp()) : null);
                 return true;
             case MessageTypes.Reply when body.TryReadInt64(out var callId) && body.TryReadValue(out var reply):
                 // Only on the connection the call went out on: another peer cannot answer (or fail) this node's calls.
@@ -258,7 +363,16 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         _pending.SweepFinished();
     }
 
-    private void OnCall(Connection connection, long callId, long targetId, WireReader body)
+    private void OnCast(long target, Value cast, TraceParent? trace)
+    {
+        if (_runtime.PostCast(target, cast, trace) is var posted && posted != PostResult.Accepted)
+        {
+            _node.RaiseDeadLetter(new ProcessRef(_runtime.Name, target), cast,
+                posted is PostResult.Full or PostResult.Dropped or PostResult.Rejected ? DeadLetterReason.MailboxFull : DeadLetterReason.NoProcess);
+        }
+    }
+
+    private void OnCall(Connection connection, long callId, long targetId, WireReader body, ActivityContext trace = default)
     {
         // GetValue looks up first and makes the sink only on the connection's first call.
         var sink = _sinks.GetValue(connection, static c => new ReplySink(c));
@@ -267,7 +381,12 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
             sink.Send(callId, ErrorKind.BadRequest, $"the request does not decode: {error} at byte {offset}");
             return;
         }
-        switch (_runtime.PostCall(targetId, request, sink, callId))
+        // Traced (while this node traces) or timed (while the server duration is watched): the call carries what its handler
+        // needs for its span and its duration; otherwise just the sink, as before.
+        IReplySink replyTo = (trace != default && Tracing.Active) || Tracing.ServerDuration.Enabled
+            ? new TraceParent(sink, trace, remote: true, Stopwatch.GetTimestamp())
+            : sink;
+        switch (_runtime.PostCall(targetId, request, replyTo, callId))
         {
             case PostResult.Accepted:
             case PostResult.Rejected:
@@ -356,6 +475,34 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
             writer.WriteInt64(target);
             writer.WriteUInt32(timeout == Timeout.InfiniteTimeSpan ? 0 : (uint)Math.Clamp(timeout.TotalMilliseconds, 1, uint.MaxValue));
             writer.WriteValue(request);
+            writer.Commit();
+        }
+    }
+
+    /// <summary><c>0x11 traced_call: call_id i64, target i64, timeout_ms u32, trace, request value</c>.</summary>
+    internal readonly struct TracedCallMessage(long callId, long target, TimeSpan timeout, ActivityContext trace, Value request) : IOutboundMessage
+    {
+        public void Write(IBufferWriter<byte> output)
+        {
+            var writer = new WireWriter(output, MessageTypes.TracedCall);
+            writer.WriteInt64(callId);
+            writer.WriteInt64(target);
+            writer.WriteUInt32(timeout == Timeout.InfiniteTimeSpan ? 0 : (uint)Math.Clamp(timeout.TotalMilliseconds, 1, uint.MaxValue));
+            writer.WriteTraceContext(trace);
+            writer.WriteValue(request);
+            writer.Commit();
+        }
+    }
+
+    /// <summary><c>0x15 traced_cast: target i64, trace, message value</c>.</summary>
+    internal readonly struct TracedCastMessage(long target, ActivityContext trace, Value message) : IOutboundMessage
+    {
+        public void Write(IBufferWriter<byte> output)
+        {
+            var writer = new WireWriter(output, MessageTypes.TracedCast);
+            writer.WriteInt64(target);
+            writer.WriteTraceContext(trace);
+            writer.WriteValue(message);
             writer.Commit();
         }
     }

@@ -39,6 +39,12 @@ internal static class MessageTypes
     /// <summary>cast: <c>target i64, message value</c>.</summary>
     public const byte Cast = 0x12;
 
+    /// <summary>A call with the caller's trace context (capability <c>trace_context</c>).</summary>
+    public const byte TracedCall = 0x11;
+
+    /// <summary>A cast with the caller's trace context (capability <c>trace_context</c>).</summary>
+    public const byte TracedCast = 0x15;
+
     /// <summary>reply: <c>call_id i64, reply value</c>.</summary>
     public const byte Reply = 0x13;
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -55,6 +56,29 @@ internal ref struct WireReader
 
     /// <summary>Reads a <c>u64</c>, little-endian.</summary>
     public bool TryReadUInt64(out ulong value) => BinaryPrimitives.TryReadUInt64LittleEndian(_rest, out value) && Skip(sizeof(ulong));
+
+    /// <summary>
+    /// Reads a <c>trace</c> field (§5.2); false when it runs past the end, when the trace or span id is all zeros (W3C's
+    /// invalid ids), or when the trace state is not an ASCII str8. Flags other than bit 0 (sampled) are ignored.
+    /// </summary>
+    public bool TryReadTraceContext(out ActivityContext context)
+    {
+        context = default;
+        if (_rest.Length < 25 || !_rest[..16].ContainsAnyExcept((byte)0) || !_rest.Slice(16, 8).ContainsAnyExcept((byte)0))
+        {
+            return false;
+        }
+        var traceId = ActivityTraceId.CreateFromBytes(_rest[..16]);
+        var spanId = ActivitySpanId.CreateFromBytes(_rest.Slice(16, 8));
+        var flags = (ActivityTraceFlags)(_rest[24] & 1);
+        Skip(25);
+        if (!TryReadStr8(out var state) || !Ascii.IsValid(state))
+        {
+            return false;
+        }
+        context = new ActivityContext(traceId, spanId, flags, state.Length == 0 ? null : state, isRemote: true);
+        return true;
+    }
 
     /// <summary>
     /// Reads a <c>str8</c> (§5.3): a length byte and that many bytes of well-formed UTF-8 (§1); false when it runs past

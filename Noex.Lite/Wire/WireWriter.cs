@@ -69,6 +69,20 @@ internal ref struct WireWriter
         _writer.Advance(1 + length);
     }
 
+    /// <summary>
+    /// Writes a <c>trace</c> field (§5.2): the W3C trace id (16 bytes), the sender's span id (8), the trace flags (u8) and
+    /// the trace state as a str8. A trace state longer than a str8 holds, or not ASCII, is left out (W3C lets a hop drop
+    /// it), so the field is always well formed.
+    /// </summary>
+    public void WriteTraceContext(in ActivityContext context)
+    {
+        var span = Take(25);
+        context.TraceId.CopyTo(span[..16]);
+        context.SpanId.CopyTo(span.Slice(16, 8));
+        span[24] = (byte)context.TraceFlags;
+        WriteStr8(context.TraceState is { Length: > 0 and <= 255 } state && Ascii.IsValid(state) ? state : "");
+    }
+
     /// <summary>Writes a value (§2), which has no length of its own and so is the last field of its message.</summary>
     /// <exception cref="ValueCodecException">The value cannot cross the wire (see <see cref="ValueWriter.WriteValue"/>).</exception>
     public void WriteValue(Value value) => _writer.WriteValue(value);
