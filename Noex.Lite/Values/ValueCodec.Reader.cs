@@ -519,11 +519,15 @@ public ref struct ValueReader
                 ThrowUnexpected(ValueKind.String);
             }
             _position = start + 1;
-            length = ReadLength(start, 1, "string");
-            if (length <= ValueCodec.MaxShortString)
+            // protocol.md §2.1: a long form of 0 to 31 bytes is NonCanonical from its varint alone, before the length is
+            // compared with the input, so `05 1f 61` is NonCanonical, not LengthExceedsInput.
+            var varintStart = _position;
+            var declared = ReadVarint();
+            if (declared <= ValueCodec.MaxShortString)
             {
-                ThrowNonCanonical(start, $"a string of {length} bytes must be the short form 0x{ValueCodec.TagShortString + length:x2}");
+                ThrowNonCanonical(start, $"a string of {declared} bytes must be the short form 0x{ValueCodec.TagShortString + (int)declared:x2}");
             }
+            length = CheckLength(varintStart, declared, 1, "string");
         }
         var text = _buffer.Slice(_position, length);
         _position += length;
@@ -535,7 +539,12 @@ public ref struct ValueReader
     private int ReadLength(int start, int bytesPerItem, string what)
     {
         var varintStart = _position;
-        var length = ReadVarint();
+        return CheckLength(varintStart, ReadVarint(), bytesPerItem, what);
+    }
+
+    // The check of ReadLength on a varint already read (it started at `varintStart`, where a failure is reported).
+    private readonly int CheckLength(int varintStart, ulong length, int bytesPerItem, string what)
+    {
         var remaining = (ulong)(_buffer.Length - _position);
         if (length > remaining / (ulong)bytesPerItem)
         {
