@@ -293,6 +293,31 @@ public readonly struct Value : IEquatable<Value>
         return false;
     }
 
+    /// <summary>Whether this is an object with exactly <paramref name="keys"/>, in that order and no others.</summary>
+    /// <remarks>The messages of protocol.md §5 that carry a fixed-shape value (an error's detail, an exit reason) accept
+    /// only the shape their writer produces, so that each such value has one encoding; <see cref="Equals(Value)"/> would
+    /// not do, since it ignores the order of entries.</remarks>
+    internal bool HasExactKeys(params ReadOnlySpan<string> keys)
+    {
+        if (_kind != ValueKind.Object)
+        {
+            return false;
+        }
+        var entries = Unsafe.As<ObjectEntries>(_ref!).Items;
+        if (entries.Length != keys.Length)
+        {
+            return false;
+        }
+        for (var i = 0; i < keys.Length; i++)
+        {
+            if (!string.Equals(entries[i].Key, keys[i], StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /// <inheritdoc/>
     public bool Equals(Value other)
     {
