@@ -64,7 +64,7 @@ public class RemoteReplyTests
         for (long id = 0; id < 64; id++)
         {
             Assert.Equal(EnqueueResult.Queued, toA.TryEnqueue(new RemoteCall.ReplyMessage(id, "forged")));
-            Assert.Equal(EnqueueResult.Queued, toA.TryEnqueue(new RemoteCall.CallErrorMessage(id, RemoteCall.ErrorKind.CallFailed, Value.Object(("message", "forged")))));
+            Assert.Equal(EnqueueResult.Queued, toA.TryEnqueue(new RemoteCall.CallErrorMessage(id, RemoteCall.ErrorKind.CallFailed, ExitReasonWire.ErrorDetail("forged", null))));
         }
         // Sent after the forgeries on the same connection: once it is through, they have all been read.
         await a.Runtime.CallAsync(await c.Runtime.StartAsync(new Answer()), "sync").Within();

@@ -28,7 +28,7 @@ public class InvalidMessageConformanceTests
     {
         var types = ProtocolVectors.All.Where(v => v.Type == "message-invalid").Select(v => v.Bytes("hex")[0]).ToHashSet();
 
-        Assert.Superset(new HashSet<byte> { MessageTypes.Down, MessageTypes.Exit }, types);
+        Assert.Superset(new HashSet<byte> { MessageTypes.CallError, MessageTypes.SpawnError, MessageTypes.StopRequest, MessageTypes.Down, MessageTypes.Exit }, types);
     }
 
     /// <summary>The layer that owns <paramref name="type"/>, as the mesh dispatches to it (protocol.md §5).</summary>

@@ -74,6 +74,9 @@ public class MessageConformanceTests
                 new RemoteCall.ReplyMessage(long.Parse(fields["call_id"]), Value.Parse(fields["value"])).Write(written);
                 break;
             case "call_error":
+                // Read: the detail is the meaning's value, of the exact shape its kind calls for (§5.2).
+                Assert.Equal(Value.Parse(fields["value"]), ValueCodec.Decode(bytes.AsSpan(10)));
+                Assert.True(RemoteCall.IsCallErrorDetail((RemoteCall.ErrorKind)bytes[9], ValueCodec.Decode(bytes.AsSpan(10))));
                 new RemoteCall.CallErrorMessage(long.Parse(fields["call_id"]), (RemoteCall.ErrorKind)byte.Parse(fields["kind"]), Value.Parse(fields["value"])).Write(written);
                 break;
             default:

@@ -60,6 +60,7 @@ public class SpawnMessageConformanceTests
                 Assert.Equal(long.Parse(fields["spawn_id"]), failedId);
                 Assert.Equal(byte.Parse(fields["kind"]), kind);
                 Assert.Equal(value, detail);
+                Assert.True(SpawnService.IsSpawnErrorDetail((SpawnService.ErrorKind)kind, detail), $"{name}: not the shape of its kind");
                 new SpawnService.SpawnErrorMessage(failedId, (SpawnService.ErrorKind)kind, value).Write(written);
                 break;
             case "spawn_ack":

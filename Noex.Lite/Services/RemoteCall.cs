@@ -331,14 +331,17 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
                     pending.Waiter.TryComplete(pending.Token, reply, inline: connection.RunsInline);
                 }
                 return true;
-            case MessageTypes.CallError when body.TryReadInt64(out var callId) && body.TryReadByte(out var kind) && body.TryReadValue(out var detail):
+            case MessageTypes.CallError when body.TryReadInt64(out var callId) && body.TryReadByte(out var kind) && body.TryReadValue(out var detail)
+                && IsCallErrorDetail((ErrorKind)kind, detail):
+                // Judged before the call is looked up: a malformed call_error is malformed whether or not a call waits.
                 if (_pending.TryTake(callId, connection, out var failed))
                 {
                     failed.Waiter.TryFail(failed.Token, ToException(failed.Waiter.Target, (ErrorKind)kind, detail));
                 }
                 return true;
             default:
-                // A short body, a reply or cast whose value does not decode, or a type of the range that is not defined.
+                // A short body, a reply or cast whose value does not decode, a call_error of another kind or detail shape,
+                // or a type of the range that is not defined.
                 return false;
         }
     }
@@ -402,15 +405,28 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="detail"/> is exactly what the writer sends for <paramref name="kind"/> (protocol.md §5.2): the
+    /// error value <c>{"message", "errorType"}</c> for call_failed, a text for the other kinds; an undefined kind is malformed.
+    /// </summary>
+    internal static bool IsCallErrorDetail(ErrorKind kind, Value detail) => kind switch
+    {
+        ErrorKind.CallFailed => ExitReasonWire.TryReadErrorDetail(detail, out _, out _),
+        ErrorKind.ServerNotRunning or ErrorKind.MailboxFull or ErrorKind.BadRequest => detail.Kind == ValueKind.String,
+        _ => false,
+    };
+
+    // The detail has passed IsCallErrorDetail.
     private static NoexException ToException(ProcessRef target, ErrorKind kind, Value detail)
     {
-        var message = detail.TryGetString(out var text) ? text : detail.ToString();
+        if (ExitReasonWire.TryReadErrorDetail(detail, out var failure, out var errorType))
+        {
+            return new CallFailedException(target, ExitReason.Error(failure, errorType));
+        }
+        var message = detail.AsString();
         return kind switch
         {
             ErrorKind.ServerNotRunning => new RemoteServerNotRunningException(target, message),
-            ErrorKind.CallFailed => new CallFailedException(target, ExitReason.Error(
-                detail.TryGetProperty("message", out var m) && m.TryGetString(out var ms) ? ms : message,
-                detail.TryGetProperty("errorType", out var t) && t.TryGetString(out var ts) ? ts : null)),
             ErrorKind.MailboxFull => new MailboxFullException(target, 0),
             _ => new NoexException($"Remote call to {target} failed: {message}"),
         };
@@ -428,7 +444,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
             catch (ValueCodecException e)
             {
                 // The reply cannot cross the wire: the caller must hear that rather than wait for its timeout.
-                Send(token, ErrorKind.CallFailed, Value.Object(("message", $"the reply cannot be encoded: {e.Message}"), ("errorType", nameof(ValueCodecException))));
+                Send(token, ErrorKind.CallFailed, ExitReasonWire.ErrorDetail($"the reply cannot be encoded: {e.Message}", nameof(ValueCodecException)));
                 return false;
             }
         }
@@ -438,13 +454,13 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
             switch (error)
             {
                 case CallFailedException failed:
-                    Send(token, ErrorKind.CallFailed, Value.Object(("message", failed.Reason.Message ?? failed.Reason.ToString()), ("errorType", failed.Reason.ErrorType)));
+                    Send(token, ErrorKind.CallFailed, ExitReasonWire.ErrorDetail(failed.Reason.Message ?? failed.Reason.ToString(), failed.Reason.ErrorType));
                     break;
                 case ServerNotRunningException notRunning:
                     Send(token, ErrorKind.ServerNotRunning, notRunning.Message);
                     break;
                 default:
-                    Send(token, ErrorKind.CallFailed, Value.Object(("message", error.Message), ("errorType", error.GetType().Name)));
+                    Send(token, ErrorKind.CallFailed, ExitReasonWire.ErrorDetail(error.Message, error.GetType().Name));
                     break;
             }
             return true;

@@ -25,8 +25,6 @@ internal sealed partial class SpawnService
 
         public string? Behavior { get; init; }
 
-        public TimeSpan InitTimeout { get; init; }
-
         public ProcessRef Target { get; init; }
 
         /// <summary>Starts the timeout and the caller's cancellation; <paramref name="onGiveUp"/> runs when either ends it.</summary>

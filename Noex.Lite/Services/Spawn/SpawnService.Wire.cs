@@ -19,10 +19,12 @@ internal sealed partial class SpawnService
             case MessageTypes.SpawnReply when body.TryReadInt64(out var spawnId) && body.TryReadInt64(out var processId) && body.End:
                 OnSpawnReply(connection, spawnId, processId);
                 return true;
-            case MessageTypes.SpawnError when body.TryReadInt64(out var spawnId) && body.TryReadByte(out var kind) && body.TryReadValue(out var detail):
+            case MessageTypes.SpawnError when body.TryReadInt64(out var spawnId) && body.TryReadByte(out var kind) && body.TryReadValue(out var detail)
+                && IsSpawnErrorDetail((ErrorKind)kind, detail):
+                // Judged before the spawn is looked up: a malformed spawn_error is malformed whether or not a spawn waits.
                 if (_spawns.TryTake(spawnId, connection, out var failed))
                 {
-                    failed.Fail(FromWire((ErrorKind)kind, detail, failed.Behavior!, connection.PeerText, failed.InitTimeout));
+                    failed.Fail(FromWire((ErrorKind)kind, detail, failed.Behavior!, connection.PeerText));
                 }
                 return true;
             case MessageTypes.SpawnAck when body.TryReadInt64(out var spawnId) && body.End:
@@ -41,7 +43,8 @@ internal sealed partial class SpawnService
                 OnStopReply(connection, requestId, (StopResult)result);
                 return true;
             default:
-                // A wrong length for the fixed-size messages, a malformed request, or 0x1F (reserved).
+                // A wrong length for the fixed-size messages, a malformed request, a spawn_error of another kind or detail
+                // shape, or 0x1F (reserved).
                 return false;
         }
     }
@@ -125,37 +128,71 @@ internal sealed partial class SpawnService
     internal static (ErrorKind Kind, Value Detail) ToWire(Exception error) => error switch
     {
         BehaviorNotFoundException => (ErrorKind.BehaviorNotFound, Value.Object(("message", error.Message))),
-        RemoteSpawnInitException e => (ErrorKind.InitFailed, Value.Object(("message", e.Reason), ("errorType", e.ErrorType))),
+        RemoteSpawnInitException e => (ErrorKind.InitFailed, ExitReasonWire.ErrorDetail(e.Reason, e.ErrorType)),
         RemoteSpawnInitTimeoutException e => (ErrorKind.InitTimeout, Value.Object(("timeoutMs", (long)e.Timeout.TotalMilliseconds))),
         RemoteSpawnRegistrationException e => (ErrorKind.RegistrationFailed, Value.Object(
             ("name", e.RegisteredName), ("registration", e.Registration == SpawnRegistration.Global ? "global" : "local"), ("message", e.Detail))),
-        _ => (ErrorKind.Unavailable, Value.Object(("message", error.Message), ("errorType", error.GetType().Name))),
+        _ => (ErrorKind.Unavailable, ExitReasonWire.ErrorDetail(error.Message, error.GetType().Name)),
     };
 
-    internal static RemoteSpawnException FromWire(ErrorKind kind, Value detail, string behavior, string node, TimeSpan initTimeout)
+    /// <summary>
+    /// Whether <paramref name="detail"/> is exactly what <see cref="ToWire"/> (and a bad_request) sends for
+    /// <paramref name="kind"/> (protocol.md §5.3): the keys in that order and no others, each of its type; an undefined
+    /// kind is malformed.
+    /// </summary>
+    internal static bool IsSpawnErrorDetail(ErrorKind kind, Value detail) => kind switch
     {
-        var message = Text(detail, "message") ?? detail.ToString();
-        return kind switch
+        ErrorKind.BehaviorNotFound or ErrorKind.BadRequest => detail.HasExactKeys("message") && detail["message"].Kind == ValueKind.String,
+        ErrorKind.InitFailed or ErrorKind.Unavailable => ExitReasonWire.TryReadErrorDetail(detail, out _, out _),
+        // The request's init_timeout_ms, a u32, which also keeps TimeSpan.FromMilliseconds in range.
+        ErrorKind.InitTimeout => detail.HasExactKeys("timeoutMs") && detail["timeoutMs"].TryGetInt64(out var ms) && ms is >= 0 and <= uint.MaxValue,
+        ErrorKind.RegistrationFailed => detail.HasExactKeys("name", "registration", "message")
+            && detail["name"].Kind == ValueKind.String && detail["message"].Kind == ValueKind.String
+            && detail["registration"].TryGetString(out var registration) && registration is "local" or "global",
+        _ => false,
+    };
+
+    // The detail has passed IsSpawnErrorDetail.
+    internal static RemoteSpawnException FromWire(ErrorKind kind, Value detail, string behavior, string node)
+    {
+        switch (kind)
         {
-            ErrorKind.BehaviorNotFound => new BehaviorNotFoundException(behavior, node),
-            ErrorKind.InitFailed => new RemoteSpawnInitException(behavior, node, message, Text(detail, "errorType")),
-            ErrorKind.InitTimeout => new RemoteSpawnInitTimeoutException(behavior, node,
-                detail.TryGetProperty("timeoutMs", out var ms) && ms.TryGetInt64(out var t) ? TimeSpan.FromMilliseconds(t) : initTimeout),
-            ErrorKind.RegistrationFailed => new RemoteSpawnRegistrationException(behavior, node, Text(detail, "name") ?? "",
-                Text(detail, "registration") == "global" ? SpawnRegistration.Global : SpawnRegistration.Local, message),
-            ErrorKind.BadRequest => new RemoteSpawnInitException(behavior, node, $"the node refused the request: {message}", "BadRequest"),
-            _ => new RemoteSpawnInitException(behavior, node, message, Text(detail, "errorType")),
-        };
+            case ErrorKind.BehaviorNotFound:
+                return new BehaviorNotFoundException(behavior, node);
+            case ErrorKind.InitTimeout:
+                return new RemoteSpawnInitTimeoutException(behavior, node, TimeSpan.FromMilliseconds(detail["timeoutMs"].AsInt64()));
+            case ErrorKind.RegistrationFailed:
+                return new RemoteSpawnRegistrationException(behavior, node, detail["name"].AsString(),
+                    detail["registration"].AsString() == "global" ? SpawnRegistration.Global : SpawnRegistration.Local, detail["message"].AsString());
+            case ErrorKind.BadRequest:
+                return new RemoteSpawnInitException(behavior, node, $"the node refused the request: {detail["message"].AsString()}", "BadRequest");
+            default:
+                // init_failed and unavailable carry the error value.
+                ExitReasonWire.TryReadErrorDetail(detail, out var message, out var errorType);
+                return new RemoteSpawnInitException(behavior, node, message!, errorType);
+        }
     }
 
-    private static string? Text(Value detail, string key) =>
-        detail.TryGetProperty(key, out var v) && v.TryGetString(out var s) ? s : null;
-
-    /// <summary>An exit reason from its value form (<see cref="ExitReason.ToValue"/>); false for anything else.</summary>
+    /// <summary>
+    /// An exit reason from its value form (<see cref="ExitReason.ToValue"/>, protocol.md §5.3): exactly <c>{"type": name}</c>
+    /// for the five reasons without detail, or <c>{"type": "error", "message": text, "errorType": text or null}</c>, keys in
+    /// that order. False for anything else, which makes its stop_request malformed.
+    /// </summary>
     internal static bool TryReadReason(Value value, out ExitReason reason)
     {
         reason = default;
-        if (Text(value, "type") is not { } type)
+        if (value.HasExactKeys("type", "message", "errorType"))
+        {
+            var fields = value.AsObject();
+            if (!fields[0].Value.TryGetString(out var error) || error != "error"
+                || !ExitReasonWire.TryReadErrorFields(fields[1].Value, fields[2].Value, out var message, out var errorType))
+            {
+                return false;
+            }
+            reason = ExitReason.Error(message, errorType);
+            return true;
+        }
+        if (!value.HasExactKeys("type") || !value["type"].TryGetString(out var type))
         {
             return false;
         }
@@ -175,9 +212,6 @@ internal sealed partial class SpawnService
                 return true;
             case "noconnection":
                 reason = ExitReason.NoConnection;
-                return true;
-            case "error":
-                reason = ExitReason.Error(Text(value, "message") ?? "", Text(value, "errorType"));
                 return true;
             default:
                 return false;

@@ -96,7 +96,7 @@ internal sealed partial class SpawnService : IClusterService, IRemoteStops
             throw new NodeNotReachableException(target, "not connected");
         }
         var id = Interlocked.Increment(ref _nextId);
-        var pending = new Pending<ProcessRef>(id, connection, _spawns) { Behavior = behavior, InitTimeout = options.InitTimeout };
+        var pending = new Pending<ProcessRef>(id, connection, _spawns) { Behavior = behavior };
         _spawns.Add(id, pending);
         pending.Arm(_runtime.TimeProvider, options.SpawnTimeout, () => new RemoteSpawnTimeoutException(behavior, targetText, options.SpawnTimeout),
             () => connection.TryEnqueue(new IdMessage(MessageTypes.SpawnCancel, id), force: true), cancellationToken);
