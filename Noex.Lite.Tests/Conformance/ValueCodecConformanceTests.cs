@@ -13,6 +13,8 @@ public class ValueCodecConformanceTests
 
     public static TheoryData<string> InvalidJsonVectors => ProtocolVectors.NamesOfType("json-invalid");
 
+    public static TheoryData<string> JsonReadVectors => ProtocolVectors.NamesOfType("json-read");
+
     [Theory]
     [MemberData(nameof(ValueVectors))]
     public void Encode_ValueVector_GivesHex(string name)
@@ -55,6 +57,16 @@ public class ValueCodecConformanceTests
         Assert.Equal((expected, expectedOffset), (e.Error, e.Offset));
         Assert.False(ValueCodec.TryDecode(vector.Bytes("hex"), out _, out var error, out var offset));
         Assert.Equal((expected, expectedOffset), (error, offset));
+    }
+
+    [Theory]
+    [MemberData(nameof(JsonReadVectors))]
+    public void Parse_JsonReadVector_GivesTheValueOfHex(string name)
+    {
+        var vector = ProtocolVectors.Get(name);
+        var expected = Convert.ToHexString(vector.Bytes("hex"));
+        Assert.Equal(expected, Convert.ToHexString(ValueCodec.Encode(Value.Parse(vector["json"]))));
+        Assert.Equal(expected, Convert.ToHexString(ValueCodec.Encode(Value.Parse(Encoding.UTF8.GetBytes(vector["json"])))));
     }
 
     [Theory]

@@ -424,8 +424,9 @@ public static class ValueJson
 
     private static void WriteFloat(IBufferWriter<byte> output, double number)
     {
-        // "R" is the shortest text that reads back to the same bits. A float must read back as a float, so a text
-        // with neither '.' nor an exponent ("1", "-0") gets ".0" (protocol.md §2.2).
+        // protocol.md §2.2 states the rule on its own terms; "R" (on .NET Core 3.0 and later) gives its digits and its
+        // choice of notation, checked against an implementation of the rule on 300,000 floats. What "R" lacks is rule 4's
+        // ".0": a text with neither '.' nor an exponent ("1", "-0", "10000000000000000") gets it here.
         var text = output.GetSpan(40);
         number.TryFormat(text, out var length, "R", CultureInfo.InvariantCulture);
         if (text[..length].IndexOfAny((byte)'.', (byte)'E') < 0)
