@@ -62,6 +62,16 @@ public class ValueCodecTests
     }
 
     [Fact]
+    public void Decode_StringStartingWithByteOrderMark_KeepsIt()
+    {
+        // protocol.md §1: a string carries no BOM of its own, so EF BB BF at its start is the character U+FEFF.
+        byte[] bytes = [0x24, 0xEF, 0xBB, 0xBF, 0x61];
+        var value = ValueCodec.Decode(bytes);
+        Assert.Equal("\uFEFFa", value.AsString());
+        Assert.Equal(bytes, ValueCodec.Encode(value));
+    }
+
+    [Fact]
     public void Encode_IntegerAndFloatOne_AreDifferentValues()
     {
         Assert.Equal("81", Convert.ToHexString(ValueCodec.Encode(1)));

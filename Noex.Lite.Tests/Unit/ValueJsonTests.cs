@@ -191,6 +191,26 @@ public class ValueJsonTests
     }
 
     [Fact]
+    public void Parse_ByteOrderMarkBeforeTheValue_ThrowsInvalidJsonAtZero()
+    {
+        // protocol.md §2.2: RFC 8259 lets a reader skip a leading BOM; this protocol refuses it, so every reader agrees.
+        var e = Assert.Throws<ValueCodecException>(() => Value.Parse([0xEF, 0xBB, 0xBF, (byte)'1']));
+        Assert.Equal((ValueCodecError.InvalidJson, 0L), (e.Error, e.Offset));
+        Assert.Equal(ValueCodecError.InvalidJson, Assert.Throws<ValueCodecException>(() => Value.Parse("\uFEFF[1]")).Error);
+        Assert.Equal(ValueCodecError.InvalidJson, Assert.Throws<ValueCodecException>(() => Value.Parse(" \uFEFF1")).Error);
+    }
+
+    [Fact]
+    public void ToJsonString_ByteOrderMarkInString_IsAnOrdinaryCharacter()
+    {
+        // protocol.md §1: U+FEFF is kept wherever it stands, first position included, and written as UTF-8.
+        var value = Value.Parse("\"\\uFEFFa\uFEFF\"");
+        Assert.Equal("\uFEFFa\uFEFF", value.AsString());
+        Assert.Equal("\"\uFEFFa\uFEFF\"", value.ToString());
+        Assert.Equal(value, Value.Parse(value.ToString()));
+    }
+
+    [Fact]
     public void Parse_BinaryMarker_InEitherOrderIsABlob()
     {
         var expected = Value.Binary([0, 1, 2, 255]);
