@@ -15,6 +15,8 @@ public class ValueCodecConformanceTests
 
     public static TheoryData<string> JsonReadVectors => ProtocolVectors.NamesOfType("json-read");
 
+    public static TheoryData<string> JsonWriteVectors => ProtocolVectors.NamesOfType("json-write");
+
     [Theory]
     [MemberData(nameof(ValueVectors))]
     public void Encode_ValueVector_GivesHex(string name)
@@ -67,6 +69,17 @@ public class ValueCodecConformanceTests
         var expected = Convert.ToHexString(vector.Bytes("hex"));
         Assert.Equal(expected, Convert.ToHexString(ValueCodec.Encode(Value.Parse(vector["json"]))));
         Assert.Equal(expected, Convert.ToHexString(ValueCodec.Encode(Value.Parse(Encoding.UTF8.GetBytes(vector["json"])))));
+    }
+
+    [Theory]
+    [MemberData(nameof(JsonWriteVectors))]
+    public void Decode_JsonWriteVector_WritesJsonExactly(string name)
+    {
+        var vector = ProtocolVectors.Get(name);
+        var value = ValueCodec.Decode(vector.Bytes("hex"));
+        Assert.Equal(vector["json"], value.ToString());
+        // One way: the text reads as another value (the vector exists to show that).
+        Assert.NotEqual(Convert.ToHexString(vector.Bytes("hex")), Convert.ToHexString(ValueCodec.Encode(Value.Parse(vector["json"]))));
     }
 
     [Theory]

@@ -258,7 +258,8 @@ public static class ValueJson
 
     private static bool TryReadBinaryMarker(List<KeyValuePair<string, Value>> items, out Value binary)
     {
-        // {"__noex_type__":"Binary","value":"<base64>"} in either order (protocol.md §2.2).
+        // {"__noex_type__":"Binary","value":"<canonical base64>"} in either order (protocol.md §2.2). Any near miss stays an
+        // object, so that it round-trips as one.
         binary = default;
         var (first, second) = (items[0], items[1]);
         if (first.Key == "value")
@@ -272,11 +273,19 @@ public static class ValueJson
             return false;
         }
         var bytes = new byte[base64.Length / 4 * 3];
-        if (!Convert.TryFromBase64String(base64, bytes, out var written))
+        if (base64.Length % 4 != 0 || !Convert.TryFromBase64String(base64, bytes, out var written))
         {
             return false;
         }
-        binary = Value.FromOwnedBinary(written == bytes.Length ? bytes : bytes.AsSpan(0, written).ToArray());
+        var blob = written == bytes.Length ? bytes : bytes.AsSpan(0, written).ToArray();
+        // Only the canonical text, the one a blob is written as, is a blob: TryFromBase64String also takes spaces and line
+        // breaks and ignores non-zero unused bits ("AAF=" reads as "AAE="), and such a text would not round-trip. Reading
+        // JSON is not a hot path, so the check re-encodes rather than validating by hand.
+        if (!string.Equals(Convert.ToBase64String(blob), base64, StringComparison.Ordinal))
+        {
+            return false;
+        }
+        binary = Value.FromOwnedBinary(blob);
         return true;
     }
 
