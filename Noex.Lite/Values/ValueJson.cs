@@ -21,6 +21,9 @@ public static class ValueJson
     private static readonly SearchValues<char> s_escaped = SearchValues.Create(
         "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000B\f\r\u000E\u000F\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001A\u001B\u001C\u001D\u001E\u001F\"\\\u2028\u2029");
 
+    // The characters of a JSON number, whose longest run is read as one (protocol.md §2.2).
+    private static readonly SearchValues<byte> s_numberChars = SearchValues.Create("0123456789+-.eE"u8);
+
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_buffer;
 
@@ -47,8 +50,9 @@ public static class ValueJson
     public static Value Parse(ReadOnlySpan<byte> utf8Json, int maxDepth = DefaultMaxDepth)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxDepth);
-        // Our own depth check runs first (it names DepthExceeded); the reader's limit is only a backstop.
-        var reader = new Utf8JsonReader(utf8Json, new JsonReaderOptions
+        // Our own depth check runs first (it names DepthExceeded); the reader's limit is only a backstop. A top-level number
+        // is read alone, so that what follows it is judged as what follows any value (see NumberEnd).
+        var reader = new Utf8JsonReader(utf8Json[..NumberEnd(utf8Json)], new JsonReaderOptions
         {
             MaxDepth = maxDepth + 1,
             CommentHandling = JsonCommentHandling.Disallow,
@@ -80,6 +84,23 @@ public static class ValueJson
             // Utf8JsonReader validates structure while reading and UTF-8 when a string is decoded; the latter surfaces here.
             throw new ValueCodecException(ValueCodecError.InvalidUtf8, reader.TokenStartIndex, $"InvalidUtf8 at byte {reader.TokenStartIndex}: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// Where the text ends for the reader: after the number when the value is a number, else at the end. protocol.md §2.2
+    /// reads a number as the longest run of number characters, so "1x" is the number 1 followed by trailing text
+    /// (TrailingBytes), as "[1]x" is; Utf8JsonReader alone would call it a malformed number (InvalidJson). A run that is not
+    /// a number ("01", "1.", "2-1") still fails in the reader, with InvalidJson.
+    /// </summary>
+    private static int NumberEnd(ReadOnlySpan<byte> utf8Json)
+    {
+        var start = utf8Json.IndexOfAnyExcept(" \t\r\n"u8);
+        if (start < 0 || utf8Json[start] is not ((byte)'-' or (>= (byte)'0' and <= (byte)'9')))
+        {
+            return utf8Json.Length;
+        }
+        var end = utf8Json[start..].IndexOfAnyExcept(s_numberChars);
+        return end < 0 ? utf8Json.Length : start + end;
     }
 
     /// <summary>Writes a value as compact JSON.</summary>
