@@ -2,10 +2,14 @@ using System.Reflection;
 
 namespace Noex.Lite.Tests;
 
-/// <summary>Reads the test vectors out of protocol.md (its §1.1 defines the format).</summary>
+/// <summary>Reads the test vectors out of protocol.md exactly as its §1.1 defines the notation, refusing what §1.1 does
+/// not allow, so that the document cannot come to rely on a leniency of this reader that another one lacks.</summary>
 public static class ProtocolVectors
 {
     private static readonly Lazy<IReadOnlyList<ProtocolVector>> s_all = new(Load);
+
+    // §1.1: joining a continuation line adds a space, which would change these fields' text.
+    private static readonly HashSet<string> s_notContinued = ["name", "type", "json", "meaning"];
 
     /// <summary>The repository root, baked in at build time (see Noex.Lite.Tests.csproj).</summary>
     public static string RepoRoot { get; } = typeof(ProtocolVectors).Assembly
@@ -36,14 +40,14 @@ public static class ProtocolVectors
         var vectors = new List<ProtocolVector>();
         for (var i = 0; i < lines.Length; i++)
         {
-            if (lines[i].Trim() != "```vector")
+            if (lines[i] != "```vector")
             {
                 continue;
             }
             var fields = new Dictionary<string, string>();
             var start = i + 1;
             string? key = null;
-            for (i++; i < lines.Length && lines[i].Trim() != "```"; i++)
+            for (i++; i < lines.Length && lines[i] != "```"; i++)
             {
                 var line = lines[i];
                 var colon = line.IndexOf(": ", StringComparison.Ordinal);
@@ -55,9 +59,13 @@ public static class ProtocolVectors
                         throw new InvalidDataException($"protocol.md line {i + 1}: field '{key}' repeated");
                     }
                 }
-                else if (key is not null && line.StartsWith(' '))
+                else if (key is not null && line.StartsWith(' ') && line.Trim().Length > 0)
                 {
                     // A continuation line (indented) extends the previous field, for long hex.
+                    if (s_notContinued.Contains(key))
+                    {
+                        throw new InvalidDataException($"protocol.md line {i + 1}: field '{key}' cannot be continued (§1.1)");
+                    }
                     fields[key] += " " + line.Trim();
                 }
                 else if (line.Trim().Length > 0)
