@@ -17,7 +17,7 @@ public class FragmentConformanceTests
     {
         var vector = ProtocolVectors.Get(name);
         var bytes = vector.Bytes("hex");
-        var fields = vector["meaning"].Split(' ').Skip(1).Select(f => f.Split('=')).ToDictionary(f => f[0], f => f[1]);
+        var fields = vector["meaning"].Split(' ').Skip(1).Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f[1]);
         var total = int.Parse(fields["total"]);
         var offset = int.Parse(fields["offset"]);
         var chunk = Convert.FromHexString(fields["chunk"]);

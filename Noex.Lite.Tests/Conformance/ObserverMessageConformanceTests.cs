@@ -18,7 +18,7 @@ public class ObserverMessageConformanceTests
         var text = vector["meaning"];
         var valueAt = text.IndexOf(" value=", StringComparison.Ordinal);
         var head = (valueAt < 0 ? text : text[..valueAt]).Split(' ');
-        var fields = head.Skip(1).Select(f => f.Split('=')).ToDictionary(f => f[0], f => f[1]);
+        var fields = head.Skip(1).Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f[1]);
         var requestId = ulong.Parse(fields["request_id"]);
         var written = new ArrayBufferWriter<byte>();
 

@@ -25,7 +25,7 @@ public class SpawnMessageConformanceTests
         var text = vector["meaning"];
         var valueAt = text.IndexOf(" value=", StringComparison.Ordinal);
         var words = (valueAt < 0 ? text : text[..valueAt]).Split(' ');
-        var fields = words.Skip(1).Select(f => f.Split('=')).ToDictionary(f => f[0], f => f[1]);
+        var fields = words.Skip(1).Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f[1]);
         var value = valueAt >= 0 ? Value.Parse(text[(valueAt + 7)..]) : default;
         var written = new ArrayBufferWriter<byte>();
 
