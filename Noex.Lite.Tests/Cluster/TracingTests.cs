@@ -104,7 +104,29 @@ public sealed class TracingTests
     }
 
     [Fact]
-    public async Task LocalCallAndCast_HandlerRunsInASpanUnderTheCallersTrace()
+    public async Task SpawnOnAnotherNode_IsAClientSpanWithTheSpawnsServerSpanUnderIt()
+    {
+        using var spans = new Spans();
+        await using var cluster = await TestCluster.StartAsync(2, Secret);
+        var (a, b) = cluster;
+        b.Behaviors.Register("witness", () => new Witness());
+
+        Activity root;
+        using (root = s_test.StartActivity("root")!)
+        {
+            await a.SpawnAsync("witness", b.Id).Within();
+        }
+
+        await Wait.UntilAsync(() => spans.Of(root.TraceId, "noex.handle_spawn").Length == 1);
+        var client = Assert.Single(spans.Of(root.TraceId, "noex.spawn"));
+        var server = Assert.Single(spans.Of(root.TraceId, "noex.handle_spawn"));
+        Assert.Equal(root.SpanId, client.ParentSpanId);
+        Assert.Equal(client.SpanId, server.ParentSpanId);
+        Assert.Equal((ActivityKind.Client, ActivityKind.Server), (client.Kind, server.Kind));
+    }
+
+    [Fact]
+    public async Task LocalCall_HandlerRunsInASpanUnderTheCallersTrace()
     {
         using var spans = new Spans();
         await using var node = await Node.StartAsync(TestNodes.Options("solo", Secret));

@@ -13,7 +13,7 @@ public class SpawnMessageConformanceTests
     {
         var types = ProtocolVectors.All.Where(v => v.Type == "spawn-message").Select(v => v.Bytes("hex")[0]).ToHashSet();
 
-        Assert.Equal(Enumerable.Range(MessageTypes.SpawnRequest, 7).Select(t => (byte)t), types.Order());
+        Assert.Equal(Enumerable.Range(MessageTypes.SpawnRequest, 8).Select(t => (byte)t), types.Order());
     }
 
     [Theory]
@@ -32,9 +32,17 @@ public class SpawnMessageConformanceTests
         var body = new WireReader(bytes.AsSpan(1));
         switch (words[0])
         {
-            case "spawn_request":
-                Assert.Equal(MessageTypes.SpawnRequest, bytes[0]);
-                Assert.True(SpawnService.SpawnRequestMessage.TryRead(ref body, out var request), $"{name} does not read");
+            case "spawn_request" or "traced_spawn_request":
+                var traced = words[0] == "traced_spawn_request";
+                Assert.Equal(traced ? MessageTypes.TracedSpawnRequest : MessageTypes.SpawnRequest, bytes[0]);
+                Assert.True(SpawnService.SpawnRequestMessage.TryRead(ref body, traced, out var request), $"{name} does not read");
+                if (traced)
+                {
+                    Assert.Equal(fields["trace_id"], request.Trace.TraceId.ToHexString());
+                    Assert.Equal(fields["span_id"], request.Trace.SpanId.ToHexString());
+                    Assert.Equal(fields["trace_flags"], ((int)request.Trace.TraceFlags).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    Assert.Equal(fields["trace_state"], request.Trace.TraceState ?? "(none)");
+                }
                 Assert.Equal(long.Parse(fields["spawn_id"]), request.SpawnId);
                 Assert.Equal(uint.Parse(fields["spawn_timeout_ms"]), request.SpawnTimeoutMs);
                 Assert.Equal(uint.Parse(fields["init_timeout_ms"]), request.InitTimeoutMs);

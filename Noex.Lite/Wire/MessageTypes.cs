@@ -62,6 +62,9 @@ internal static class MessageTypes
     /// <summary>spawn_request: <c>spawn_id i64, spawn_timeout_ms u32, init_timeout_ms u32, registration u8, behavior str8, name str8, args value</c>.</summary>
     public const byte SpawnRequest = 0x18;
 
+    /// <summary>A spawn request with the caller's trace context (capability <c>trace_context</c>).</summary>
+    public const byte TracedSpawnRequest = 0x1F;
+
     /// <summary>spawn_reply: <c>spawn_id i64, process_id i64</c>.</summary>
     public const byte SpawnReply = 0x19;
 

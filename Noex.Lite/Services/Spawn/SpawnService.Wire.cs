@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Buffers;
 
 namespace Noex.Lite;
@@ -13,7 +14,11 @@ internal sealed partial class SpawnService
         var body = new WireReader(message[1..]);
         switch (message[0])
         {
-            case MessageTypes.SpawnRequest when SpawnRequestMessage.TryRead(ref body, out var request):
+            case MessageTypes.SpawnRequest when SpawnRequestMessage.TryRead(ref body, traced: false, out var request):
+                OnSpawnRequest(connection, request);
+                return true;
+            case MessageTypes.TracedSpawnRequest when SpawnRequestMessage.TryRead(ref body, traced: true, out var request)
+                && (connection.Protocol.Capabilities & Capabilities.TraceContext) != 0:
                 OnSpawnRequest(connection, request);
                 return true;
             case MessageTypes.SpawnReply when body.TryReadInt64(out var spawnId) && body.TryReadInt64(out var processId) && body.End:
@@ -225,20 +230,23 @@ internal sealed partial class SpawnService
 
     /// <summary>
     /// <c>0x18 spawn_request: spawn_id i64, spawn_timeout_ms u32, init_timeout_ms u32, registration u8, behavior str8,
-    /// name str8, args value</c>; an empty <paramref name="Name"/> means none.
+    /// name str8, args value</c>; an empty <paramref name="Name"/> means none. With a <paramref name="Trace"/>, it is
+    /// <c>0x1F traced_spawn_request</c>, the same with a <c>trace</c> field before <c>args</c> (§5.2, §5.3).
     /// </summary>
     internal readonly record struct SpawnRequestMessage(long SpawnId, uint SpawnTimeoutMs, uint InitTimeoutMs, SpawnRegistration Registration,
-        string Behavior, string Name, Value Args) : IOutboundMessage
+        string Behavior, string Name, Value Args, ActivityContext Trace = default) : IOutboundMessage
     {
-        /// <summary>Reads a spawn_request's body; false when it is malformed (a registration above 2, a str8 past the end or
-        /// not UTF-8, args that do not decode).</summary>
-        public static bool TryRead(ref WireReader body, out SpawnRequestMessage request)
+        /// <summary>Reads a spawn_request's body (with its trace when <paramref name="traced"/>); false when it is malformed (a
+        /// registration above 2, a str8 past the end or not UTF-8, a malformed trace, args that do not decode).</summary>
+        public static bool TryRead(ref WireReader body, bool traced, out SpawnRequestMessage request)
         {
+            ActivityContext trace = default;
             if (body.TryReadInt64(out var spawnId) && body.TryReadUInt32(out var spawnTimeoutMs) && body.TryReadUInt32(out var initTimeoutMs)
                 && body.TryReadByte(out var registration) && registration <= (byte)SpawnRegistration.Global
-                && body.TryReadStr8(out var behavior) && body.TryReadStr8(out var name) && body.TryReadValue(out var args))
+                && body.TryReadStr8(out var behavior) && body.TryReadStr8(out var name)
+                && (!traced || body.TryReadTraceContext(out trace)) && body.TryReadValue(out var args))
             {
-                request = new(spawnId, spawnTimeoutMs, initTimeoutMs, (SpawnRegistration)registration, behavior, name, args);
+                request = new(spawnId, spawnTimeoutMs, initTimeoutMs, (SpawnRegistration)registration, behavior, name, args, trace);
                 return true;
             }
             request = default;
@@ -247,13 +255,18 @@ internal sealed partial class SpawnService
 
         public void Write(IBufferWriter<byte> output)
         {
-            var writer = new WireWriter(output, MessageTypes.SpawnRequest);
+            var traced = Trace != default;
+            var writer = new WireWriter(output, traced ? MessageTypes.TracedSpawnRequest : MessageTypes.SpawnRequest);
             writer.WriteInt64(SpawnId);
             writer.WriteUInt32(SpawnTimeoutMs);
             writer.WriteUInt32(InitTimeoutMs);
             writer.WriteByte((byte)Registration);
             writer.WriteStr8(Behavior);
             writer.WriteStr8(Name);
+            if (traced)
+            {
+                writer.WriteTraceContext(Trace);
+            }
             writer.WriteValue(Args);
             writer.Commit();
         }

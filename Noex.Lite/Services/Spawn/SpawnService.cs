@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Collections.Concurrent;
 
 namespace Noex.Lite;
@@ -91,9 +92,32 @@ internal sealed partial class SpawnService : IClusterService, IRemoteStops
         {
             return await SpawnHereAsync(behavior, options, registration, cancellationToken).ConfigureAwait(false);
         }
+        using var activity = Tracing.Active ? Tracing.Source.StartActivity("noex.spawn", ActivityKind.Client) : null;
+        activity?.SetTag("rpc.system.name", "noex");
+        activity?.SetTag("rpc.method", "spawn");
+        activity?.SetTag("server.address", targetText);
+        activity?.SetTag("noex.behavior", behavior);
+        try
+        {
+            return await SpawnThereAsync(behavior, target, targetText, options, registration, activity?.Context ?? default, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (activity is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, e.Message);
+            throw;
+        }
+    }
+
+    private async Task<ProcessRef> SpawnThereAsync(string behavior, NodeId target, string targetText, SpawnOptions options, SpawnRegistration registration,
+        ActivityContext trace, CancellationToken cancellationToken)
+    {
         if (!_node.Connections.TryGetConnection(target, out var connection))
         {
             throw new NodeNotReachableException(target, "not connected");
+        }
+        if ((connection.Protocol.Capabilities & Capabilities.TraceContext) == 0)
+        {
+            trace = default;
         }
         var id = Interlocked.Increment(ref _nextId);
         var pending = new Pending<ProcessRef>(id, connection, _spawns) { Behavior = behavior };
@@ -105,7 +129,7 @@ internal sealed partial class SpawnService : IClusterService, IRemoteStops
         {
             var name = registration == SpawnRegistration.None ? "" : options.Name ?? "";
             result = connection.TryEnqueue(new SpawnRequestMessage(id, Milliseconds(options.SpawnTimeout), Milliseconds(options.InitTimeout), registration,
-                behavior, name, options.Args));
+                behavior, name, options.Args, trace));
         }
         catch (Exception e)
         {
@@ -242,11 +266,17 @@ internal sealed partial class SpawnService : IClusterService, IRemoteStops
         // The caller's deadline bounds our work too: a start still running then is abandoned.
         var deadline = request.SpawnTimeoutMs == 0 ? StopTimeout : TimeSpan.FromMilliseconds(request.SpawnTimeoutMs);
         _ = RunSpawnAsync(entry, request.Behavior, request.Name.Length == 0 ? null : request.Name, request.Registration,
-            TimeSpan.FromMilliseconds(request.InitTimeoutMs), request.Args, deadline);
+            TimeSpan.FromMilliseconds(request.InitTimeoutMs), request.Args, deadline, request.Trace);
     }
 
-    private async Task RunSpawnAsync(Incoming entry, string behavior, string? name, SpawnRegistration registration, TimeSpan initTimeout, Value args, TimeSpan deadline)
+    private async Task RunSpawnAsync(Incoming entry, string behavior, string? name, SpawnRegistration registration, TimeSpan initTimeout, Value args, TimeSpan deadline,
+        ActivityContext trace)
     {
+        // The spawn's handler is the new process's start and init: its span is the child of the caller's.
+        using var activity = trace != default && Tracing.Active ? Tracing.Source.StartActivity("noex.handle_spawn", ActivityKind.Server, trace) : null;
+        activity?.SetTag("rpc.system.name", "noex");
+        activity?.SetTag("rpc.method", "spawn");
+        activity?.SetTag("noex.behavior", behavior);
         ProcessRef spawned;
         try
         {
