@@ -98,10 +98,17 @@ internal sealed class TraceParent(IReplySink? sink, ActivityContext context, boo
         }
         if (Remote && call && Tracing.ServerDuration.Enabled)
         {
-            Tracing.ServerDuration.Record(Stopwatch.GetElapsedTime(Received).TotalSeconds,
-                new KeyValuePair<string, object?>("rpc.system.name", "noex"),
-                new KeyValuePair<string, object?>("rpc.method", "call"),
-                new KeyValuePair<string, object?>("error.type", error is null ? null : error.GetType().Name));
+            var elapsed = Stopwatch.GetElapsedTime(Received).TotalSeconds;
+            var system = new KeyValuePair<string, object?>("rpc.system.name", "noex");
+            var method = new KeyValuePair<string, object?>("rpc.method", "call");
+            if (error is null)
+            {
+                Tracing.ServerDuration.Record(elapsed, system, method);
+            }
+            else
+            {
+                Tracing.ServerDuration.Record(elapsed, system, method, new KeyValuePair<string, object?>("error.type", error.GetType().Name));
+            }
         }
     }
 }
