@@ -1,3 +1,4 @@
+using System.Diagnostics.Tracing;
 using System.Net;
 using System.Net.Sockets;
 
@@ -137,7 +138,11 @@ public sealed class Node : IAsyncDisposable
         remove => _mesh.ConnectionClosed -= value;
     }
 
-    /// <summary>A connection failed its handshake: a wrong secret, a wrong node at a seed address, a timeout, ...</summary>
+    /// <summary>
+    /// A connection failed its handshake: a wrong secret, a wrong node at a seed address, a timeout, a connection refused
+    /// because <see cref="NodeOptions.MaxPendingHandshakes"/> were in progress (<see cref="HandshakeFailure.Busy"/>), ...
+    /// The exception names the failure, the peer or where the connection came from, and whether the peer refused it.
+    /// </summary>
     public event Action<HandshakeException>? HandshakeFailed
     {
         add => _mesh.HandshakeFailed += value;
@@ -166,7 +171,16 @@ public sealed class Node : IAsyncDisposable
         }
         var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
         var node = new Node(options, NodeId.Create(options.Name, options.EffectiveAdvertisedHost, options.AdvertisedPort ?? port), listener, port);
-        node._mesh.Start(options.ParseSeeds());
+        var seeds = options.ParseSeeds();
+        if (NoexLog.Log.IsEnabled(EventLevel.Informational))
+        {
+            NoexLog.Log.NodeStarting(node.Id.ToString(), listener.LocalEndPoint?.ToString() ?? "", seeds.Count);
+        }
+        node._mesh.Start(seeds);
+        if (NoexLog.Log.IsEnabled(EventLevel.Informational))
+        {
+            NoexLog.Log.NodeStarted(node.Id.ToString(), node.Incarnation, options.Protocol.Min, options.Protocol.Max);
+        }
         return Task.FromResult(node);
     }
 
@@ -258,8 +272,22 @@ public sealed class Node : IAsyncDisposable
         {
             return;
         }
-        await _mesh.StopAsync(cancellationToken).ConfigureAwait(false);
-        await Runtime.DisposeAsync().ConfigureAwait(false);
+        if (NoexLog.Log.IsEnabled(EventLevel.Informational))
+        {
+            NoexLog.Log.NodeStopping(Id.ToString(), _mesh.Connections.GetConnections().Length);
+        }
+        try
+        {
+            await _mesh.StopAsync(cancellationToken).ConfigureAwait(false);
+            await Runtime.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            if (NoexLog.Log.IsEnabled(EventLevel.Informational))
+            {
+                NoexLog.Log.NodeStopped(Id.ToString(), (long)Uptime.TotalMilliseconds);
+            }
+        }
     }
 
     /// <summary>Stops the node (<see cref="StopAsync"/>).</summary>
