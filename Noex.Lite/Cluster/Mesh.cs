@@ -15,8 +15,8 @@ namespace Noex.Lite;
 /// </remarks>
 internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
 {
-    // The reasons' names, made once (dead letters come in floods when a peer is overloaded); the values run from 1 without
-    // gaps.
+    // The reasons' names as metric tags, made once (dead letters come in floods when a peer is overloaded); the values run
+    // from 1 without gaps.
     private static readonly string[] s_deadLetterReasons = Enum.GetValues<DeadLetterReason>().OrderBy(r => r).Select(r => r.ToString()).Prepend("").ToArray();
 
     private readonly Transport _transport;
@@ -106,6 +106,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
     /// every <see cref="NodeOptions.SeedPollInterval"/>.</summary>
     public void Start(IReadOnlyList<NodeId> seeds)
     {
+        NodeMetrics.Add(this);
         _transport.Start();
         var period = TimeSpan.FromTicks(Math.Max(Options.HeartbeatInterval.Ticks / 4, TimeSpan.TicksPerMillisecond));
         _tick = _time.CreateTimer(static state => ((Mesh)state!).Tick(), this, period, period);
@@ -126,6 +127,9 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
     /// <summary>Every node this one knows of, connected or not.</summary>
     public IReadOnlyList<NodeInfo> GetNodes() => _membership.GetNodes();
 
+    /// <summary>The other nodes connected now (the gauge's reading: no list is made).</summary>
+    public int ConnectedCount => _membership.Count().Connected;
+
     /// <summary>What this node knows of <paramref name="id"/>, or null.</summary>
     public NodeInfo? GetNode(NodeId id) => _membership.GetNode(id);
 
@@ -137,6 +141,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
 
     public void RaiseDeadLetter(ProcessRef target, Value message, DeadLetterReason reason)
     {
+        Telemetry.Count(Telemetry.DeadLetters, 1, "reason", s_deadLetterReasons[(int)reason]);
         if (NoexLog.Log.IsEnabled(EventLevel.Verbose))
         {
             NoexLog.Log.DeadLetter(Id.ToString(), target.ToString(), s_deadLetterReasons[(int)reason]);
@@ -171,6 +176,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         await Task.WhenAll(connections.Select(c => c.FlushAndCloseAsync(NodeDownReason.LocalShutdown, grace))).ConfigureAwait(false);
         await _transport.DisposeAsync().ConfigureAwait(false);
         _lifecycle.Dispose();
+        NodeMetrics.Remove(this);
     }
 
     /// <summary>Leaves the cluster at once: <see cref="StopAsync"/> without its graceful waits.</summary>

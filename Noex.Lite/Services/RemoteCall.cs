@@ -152,7 +152,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
             var result = connection.TryEnqueue(new CastMessage(target.Id, message));
             if (result == EnqueueResult.Queued)
             {
-                return true;
+                return Sent();
             }
             reason = result == EnqueueResult.Full ? DeadLetterReason.QueueFull : DeadLetterReason.NodeUnreachable;
         }
@@ -168,7 +168,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         switch (connection.TryEnqueue(new CastMessage(target.Id, message)))
         {
             case EnqueueResult.Queued:
-                return new(true);
+                return new(Sent());
             case EnqueueResult.Full when _node.Options.OverloadPolicy == OverloadPolicy.Wait:
                 return CastWhenRoomAsync(connection, target, message, cancellationToken);
             case EnqueueResult.Full:
@@ -188,11 +188,21 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
             switch (connection.TryEnqueue(new CastMessage(target.Id, message)))
             {
                 case EnqueueResult.Queued:
-                    return true;
+                    return Sent();
                 case EnqueueResult.Closed:
                     return DeadLetter(target, message, DeadLetterReason.NodeUnreachable);
             }
         }
+    }
+
+    /// <summary>Counts a cast queued to its node (true, for the caller to return): a branch when nobody listens.</summary>
+    private static bool Sent()
+    {
+        if (Telemetry.CastsSent.Enabled)
+        {
+            Telemetry.CastsSent.Add(1);
+        }
+        return true;
     }
 
     private bool DeadLetter(ProcessRef target, Value message, DeadLetterReason reason)

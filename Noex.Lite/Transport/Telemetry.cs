@@ -40,6 +40,11 @@ internal static class Telemetry
     public static readonly Counter<long> Refused = Meter.CreateCounter<long>("noex.protocol.refused", "{input}",
         "Inputs refused from peers, by kind (frame, fragment, message, stamp, unknown_type, member_cap, handshake) and error.");
 
+    public static readonly Counter<long> CastsSent = Meter.CreateCounter<long>("noex.remote.casts_sent", "{cast}", "Casts to processes on other nodes, queued for sending.");
+
+    public static readonly Counter<long> DeadLetters = Meter.CreateCounter<long>("noex.remote.dead_letters", "{message}",
+        "Casts that were not delivered (the node's DeadLetter events), by reason.");
+
     private static readonly ConcurrentDictionary<Connection, byte> s_live = new();
 
     static Telemetry()
