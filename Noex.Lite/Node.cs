@@ -26,6 +26,7 @@ public sealed class Node : IAsyncDisposable
     private readonly RemoteCall _remote;
     private readonly SpawnService _spawns;
     private int _stopState;
+    private int _state; // a NodeState; it only moves forward
 
     private Node(NodeOptions options, NodeId id, Socket listener, int listenPort)
     {
@@ -87,6 +88,26 @@ public sealed class Node : IAsyncDisposable
 
     /// <summary>The behaviours peers may spawn on this node.</summary>
     public BehaviorRegistry Behaviors => _spawns.Behaviors;
+
+    /// <summary>
+    /// Where the node is in its life: <see cref="NodeState.Running"/> from the return of <see cref="StartAsync"/>,
+    /// <see cref="NodeState.Stopping"/> once <see cref="StopAsync"/> begins, <see cref="NodeState.Stopped"/> when it has
+    /// finished. For a health check, <see cref="GetHealth"/> says more.
+    /// </summary>
+    public NodeState State => (NodeState)Volatile.Read(ref _state);
+
+    /// <summary>
+    /// The node's <see cref="State"/> changed (to <see cref="NodeState.Stopping"/>, then <see cref="NodeState.Stopped"/>: a
+    /// node is running by the time anyone can subscribe). Raised on the thread that stops the node.
+    /// </summary>
+    public event Action<NodeState>? StateChanged;
+
+    /// <summary>
+    /// What a health check needs, in one snapshot: the node's state, how many of its seeds and other nodes it is connected
+    /// to, and whether it sees a quorum. <see cref="NodeHealth"/> suggests how to map it to liveness and readiness.
+    /// </summary>
+    /// <returns>A snapshot; cheap enough to take on every probe (a lock and a count over the members).</returns>
+    public NodeHealth GetHealth() => _mesh.GetHealth(State);
 
     /// <summary>
     /// A cast was not delivered: raised on the sending node when the target's node is unreachable or the queue to it is
@@ -177,6 +198,7 @@ public sealed class Node : IAsyncDisposable
             NoexLog.Log.NodeStarting(node.Id.ToString(), listener.LocalEndPoint?.ToString() ?? "", seeds.Count);
         }
         node._mesh.Start(seeds);
+        node.MoveTo(NodeState.Running);
         if (NoexLog.Log.IsEnabled(EventLevel.Informational))
         {
             NoexLog.Log.NodeStarted(node.Id.ToString(), node.Incarnation, options.Protocol.Min, options.Protocol.Max);
@@ -276,6 +298,7 @@ public sealed class Node : IAsyncDisposable
         {
             NoexLog.Log.NodeStopping(Id.ToString(), _mesh.Connections.GetConnections().Length);
         }
+        MoveTo(NodeState.Stopping);
         try
         {
             await _mesh.StopAsync(cancellationToken).ConfigureAwait(false);
@@ -283,9 +306,31 @@ public sealed class Node : IAsyncDisposable
         }
         finally
         {
+            MoveTo(NodeState.Stopped);
             if (NoexLog.Log.IsEnabled(EventLevel.Informational))
             {
                 NoexLog.Log.NodeStopped(Id.ToString(), (long)Uptime.TotalMilliseconds);
+            }
+        }
+    }
+
+    /// <summary>Moves the node to <paramref name="state"/> and says so; a handler's exception is swallowed, as for the
+    /// other events.</summary>
+    private void MoveTo(NodeState state)
+    {
+        Volatile.Write(ref _state, (int)state);
+        foreach (var handler in StateChanged?.GetInvocationList() ?? [])
+        {
+            try
+            {
+                ((Action<NodeState>)handler)(state);
+            }
+            catch (Exception e)
+            {
+                if (NoexLog.Log.IsEnabled(EventLevel.Error))
+                {
+                    NoexLog.Log.HandlerFailed(Id.ToString(), nameof(StateChanged), e.GetType().Name, e.Message);
+                }
             }
         }
     }

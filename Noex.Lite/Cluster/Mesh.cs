@@ -33,6 +33,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
     private int _ticks;
     private int _pushPending;
     private long _unknownMessages;
+    private NodeId[] _seeds = [];
 
     /// <summary>The mesh of the node <paramref name="id"/>, whose listener is bound already.</summary>
     public Mesh(NodeOptions options, NodeId id, Socket listener, ProcessRuntime runtime)
@@ -106,6 +107,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
     /// every <see cref="NodeOptions.SeedPollInterval"/>.</summary>
     public void Start(IReadOnlyList<NodeId> seeds)
     {
+        _seeds = [.. seeds.Where(s => s != Id).Distinct()];
         NodeMetrics.Add(this);
         _transport.Start();
         var period = TimeSpan.FromTicks(Math.Max(Options.HeartbeatInterval.Ticks / 4, TimeSpan.TicksPerMillisecond));
@@ -129,6 +131,14 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
 
     /// <summary>The other nodes connected now (the gauge's reading: no list is made).</summary>
     public int ConnectedCount => _membership.Count().Connected;
+
+    /// <summary>See <see cref="Node.GetHealth"/>; <paramref name="state"/> is the node's.</summary>
+    public NodeHealth GetHealth(NodeState state)
+    {
+        var (members, connected) = _membership.Count();
+        var seedsConnected = _seeds.Count(IsConnected);
+        return new NodeHealth(state, _seeds.Length, seedsConnected, members, connected, _membership.HasQuorum(), Uptime);
+    }
 
     /// <summary>What this node knows of <paramref name="id"/>, or null.</summary>
     public NodeInfo? GetNode(NodeId id) => _membership.GetNode(id);
