@@ -214,6 +214,31 @@ public class ConnectionCauseTests
     }
 
     [Fact]
+    public async Task ConnectionOverThePendingHandshakeBound_IsRefusedAsBusy_RaisedLoggedAndCounted()
+    {
+        using var log = new LogRecorder();
+        using var metrics = new MetricRecorder();
+        await using var a = await Node.StartAsync(TestNodes.Options("a", Secret) with { MaxPendingHandshakes = 1, HandshakeTimeout = TimeSpan.FromSeconds(20) });
+        var failures = new ConcurrentQueue<HandshakeException>();
+        a.HandshakeFailed += failures.Enqueue;
+        using var holder = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        using var refused = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+
+        // The first connection says nothing and holds the only handshake slot (the accept loop takes it before it accepts
+        // the next connection); the second is refused at once.
+        await holder.ConnectAsync("127.0.0.1", a.ListenPort);
+        await refused.ConnectAsync("127.0.0.1", a.ListenPort);
+
+        await Wait.UntilAsync(() => !failures.IsEmpty);
+        var busy = Assert.Single(failures);
+        Assert.Equal((HandshakeFailure.Busy, false, null), (busy.Failure, busy.ByPeer, busy.Peer));
+        Assert.Equal(refused.LocalEndPoint!.ToString(), busy.RemoteEndPoint!.ToString());
+        var written = Assert.Single(log.Of(a, 14));
+        Assert.Equal(("Busy", refused.LocalEndPoint.ToString(), busy.Message), (written["failure"], written["peer"], written["message"]));
+        Assert.Equal(1, metrics.Sum("noex.protocol.refused", ("kind", "handshake"), ("error", "Busy")));
+    }
+
+    [Fact]
     public async Task UnknownMessageType_IsDroppedCountedAndLoggedAtVerbose_TheLinkStaysUp()
     {
         using var log = new LogRecorder();
