@@ -1,3 +1,4 @@
+using System.Diagnostics.Tracing;
 using System.Net;
 using System.Net.Sockets;
 
@@ -25,6 +26,7 @@ public sealed class Node : IAsyncDisposable
     private readonly RemoteCall _remote;
     private readonly SpawnService _spawns;
     private int _stopState;
+    private int _state; // a NodeState; it only moves forward
 
     private Node(NodeOptions options, NodeId id, Socket listener, int listenPort)
     {
@@ -88,6 +90,26 @@ public sealed class Node : IAsyncDisposable
     public BehaviorRegistry Behaviors => _spawns.Behaviors;
 
     /// <summary>
+    /// Where the node is in its life: <see cref="NodeState.Running"/> from the return of <see cref="StartAsync"/>,
+    /// <see cref="NodeState.Stopping"/> once <see cref="StopAsync"/> begins, <see cref="NodeState.Stopped"/> when it has
+    /// finished. For a health check, <see cref="GetHealth"/> says more.
+    /// </summary>
+    public NodeState State => (NodeState)Volatile.Read(ref _state);
+
+    /// <summary>
+    /// The node's <see cref="State"/> changed (to <see cref="NodeState.Stopping"/>, then <see cref="NodeState.Stopped"/>: a
+    /// node is running by the time anyone can subscribe). Raised on the thread that stops the node.
+    /// </summary>
+    public event Action<NodeState>? StateChanged;
+
+    /// <summary>
+    /// What a health check needs, in one snapshot: the node's state, how many of its seeds and other nodes it is connected
+    /// to, and whether it sees a quorum. <see cref="NodeHealth"/> suggests how to map it to liveness and readiness.
+    /// </summary>
+    /// <returns>A snapshot; cheap enough to take on every probe (a lock and a count over the members).</returns>
+    public NodeHealth GetHealth() => _mesh.GetHealth(State);
+
+    /// <summary>
     /// A cast was not delivered: raised on the sending node when the target's node is unreachable or the queue to it is
     /// full, and on the target's node when the process is gone or its mailbox refused it. Counted in
     /// <see cref="RemoteDeadLetters"/> (sender) or <see cref="ProcessRuntime.DeadLetters"/> (target's node).
@@ -137,7 +159,11 @@ public sealed class Node : IAsyncDisposable
         remove => _mesh.ConnectionClosed -= value;
     }
 
-    /// <summary>A connection failed its handshake: a wrong secret, a wrong node at a seed address, a timeout, ...</summary>
+    /// <summary>
+    /// A connection failed its handshake: a wrong secret, a wrong node at a seed address, a timeout, a connection refused
+    /// because <see cref="NodeOptions.MaxPendingHandshakes"/> were in progress (<see cref="HandshakeFailure.Busy"/>), ...
+    /// The exception names the failure, the peer or where the connection came from, and whether the peer refused it.
+    /// </summary>
     public event Action<HandshakeException>? HandshakeFailed
     {
         add => _mesh.HandshakeFailed += value;
@@ -166,7 +192,17 @@ public sealed class Node : IAsyncDisposable
         }
         var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
         var node = new Node(options, NodeId.Create(options.Name, options.EffectiveAdvertisedHost, options.AdvertisedPort ?? port), listener, port);
-        node._mesh.Start(options.ParseSeeds());
+        var seeds = options.ParseSeeds();
+        if (NoexLog.Log.IsEnabled(EventLevel.Informational))
+        {
+            NoexLog.Log.NodeStarting(node.Id.ToString(), listener.LocalEndPoint?.ToString() ?? "", seeds.Count);
+        }
+        node._mesh.Start(seeds);
+        node.MoveTo(NodeState.Running);
+        if (NoexLog.Log.IsEnabled(EventLevel.Informational))
+        {
+            NoexLog.Log.NodeStarted(node.Id.ToString(), node.Incarnation, options.Protocol.Min, options.Protocol.Max);
+        }
         return Task.FromResult(node);
     }
 
@@ -258,8 +294,45 @@ public sealed class Node : IAsyncDisposable
         {
             return;
         }
-        await _mesh.StopAsync(cancellationToken).ConfigureAwait(false);
-        await Runtime.DisposeAsync().ConfigureAwait(false);
+        if (NoexLog.Log.IsEnabled(EventLevel.Informational))
+        {
+            NoexLog.Log.NodeStopping(Id.ToString(), _mesh.Connections.GetConnections().Length);
+        }
+        MoveTo(NodeState.Stopping);
+        try
+        {
+            await _mesh.StopAsync(cancellationToken).ConfigureAwait(false);
+            await Runtime.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            MoveTo(NodeState.Stopped);
+            if (NoexLog.Log.IsEnabled(EventLevel.Informational))
+            {
+                NoexLog.Log.NodeStopped(Id.ToString(), (long)Uptime.TotalMilliseconds);
+            }
+        }
+    }
+
+    /// <summary>Moves the node to <paramref name="state"/> and says so; a handler's exception is swallowed, as for the
+    /// other events.</summary>
+    private void MoveTo(NodeState state)
+    {
+        Volatile.Write(ref _state, (int)state);
+        foreach (var handler in StateChanged?.GetInvocationList() ?? [])
+        {
+            try
+            {
+                ((Action<NodeState>)handler)(state);
+            }
+            catch (Exception e)
+            {
+                if (NoexLog.Log.IsEnabled(EventLevel.Error))
+                {
+                    NoexLog.Log.HandlerFailed(Id.ToString(), nameof(StateChanged), e.GetType().Name, e.Message);
+                }
+            }
+        }
     }
 
     /// <summary>Stops the node (<see cref="StopAsync"/>).</summary>

@@ -178,6 +178,7 @@ public class ClusterFaultTests(ITestOutputHelper output)
         var down = events.Downs.First(d => d.Seer == a).Down;
         Assert.Equal(NodeDownReason.HeartbeatTimeout, down.Reason);
         Assert.Contains("has been arriving for", down.Detail, StringComparison.Ordinal);
+        Assert.Equal("frame_deadline", down.Cause);
         Assert.Equal(0, a.UnknownMessages);
     }
 

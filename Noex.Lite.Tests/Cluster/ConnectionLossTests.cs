@@ -29,11 +29,11 @@ public class ConnectionLossTests
         await Wait.UntilAsync(() => !events.Downs.IsEmpty);
         var down = Assert.Single(events.Downs).Down;
         Assert.Equal((bId, bIncarnation, NodeDownReason.GracefulShutdown), (down.Node, down.Incarnation, down.Reason));
-        Assert.Equal("the peer said goodbye", down.Detail);
+        Assert.Equal(("the peer said goodbye", "goodbye"), (down.Detail, down.Cause));
         Assert.Null(down.Error);
         var closed = Assert.Single(closedOnB);
         Assert.Equal((a.Id, a.Incarnation, NodeDownReason.LocalShutdown), (closed.Peer, closed.PeerIncarnation, closed.Reason));
-        Assert.Equal("this node is stopping", closed.Detail);
+        Assert.Equal(("this node is stopping", "stopping"), (closed.Detail, closed.Cause));
     }
 
     [Fact]
@@ -92,6 +92,7 @@ public class ConnectionLossTests
         var down = Assert.Single(events.Downs).Down;
         Assert.Equal((b.Id, NodeDownReason.HeartbeatTimeout), (down.Node, down.Reason));
         Assert.Matches(@"^nothing arrived for \d+ ms \(the limit is 3 heartbeats of 1000 ms\)$", down.Detail);
+        Assert.Equal("silence", down.Cause);
         Assert.Null(down.Error);
     }
 
@@ -110,6 +111,7 @@ public class ConnectionLossTests
         Assert.Equal((b.Id, NodeDownReason.ProtocolError), (down.Node, down.Reason));
         Assert.IsType<FrameException>(down.Error);
         Assert.Contains("HMAC-SHA256 tag", down.Detail, StringComparison.Ordinal);
+        Assert.Equal("frame:BadTag", down.Cause);
     }
 
     [Fact]
@@ -127,6 +129,7 @@ public class ConnectionLossTests
         var down = Assert.Single(events.Downs).Down;
         Assert.Equal((b.Id, NodeDownReason.ProtocolError), (down.Node, down.Reason));
         Assert.Equal($"Malformed message of type 0x10 (3 bytes) from {b.Id}", down.Detail);
+        Assert.Equal("message:0x10", down.Cause);
         Assert.IsType<NoexException>(down.Error);
     }
 
@@ -146,6 +149,7 @@ public class ConnectionLossTests
         var down = events.Downs.First().Down;
         Assert.Equal((b.Id, NodeDownReason.ProtocolError), (down.Node, down.Reason));
         Assert.Equal($"Malformed goodbye from {b.Id}: 1 bytes follow it", down.Detail);
+        Assert.Equal("message:0x02", down.Cause);
         // Not a leave: b is still a member, redialled, and back.
         await Wait.UntilAsync(() => a.IsConnected(b.Id));
         Assert.Empty(removed);
@@ -165,6 +169,7 @@ public class ConnectionLossTests
         var down = events.Downs.First().Down;
         Assert.Equal((x1.Id, x1.Incarnation, NodeDownReason.Restarted), (down.Node, down.Incarnation, down.Reason));
         Assert.Equal($"incarnation {x2.Incarnation} of {x1.Id} connected, so incarnation {x1.Incarnation} is gone", down.Detail);
+        Assert.Equal("new_incarnation", down.Cause);
         Assert.Null(down.Error);
     }
 }

@@ -540,6 +540,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
         Assert.Equal(NodeDownReason.ProtocolError, closed.Reason);
         Assert.Contains("'leader'", closed.Detail, StringComparison.Ordinal);
         Assert.Contains("stamp", closed.Detail, StringComparison.Ordinal);
+        Assert.Equal("stamp:register", closed.Cause);
         Assert.True(owner.GlobalRegistry.Whereis("leader") == real, $"{what} stole the name");
         // Nor did it move the owner's clock: its next claims are stamped from its own clock, not a year ahead.
         Assert.InRange(owner.GlobalRegistry.Clock, 0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 1000);
@@ -567,6 +568,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
         var closed = await down.Task.Within();
         Assert.Equal(NodeDownReason.ProtocolError, closed.Reason);
         Assert.Contains("older than a new claim can be", closed.Detail, StringComparison.Ordinal);
+        Assert.Equal("stamp:register", closed.Cause);
         Assert.True(owner.GlobalRegistry.Whereis("leader") == real, "a backdated register stole the name");
     }
 

@@ -1,3 +1,5 @@
+using System.Diagnostics.Tracing;
+
 namespace Noex.Lite;
 
 /// <summary>
@@ -84,7 +86,11 @@ internal sealed class Dialer
         if (full > 0)
         {
             Telemetry.Count(Telemetry.MembersRefused, full, "cause", "cap");
-            NoexLog.Log.MembersRefused(_self.ToString(), source, full, $"the membership is at its cap of {_options.MaxMembers} ({nameof(NodeOptions.MaxMembers)})");
+            Telemetry.Refuse("member_cap", nameof(NodeOptions.MaxMembers), full);
+            if (NoexLog.Log.IsEnabled(EventLevel.Warning))
+            {
+                NoexLog.Log.MembersRefused(_self.ToString(), source, full, $"the membership is at its cap of {_options.MaxMembers} ({nameof(NodeOptions.MaxMembers)})");
+            }
         }
         if (self > 0)
         {

@@ -78,6 +78,20 @@ internal sealed class Membership
         }
     }
 
+    /// <summary>The members (every known node but this one), and those connected now.</summary>
+    public (int Members, int Connected) Count()
+    {
+        lock (_lock)
+        {
+            var connected = 0;
+            foreach (var entry in _nodes.Values)
+            {
+                connected += entry.Info.Status == NodeStatus.Connected ? 1 : 0;
+            }
+            return (_nodes.Count, connected);
+        }
+    }
+
     /// <summary>The node's info, if known.</summary>
     public NodeInfo? GetNode(NodeId id)
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics.Tracing;
 using System.Net.Sockets;
 
 namespace Noex.Lite;
@@ -14,6 +15,10 @@ namespace Noex.Lite;
 /// </remarks>
 internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
 {
+    // The reasons' names as metric tags, made once (dead letters come in floods when a peer is overloaded); the values run
+    // from 1 without gaps.
+    private static readonly string[] s_deadLetterReasons = Enum.GetValues<DeadLetterReason>().OrderBy(r => r).Select(r => r.ToString()).Prepend("").ToArray();
+
     private readonly Transport _transport;
     private readonly Membership _membership;
     private readonly IClusterService?[] _byType = new IClusterService?[256];
@@ -23,10 +28,12 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _eventLock = new();
     private readonly Dialer _dialer;
+    private readonly IDisposable _lifecycle;
     private ITimer? _tick;
     private int _ticks;
     private int _pushPending;
     private long _unknownMessages;
+    private NodeId[] _seeds = [];
 
     /// <summary>The mesh of the node <paramref name="id"/>, whose listener is bound already.</summary>
     public Mesh(NodeOptions options, NodeId id, Socket listener, ProcessRuntime runtime)
@@ -39,6 +46,8 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         _membership = new Membership(id, options);
         _transport = new Transport(options, id, Handshake.NewIncarnation(_time), listener, this);
         _dialer = new Dialer(options, id, _membership, _transport, IsConnected, RaiseRemoved, _stopping.Token);
+        // Restarts are the runtime's own events; the log hears of them here, where the node's name is known.
+        _lifecycle = runtime.Events.Subscribe(OnLifecycle);
     }
 
     public NodeId Id { get; }
@@ -98,6 +107,8 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
     /// every <see cref="NodeOptions.SeedPollInterval"/>.</summary>
     public void Start(IReadOnlyList<NodeId> seeds)
     {
+        _seeds = [.. seeds.Where(s => s != Id).Distinct()];
+        NodeMetrics.Add(this);
         _transport.Start();
         var period = TimeSpan.FromTicks(Math.Max(Options.HeartbeatInterval.Ticks / 4, TimeSpan.TicksPerMillisecond));
         _tick = _time.CreateTimer(static state => ((Mesh)state!).Tick(), this, period, period);
@@ -118,6 +129,17 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
     /// <summary>Every node this one knows of, connected or not.</summary>
     public IReadOnlyList<NodeInfo> GetNodes() => _membership.GetNodes();
 
+    /// <summary>The other nodes connected now (the gauge's reading: no list is made).</summary>
+    public int ConnectedCount => _membership.Count().Connected;
+
+    /// <summary>See <see cref="Node.GetHealth"/>; <paramref name="state"/> is the node's.</summary>
+    public NodeHealth GetHealth(NodeState state)
+    {
+        var (members, connected) = _membership.Count();
+        var seedsConnected = _seeds.Count(IsConnected);
+        return new NodeHealth(state, _seeds.Length, seedsConnected, members, connected, _membership.HasQuorum(), Uptime);
+    }
+
     /// <summary>What this node knows of <paramref name="id"/>, or null.</summary>
     public NodeInfo? GetNode(NodeId id) => _membership.GetNode(id);
 
@@ -129,9 +151,14 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
 
     public void RaiseDeadLetter(ProcessRef target, Value message, DeadLetterReason reason)
     {
+        Telemetry.Count(Telemetry.DeadLetters, 1, "reason", s_deadLetterReasons[(int)reason]);
+        if (NoexLog.Log.IsEnabled(EventLevel.Verbose))
+        {
+            NoexLog.Log.DeadLetter(Id.ToString(), target.ToString(), s_deadLetterReasons[(int)reason]);
+        }
         if (DeadLetter is { } handlers)
         {
-            Raise(handlers, new DeadLetterEvent(target, message, reason));
+            Raise(handlers, new DeadLetterEvent(target, message, reason), nameof(DeadLetter));
         }
     }
 
@@ -158,6 +185,8 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         // Up to a second to deliver the goodbyes and what was queued before them.
         await Task.WhenAll(connections.Select(c => c.FlushAndCloseAsync(NodeDownReason.LocalShutdown, grace))).ConfigureAwait(false);
         await _transport.DisposeAsync().ConfigureAwait(false);
+        _lifecycle.Dispose();
+        NodeMetrics.Remove(this);
     }
 
     /// <summary>Leaves the cluster at once: <see cref="StopAsync"/> without its graceful waits.</summary>
@@ -173,6 +202,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
             _ = connection.FlushAndCloseAsync(NodeDownReason.LocalShutdown, TimeSpan.FromSeconds(1));
             return;
         }
+        NoexLog.Log.Connected(Id, connection);
         connection.TryEnqueue(new ControlMessages.GossipMessage(Uptime, Runtime.ProcessCount, _membership.GetGossipIds()));
         foreach (var service in _services)
         {
@@ -192,7 +222,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
             if (info is not null)
             {
                 NoexLog.Log.MemberUp(Id.ToString(), connection.PeerText);
-                Raise(NodeUp, info);
+                Raise(NodeUp, info, nameof(NodeUp));
             }
         }
         if (newMember)
@@ -204,8 +234,9 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
 
     void ITransportEvents.OnHandshakeFailed(HandshakeException error)
     {
-        Telemetry.HandshakeFailed(error.Failure);
-        Raise(HandshakeFailed, error);
+        Telemetry.HandshakeFailed(error);
+        NoexLog.Log.Failed(Id, error);
+        Raise(HandshakeFailed, error, nameof(HandshakeFailed));
     }
 
     void IConnectionHandler.OnMessage(Connection connection, ReadOnlySpan<byte> message)
@@ -214,7 +245,8 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         {
             if (!service.OnMessage(connection, message))
             {
-                connection.Close(NodeDownReason.ProtocolError, new NoexException($"Malformed message of type 0x{message[0]:x2} ({message.Length} bytes) from {connection.Peer}"));
+                connection.Close(NodeDownReason.ProtocolError, new NoexException($"Malformed message of type 0x{message[0]:x2} ({message.Length} bytes) from {connection.Peer}"),
+                    cause: ConnectionCause.Message(message[0]));
             }
             return;
         }
@@ -228,12 +260,18 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
                 break;
             case ControlMessages.Goodbye:
                 // §5.1: the single byte. A longer one is not a goodbye, and must not remove its sender as one would.
-                connection.Close(NodeDownReason.ProtocolError, new NoexException($"Malformed goodbye from {connection.Peer}: {message.Length - 1} bytes follow it"));
+                connection.Close(NodeDownReason.ProtocolError, new NoexException($"Malformed goodbye from {connection.Peer}: {message.Length - 1} bytes follow it"),
+                    cause: ConnectionCause.Message(ControlMessages.Goodbye));
                 break;
             default:
                 // Message types of later protocol versions (or layers not running here) are dropped, not fatal: a bad
                 // payload must not take the link down (protocol.md §5).
                 Interlocked.Increment(ref _unknownMessages);
+                Telemetry.Refuse("unknown_type", ConnectionCause.TypeText(message[0]));
+                if (NoexLog.Log.IsEnabled(EventLevel.Verbose))
+                {
+                    NoexLog.Log.MessageDropped(Id.ToString(), connection.PeerText, ConnectionCause.TypeText(message[0]), message.Length);
+                }
                 break;
         }
     }
@@ -241,6 +279,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
     void IConnectionHandler.OnClosed(Connection connection)
     {
         var reason = connection.CloseReason;
+        NoexLog.Log.Ended(Id, connection);
         _transport.Forget(connection);
         foreach (var service in _services)
         {
@@ -248,7 +287,8 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         }
         lock (_eventLock)
         {
-            Raise(ConnectionClosed, new ConnectionClosedEvent(connection.Peer, connection.PeerIncarnation, reason, connection.CloseDetail!, connection.CloseError));
+            Raise(ConnectionClosed, new ConnectionClosedEvent(connection.Peer, connection.PeerIncarnation, reason, connection.CloseCause!, connection.CloseDetail!,
+                connection.CloseError), nameof(ConnectionClosed));
             // The node is down if this connection was its session (a stopping node reports none); a restarted peer's old
             // session is reported although the peer is up again (a newer incarnation is taking over): its processes are
             // gone.
@@ -280,7 +320,8 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
     {
         if (!ControlMessages.TryReadGossip(message[1..], out var gossip, out var error))
         {
-            connection.Close(NodeDownReason.ProtocolError, new NoexException($"Malformed gossip from {connection.Peer}: {error}"));
+            connection.Close(NodeDownReason.ProtocolError, new NoexException($"Malformed gossip from {connection.Peer}: {error}"),
+                cause: ConnectionCause.Message(ControlMessages.Gossip));
             return;
         }
         var (uptime, processCount, known) = gossip;
@@ -341,7 +382,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
             else if (connection.OverdueFrame(now, Options.HeartbeatInterval * Options.HeartbeatMissThreshold) is { } overdue)
             {
                 // Bytes keep arriving, but a frame that never completes is silence all the same.
-                connection.Close(NodeDownReason.HeartbeatTimeout, detail: overdue);
+                connection.Close(NodeDownReason.HeartbeatTimeout, detail: overdue, cause: ConnectionCause.FrameDeadline);
             }
             else if (gossip)
             {
@@ -358,21 +399,28 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
     /// <summary>Raises the node-down of the session that <paramref name="connection"/> was.</summary>
     private void RaiseDown(Connection connection)
     {
-        NoexLog.Log.MemberDown(Id.ToString(), connection.PeerText, connection.CloseReason.ToString(), connection.CloseDetail ?? "");
-        Raise(NodeDown, new NodeDownEvent(connection.Peer, connection.PeerIncarnation, connection.CloseReason, connection.CloseDetail!, connection.CloseError));
+        if (NoexLog.Log.IsEnabled(EventLevel.Warning))
+        {
+            NoexLog.Log.MemberDown(Id.ToString(), connection.PeerText, connection.CloseReason.ToString(), connection.CloseDetail ?? "");
+        }
+        Raise(NodeDown, new NodeDownEvent(connection.Peer, connection.PeerIncarnation, connection.CloseReason, connection.CloseCause!, connection.CloseDetail!,
+            connection.CloseError), nameof(NodeDown));
     }
 
     private void RaiseRemoved(NodeId id, NodeRemovalReason reason)
     {
         Telemetry.Count(Telemetry.MembersRemoved, 1, "reason", reason.ToString());
-        NoexLog.Log.MemberRemoved(Id.ToString(), id.ToString(), reason.ToString());
+        if (NoexLog.Log.IsEnabled(EventLevel.Informational))
+        {
+            NoexLog.Log.MemberRemoved(Id.ToString(), id.ToString(), reason.ToString());
+        }
         lock (_eventLock)
         {
-            Raise(NodeRemoved, new NodeRemovedEvent(id, reason));
+            Raise(NodeRemoved, new NodeRemovedEvent(id, reason), nameof(NodeRemoved));
         }
     }
 
-    private static void Raise<T>(Action<T>? handlers, T argument)
+    private void Raise<T>(Action<T>? handlers, T argument, string name)
     {
         foreach (var handler in handlers?.GetInvocationList() ?? [])
         {
@@ -380,10 +428,23 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
             {
                 ((Action<T>)handler)(argument);
             }
-            catch (Exception)
+            catch (Exception e)
             {
-                // A handler's failure is its own; the node goes on.
+                // A handler's failure is its own; the node goes on, but says so, or the bug would be invisible.
+                if (NoexLog.Log.IsEnabled(EventLevel.Error))
+                {
+                    NoexLog.Log.HandlerFailed(Id.ToString(), name, e.GetType().Name, e.Message);
+                }
             }
+        }
+    }
+
+    /// <summary>Writes a supervisor's restart of a child to the log (the runtime's lifecycle events carry it).</summary>
+    private void OnLifecycle(LifecycleEvent e)
+    {
+        if (e.Kind == LifecycleEventKind.Restarted && NoexLog.Log.IsEnabled(EventLevel.Warning))
+        {
+            NoexLog.Log.ProcessRestarted(Id.ToString(), e.Other.IsEmpty ? "" : e.Other.ToString(), e.Process.ToString(), e.Attempt);
         }
     }
 }

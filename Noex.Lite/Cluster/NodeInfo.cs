@@ -25,19 +25,26 @@ public sealed record NodeInfo(NodeId Id, NodeStatus Status, ulong Incarnation, i
 /// <param name="Node">The node.</param>
 /// <param name="Incarnation">The incarnation that was lost (a restarted node comes back with another).</param>
 /// <param name="Reason">Why.</param>
+/// <param name="Cause">What happened, as a short token for code, logs and metrics to match on: <c>silence</c>,
+/// <c>frame_deadline</c>, <c>end_of_stream</c>, <c>goodbye</c>, <c>new_incarnation</c>, <c>socket:ConnectionReset</c> (the
+/// socket error), <c>frame:BadTag</c> (which frame error), <c>fragment:Stalled</c>, <c>message:0x10</c> (the type of the
+/// malformed message), <c>stamp:register</c>, ... (README.md, "Observability", lists them). The log's <c>cause</c> field
+/// and the tags of <c>noex.protocol.refused</c> use the same tokens.</param>
 /// <param name="Detail">What happened, in words: the socket error, the protocol violation and where it was found, how long
 /// the node was silent, ...</param>
 /// <param name="Error">The exception behind it, when there is one: the socket error of a reset, the protocol violation of
 /// a protocol error.</param>
-public sealed record NodeDownEvent(NodeId Node, ulong Incarnation, NodeDownReason Reason, string Detail, Exception? Error);
+public sealed record NodeDownEvent(NodeId Node, ulong Incarnation, NodeDownReason Reason, string Cause, string Detail, Exception? Error);
 
 /// <summary>A connection to a peer that was up has closed, with the same details a node-down carries.</summary>
 /// <param name="Peer">The peer.</param>
 /// <param name="PeerIncarnation">The peer's incarnation on this connection.</param>
 /// <param name="Reason">Why.</param>
+/// <param name="Cause">What happened, as a short token (see <see cref="NodeDownEvent.Cause"/>); <c>stopping</c> when this
+/// node is.</param>
 /// <param name="Detail">What happened, in words.</param>
 /// <param name="Error">The exception behind it, when there is one.</param>
-public sealed record ConnectionClosedEvent(NodeId Peer, ulong PeerIncarnation, NodeDownReason Reason, string Detail, Exception? Error);
+public sealed record ConnectionClosedEvent(NodeId Peer, ulong PeerIncarnation, NodeDownReason Reason, string Cause, string Detail, Exception? Error);
 
 /// <summary>Why a node stopped being a member (see <see cref="Node.NodeRemoved"/>).</summary>
 public enum NodeRemovalReason

@@ -715,6 +715,26 @@ public sealed class ProcessRuntime : IAsyncDisposable
         return (handled, queued, deepest);
     }
 
+    /// <summary>
+    /// The messages waiting in every mailbox now, and the deepest mailbox, for the node's gauges: one walk of the process
+    /// table (about 85 ns a process: each mailbox is a cache miss or two), reading the count each mailbox keeps anyway, so
+    /// that no message pays for it.
+    /// </summary>
+    internal (long Queued, int Deepest) GetQueueStats()
+    {
+        long queued = 0;
+        int deepest = 0;
+        // The dictionary's own enumerator takes no lock and copies nothing; its Values property would take every lock
+        // and copy the table, stalling process starts for as long.
+        foreach (KeyValuePair<long, ProcessCell> entry in _processes)
+        {
+            int count = entry.Value.Count;
+            queued += count;
+            deepest = Math.Max(deepest, count);
+        }
+        return (queued, deepest);
+    }
+
     private bool Post(ProcessRef target, in Envelope envelope)
     {
         if (!TryGetCell(target, out ProcessCell? cell))

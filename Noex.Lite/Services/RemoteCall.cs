@@ -246,7 +246,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
             var result = EnqueueCast(connection, target, message);
             if (result == EnqueueResult.Queued)
             {
-                return true;
+                return Sent();
             }
             reason = result == EnqueueResult.Full ? DeadLetterReason.QueueFull : DeadLetterReason.NodeUnreachable;
         }
@@ -263,7 +263,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         switch (EnqueueCast(connection, target, message))
         {
             case EnqueueResult.Queued:
-                return new(true);
+                return new(Sent());
             case EnqueueResult.Full when _node.Options.OverloadPolicy == OverloadPolicy.Wait:
                 return CastWhenRoomAsync(connection, target, message, cancellationToken);
             case EnqueueResult.Full:
@@ -283,7 +283,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
             switch (EnqueueCast(connection, target, message))
             {
                 case EnqueueResult.Queued:
-                    return true;
+                    return Sent();
                 case EnqueueResult.Closed:
                     return DeadLetter(target, message, DeadLetterReason.NodeUnreachable);
             }
@@ -295,6 +295,16 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         Tracing.Active && Activity.Current is { } current && CarriesTrace(connection)
             ? connection.TryEnqueue(new TracedCastMessage(target.Id, current.Context, message))
             : connection.TryEnqueue(new CastMessage(target.Id, message));
+
+    /// <summary>Counts a cast queued to its node (true, for the caller to return): a branch when nobody listens.</summary>
+    private static bool Sent()
+    {
+        if (Telemetry.CastsSent.Enabled)
+        {
+            Telemetry.CastsSent.Add(1);
+        }
+        return true;
+    }
 
     private bool DeadLetter(ProcessRef target, Value message, DeadLetterReason reason)
     {

@@ -118,6 +118,12 @@ internal sealed class Connection : IAsyncDisposable
     /// <summary>The exception that ended the connection, when there was one (a socket error, the protocol violation).</summary>
     public Exception? CloseError => Volatile.Read(ref _ending)?.Error;
 
+    /// <summary>What ended the connection, as a <see cref="ConnectionCause"/> token; null while it has not ended.</summary>
+    public string? CloseCause => Volatile.Read(ref _ending)?.Cause;
+
+    /// <summary>Whether the peer dialled this node (the connection was accepted), for the log.</summary>
+    public bool Inbound { get; init; }
+
     /// <summary>The bytes waiting to be sent.</summary>
     public long QueuedBytes => _outbound.QueuedBytes;
 
@@ -192,11 +198,19 @@ internal sealed class Connection : IAsyncDisposable
     /// <param name="reason">Why.</param>
     /// <param name="error">The exception that caused it, if any.</param>
     /// <param name="detail">What happened, in words; by default the error's message, or a sentence for the reason.</param>
-    public void Close(NodeDownReason reason, Exception? error = null, string? detail = null)
+    /// <param name="cause">What happened, as a <see cref="ConnectionCause"/> token; by default the one the error or
+    /// the reason implies.</param>
+    public void Close(NodeDownReason reason, Exception? error = null, string? detail = null, string? cause = null)
     {
-        // The first closer wins; every later call (the other loop failing as the socket goes) is a no-op. Reason and
-        // error are published as one object, so whoever sees the connection closed sees why.
-        if (Interlocked.CompareExchange(ref _ending, new Ending(reason, error, detail ?? error?.Message ?? Describe(reason)), null) is not null)
+        if (Volatile.Read(ref _ending) is not null)
+        {
+            // Closed already: not even the cause is worth building.
+            return;
+        }
+        // The first closer wins; every later call (the other loop failing as the socket goes) is a no-op. Reason, cause
+        // and error are published as one object, so whoever sees the connection closed sees why.
+        var ending = new Ending(reason, error, detail ?? error?.Message ?? Describe(reason), cause ?? ConnectionCause.Of(reason, error));
+        if (Interlocked.CompareExchange(ref _ending, ending, null) is not null)
         {
             return;
         }
@@ -509,7 +523,14 @@ internal sealed class Connection : IAsyncDisposable
     private void PeerClosed(NodeDownReason reason, Exception? error)
     {
         var closingAs = (NodeDownReason)Volatile.Read(ref _closingAs);
-        Close(closingAs == 0 ? reason : closingAs, error, closingAs == 0 ? null : Describe(closingAs));
+        if (closingAs == 0)
+        {
+            Close(reason, error);
+        }
+        else
+        {
+            Close(closingAs, error, Describe(closingAs), ConnectionCause.Of(closingAs, null));
+        }
     }
 
     /// <summary>
@@ -556,5 +577,5 @@ internal sealed class Connection : IAsyncDisposable
     };
 
     /// <summary>How the connection ended: set once, as one object.</summary>
-    private sealed record Ending(NodeDownReason Reason, Exception? Error, string Detail);
+    private sealed record Ending(NodeDownReason Reason, Exception? Error, string Detail, string Cause);
 }

@@ -37,6 +37,14 @@ internal static class Telemetry
 
     public static readonly Counter<long> DiscoveryFailures = Meter.CreateCounter<long>("noex.membership.discovery_failures", "{poll}", "Seed provider polls that failed.");
 
+    public static readonly Counter<long> Refused = Meter.CreateCounter<long>("noex.protocol.refused", "{input}",
+        "Inputs refused from peers, by kind (frame, fragment, message, stamp, unknown_type, member_cap, handshake) and error.");
+
+    public static readonly Counter<long> CastsSent = Meter.CreateCounter<long>("noex.remote.casts_sent", "{cast}", "Casts to processes on other nodes, queued for sending.");
+
+    public static readonly Counter<long> DeadLetters = Meter.CreateCounter<long>("noex.remote.dead_letters", "{message}",
+        "Casts that were not delivered (the node's DeadLetter events), by reason.");
+
     private static readonly ConcurrentDictionary<Connection, byte> s_live = new();
 
     static Telemetry()
@@ -49,17 +57,41 @@ internal static class Telemetry
 
     public static void ConnectionEnded(Connection connection, NodeDownReason reason)
     {
-        if (s_live.TryRemove(connection, out _) && ConnectionsClosed.Enabled)
+        if (!s_live.TryRemove(connection, out _))
+        {
+            return;
+        }
+        if (ConnectionsClosed.Enabled)
         {
             ConnectionsClosed.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
         }
+        if (reason == NodeDownReason.ProtocolError && Refused.Enabled && connection.CloseCause is { } cause)
+        {
+            // What the peer sent that broke the protocol is an input refused, with its connection.
+            var (kind, error) = ConnectionCause.Split(cause);
+            Refuse(kind, error);
+        }
     }
 
-    public static void HandshakeFailed(HandshakeFailure failure)
+    public static void HandshakeFailed(HandshakeException failure)
     {
         if (HandshakeFailures.Enabled)
         {
-            HandshakeFailures.Add(1, new KeyValuePair<string, object?>("failure", failure.ToString()));
+            HandshakeFailures.Add(1, new KeyValuePair<string, object?>("failure", failure.Failure.ToString()));
+        }
+        if (!failure.ByPeer)
+        {
+            // This node refused the handshake (or gave up on it); one the peer refused is not an input refused here.
+            Refuse("handshake", failure.Failure.ToString());
+        }
+    }
+
+    /// <summary>Counts <paramref name="count"/> refused inputs of <paramref name="kind"/>: a branch when nobody listens.</summary>
+    public static void Refuse(string kind, string error, long count = 1)
+    {
+        if (Refused.Enabled)
+        {
+            Refused.Add(count, new KeyValuePair<string, object?>("kind", kind), new KeyValuePair<string, object?>("error", error));
         }
     }
 

@@ -437,6 +437,12 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
                 // A connection reset before accept completes (or fd exhaustion): the listener itself is fine.
                 continue;
             }
+            catch (Exception e)
+            {
+                // Nothing else is expected here; if it happens the node accepts no more connections, which must not go unsaid.
+                NoexLog.Log.ListenerFailed(LocalId.ToString(), e.GetType().Name, e.Message);
+                throw;
+            }
             socket.NoDelay = true;
             if (!_handshakeSlots.Wait(0))
             {
@@ -448,8 +454,9 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
         }
     }
 
-    private static async Task RefuseAsync(Socket socket)
+    private async Task RefuseAsync(Socket socket)
     {
+        var remote = socket.RemoteEndPoint;
         try
         {
             await socket.SendAsync(Handshake.CreateReject(HandshakeFailure.Busy), SocketFlags.None).ConfigureAwait(false);
@@ -461,6 +468,8 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
         {
             socket.Dispose();
         }
+        ReportFailure(remote, null, new HandshakeException(HandshakeFailure.Busy, false,
+            $"Refused a connection from {remote}: {_options.MaxPendingHandshakes} handshakes are in progress ({nameof(NodeOptions.MaxPendingHandshakes)})"));
     }
 
     private async Task AcceptAsync(Socket socket)
@@ -479,6 +488,7 @@ internal sealed class Transport : IConnectionTable, IAsyncDisposable
             var connection = new Connection(io.Socket, io.Stream, handshake.PeerId!, handshake.PeerIncarnation, handshake.Keys!, _options, _events)
             {
                 Protocol = handshake.Negotiated,
+                Inbound = true,
             };
             if (!Adopt(connection))
             {

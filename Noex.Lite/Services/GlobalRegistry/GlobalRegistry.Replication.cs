@@ -6,6 +6,12 @@ namespace Noex.Lite;
 // connection comes up; connections and process ends prune the table; periodic digests find stale copies and repair them.
 public sealed partial class GlobalRegistry
 {
+    /// <summary>The cause a connection closes with when a register's stamp is refused (<see cref="ConnectionCause"/>).</summary>
+    private const string StampInRegister = ConnectionCause.StampKind + ":register";
+
+    /// <summary>The cause when a stamp in a sync is refused.</summary>
+    private const string StampInSync = ConnectionCause.StampKind + ":sync";
+
     private void Broadcast<TMessage>(in TMessage message)
         where TMessage : struct, IOutboundMessage
     {
@@ -205,7 +211,8 @@ public sealed partial class GlobalRegistry
             {
                 // Not a claim its registrar could have made: refused before it can win a name or move this node's clock.
                 Telemetry.Count(Telemetry.ClaimsRefused, 1, "cause", "stamp");
-                connection.Close(NodeDownReason.ProtocolError, new NoexException($"Global name '{wire.Name}' claimed by {connection.Peer} {error}"));
+                connection.Close(NodeDownReason.ProtocolError, new NoexException($"Global name '{wire.Name}' claimed by {connection.Peer} {error}"),
+                    cause: sync == 0 ? StampInRegister : StampInSync);
                 return;
             }
         }
