@@ -37,6 +37,33 @@ internal static class Tracing
     /// <summary>Whether a client call needs watching: a span or a call metric is wanted.</summary>
     public static bool WatchCalls => Source.HasListeners() || ClientDuration.Enabled || Calls.Enabled;
 
+    /// <summary>
+    /// Starts a client span (a call, cast or spawn to <paramref name="peer"/>) as the current activity, with the RPC
+    /// attributes; null when nobody listens.
+    /// </summary>
+    /// <param name="name">The span's name: <c>noex.call</c>, <c>noex.cast</c>, <c>noex.spawn</c>.</param>
+    /// <param name="method">OpenTelemetry's <c>rpc.method</c>: call, cast, spawn.</param>
+    /// <param name="kind">Client, or Producer for a cast.</param>
+    /// <param name="peer">The node it goes to (<c>server.address</c>).</param>
+    /// <param name="what">What it addresses there: a process ref or a behaviour name.</param>
+    /// <param name="whatTag">The tag naming <paramref name="what"/>.</param>
+    public static Activity? StartClient(string name, string method, ActivityKind kind, string peer, string what, string whatTag)
+    {
+        if (!Active)
+        {
+            return null;
+        }
+        var activity = Source.StartActivity(name, kind);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("rpc.system.name", "noex");
+            activity.SetTag("rpc.method", method);
+            activity.SetTag("server.address", peer);
+            activity.SetTag(whatTag, what);
+        }
+        return activity;
+    }
+
     /// <summary>The context a message sent now should carry: the current activity's, when tracing is on.</summary>
     public static ActivityContext CurrentContext() => Active && Activity.Current is { } current ? current.Context : default;
 }

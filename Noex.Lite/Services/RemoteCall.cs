@@ -122,22 +122,8 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
     }
 
     /// <summary>A client span (call, cast) to <paramref name="target"/>, as the current activity; null when nobody listens.</summary>
-    private static Activity? StartClient(string name, ActivityKind kind, ProcessRef target)
-    {
-        if (!Tracing.Active)
-        {
-            return null;
-        }
-        var activity = Tracing.Source.StartActivity(name, kind);
-        if (activity is { IsAllDataRequested: true })
-        {
-            activity.SetTag("rpc.system.name", "noex");
-            activity.SetTag("rpc.method", name == "noex.call" ? "call" : "cast");
-            activity.SetTag("server.address", target.Node);
-            activity.SetTag("noex.process", target.ToString());
-        }
-        return activity;
-    }
+    private static Activity? StartClient(string name, ActivityKind kind, ProcessRef target) =>
+        Tracing.Active ? Tracing.StartClient(name, name == "noex.call" ? "call" : "cast", kind, target.Node, target.ToString(), "noex.process") : null;
 
     /// <summary>A failed call's outcome, as the <c>noex.rpc.calls</c> counter and OpenTelemetry's <c>error.type</c> name it.</summary>
     private static string Outcome(Exception error) => error switch
@@ -499,11 +485,15 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
             var writer = new WireWriter(output, MessageTypes.Call);
             writer.WriteInt64(callId);
             writer.WriteInt64(target);
-            writer.WriteUInt32(timeout == Timeout.InfiniteTimeSpan ? 0 : (uint)Math.Clamp(timeout.TotalMilliseconds, 1, uint.MaxValue));
+            writer.WriteUInt32(TimeoutMs(timeout));
             writer.WriteValue(request);
             writer.Commit();
         }
     }
+
+    /// <summary>A call's <c>timeout_ms</c> field: 0 for none, else the timeout in whole milliseconds, at least 1.</summary>
+    private static uint TimeoutMs(TimeSpan timeout) =>
+        timeout == Timeout.InfiniteTimeSpan ? 0 : (uint)Math.Clamp(timeout.TotalMilliseconds, 1, uint.MaxValue);
 
     /// <summary><c>0x11 traced_call: call_id i64, target i64, timeout_ms u32, trace, request value</c>.</summary>
     internal readonly struct TracedCallMessage(long callId, long target, TimeSpan timeout, ActivityContext trace, Value request) : IOutboundMessage
@@ -513,7 +503,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
             var writer = new WireWriter(output, MessageTypes.TracedCall);
             writer.WriteInt64(callId);
             writer.WriteInt64(target);
-            writer.WriteUInt32(timeout == Timeout.InfiniteTimeSpan ? 0 : (uint)Math.Clamp(timeout.TotalMilliseconds, 1, uint.MaxValue));
+            writer.WriteUInt32(TimeoutMs(timeout));
             writer.WriteTraceContext(trace);
             writer.WriteValue(request);
             writer.Commit();

@@ -92,11 +92,7 @@ internal sealed partial class SpawnService : IClusterService, IRemoteStops
         {
             return await SpawnHereAsync(behavior, options, registration, cancellationToken).ConfigureAwait(false);
         }
-        using var activity = Tracing.Active ? Tracing.Source.StartActivity("noex.spawn", ActivityKind.Client) : null;
-        activity?.SetTag("rpc.system.name", "noex");
-        activity?.SetTag("rpc.method", "spawn");
-        activity?.SetTag("server.address", targetText);
-        activity?.SetTag("noex.behavior", behavior);
+        using var activity = Tracing.StartClient("noex.spawn", "spawn", ActivityKind.Client, targetText, behavior, "noex.behavior");
         try
         {
             return await SpawnThereAsync(behavior, target, targetText, options, registration, activity?.Context ?? default, cancellationToken).ConfigureAwait(false);
