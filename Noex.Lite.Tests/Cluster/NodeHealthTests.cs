@@ -35,10 +35,9 @@ public class NodeHealthTests
     [Fact]
     public async Task GetHealth_CountsTheSeedsSeen_NotTheNodesOwnId_AndFollowsASeedThatGoesAndComesBack()
     {
-        var port = TestNodes.FreePort();
+        var (port, selfPort) = TwoFreePorts();
         var seedId = $"seed@127.0.0.1:{port}";
         // The same seed list on every node, as a deployment gives it: the node's own id among its seeds is not a seed.
-        var selfPort = TestNodes.FreePort();
         await using var node = await Node.StartAsync(TestNodes.Options("n", Secret, seedId, $"n@127.0.0.1:{selfPort}", seedId) with { Port = selfPort });
 
         var alone = node.GetHealth();
@@ -57,6 +56,17 @@ public class NodeHealthTests
 
         await using var back = await Node.StartAsync(TestNodes.Options("seed", Secret) with { Port = port });
         await Wait.UntilAsync(() => node.GetHealth().SeedsConnected == 1);
+    }
+
+    /// <summary>Two loopback ports that were free a moment ago, and not the same one (both probes are held at once: one
+    /// probe after another may be given the port the first just freed).</summary>
+    private static (int, int) TwoFreePorts()
+    {
+        using var first = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        using var second = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        first.Start();
+        second.Start();
+        return (((System.Net.IPEndPoint)first.LocalEndpoint).Port, ((System.Net.IPEndPoint)second.LocalEndpoint).Port);
     }
 
     [Fact]

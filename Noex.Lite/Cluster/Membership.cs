@@ -78,8 +78,9 @@ internal sealed class Membership
         }
     }
 
-    /// <summary>The members (every known node but this one), and those connected now.</summary>
-    public (int Members, int Connected) Count()
+    /// <summary>The members (every known node but this one), those connected now, and how many of
+    /// <paramref name="seeds"/> are connected, all as of one moment.</summary>
+    public (int Members, int Connected, int SeedsConnected) Count(IReadOnlyCollection<NodeId> seeds)
     {
         lock (_lock)
         {
@@ -88,7 +89,12 @@ internal sealed class Membership
             {
                 connected += entry.Info.Status == NodeStatus.Connected ? 1 : 0;
             }
-            return (_nodes.Count, connected);
+            var seedsConnected = 0;
+            foreach (var seed in seeds)
+            {
+                seedsConnected += _nodes.TryGetValue(seed, out var entry) && entry.Info.Status == NodeStatus.Connected ? 1 : 0;
+            }
+            return (_nodes.Count, connected, seedsConnected);
         }
     }
 

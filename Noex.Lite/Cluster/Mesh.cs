@@ -130,13 +130,14 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
     public IReadOnlyList<NodeInfo> GetNodes() => _membership.GetNodes();
 
     /// <summary>The other nodes connected now (the gauge's reading: no list is made).</summary>
-    public int ConnectedCount => _membership.Count().Connected;
+    public int ConnectedCount => _membership.Count([]).Connected;
 
     /// <summary>See <see cref="Node.GetHealth"/>; <paramref name="state"/> is the node's.</summary>
     public NodeHealth GetHealth(NodeState state)
     {
-        var (members, connected) = _membership.Count();
-        var seedsConnected = _seeds.Count(IsConnected);
+        // The counts come from the membership as of one moment, so that a seed lost a moment ago is not still counted
+        // among the peers connected (the transport sees a connection close before the node marks its peer down).
+        var (members, connected, seedsConnected) = _membership.Count(_seeds);
         return new NodeHealth(state, _seeds.Length, seedsConnected, members, connected, _membership.HasQuorum(), Uptime);
     }
 
