@@ -37,8 +37,12 @@ public class ConnectionCauseTests
         Assert.True(metrics.Sum("noex.protocol.refused", ("kind", "frame"), ("error", "BadTag")) >= 1);
     }
 
-    [Fact]
-    public async Task MalformedMessage_CauseNamesItsType_InTheEventTheLogAndTheRefusedCount()
+    /// <summary>Raw messages an authenticated peer might send that break the protocol, each with the cause it must
+    /// produce: a call of 3 bytes where its header alone is 21, and a fragment shorter than its own 9-byte header.</summary>
+    [Theory]
+    [InlineData(new byte[] { 0x10, 0x01, 0x02 }, "message", "0x10")]
+    [InlineData(new byte[] { 0x03, 0x01, 0x02 }, "fragment", "Truncated")]
+    public async Task MalformedMessageOrFragment_CauseNamesItsRule_InTheEventTheLogAndTheRefusedCount(byte[] raw, string kind, string error)
     {
         using var log = new LogRecorder();
         using var metrics = new MetricRecorder();
@@ -47,34 +51,13 @@ public class ConnectionCauseTests
         var events = NodeEvents.Watch(a);
         Assert.True(b.Connections.TryGetConnection(a.Id, out var toA));
 
-        // A call of 3 bytes, where its header alone is 21.
-        toA.TryEnqueue(new RawMessage([0x10, 0x01, 0x02]));
+        toA.TryEnqueue(new RawMessage(raw));
 
         await Wait.UntilAsync(() => !events.Downs.IsEmpty);
         var down = events.Downs.First().Down;
-        Assert.Equal((NodeDownReason.ProtocolError, "message:0x10"), (down.Reason, down.Cause));
+        Assert.Equal((NodeDownReason.ProtocolError, $"{kind}:{error}"), (down.Reason, down.Cause));
         AssertLogged(log, a, down, ProtocolErrorEvent, EventLevel.Error);
-        Assert.Equal(1, metrics.Sum("noex.protocol.refused", ("kind", "message"), ("error", "0x10")));
-    }
-
-    [Fact]
-    public async Task BrokenFragment_CauseIsTheFragmentRule_InTheEventTheLogAndTheRefusedCount()
-    {
-        using var log = new LogRecorder();
-        using var metrics = new MetricRecorder();
-        await using var cluster = await TestCluster.StartAsync(2, Secret);
-        var (a, b) = cluster;
-        var events = NodeEvents.Watch(a);
-        Assert.True(b.Connections.TryGetConnection(a.Id, out var toA));
-
-        // A fragment (type 0x03) shorter than its own 9-byte header.
-        toA.TryEnqueue(new RawMessage([0x03, 0x01, 0x02]));
-
-        await Wait.UntilAsync(() => !events.Downs.IsEmpty);
-        var down = events.Downs.First().Down;
-        Assert.Equal((NodeDownReason.ProtocolError, "fragment:Truncated"), (down.Reason, down.Cause));
-        AssertLogged(log, a, down, ProtocolErrorEvent, EventLevel.Error);
-        Assert.Equal(1, metrics.Sum("noex.protocol.refused", ("kind", "fragment"), ("error", "Truncated")));
+        Assert.Equal(1, metrics.Sum("noex.protocol.refused", ("kind", kind), ("error", error)));
     }
 
     [Fact]

@@ -522,12 +522,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
     {
         await using var mesh = await TestCluster.StartAsync(2, Secret);
         var (owner, thief) = mesh;
-        var real = await owner.Runtime.StartAsync(new Idle());
-        owner.GlobalRegistry.Register("leader", real);
-        await Wait.UntilAsync(() => thief.GlobalRegistry.Whereis("leader") == real);
-        var down = new TaskCompletionSource<NodeDownEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
-        owner.NodeDown += e => down.TrySetResult(e);
-        var fake = await thief.Runtime.StartAsync(new Idle());
+        var (real, fake, down) = await OwnerHoldsLeaderAsync(owner, thief);
         var stamp = offset switch
         {
             long.MinValue => long.MinValue,
@@ -557,12 +552,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
         await using var mesh = await TestCluster.StartAsync(2, Secret, o => o.Name == "b" ? o with { TimeProvider = thiefClock } : o);
         thiefClock.Shift = TimeSpan.Zero; // only its incarnation (its start) is ten minutes old
         var (owner, thief) = mesh;
-        var real = await owner.Runtime.StartAsync(new Idle());
-        owner.GlobalRegistry.Register("leader", real);
-        await Wait.UntilAsync(() => thief.GlobalRegistry.Whereis("leader") == real);
-        var down = new TaskCompletionSource<NodeDownEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
-        owner.NodeDown += e => down.TrySetResult(e);
-        var fake = await thief.Runtime.StartAsync(new Idle());
+        var (real, fake, down) = await OwnerHoldsLeaderAsync(owner, thief);
 
         Assert.True(thief.Connections.TryGetConnection(owner.Id, out var link));
         link.TryEnqueue(new GlobalRegistry.RegisterMessage("leader", fake, thief.Incarnation, (long)(thief.Incarnation >> 16)));
@@ -572,6 +562,18 @@ public class GlobalRegistryTests(ITestOutputHelper output)
         Assert.Contains("older than a new claim can be", closed.Detail, StringComparison.Ordinal);
         Assert.Equal("stamp:register", closed.Cause);
         Assert.True(owner.GlobalRegistry.Whereis("leader") == real, "a backdated register stole the name");
+    }
+
+    /// <summary>The owner holds "leader" on both nodes; the thief has a process to claim it for; the task ends with the
+    /// owner's first node-down.</summary>
+    private static async Task<(ProcessRef Real, ProcessRef Fake, TaskCompletionSource<NodeDownEvent> Down)> OwnerHoldsLeaderAsync(Node owner, Node thief)
+    {
+        var real = await owner.Runtime.StartAsync(new Idle());
+        owner.GlobalRegistry.Register("leader", real);
+        await Wait.UntilAsync(() => thief.GlobalRegistry.Whereis("leader") == real);
+        var down = new TaskCompletionSource<NodeDownEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
+        owner.NodeDown += e => down.TrySetResult(e);
+        return (real, await thief.Runtime.StartAsync(new Idle()), down);
     }
 
     /// <summary>The system clock moved by <see cref="Shift"/>; timestamps (and so timers) are the system's.</summary>
