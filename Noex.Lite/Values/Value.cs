@@ -321,6 +321,10 @@ public readonly struct Value : IEquatable<Value>
     /// <inheritdoc/>
     public bool Equals(Value other)
     {
+        if (IsTyped || other.IsTyped)
+        {
+            return TypedValues.Materialize(this).Equals(TypedValues.Materialize(other));
+        }
         if (_kind != other._kind)
         {
             return false;
@@ -367,6 +371,10 @@ public readonly struct Value : IEquatable<Value>
     /// <inheritdoc/>
     public override int GetHashCode()
     {
+        if (IsTyped)
+        {
+            return TypedValues.Materialize(this).GetHashCode();
+        }
         switch (_kind)
         {
             case ValueKind.Null:
@@ -400,7 +408,7 @@ public readonly struct Value : IEquatable<Value>
     }
 
     /// <summary>The value as compact JSON text (protocol.md §2.2).</summary>
-    public override string ToString() => ValueJson.ToJsonString(this);
+    public override string ToString() => ValueJson.ToJsonString(IsTyped ? TypedValues.Materialize(this) : this);
 
     /// <summary>Structural equality.</summary>
     public static bool operator ==(Value left, Value right) => left.Equals(right);
@@ -439,6 +447,23 @@ public readonly struct Value : IEquatable<Value>
     public static explicit operator string?(Value value) => value.IsNull ? null : value.AsString();
 
     /// <summary>Makes a string without copying (for decoders that already hold a fresh string).</summary>
+    /// <summary>The kind of a typed message carried by reference (<see cref="FromTyped"/>). It is not a public kind: a typed
+    /// value never reaches code that reads values, which gets <see cref="TypedValues.Materialize"/>'s plain value instead.</summary>
+    internal const ValueKind TypedKind = (ValueKind)0x40;
+
+    /// <summary>A user's message object that <paramref name="contract"/> maps, carried by reference: a local call hands it
+    /// over without encoding, and the codec writes it through its contract when it crosses the wire.</summary>
+    internal static Value FromTyped(object message, ValueContract contract) => new(TypedKind, contract.Id, message);
+
+    /// <summary>Whether this is a typed message (<see cref="FromTyped"/>).</summary>
+    internal bool IsTyped => _kind == TypedKind;
+
+    /// <summary>The message object of a typed value.</summary>
+    internal object TypedMessage => _ref!;
+
+    /// <summary>The contract of a typed value.</summary>
+    internal ValueContract TypedContract => ValueContracts.ById((int)_bits);
+
     internal static Value FromStringUnchecked(string value) => new(ValueKind.String, 0, value);
 
     /// <summary>Makes a float from bits already known to be finite.</summary>

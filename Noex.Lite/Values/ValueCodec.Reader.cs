@@ -34,6 +34,7 @@ public ref struct ValueReader
     private readonly ReadOnlySpan<byte> _buffer;
     private readonly int _maxDepth;
     private int _position;
+    private int _depth; // containers opened by EnterContainer()
 
     /// <summary>Creates a reader at the start of <paramref name="buffer"/>.</summary>
     /// <param name="buffer">The encoding.</param>
@@ -45,6 +46,30 @@ public ref struct ValueReader
         _buffer = buffer;
         _maxDepth = maxDepth;
         _position = 0;
+        _depth = 0;
+    }
+
+    /// <summary>The nesting of containers opened with <see cref="EnterContainer()"/> and not yet closed.</summary>
+    public readonly int Depth => _depth;
+
+    /// <summary>Counts one more level of nesting, for a contract reading an array or object by hand; <see cref="Skip"/> and
+    /// <see cref="ReadValue"/> count from here. Pair it with <see cref="ExitContainer"/>. This is what keeps a recursive
+    /// message type from being driven into a stack overflow by a deeply nested input.</summary>
+    /// <exception cref="ValueCodecException">The nesting exceeds <see cref="MaxDepth"/> (<see cref="ValueCodecError.DepthExceeded"/>).</exception>
+    public void EnterContainer()
+    {
+        EnterContainer(_position, _depth);
+        _depth++;
+    }
+
+    /// <summary>Closes the level opened by <see cref="EnterContainer()"/>.</summary>
+    public void ExitContainer() => _depth--;
+
+    /// <summary>Reads a string, taking short ones from the shared cache that <see cref="ReadValue"/> uses.</summary>
+    internal string ReadCachedString()
+    {
+        var start = _position;
+        return DecodeCachedText(ReadStringBytes(), start);
     }
 
     /// <summary>The number of bytes read so far: the offset of the next value.</summary>
@@ -292,7 +317,7 @@ public ref struct ValueReader
     /// <summary>Skips the next value, whole, checking it as <see cref="ReadValue"/> does except for key uniqueness.</summary>
     /// <exception cref="ValueCodecException">The value is malformed, nests deeper than <see cref="MaxDepth"/>, or the
     /// input ended.</exception>
-    public void Skip() => SkipValue(0);
+    public void Skip() => SkipValue(_depth);
 
     /// <summary>Reads the next value, whole, as a <see cref="Value"/>.</summary>
     /// <returns>The value.</returns>
@@ -301,7 +326,7 @@ public ref struct ValueReader
     /// <remarks>Allocates the value's strings, arrays, objects and blobs, bounded by a constant multiple of the input's
     /// size; object keys and short strings come from a small shared cache (<see cref="StringCache"/>), since the same few
     /// recur in every message.</remarks>
-    public Value ReadValue() => ReadValueCore(0);
+    public Value ReadValue() => ReadValueCore(_depth);
 
     private Value ReadValueCore(int depth)
     {

@@ -34,6 +34,7 @@ public ref struct ValueWriter
     private Span<byte> _span; // the free part of the span obtained from _output
     private int _buffered; // bytes written into that span and not yet committed with Advance
     private long _committed;
+    private int _depth; // containers opened by EnterContainer
 
     /// <summary>Creates a writer.</summary>
     /// <param name="output">Where to write. The writer holds a span of it until <see cref="Flush"/>; do not write to it
@@ -158,7 +159,41 @@ public ref struct ValueWriter
     /// <exception cref="ValueCodecException">It nests deeper than the writer's maximum depth
     /// (<see cref="ValueCodecError.DepthExceeded"/>) or holds a string with an unpaired surrogate
     /// (<see cref="ValueCodecError.InvalidUtf8"/>).</exception>
-    public void WriteValue(Value value) => WriteValueCore(in value, 0);
+    public void WriteValue(Value value) => WriteValueCore(in value, _depth);
+
+    /// <summary>The nesting of containers opened with <see cref="EnterContainer"/> and not yet closed.</summary>
+    public readonly int Depth => _depth;
+
+    /// <summary>Counts one more level of nesting, for a contract writing an array or object by hand (its header, then its
+    /// items); <see cref="WriteValue"/> counts from here. Pair it with <see cref="ExitContainer"/>.</summary>
+    /// <exception cref="ValueCodecException">The nesting would exceed the writer's maximum depth
+    /// (<see cref="ValueCodecError.DepthExceeded"/>): a recursive message that a peer would refuse.</exception>
+    public void EnterContainer()
+    {
+        CheckDepth(_depth);
+        _depth++;
+    }
+
+    /// <summary>Closes the level opened by <see cref="EnterContainer"/>.</summary>
+    public void ExitContainer() => _depth--;
+
+    /// <summary>Writes a string of at most 127 ASCII bytes that <paramref name="format"/> puts straight into the output
+    /// (a Guid's or a date's text), in the long form, as the canonical encoding requires above 31 bytes.</summary>
+    internal void WriteFormattedAscii<TState>(int maxLength, TState state, FormatAscii<TState> format)
+    {
+        var span = Reserve(2 + maxLength);
+        var written = format(state, span[2..]);
+        if (written <= ValueCodec.MaxShortString)
+        {
+            span[0] = (byte)(ValueCodec.TagShortString + written);
+            span.Slice(2, written).CopyTo(span[1..]);
+            Advance(1 + written);
+            return;
+        }
+        span[0] = ValueCodec.TagString;
+        span[1] = (byte)written;
+        Advance(2 + written);
+    }
 
     // Scalars are written here; containers in their own methods, so that this frame stays small on the recursion.
     private void WriteValueCore(in Value value, int depth)
@@ -185,6 +220,13 @@ public ref struct ValueWriter
                 return;
             case ValueKind.Array:
                 WriteArray(value.AsArray(), depth);
+                return;
+            case Value.TypedKind:
+                // A typed message crossing the wire: its contract writes it, counting nesting from here.
+                var outer = _depth;
+                _depth = depth;
+                value.TypedContract.WriteBoxed(ref this, value.TypedMessage);
+                _depth = outer;
                 return;
             default:
                 WriteObject(value.AsObject(), depth);
@@ -418,3 +460,6 @@ public ref struct ValueWriter
     private static void ThrowDepth(int maxDepth) =>
         ValueCodecException.Throw(ValueCodecError.DepthExceeded, -1, $"the value nests arrays and objects deeper than {maxDepth}, which a peer would refuse");
 }
+
+/// <summary>Formats a value as ASCII into <c>destination</c> and returns the bytes written (at most 127).</summary>
+internal delegate int FormatAscii<in TState>(TState state, Span<byte> destination);
