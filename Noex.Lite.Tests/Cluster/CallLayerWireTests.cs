@@ -103,7 +103,7 @@ public class CallLayerWireTests
             toB.TryEnqueue(new RawMessage(call));
         }
 
-        var e = await Assert.ThrowsAsync<NoexException>(() => waiting.Within());
+        var e = await Assert.ThrowsAsync<BadRequestException>(() => waiting.Within());
         Assert.Contains("does not decode", e.Message, StringComparison.Ordinal);
         Assert.Equal(7, (await a.Runtime.CallAsync(target, 7).Within()).AsInt64());
         Assert.Empty(events.Downs);

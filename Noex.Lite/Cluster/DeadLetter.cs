@@ -11,6 +11,9 @@ public enum DeadLetterReason : byte
     NoProcess,
     /// <summary>The cast reached the target's node, but the process's mailbox refused it (raised on that node).</summary>
     MailboxFull,
+    /// <summary>The cast reached the target's node, but it does not fit the type the target's typed handler takes (raised
+    /// on that node; the message is the value as sent).</summary>
+    Unreadable,
 }
 
 /// <summary>A cast that was not delivered (<see cref="Node.DeadLetter"/>).</summary>

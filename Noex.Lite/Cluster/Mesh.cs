@@ -159,7 +159,20 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         }
         if (DeadLetter is { } handlers)
         {
-            Raise(handlers, new DeadLetterEvent(target, message, reason), nameof(DeadLetter));
+            // A typed cast is shown as the value it would have been on the wire; one that cannot be encoded, as null.
+            Raise(handlers, new DeadLetterEvent(target, message.IsTyped ? MaterializeOrNull(message) : message, reason), nameof(DeadLetter));
+        }
+    }
+
+    private static Value MaterializeOrNull(Value message)
+    {
+        try
+        {
+            return TypedValues.Materialize(message);
+        }
+        catch (ValueCodecException)
+        {
+            return Value.Null;
         }
     }
 

@@ -56,6 +56,7 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
     private ProcessRef _target;
     private TimeSpan _timeout;
     private bool _remote;
+    private ValueContract? _replyContract;
 
     public CallWaiter(CallWaiterPool pool)
     {
@@ -66,13 +67,20 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
     public CallWaiterPool Pool { get; }
 
     /// <summary>Prepares the waiter for one call and returns the token its reply must carry.</summary>
-    public long Arm(ProcessRef target, TimeSpan timeout, CancellationToken cancellationToken, bool remote = false)
+    /// <param name="target">The process called.</param>
+    /// <param name="timeout">How long to wait.</param>
+    /// <param name="cancellationToken">Abandons the wait.</param>
+    /// <param name="remote">Whether the call goes over the cluster (its timeout is then a remote one).</param>
+    /// <param name="replyContract">For a typed call, the reply type's contract: a remote reply is read straight into
+    /// that type. Null for a value-level call, whose caller gets a typed reply as a plain value.</param>
+    public long Arm(ProcessRef target, TimeSpan timeout, CancellationToken cancellationToken, bool remote = false, ValueContract? replyContract = null)
     {
         long token = Volatile.Read(ref _state);
         Debug.Assert((token & 1) == 0, "armed a waiter that is not reset");
         _target = target;
         _timeout = timeout;
         _remote = remote;
+        _replyContract = replyContract;
         if (timeout != Timeout.InfiniteTimeSpan)
         {
             TimeProvider time = Pool.TimeProvider;
@@ -96,6 +104,9 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
     /// <summary>The process the current call addresses.</summary>
     public ProcessRef Target => _target;
 
+    /// <summary>The reply type's contract, for a typed call.</summary>
+    public ValueContract? ReplyContract => _replyContract;
+
     /// <summary>The value task for the call just armed.</summary>
     public ValueTask<Value> Task => new(this, _core.Version);
 
@@ -118,6 +129,19 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
         Disarm();
         // GetResult sets it back before the waiter can be armed again.
         _core.RunContinuationsAsynchronously = !inline;
+        if (reply.IsTyped && _replyContract is null)
+        {
+            // A typed server's reply reaches a value-level caller as the plain value a peer would have decoded.
+            try
+            {
+                reply = TypedValues.Materialize(reply);
+            }
+            catch (NoexException e)
+            {
+                _core.SetException(e);
+                return true;
+            }
+        }
         _core.SetResult(reply);
         return true;
     }

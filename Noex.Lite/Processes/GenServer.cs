@@ -189,6 +189,13 @@ public abstract class GenServer
 
     internal abstract ValueTask InvokeTerminateAsync(ExitReason reason);
 
+    /// <summary>For a typed server, the contract its calls are read with: a remote request is read straight into that type
+    /// on arrival. Null for a value-level server.</summary>
+    internal virtual ValueContract? CallContract => null;
+
+    /// <summary>For a typed server, the contract its casts are read with; null for a value-level server.</summary>
+    internal virtual ValueContract? CastContract => null;
+
     /// <summary>Runtime-internal requests (supervisor commands) that carry objects rather than values; the request completes itself.</summary>
     internal virtual ValueTask InvokeInternalAsync(InternalRequest request) =>
         throw new NotSupportedException($"{GetType().Name} accepts no internal requests.");
@@ -257,6 +264,10 @@ public abstract class GenServer<TState> : GenServer
 
     internal sealed override ValueTask InvokeCallAsync(Value request, CallFrom from)
     {
+        if (request.IsTyped && CallContract is null && !TryMaterialize(ref request, from))
+        {
+            return default;
+        }
         ValueTask<CallResult<TState>> pending = HandleCallAsync(request, from, _state);
         if (pending.IsCompletedSuccessfully)
         {
@@ -272,6 +283,10 @@ public abstract class GenServer<TState> : GenServer
 
     internal sealed override ValueTask InvokeCastAsync(Value message)
     {
+        if (message.IsTyped && CastContract is null && !TryMaterialize(ref message, default))
+        {
+            return default;
+        }
         ValueTask<TState> pending = HandleCastAsync(message, _state);
         if (pending.IsCompletedSuccessfully)
         {
@@ -297,6 +312,28 @@ public abstract class GenServer<TState> : GenServer
     internal sealed override ValueTask InvokeTerminateAsync(ExitReason reason) => TerminateAsync(reason, _state);
 
     private async ValueTask AwaitState(ValueTask<TState> task) => _state = await task.ConfigureAwait(false);
+
+    /// <summary>
+    /// A typed sender's message, for this value-level server: the plain value a peer would have decoded. A message that
+    /// cannot be encoded (too deep, an unpaired surrogate) is the sender's error: its call fails (a cast is dropped and
+    /// counted as a dead letter) and this process goes on.
+    /// </summary>
+    private bool TryMaterialize(ref Value message, CallFrom from)
+    {
+        try
+        {
+            message = TypedValues.Materialize(message);
+            return true;
+        }
+        catch (ValueCodecException e)
+        {
+            if (!from.Fail(new BadRequestException(Self, e.Message, e)))
+            {
+                Cell?.Runtime.CountDeadLetter();
+            }
+            return false;
+        }
+    }
 
     private void Apply(CallResult<TState> result, CallFrom from)
     {

@@ -239,3 +239,28 @@ public sealed class RemoteServerNotRunningException : ServerNotRunningException
     {
     }
 }
+
+/// <summary>
+/// The server refused a request it cannot read: it does not fit the type the server's typed handler takes (its
+/// <see cref="Exception.InnerException"/> is then the <see cref="MessageContractException"/> naming the type and
+/// field, for a local call; a remote call carries its text), or it could not be encoded. The server process goes on.
+/// </summary>
+public sealed class BadRequestException : NoexException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="target">The process called.</param>
+    /// <param name="detail">What is wrong with the request.</param>
+    /// <param name="innerException">The failure behind it, when local.</param>
+    public BadRequestException(ProcessRef target, string detail, Exception? innerException = null)
+        : base($"{target} refused the request: {detail}", innerException)
+    {
+        Target = target;
+        Detail = detail;
+    }
+
+    /// <summary>The process called.</summary>
+    public ProcessRef Target { get; }
+
+    /// <summary>What is wrong with the request, e.g. <c>Put.ttl: expected an integer, found a string</c>.</summary>
+    public string Detail { get; }
+}

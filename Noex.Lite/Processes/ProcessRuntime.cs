@@ -367,7 +367,13 @@ public sealed class ProcessRuntime : IAsyncDisposable
     /// <remarks>A ref of another node is called over the cluster when this runtime belongs to a node; a remote call
     /// times out with <see cref="RemoteCallTimeoutException"/> and finds no process with
     /// <see cref="RemoteServerNotRunningException"/>, subclasses of the local ones.</remarks>
-    public ValueTask<Value> CallAsync(ProcessRef target, Value request, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    public ValueTask<Value> CallAsync(ProcessRef target, Value request, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        CallCoreAsync(target, request, timeout, cancellationToken, null);
+
+    /// <summary>A call; for a typed one, <paramref name="replyContract"/> is the reply type's contract, which reads a remote
+    /// reply straight into that type (see <see cref="TypedCalls"/>).</summary>
+    internal ValueTask<Value> CallCoreAsync(ProcessRef target, Value request, TimeSpan? timeout, CancellationToken cancellationToken,
+        ValueContract? replyContract = null)
     {
         if (cancellationToken.IsCancellationRequested)
         {
@@ -378,12 +384,12 @@ public sealed class ProcessRuntime : IAsyncDisposable
         {
             // Transparent routing: a ref of another node goes over the cluster when this runtime belongs to a node.
             return Router is { } router && !IsLocal(target)
-                ? router.CallAsync(target, request, timeout ?? s_defaultCallTimeout, cancellationToken)
+                ? router.CallAsync(target, request, timeout ?? s_defaultCallTimeout, cancellationToken, replyContract)
                 : ValueTask.FromException<Value>(new ServerNotRunningException(target));
         }
 
         CallWaiter waiter = _waiters.Rent();
-        long token = waiter.Arm(target, timeout ?? s_defaultCallTimeout, cancellationToken);
+        long token = waiter.Arm(target, timeout ?? s_defaultCallTimeout, cancellationToken, replyContract: replyContract);
         ValueTask<Value> reply = waiter.Task;
         // A local call keeps the caller's trace: its handler runs in a span under the caller's (only while traced).
         object replyTo = Tracing.Active && Activity.Current is { } caller ? new TraceParent(waiter, caller.Context, remote: false, 0) : waiter;
@@ -675,15 +681,25 @@ public sealed class ProcessRuntime : IAsyncDisposable
 
     /// <summary>Posts a call whose reply goes to <paramref name="sink"/> (a peer connection) with <paramref name="token"/>.</summary>
     internal PostResult PostCall(long id, Value request, IReplySink sink, long token) =>
-        _processes.TryGetValue(id, out ProcessCell? cell)
-            ? cell.Post(new Envelope(EnvelopeKind.Call, request, sink, token))
-            : PostResult.Closed;
+        PostCall(_processes.TryGetValue(id, out ProcessCell? cell) ? cell : null, request, sink, token);
+
+    /// <summary>Posts a call from a peer to a cell already looked up (<see cref="FindLocal"/>), or to none.</summary>
+    internal static PostResult PostCall(ProcessCell? cell, Value request, IReplySink sink, long token) =>
+        cell is not null ? cell.Post(new Envelope(EnvelopeKind.Call, request, sink, token)) : PostResult.Closed;
+
+    /// <summary>The cell of local process <paramref name="id"/>, or null: what a message from a peer is read for (a typed
+    /// server's message is read straight into its type) before it is posted.</summary>
+    internal ProcessCell? FindLocal(long id) => _processes.TryGetValue(id, out ProcessCell? cell) ? cell : null;
 
     /// <summary>Posts a cast from a peer, with its trace when it came traced; anything but accepted is a dead letter
     /// (counted here): the process is gone or its mailbox refused it.</summary>
-    internal PostResult PostCast(long id, Value message, TraceParent? trace = null)
+    internal PostResult PostCast(long id, Value message, TraceParent? trace = null) =>
+        PostCast(_processes.TryGetValue(id, out ProcessCell? cell) ? cell : null, message, trace);
+
+    /// <summary>Posts a cast from a peer to a cell already looked up (<see cref="FindLocal"/>), or to none.</summary>
+    internal PostResult PostCast(ProcessCell? cell, Value message, TraceParent? trace = null)
     {
-        PostResult posted = _processes.TryGetValue(id, out ProcessCell? cell) ? cell.Post(new Envelope(EnvelopeKind.Cast, message, trace, 0)) : PostResult.Closed;
+        PostResult posted = cell is not null ? cell.Post(new Envelope(EnvelopeKind.Cast, message, trace, 0)) : PostResult.Closed;
         if (posted != PostResult.Accepted)
         {
             CountDeadLetter();

@@ -3,7 +3,8 @@ namespace Noex.Lite;
 /// <summary>Routes calls and casts addressed to processes of other nodes (the runtime asks it for every non-local ref).</summary>
 internal interface IRemoteRouter
 {
-    ValueTask<Value> CallAsync(ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken);
+    /// <summary>Calls a remote process; <paramref name="replyContract"/> (a typed call's reply type) reads the reply.</summary>
+    ValueTask<Value> CallAsync(ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken, ValueContract? replyContract = null);
 
     bool Cast(ProcessRef target, Value message);
 

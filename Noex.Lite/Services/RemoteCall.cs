@@ -61,24 +61,26 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
     /// <summary>Casts that could not be delivered to another node (not connected, or its queue full).</summary>
     public long DeadLetters => Interlocked.Read(ref _deadLetters);
 
-    public ValueTask<Value> CallAsync(ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken)
+    public ValueTask<Value> CallAsync(ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken,
+        ValueContract? replyContract = null)
     {
         if (Tracing.WatchCalls)
         {
-            return WatchedCallAsync(target, request, timeout, cancellationToken);
+            return WatchedCallAsync(target, request, timeout, cancellationToken, replyContract);
         }
         if (!_connections.TryGetConnection(target.Node, out var connection))
         {
             return ValueTask.FromException<Value>(new NodeNotReachableException(target.Node, "not connected"));
         }
-        return CallOn(connection, target, request, timeout, cancellationToken);
+        return CallOn(connection, target, request, timeout, cancellationToken, replyContract: replyContract);
     }
 
     /// <summary>
     /// A call while someone listens: in a client span whose context the call carries (when the peer takes it), timed and
     /// counted by outcome. Only this path allocates (its state machine): the unwatched one stays as it was.
     /// </summary>
-    private async ValueTask<Value> WatchedCallAsync(ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken)
+    private async ValueTask<Value> WatchedCallAsync(ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken,
+        ValueContract? replyContract = null)
     {
         using var activity = StartClient("noex.call", ActivityKind.Client, target);
         var started = Stopwatch.GetTimestamp();
@@ -89,7 +91,8 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
             {
                 throw new NodeNotReachableException(target.Node, "not connected");
             }
-            return await CallOn(connection, target, request, timeout, cancellationToken, activity?.Context ?? Tracing.CurrentContext()).ConfigureAwait(false);
+            return await CallOn(connection, target, request, timeout, cancellationToken, activity?.Context ?? Tracing.CurrentContext(), replyContract)
+                .ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -132,7 +135,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         NodeNotReachableException => "not_reachable",
         NodeOverloadedException or MailboxFullException => "overloaded",
         OperationCanceledException => "canceled",
-        ValueCodecException => "bad_request",
+        ValueCodecException or BadRequestException => "bad_request",
         _ => "remote_error",
     };
 
@@ -142,14 +145,14 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
     /// <summary>Sends a call on <paramref name="connection"/> and returns its reply (the per-call path, which the transport
     /// micro benchmark drives on a connection without a socket).</summary>
     internal ValueTask<Value> CallOn(Connection connection, ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken,
-        ActivityContext trace = default)
+        ActivityContext trace = default, ValueContract? replyContract = null)
     {
         if (trace == default || !CarriesTrace(connection))
         {
             trace = default;
         }
         var waiter = _runtime.Waiters.Rent();
-        var token = waiter.Arm(target, timeout, cancellationToken, remote: true);
+        var token = waiter.Arm(target, timeout, cancellationToken, remote: true, replyContract);
         var reply = waiter.Task;
         var callId = Interlocked.Increment(ref _nextCallId);
         _pending.Add(callId, new PendingCall(waiter, token, connection));
@@ -313,20 +316,12 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
                 && body.TryReadUInt32(out _) && body.TryReadTraceContext(out var trace):
                 OnCall(connection, callId, target, body, trace);
                 return true;
-            case MessageTypes.Cast when body.TryReadInt64(out var target) && body.TryReadValue(out var cast):
-                OnCast(target, cast, null);
-                return true;
-            case MessageTypes.TracedCast when CarriesTrace(connection) && body.TryReadInt64(out var target) && body.TryReadTraceContext(out var trace)
-                && body.TryReadValue(out var cast):
-                OnCast(target, cast, Tracing.Active ? new TraceParent(null, trace, remote: true, Stopwatch.GetTimestamp()) : null);
-                return true;
-            case MessageTypes.Reply when body.TryReadInt64(out var callId) && body.TryReadValue(out var reply):
-                // Only on the connection the call went out on: another peer cannot answer (or fail) this node's calls.
-                if (_pending.TryTake(callId, connection, out var pending))
-                {
-                    pending.Waiter.TryComplete(pending.Token, reply, inline: connection.RunsInline);
-                }
-                return true;
+            case MessageTypes.Cast when body.TryReadInt64(out var target):
+                return OnCast(target, body.Rest, null);
+            case MessageTypes.TracedCast when CarriesTrace(connection) && body.TryReadInt64(out var target) && body.TryReadTraceContext(out var trace):
+                return OnCast(target, body.Rest, Tracing.Active ? new TraceParent(null, trace, remote: true, Stopwatch.GetTimestamp()) : null);
+            case MessageTypes.Reply when body.TryReadInt64(out var callId):
+                return OnReply(connection, callId, body.Rest);
             case MessageTypes.CallError when body.TryReadInt64(out var callId) && body.TryReadByte(out var kind) && body.TryReadValue(out var detail)
                 && IsCallErrorDetail((ErrorKind)kind, detail):
                 // Judged before the call is looked up: a malformed call_error is malformed whether or not a call waits.
@@ -362,12 +357,80 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         _pending.SweepFinished();
     }
 
-    private void OnCast(long target, Value cast, TraceParent? trace)
+    /// <summary>A reply: read into the caller's reply type for a typed call, as a value otherwise; false when malformed.</summary>
+    private bool OnReply(Connection connection, long callId, ReadOnlySpan<byte> encoding)
     {
-        if (_runtime.PostCast(target, cast, trace) is var posted && posted != PostResult.Accepted)
+        // Only on the connection the call went out on: another peer cannot answer (or fail) this node's calls.
+        if (!_pending.TryTake(callId, connection, out var pending))
+        {
+            // Nobody waits (the call timed out): a malformed reply is malformed all the same.
+            return ValueCodec.TryDecode(encoding, out _, out _, out _);
+        }
+        if (!TryRead(pending.Waiter.ReplyContract, encoding, out var reply, out var misfit))
+        {
+            if (misfit is null)
+            {
+                pending.Waiter.TryFail(pending.Token, new NodeNotReachableException(connection.Peer, "it sent a malformed reply"));
+                return false;
+            }
+            // A well-formed reply of another shape than the caller's type: that call fails, naming the field.
+            pending.Waiter.TryFail(pending.Token, misfit);
+            return true;
+        }
+        pending.Waiter.TryComplete(pending.Token, reply, inline: connection.RunsInline);
+        return true;
+    }
+
+    private bool OnCast(long target, ReadOnlySpan<byte> encoding, TraceParent? trace)
+    {
+        var cell = _runtime.FindLocal(target);
+        if (!TryRead(cell?.Server.CastContract, encoding, out var cast, out var misfit))
+        {
+            if (misfit is null)
+            {
+                return false;
+            }
+            // Well-formed, but not the typed server's cast type: dropped and counted, as a cast the process cannot take.
+            _runtime.CountDeadLetter();
+            _node.RaiseDeadLetter(new ProcessRef(_runtime.Name, target), ValueCodec.Decode(encoding), DeadLetterReason.Unreadable);
+            return true;
+        }
+        if (_runtime.PostCast(cell, cast, trace) is var posted && posted != PostResult.Accepted)
         {
             _node.RaiseDeadLetter(new ProcessRef(_runtime.Name, target), cast,
                 posted is PostResult.Full or PostResult.Dropped or PostResult.Rejected ? DeadLetterReason.MailboxFull : DeadLetterReason.NoProcess);
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Reads a message: through <paramref name="contract"/> (a typed server's call or cast type, a typed caller's reply
+    /// type), straight into that type with no value tree; without one, as a value. False when it cannot: malformed bytes
+    /// (<paramref name="misfit"/> null), or well-formed bytes that do not fit the type (<paramref name="misfit"/> names the
+    /// type and the field).
+    /// </summary>
+    private static bool TryRead(ValueContract? contract, ReadOnlySpan<byte> encoding, out Value message, out NoexException? misfit)
+    {
+        misfit = null;
+        if (contract is null)
+        {
+            return ValueCodec.TryDecode(encoding, out message, out _, out _);
+        }
+        try
+        {
+            message = contract.ReadWrapped(encoding, ValueCodec.DefaultMaxDepth);
+            return true;
+        }
+        catch (NoexException e) when (e is MessageContractException or ValueCodecException)
+        {
+            // The contract may stop at the first field it cannot take: whether the rest is well-formed decides between a
+            // misfit (the sender's type differs) and a corrupt message (a protocol error).
+            message = default;
+            if (ValueCodec.TryDecode(encoding, out _, out _, out _))
+            {
+                misfit = e;
+            }
+            return false;
         }
     }
 
@@ -375,8 +438,15 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
     {
         // GetValue looks up first and makes the sink only on the connection's first call.
         var sink = _sinks.GetValue(connection, static c => new ReplySink(c));
-        if (!body.TryReadValue(out var request, out var error, out var offset))
+        var cell = _runtime.FindLocal(targetId);
+        if (!TryRead(cell?.Server.CallContract, body.Rest, out var request, out var misfit))
         {
+            if (misfit is not null)
+            {
+                sink.Send(callId, ErrorKind.BadRequest, misfit.Message);
+                return;
+            }
+            ValueCodec.TryDecode(body.Rest, out _, out var error, out var offset);
             sink.Send(callId, ErrorKind.BadRequest, $"the request does not decode: {error} at byte {offset}");
             return;
         }
@@ -385,7 +455,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         IReplySink replyTo = (trace != default && Tracing.Active) || Tracing.ServerDuration.Enabled
             ? new TraceParent(sink, trace, remote: true, Stopwatch.GetTimestamp())
             : sink;
-        switch (_runtime.PostCall(targetId, request, replyTo, callId))
+        switch (ProcessRuntime.PostCall(cell, request, replyTo, callId))
         {
             case PostResult.Accepted:
             case PostResult.Rejected:
@@ -424,7 +494,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
         {
             ErrorKind.ServerNotRunning => new RemoteServerNotRunningException(target, message),
             ErrorKind.MailboxFull => new MailboxFullException(target, 0),
-            _ => new NoexException($"Remote call to {target} failed: {message}"),
+            _ => new BadRequestException(target, message),
         };
     }
 
