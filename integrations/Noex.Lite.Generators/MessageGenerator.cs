@@ -1,0 +1,63 @@
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace Noex.Lite.Generators;
+
+/// <summary>
+/// Writes the value contract of every <c>[NoexMessage]</c> type (a nested <c>NoexContract</c> class in the partial type)
+/// and one module initializer that registers them all with <c>ValueContracts</c> when the assembly loads.
+/// </summary>
+/// <remarks>
+/// The transform step does all the semantic work and hands on only strings and comparable diagnostics, so an edit that
+/// leaves a message's contract unchanged costs no new output. The mapping rules are NoexMessageAttribute's documentation;
+/// README.md beside this file lists them and the diagnostics.
+/// </remarks>
+[Generator(LanguageNames.CSharp)]
+public sealed class MessageGenerator : IIncrementalGenerator
+{
+    /// <inheritdoc/>
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        var messages = context.SyntaxProvider.ForAttributeWithMetadataName(
+            "Noex.Lite.NoexMessageAttribute",
+            static (node, _) => node is TypeDeclarationSyntax,
+            static (attributed, cancellationToken) =>
+                MessageModelBuilder.Build((INamedTypeSymbol)attributed.TargetSymbol, attributed.SemanticModel.Compilation, cancellationToken));
+
+        context.RegisterSourceOutput(messages, static (output, message) =>
+        {
+            foreach (var diagnostic in message.Diagnostics)
+            {
+                output.ReportDiagnostic(diagnostic.ToDiagnostic());
+            }
+            if (message.Source is not null)
+            {
+                output.AddSource(message.HintName, message.Source);
+            }
+        });
+
+        context.RegisterSourceOutput(messages.Collect(), static (output, all) => EmitRegistration(output, all));
+    }
+
+    private static void EmitRegistration(SourceProductionContext output, ImmutableArray<MessageOutput> messages)
+    {
+        var registered = messages
+            .Where(m => m.TypeName is not null)
+            .Select(m => m.TypeName!)
+            .Distinct()
+            .OrderBy(n => n, System.StringComparer.Ordinal)
+            .ToList();
+        if (registered.Count == 0)
+        {
+            return;
+        }
+        var external = messages
+            .SelectMany(m => m.ExternalMessages)
+            .Distinct()
+            .OrderBy(n => n, System.StringComparer.Ordinal)
+            .ToList();
+        output.AddSource("NoexMessageContracts.g.cs", ContractEmitter.EmitRegistration(registered, external));
+    }
+}
