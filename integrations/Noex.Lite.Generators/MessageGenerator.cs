@@ -28,13 +28,23 @@ public sealed class MessageGenerator : IIncrementalGenerator
 
         context.RegisterSourceOutput(messages, static (output, message) =>
         {
-            foreach (var diagnostic in message.Diagnostics)
-            {
-                output.ReportDiagnostic(diagnostic.ToDiagnostic());
-            }
             if (message.Source is not null)
             {
                 output.AddSource(message.HintName, message.Source);
+            }
+        });
+
+        // Diagnostics are reported against the current compilation's syntax trees, so that #pragma and .editorconfig apply
+        // to them; the step re-runs on every edit, but only walks the (usually empty) list of diagnostics.
+        var diagnostics = messages.Select(static (message, _) => message.Diagnostics).Collect().Combine(context.CompilationProvider);
+        context.RegisterSourceOutput(diagnostics, static (output, pair) =>
+        {
+            foreach (var list in pair.Left)
+            {
+                foreach (var diagnostic in list)
+                {
+                    output.ReportDiagnostic(diagnostic.ToDiagnostic(pair.Right));
+                }
             }
         });
 
