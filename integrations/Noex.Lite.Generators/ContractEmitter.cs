@@ -81,6 +81,11 @@ internal sealed class ContractEmitter
         }
         Line($"/// <summary>The value contract of <see cref=\"{_model.TypeName}\"/>, written by Noex.Lite.Generators.</summary>");
         Line(GeneratedCode);
+        if (_model.HidesBaseContract)
+        {
+            // The base's contract is hidden on purpose; when the base has errors of its own it has no contract to hide.
+            Line("#pragma warning disable CS0109");
+        }
         Line($"internal {(_model.HidesBaseContract ? "new " : "")}sealed class NoexContract : global::Noex.Lite.ValueContract<{_model.TypeName}>");
         Open();
         if (_model.FamilyMembers is { } members)

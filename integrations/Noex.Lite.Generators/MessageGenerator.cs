@@ -17,6 +17,9 @@ namespace Noex.Lite.Generators;
 [Generator(LanguageNames.CSharp)]
 public sealed class MessageGenerator : IIncrementalGenerator
 {
+    /// <summary>The name of the step that builds each message's output, for tests that check it is cached across edits.</summary>
+    public const string MessagesStep = "NoexMessages";
+
     /// <inheritdoc/>
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
@@ -24,7 +27,8 @@ public sealed class MessageGenerator : IIncrementalGenerator
             "Noex.Lite.NoexMessageAttribute",
             static (node, _) => node is TypeDeclarationSyntax,
             static (attributed, cancellationToken) =>
-                MessageModelBuilder.Build((INamedTypeSymbol)attributed.TargetSymbol, attributed.SemanticModel.Compilation, cancellationToken));
+                MessageModelBuilder.Build((INamedTypeSymbol)attributed.TargetSymbol, attributed.SemanticModel.Compilation, cancellationToken))
+            .WithTrackingName(MessagesStep);
 
         context.RegisterSourceOutput(messages, static (output, message) =>
         {

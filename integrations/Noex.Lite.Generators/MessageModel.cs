@@ -173,7 +173,7 @@ internal static class MessageModelBuilder
         var ok = true;
         for (var declared = type; declared is not null; declared = declared.ContainingType)
         {
-            if (declared.IsGenericType)
+            if (declared.Arity > 0)
             {
                 diagnostics.Add(DiagnosticInfo.Create(Diagnostics.UnsupportedShape, type, type.Name,
                     ReferenceEquals(declared, type) ? "generic" : $"nested in the generic type '{declared.Name}'"));
