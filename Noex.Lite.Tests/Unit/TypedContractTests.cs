@@ -634,17 +634,19 @@ public class TypedContractTests
     public void Read_AllocatesOnlyTheMessage()
     {
         var point = Encode(new Point { X = 1, Y = 2 });
+        var chain = Encode(new Chain(1, null));
         var inc = Encode<StoreMsg>(new Inc("k", 5));
-        var line = Encode(new Line("apple", 3, 0.5));
         ReadMany<Point>(point, 1);
+        ReadMany<Chain>(chain, 1);
         ReadMany<StoreMsg>(inc, 1);
-        ReadMany<Line>(line, 1);
 
-        // A struct of scalars: nothing. An Inc through its family's base: the 32-byte Inc (header, method table, Key, By),
-        // its short key coming from the codec's string cache. A Line: the 40-byte Line (Sku, Quantity, Price).
+        // A struct of scalars: nothing. A Chain: the 32-byte object (header, method table, Depth, Next) and nothing else.
         Assert.Equal(0, ReadMany<Point>(point, 100));
-        Assert.Equal(100 * 32, ReadMany<StoreMsg>(inc, 100));
-        Assert.Equal(100 * 40, ReadMany<Line>(line, 100));
+        Assert.Equal(100 * 32, ReadMany<Chain>(chain, 100));
+        // An Inc through its family's base: the 32-byte Inc (header, method table, Key, By), and its key "k" (24 bytes)
+        // only when a test running in parallel has just pushed it out of the codec's shared string cache.
+        var family = ReadMany<StoreMsg>(inc, 100);
+        Assert.InRange(family, 100 * 32, 100 * (32 + 24));
     }
 
     // ---- helpers ----
