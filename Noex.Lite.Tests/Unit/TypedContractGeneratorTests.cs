@@ -223,6 +223,20 @@ public class TypedContractGeneratorTests
     }
 
     [Fact]
+    public void UnknownTypes_AreLeftToTheCompiler()
+    {
+        // Half-typed code in an editor: the compiler reports the unknown names; the generator adds no NOEX noise on top.
+        var run = Run("""
+            [NoexMessage] public partial record R(Missing A, List<AlsoMissing> B);
+            [NoexMessage] [NoexDerivedType(typeof(NotYetWritten), "n")] public abstract partial record F;
+            """);
+
+        Assert.Empty(run.Diagnostics);
+        Assert.DoesNotContain(run.Sources, s => s.HintName == "R.NoexContract.g.cs");
+        Assert.Equal(new[] { "CS0246" }, run.CompilationDiagnostics.Select(d => d.Id).Distinct());
+    }
+
+    [Fact]
     public void NoMessages_GeneratesNothing()
     {
         var run = Run("public partial record NotAMessage(int X);");

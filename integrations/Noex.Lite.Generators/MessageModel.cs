@@ -265,9 +265,11 @@ internal static class MessageModelBuilder
         var seen = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
         foreach (var derived in derivedAttributes)
         {
-            if (derived.ConstructorArguments.Length != 2 || derived.ConstructorArguments[0].Value is not INamedTypeSymbol member)
+            if (derived.ConstructorArguments.Length != 2
+                || derived.ConstructorArguments[0].Value is not INamedTypeSymbol member
+                || member.TypeKind == TypeKind.Error)
             {
-                continue; // the compiler reports a malformed attribute itself
+                continue; // the compiler reports a malformed attribute or an unknown type itself
             }
             var tag = derived.ConstructorArguments[1].Value as string;
             if (!InheritsFrom(member, type))
@@ -401,6 +403,12 @@ internal static class MessageModelBuilder
         }
         foreach (var (property, key) in properties)
         {
+            if (ContainsErrorType(property.Type))
+            {
+                // The compiler reports the unknown type; a NOEX001 on top would only repeat it. No contract, though.
+                ok = false;
+                continue;
+            }
             var shape = TypeShape.Analyze(property.Type, compilation, out var reason);
             if (shape is null)
             {
@@ -473,6 +481,14 @@ internal static class MessageModelBuilder
         }
         return ok;
     }
+
+    private static bool ContainsErrorType(ITypeSymbol type) => type switch
+    {
+        { TypeKind: TypeKind.Error } => true,
+        IArrayTypeSymbol array => ContainsErrorType(array.ElementType),
+        INamedTypeSymbol named => named.TypeArguments.Any(ContainsErrorType),
+        _ => false,
+    };
 
     private static void CollectExternal(TypeShape shape, MessageModel model)
     {
