@@ -237,6 +237,22 @@ public class TypedContractGeneratorTests
     }
 
     [Fact]
+    public void MessageOfAnotherAssembly_HasThatAssemblysModuleInitializerRunFirst()
+    {
+        var library = Compile("namespace Lib { [NoexMessage] public partial record Shared(int X); }");
+        var user = Compile("[NoexMessage] public partial record Holder(Lib.Shared Inner, List<Lib.Shared?> More);")
+            .AddReferences(library.ToMetadataReference());
+
+        var driver = CSharpGeneratorDriver.Create([s_generator.Value.AsSourceGenerator()], parseOptions: s_parseOptions)
+            .RunGeneratorsAndUpdateCompilation(user, out var output, out var diagnostics);
+
+        Assert.Empty(diagnostics);
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning));
+        var registration = driver.GetRunResult().GeneratedTrees.Single(t => t.FilePath.EndsWith("NoexMessageContracts.g.cs", StringComparison.Ordinal));
+        Assert.Contains("RunModuleConstructor(typeof(global::Lib.Shared).Module.ModuleHandle);", registration.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void NoMessages_GeneratesNothing()
     {
         var run = Run("public partial record NotAMessage(int X);");
