@@ -18,12 +18,12 @@ public class TypedMessagesClusterTests
         var mover = new Mover();
         var server = await b.Runtime.StartAsync(mover);
 
-        var first = await a.Runtime.CallAsync<Point, Point>(server, new Point(2, 3)).Within();
-        var second = await a.Runtime.CallAsync<Point, Point>(server, new Point(-1, 1)).Within();
+        var first = await a.Runtime.CallAsync<Coord, Coord>(server, new Coord(2, 3)).Within();
+        var second = await a.Runtime.CallAsync<Coord, Coord>(server, new Coord(-1, 1)).Within();
 
-        Assert.Equal(new Point(2, 3), first);
-        Assert.Equal(new Point(1, 4), second);
-        Assert.Equal(new Point(-1, 1), mover.LastRequest);
+        Assert.Equal(new Coord(2, 3), first);
+        Assert.Equal(new Coord(1, 4), second);
+        Assert.Equal(new Coord(-1, 1), mover.LastRequest);
     }
 
     [Fact]
@@ -35,11 +35,11 @@ public class TypedMessagesClusterTests
         var plain = await b.Runtime.StartAsync(new Echo());
 
         var fromValueCaller = await a.Runtime.CallAsync(typed, Value.Parse("""{"y":5,"x":4,"note":"from a newer peer"}""")).Within();
-        var fromValueServer = await a.Runtime.CallAsync<Point, Point>(plain, new Point(6, 7)).Within();
-        var echoedShape = await a.Runtime.CallAsync<Point, Value>(plain, new Point(6, 7)).Within();
+        var fromValueServer = await a.Runtime.CallAsync<Coord, Coord>(plain, new Coord(6, 7)).Within();
+        var echoedShape = await a.Runtime.CallAsync<Coord, Value>(plain, new Coord(6, 7)).Within();
 
         Assert.Equal(Value.Parse("""{"x":4,"y":5}"""), fromValueCaller);
-        Assert.Equal(new Point(6, 7), fromValueServer);
+        Assert.Equal(new Coord(6, 7), fromValueServer);
         Assert.Equal(Value.Parse("""{"x":6,"y":7}"""), echoedShape);
     }
 
@@ -57,15 +57,15 @@ public class TypedMessagesClusterTests
         var badRequest = await Assert.ThrowsAsync<BadRequestException>(
             () => a.Runtime.CallAsync(typed, Value.Parse("""{"x":1,"y":"two"}""")).AsTask()).Within();
         var badReply = await Assert.ThrowsAsync<MessageContractException>(
-            () => a.Runtime.CallAsync<Value, Point>(plain, Value.Parse("""{"x":1}""")).AsTask()).Within();
+            () => a.Runtime.CallAsync<Value, Coord>(plain, Value.Parse("""{"x":1}""")).AsTask()).Within();
         Assert.True(a.Runtime.Cast(typed, Value.Parse("""{"x":[],"y":0}""")));
-        Assert.True(a.Runtime.Cast(typed, new Point(5, 5)));
-        var total = await a.Runtime.CallAsync<Point, Point>(typed, new Point(0, 0)).Within();
+        Assert.True(a.Runtime.Cast(typed, new Coord(5, 5)));
+        var total = await a.Runtime.CallAsync<Coord, Coord>(typed, new Coord(0, 0)).Within();
 
         Assert.Equal(typed, badRequest.Target);
-        Assert.Equal("Point.y: expected an integer, found a string", badRequest.Detail);
-        Assert.Equal((MessageContractError.MissingField, "Point", "y"), (badReply.Error, badReply.TypeName, badReply.Field));
-        Assert.Equal(new Point(5, 5), total);
+        Assert.Equal("Coord.y: expected an integer, found a string", badRequest.Detail);
+        Assert.Equal((MessageContractError.MissingField, "Coord", "y"), (badReply.Error, badReply.TypeName, badReply.Field));
+        Assert.Equal(new Coord(5, 5), total);
         var dead = Assert.Single(deadLetters);
         Assert.Equal((typed, DeadLetterReason.Unreadable), (dead.Target, dead.Reason));
         Assert.Equal(Value.Parse("""{"x":[],"y":0}"""), dead.Message);
@@ -80,14 +80,14 @@ public class TypedMessagesClusterTests
         await using var pair = await TestCluster.StartAsync(2, Secret);
         var (a, b) = pair;
         var server = await b.Runtime.StartAsync(new Mover());
-        var step = new Point(1, 2);
+        var step = new Coord(1, 2);
 
         for (var i = 0; i < 10_000; i++)
         {
             Assert.True(await a.Runtime.CastAsync(server, step));
         }
-        var total = await a.Runtime.CallAsync<Point, Point>(server, new Point(0, 0), TimeSpan.FromSeconds(60)).Within();
+        var total = await a.Runtime.CallAsync<Coord, Coord>(server, new Coord(0, 0), TimeSpan.FromSeconds(60)).Within();
 
-        Assert.Equal(new Point(10_000, 20_000), total);
+        Assert.Equal(new Coord(10_000, 20_000), total);
     }
 }

@@ -1,14 +1,14 @@
 namespace Noex.Lite.Tests;
 
-/// <summary>Moves a point: a call adds the request to the state and answers the sum; a cast adds without answering.
+/// <summary>Moves a coordinate: a call adds the request to the state and answers the sum; a cast adds without answering.
 /// It keeps the last request object it saw, to tell a by-reference hand-over from a copy.</summary>
-internal sealed class Mover : GenServer<Point, Point, Point, Point>
+internal sealed class Mover : GenServer<Coord, Coord, Coord, Coord>
 {
-    public Point? LastRequest { get; private set; }
+    public Coord? LastRequest { get; private set; }
 
-    protected override ValueTask<Point> InitAsync(Value args, CancellationToken cancellationToken) => new(new Point(0, 0));
+    protected override ValueTask<Coord> InitAsync(Value args, CancellationToken cancellationToken) => new(new Coord(0, 0));
 
-    protected override ValueTask<CallResult<Point, Point>> HandleCallAsync(Point request, CallFrom<Point> from, Point state)
+    protected override ValueTask<CallResult<Coord, Coord>> HandleCallAsync(Coord request, CallFrom<Coord> from, Coord state)
     {
         LastRequest = request;
         if (request.X == int.MinValue)
@@ -17,11 +17,11 @@ internal sealed class Mover : GenServer<Point, Point, Point, Point>
             from.Reply(state);
             return new(NoReply(state));
         }
-        var moved = new Point(state.X + request.X, state.Y + request.Y);
+        var moved = new Coord(state.X + request.X, state.Y + request.Y);
         return new(Reply(moved, moved));
     }
 
-    protected override ValueTask<Point> HandleCastAsync(Point message, Point state) => new(new Point(state.X + message.X, state.Y + message.Y));
+    protected override ValueTask<Coord> HandleCastAsync(Coord message, Coord state) => new(new Coord(state.X + message.X, state.Y + message.Y));
 }
 
 /// <summary>A value-level server that echoes what it is called with.</summary>

@@ -11,13 +11,13 @@ public class TypedServerTests
         await using var runtime = new ProcessRuntime();
         var mover = new Mover();
         var server = await runtime.StartAsync(mover).Within();
-        var request = new Point(2, 3);
+        var request = new Coord(2, 3);
 
-        var reply = await runtime.CallAsync<Point, Point>(server, request).Within();
+        var reply = await runtime.CallAsync<Coord, Coord>(server, request).Within();
 
         Assert.Same(request, mover.LastRequest);
-        Assert.Equal(new Point(2, 3), reply);
-        Assert.Equal(new Point(3, 3), await runtime.CallAsync<Point, Point>(server, new Point(1, 0)).Within());
+        Assert.Equal(new Coord(2, 3), reply);
+        Assert.Equal(new Coord(3, 3), await runtime.CallAsync<Coord, Coord>(server, new Coord(1, 0)).Within());
     }
 
     [Fact]
@@ -39,11 +39,11 @@ public class TypedServerTests
         await using var runtime = new ProcessRuntime();
         var echo = await runtime.StartAsync(new Echo()).Within();
 
-        var asValue = await runtime.CallAsync<Point, Value>(echo, new Point(7, 8)).Within();
-        var asPoint = await runtime.CallAsync<Point, Point>(echo, new Point(7, 8)).Within();
+        var asValue = await runtime.CallAsync<Coord, Value>(echo, new Coord(7, 8)).Within();
+        var asPoint = await runtime.CallAsync<Coord, Coord>(echo, new Coord(7, 8)).Within();
 
         Assert.Equal(Value.Parse("""{"x":7,"y":8}"""), asValue);
-        Assert.Equal(new Point(7, 8), asPoint);
+        Assert.Equal(new Coord(7, 8), asPoint);
         Assert.Equal(42L, await runtime.CallAsync<long, long>(echo, 42).Within());
         Assert.Equal("hi", await runtime.CallAsync<string, string>(echo, "hi").Within());
     }
@@ -56,16 +56,16 @@ public class TypedServerTests
 
         var wrongKind = await Assert.ThrowsAsync<BadRequestException>(() => runtime.CallAsync(server, Value.Parse("""{"x":"one","y":1}""")).AsTask()).Within();
         var missing = await Assert.ThrowsAsync<BadRequestException>(() => runtime.CallAsync(server, Value.Parse("""{"x":1}""")).AsTask()).Within();
-        var overflow = await Assert.ThrowsAsync<BadRequestException>(() => runtime.CallAsync<long, Point>(server, 1L).AsTask()).Within();
+        var overflow = await Assert.ThrowsAsync<BadRequestException>(() => runtime.CallAsync<long, Coord>(server, 1L).AsTask()).Within();
 
         var inner = Assert.IsType<MessageContractException>(wrongKind.InnerException);
-        Assert.Equal((MessageContractError.WrongKind, "Point", "x"), (inner.Error, inner.TypeName, inner.Field));
-        Assert.Contains("Point.x: expected an integer, found a string", wrongKind.Message, StringComparison.Ordinal);
+        Assert.Equal((MessageContractError.WrongKind, "Coord", "x"), (inner.Error, inner.TypeName, inner.Field));
+        Assert.Contains("Coord.x: expected an integer, found a string", wrongKind.Message, StringComparison.Ordinal);
         Assert.Equal(MessageContractError.MissingField, Assert.IsType<MessageContractException>(missing.InnerException).Error);
-        Assert.Equal("Point.y", $"{((MessageContractException)missing.InnerException!).TypeName}.{((MessageContractException)missing.InnerException!).Field}");
+        Assert.Equal("Coord.y", $"{((MessageContractException)missing.InnerException!).TypeName}.{((MessageContractException)missing.InnerException!).Field}");
         Assert.Equal(MessageContractError.WrongKind, Assert.IsType<MessageContractException>(overflow.InnerException).Error);
         Assert.True(runtime.IsAlive(server));
-        Assert.Equal(new Point(1, 1), await runtime.CallAsync<Point, Point>(server, new Point(1, 1)).Within());
+        Assert.Equal(new Coord(1, 1), await runtime.CallAsync<Coord, Coord>(server, new Coord(1, 1)).Within());
     }
 
     [Fact]
@@ -75,9 +75,9 @@ public class TypedServerTests
         var echo = await runtime.StartAsync(new Echo()).Within();
 
         var error = await Assert.ThrowsAsync<MessageContractException>(
-            () => runtime.CallAsync<Value, Point>(echo, Value.Parse("""{"x":1,"y":3000000000}""")).AsTask()).Within();
+            () => runtime.CallAsync<Value, Coord>(echo, Value.Parse("""{"x":1,"y":3000000000}""")).AsTask()).Within();
 
-        Assert.Equal((MessageContractError.InvalidValue, "Point", "y"), (error.Error, error.TypeName, error.Field));
+        Assert.Equal((MessageContractError.InvalidValue, "Coord", "y"), (error.Error, error.TypeName, error.Field));
         Assert.True(runtime.IsAlive(echo));
     }
 
@@ -87,13 +87,13 @@ public class TypedServerTests
         await using var runtime = new ProcessRuntime();
         var server = await runtime.StartAsync(new Mover()).Within();
 
-        Assert.True(runtime.Cast(server, new Point(1, 2)));
+        Assert.True(runtime.Cast(server, new Coord(1, 2)));
         Assert.True(runtime.Cast(server, Value.Parse("""{"x":10,"y":20}""")));
         Assert.True(runtime.Cast(server, Value.Parse("""{"x":"no"}""")));
-        Assert.True(await runtime.CastAsync(server, new Point(100, 200)));
-        var total = await runtime.CallAsync<Point, Point>(server, new Point(0, 0)).Within();
+        Assert.True(await runtime.CastAsync(server, new Coord(100, 200)));
+        var total = await runtime.CallAsync<Coord, Coord>(server, new Coord(0, 0)).Within();
 
-        Assert.Equal(new Point(111, 222), total);
+        Assert.Equal(new Coord(111, 222), total);
         Assert.Equal(1, runtime.DeadLetters);
         Assert.True(runtime.IsAlive(server));
     }
@@ -103,9 +103,9 @@ public class TypedServerTests
     {
         await using var runtime = new ProcessRuntime();
         var server = await runtime.StartAsync(new Mover()).Within();
-        await runtime.CallAsync<Point, Point>(server, new Point(4, 4)).Within();
+        await runtime.CallAsync<Coord, Coord>(server, new Coord(4, 4)).Within();
 
-        Assert.Equal(new Point(4, 4), await runtime.CallAsync<Point, Point>(server, new Point(int.MinValue, 0)).Within());
+        Assert.Equal(new Coord(4, 4), await runtime.CallAsync<Coord, Coord>(server, new Coord(int.MinValue, 0)).Within());
     }
 
     [Fact]
@@ -115,7 +115,7 @@ public class TypedServerTests
         var echo = await runtime.StartAsync(new Echo()).Within();
 
         var reply = await runtime.CallAsync(echo, Value.Parse("""{"x":1,"y":2}""")).Within();
-        var typed = ValueContracts.Get<Point>().Wrap(new Point(1, 2));
+        var typed = ValueContracts.Get<Coord>().Wrap(new Coord(1, 2));
 
         Assert.Equal(reply, typed);
         Assert.Equal("""{"x":1,"y":2}""", typed.ToString());

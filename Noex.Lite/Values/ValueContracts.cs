@@ -62,6 +62,19 @@ public static class ValueContracts
 
     private static class Slot<T>
     {
-        public static ValueContract<T>? Contract = ScalarContracts.For<T>();
+        public static ValueContract<T>? Contract = Initial();
+
+        private static ValueContract<T>? Initial()
+        {
+            if (ScalarContracts.For<T>() is { } scalar)
+            {
+                return scalar;
+            }
+            // The generated registration is the module initializer of T's assembly, which the runtime runs only once code
+            // of that assembly has run: a first Get<T> may come before. Run it now (it does nothing if it has run, or is
+            // running: then it is what asks) and take what it registered.
+            System.Runtime.CompilerServices.RuntimeHelpers.RunModuleConstructor(typeof(T).Module.ModuleHandle);
+            return Contract;
+        }
     }
 }
