@@ -14,13 +14,15 @@ public static class NoexRemote
     private static readonly Value s_get = Value.Parse("""{"type":"get","key":"k1"}""");
     private static readonly Value s_count = Value.Parse("""{"type":"count"}""");
     private static readonly Value s_inc = Value.Parse("""{"type":"inc","key":"k1"}""");
+    private static readonly KvRequest s_typedGet = new KvGet("k1");
 
     /// <summary>The server process: a node hosting the store; prints "LISTENING &lt;port&gt; &lt;node id&gt; &lt;process id&gt;".</summary>
     public static async Task RunServerAsync(bool inline)
     {
         await using var node = await Node.StartAsync(Options("server", inline));
         var store = await node.Runtime.StartAsync(new Store());
-        Console.WriteLine($"LISTENING {node.ListenPort} {node.Id} {store.Id}");
+        var typedStore = await node.Runtime.StartAsync(new TypedStore());
+        Console.WriteLine($"LISTENING {node.ListenPort} {node.Id} {store.Id} {typedStore.Id}");
         Console.Out.Flush();
         await Task.Run(() => Console.In.ReadToEnd());
     }
@@ -31,6 +33,7 @@ public static class NoexRemote
         using var counters = stats ? new TransportStats(serverPid) : null;
         var parts = serverLine.Split(' ');
         var store = new ProcessRef(parts[0], long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+        var typedStore = new ProcessRef(parts[0], long.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture));
         await using var node = await Node.StartAsync(Options("client", inline) with { Seeds = [parts[0]] });
         var deadline = Stopwatch.GetTimestamp() + 30 * Stopwatch.Frequency;
         while (!node.IsConnected(NodeId.Parse(parts[0])))
@@ -45,6 +48,8 @@ public static class NoexRemote
         [
             await CallsAsync(node.Runtime, store, $"{prefix}call-1", 1, duration, counters),
             await CallsAsync(node.Runtime, store, $"{prefix}call-{outstanding}", outstanding, duration, counters),
+            await CallsAsync(node.Runtime, typedStore, $"{prefix}typed-call-1", 1, duration, counters, typed: true),
+            await CallsAsync(node.Runtime, typedStore, $"{prefix}typed-call-{outstanding}", outstanding, duration, counters, typed: true),
             await WarmCastsAsync(node, store, $"{prefix}cast", 1_000_000, counters),
         ];
     }
@@ -58,15 +63,16 @@ public static class NoexRemote
         UnsafePreferInlineScheduling = inline,
     };
 
-    private static async Task<ScenarioResult> CallsAsync(ProcessRuntime runtime, ProcessRef store, string scenario, int callers, TimeSpan duration, TransportStats? counters)
+    private static async Task<ScenarioResult> CallsAsync(ProcessRuntime runtime, ProcessRef store, string scenario, int callers, TimeSpan duration,
+        TransportStats? counters, bool typed = false)
     {
         // Warm up (JIT tiers, pools, TCP windows), then measure; each caller records into its own preallocated samples.
-        await RunCallersAsync(runtime, store, callers, Stopwatch.GetTimestamp() + Stopwatch.Frequency / 2, null);
+        await RunCallersAsync(runtime, store, callers, Stopwatch.GetTimestamp() + Stopwatch.Frequency / 2, null, typed);
         var recorders = Enumerable.Range(0, callers).Select(_ => new LatencyRecorder((1 << 20) / callers)).ToArray();
         var snapshot = counters?.Snapshot();
         var allocated = GC.GetTotalAllocatedBytes(precise: true);
         var started = Stopwatch.GetTimestamp();
-        var ops = await RunCallersAsync(runtime, store, callers, started + (long)(duration.TotalSeconds * Stopwatch.Frequency), recorders);
+        var ops = await RunCallersAsync(runtime, store, callers, started + (long)(duration.TotalSeconds * Stopwatch.Frequency), recorders, typed);
         var elapsed = Stopwatch.GetElapsedTime(started);
         allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
         if (counters is not null)
@@ -77,7 +83,10 @@ public static class NoexRemote
         return new ScenarioResult(scenario, callers, ops / elapsed.TotalSeconds, merged.PercentileMicros(0.50), merged.PercentileMicros(0.99), (double)allocated / ops);
     }
 
-    private static async Task<long> RunCallersAsync(ProcessRuntime runtime, ProcessRef store, int callers, long until, LatencyRecorder[]? recorders)
+    /// <summary>Callers in a loop until <paramref name="until"/>: value-level ones (a get value, an integer value back) or
+    /// typed ones (the same get as a <see cref="KvRequest"/> made once, a <see cref="long"/> back).</summary>
+    private static async Task<long> RunCallersAsync(ProcessRuntime runtime, ProcessRef store, int callers, long until, LatencyRecorder[]? recorders,
+        bool typed)
     {
         var total = 0L;
         await Task.WhenAll(Enumerable.Range(0, callers).Select(async i =>
@@ -86,7 +95,14 @@ public static class NoexRemote
             while (Stopwatch.GetTimestamp() < until)
             {
                 var start = Stopwatch.GetTimestamp();
-                await runtime.CallAsync(store, s_get);
+                if (typed)
+                {
+                    await runtime.CallAsync<KvRequest, long>(store, s_typedGet);
+                }
+                else
+                {
+                    await runtime.CallAsync(store, s_get);
+                }
                 recorders?[i].Record(Stopwatch.GetTimestamp() - start);
                 count++;
             }
@@ -149,7 +165,7 @@ public static class NoexRemote
     }
 
     /// <summary>Answers get with an integer and counts casts.</summary>
-    private sealed class Store : GenServer<long>
+    internal sealed class Store : GenServer<long>
     {
         protected override ValueTask<long> InitAsync(Value args, CancellationToken cancellationToken) => new(0L);
 
@@ -157,5 +173,16 @@ public static class NoexRemote
             new(CallResult<long>.WithReply(request.TryGetProperty("key", out _) ? 42 : state, state));
 
         protected override ValueTask<long> HandleCastAsync(Value message, long state) => new(state + 1);
+    }
+
+    /// <summary>The same store, typed: the same wire shapes, read straight into <see cref="KvRequest"/>s.</summary>
+    internal sealed class TypedStore : GenServer<long, KvRequest, long, KvRequest>
+    {
+        protected override ValueTask<long> InitAsync(Value args, CancellationToken cancellationToken) => new(0L);
+
+        protected override ValueTask<CallResult<long, long>> HandleCallAsync(KvRequest request, CallFrom<long> from, long state) =>
+            new(Reply(request is KvGet ? 42 : state, state));
+
+        protected override ValueTask<long> HandleCastAsync(KvRequest message, long state) => new(state + 1);
     }
 }

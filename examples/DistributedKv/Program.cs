@@ -81,17 +81,19 @@ static async Task DemonstrateAsync(Node node)
     Console.WriteLine($"\nKV store location: {kv.Node}");
     Console.WriteLine("Demonstrating operations...\n");
 
+    // Typed messages: the records below are checked by the compiler and travel as {"type":"set","key":...,"value":...},
+    // the shape a value-level or TypeScript peer sends.
     var name = node.Id.Name;
-    node.Runtime.Cast(kv, Value.Object(("type", "set"), ("key", $"greeting-{name}"), ("value", $"Hello from {name}!")));
-    node.Runtime.Cast(kv, Value.Object(("type", "set"), ("key", $"timestamp-{name}"), ("value", DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffZ"))));
+    node.Runtime.Cast(kv, new Set($"greeting-{name}", $"Hello from {name}!"));
+    node.Runtime.Cast(kv, new Set($"timestamp-{name}", DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffZ")));
 
     // Casts and calls from one process to another arrive in order, so no delay is needed before reading them back.
-    var keys = await node.Runtime.CallAsync(kv, Value.Object(("type", "keys")));
+    var keys = await node.Runtime.CallAsync<Keys, Value>(kv, new Keys());
     Console.WriteLine($"Keys in store: {JsArray(keys)}");
-    var size = await node.Runtime.CallAsync(kv, Value.Object(("type", "size")));
+    var size = await node.Runtime.CallAsync<Size, long>(kv, new Size());
     Console.WriteLine($"Total entries: {size}");
-    var greeting = await node.Runtime.CallAsync(kv, Value.Object(("type", "get"), ("key", $"greeting-{name}")));
-    Console.WriteLine($"Our greeting: {(string?)greeting}");
+    var greeting = await node.Runtime.CallAsync<Get, string?>(kv, new Get($"greeting-{name}"));
+    Console.WriteLine($"Our greeting: {greeting}");
 }
 
 // The keys as [ 'a', 'b' ], the form the transcript in README.md shows.
@@ -108,35 +110,38 @@ static async Task WaitForNameAsync(Node node, string name, TimeSpan timeout)
 }
 
 /// <summary>The store: a map of keys to values; calls read it, casts change it.</summary>
-internal sealed class KvStore(string name) : GenServer<Dictionary<string, Value>>
+/// <remarks>Replies differ by request (a value, a flag, a list, a count), so the reply type is <see cref="Value"/>; a caller
+/// reads one as the type it expects (<c>CallAsync&lt;Size, long&gt;</c>).</remarks>
+internal sealed class KvStore(string name) : GenServer<Dictionary<string, Value>, KvCall, Value, KvCast>
 {
     protected override ValueTask<Dictionary<string, Value>> InitAsync(Value args, CancellationToken cancellationToken) =>
         new(new Dictionary<string, Value>(StringComparer.Ordinal));
 
-    protected override ValueTask<CallResult<Dictionary<string, Value>>> HandleCallAsync(Value request, CallFrom from, Dictionary<string, Value> data)
+    protected override ValueTask<CallResult<Dictionary<string, Value>, Value>> HandleCallAsync(KvCall request, CallFrom<Value> from,
+        Dictionary<string, Value> data)
     {
-        Value reply = (string?)request["type"] switch
+        Value reply = request switch
         {
-            "get" => data.GetValueOrDefault((string)request["key"]!),
-            "has" => data.ContainsKey((string)request["key"]!),
-            "keys" => Value.Array(data.Keys.Select(Value.FromString)),
-            "size" => data.Count,
-            var other => throw new ArgumentException($"unknown call '{other}'"),
+            Get get => data.GetValueOrDefault(get.Key),
+            Has has => data.ContainsKey(has.Key),
+            Keys => Value.Array(data.Keys.Select(Value.FromString)),
+            Size => data.Count,
+            _ => throw new ArgumentException($"unknown call {request}"),
         };
-        return new(CallResult<Dictionary<string, Value>>.WithReply(reply, data));
+        return new(Reply(reply, data));
     }
 
-    protected override ValueTask<Dictionary<string, Value>> HandleCastAsync(Value message, Dictionary<string, Value> data)
+    protected override ValueTask<Dictionary<string, Value>> HandleCastAsync(KvCast message, Dictionary<string, Value> data)
     {
-        switch ((string?)message["type"])
+        switch (message)
         {
-            case "set":
-                data[(string)message["key"]!] = message["value"];
+            case Set set:
+                data[set.Key] = set.Value;
                 break;
-            case "delete":
-                data.Remove((string)message["key"]!);
+            case Delete delete:
+                data.Remove(delete.Key);
                 break;
-            case "clear":
+            case Clear:
                 data.Clear();
                 break;
         }
@@ -149,3 +154,39 @@ internal sealed class KvStore(string name) : GenServer<Dictionary<string, Value>
         return default;
     }
 }
+
+/// <summary>What the store answers: <c>{"type":"get","key":...}</c> and the rest, as the seeds' store takes them.</summary>
+[NoexMessage]
+[NoexDerivedType(typeof(Get), "get")]
+[NoexDerivedType(typeof(Has), "has")]
+[NoexDerivedType(typeof(Keys), "keys")]
+[NoexDerivedType(typeof(Size), "size")]
+internal abstract partial record KvCall;
+
+[NoexMessage]
+internal sealed partial record Get(string Key) : KvCall;
+
+[NoexMessage]
+internal sealed partial record Has(string Key) : KvCall;
+
+[NoexMessage]
+internal sealed partial record Keys : KvCall;
+
+[NoexMessage]
+internal sealed partial record Size : KvCall;
+
+/// <summary>What changes the store: <c>{"type":"set","key":...,"value":...}</c> and the rest.</summary>
+[NoexMessage]
+[NoexDerivedType(typeof(Set), "set")]
+[NoexDerivedType(typeof(Delete), "delete")]
+[NoexDerivedType(typeof(Clear), "clear")]
+internal abstract partial record KvCast;
+
+[NoexMessage]
+internal sealed partial record Set(string Key, Value Value) : KvCast;
+
+[NoexMessage]
+internal sealed partial record Delete(string Key) : KvCast;
+
+[NoexMessage]
+internal sealed partial record Clear : KvCast;
