@@ -90,4 +90,30 @@ public class TypedMessagesClusterTests
 
         Assert.Equal(new Coord(10_000, 20_000), total);
     }
+
+    [Fact]
+    public async Task TypedCall_WhileTracedOrToAnUnreachableNode_BehavesAsAValueCall()
+    {
+        await using var pair = await TestCluster.StartAsync(2, Secret);
+        var (a, b) = pair;
+        var server = await b.Runtime.StartAsync(new Mover());
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == NoexDiagnostics.ActivitySourceName,
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) =>
+                System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+
+        // Traced, the call goes through its client span's async step rather than straight to the waiter.
+        for (var i = 1; i <= 20; i++)
+        {
+            Assert.Equal(new Coord(i, 0), await a.Runtime.CallAsync<Coord, Coord>(server, new Coord(1, 0)).Within());
+        }
+        var elsewhere = new ProcessRef("nobody@127.0.0.1:1", 1);
+
+        await Assert.ThrowsAsync<NodeNotReachableException>(() => a.Runtime.CallAsync<Coord, Coord>(elsewhere, new Coord(1, 1)).AsTask()).Within();
+        await Assert.ThrowsAsync<RemoteCallTimeoutException>(
+            () => a.Runtime.CallAsync<Coord, Coord>(server, new Coord(int.MinValue + 1, 0), TimeSpan.FromMilliseconds(50)).AsTask()).Within();
+    }
 }

@@ -11,6 +11,11 @@ internal sealed class Mover : GenServer<Coord, Coord, Coord, Coord>
     protected override ValueTask<CallResult<Coord, Coord>> HandleCallAsync(Coord request, CallFrom<Coord> from, Coord state)
     {
         LastRequest = request;
+        if (request.X == int.MinValue + 1)
+        {
+            // Never answers: the caller times out.
+            return new(NoReply(state));
+        }
         if (request.X == int.MinValue)
         {
             // Deferred: answer through the typed reply address.

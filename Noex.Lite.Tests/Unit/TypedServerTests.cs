@@ -131,4 +131,26 @@ public class TypedServerTests
         Assert.Contains("[NoexMessage]", error.Message, StringComparison.Ordinal);
         Assert.Contains(nameof(TypedServerTests), error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task TypedCall_FailingBeforeItWaits_ThrowsAndItsWaiterServesTheNextCall()
+    {
+        await using var runtime = new ProcessRuntime();
+        var server = await runtime.StartAsync(new Mover()).Within();
+        await runtime.StopAsync(server).Within();
+        using var canceled = new CancellationTokenSource();
+        await canceled.CancelAsync();
+        var live = await runtime.StartAsync(new Mover()).Within();
+
+        await Assert.ThrowsAsync<ServerNotRunningException>(() => runtime.CallAsync<Coord, Coord>(server, new Coord(1, 1)).AsTask()).Within();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(
+            () => runtime.CallAsync<Coord, Coord>(live, new Coord(1, 1), cancellationToken: canceled.Token).AsTask()).Within();
+        await Assert.ThrowsAsync<CallTimeoutException>(
+            () => runtime.CallAsync<Coord, Coord>(live, new Coord(int.MinValue + 1, 0), TimeSpan.FromMilliseconds(1)).AsTask()).Within();
+
+        for (var i = 1; i <= 100; i++)
+        {
+            Assert.Equal(new Coord(i, 0), await runtime.CallAsync<Coord, Coord>(live, new Coord(1, 0)).Within());
+        }
+    }
 }

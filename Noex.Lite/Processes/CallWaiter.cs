@@ -39,7 +39,7 @@ internal interface IReplySink
 /// <see cref="NodeOptions.UnsafePreferInlineScheduling"/>, which runs the caller's code there on purpose.
 /// </para>
 /// </remarks>
-internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
+internal class CallWaiter : IValueTaskSource<Value>, IReplySink
 {
     private static readonly TimerCallback s_onTimeout = static state => ((CallWaiter)state!).OnTimeout();
     private static readonly Action<object?> s_onCanceled = static state =>
@@ -57,6 +57,7 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
     private TimeSpan _timeout;
     private bool _remote;
     private ValueContract? _replyContract;
+    private int _arms;
 
     public CallWaiter(CallWaiterPool pool)
     {
@@ -81,6 +82,7 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
         _timeout = timeout;
         _remote = remote;
         _replyContract = replyContract;
+        _arms++;
         if (timeout != Timeout.InfiniteTimeSpan)
         {
             TimeProvider time = Pool.TimeProvider;
@@ -107,8 +109,15 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
     /// <summary>The reply type's contract, for a typed call.</summary>
     public ValueContract? ReplyContract => _replyContract;
 
+    /// <summary>How many calls this waiter has been armed for: tells a typed caller whether the call it started used the
+    /// waiter it passed in.</summary>
+    public int Arms => _arms;
+
     /// <summary>The value task for the call just armed.</summary>
     public ValueTask<Value> Task => new(this, _core.Version);
+
+    /// <summary>The version of the value task for the call just armed.</summary>
+    public short Version => _core.Version;
 
     public bool TryComplete(long token, Value reply) => TryComplete(token, reply, inline: false);
 
@@ -177,7 +186,7 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
             _core.Reset();
             // Done bit set → next even generation; published after the reset so Arm sees a clean core.
             Volatile.Write(ref _state, Volatile.Read(ref _state) + 1);
-            CallWaiterPool.Return(this);
+            ReturnToPool();
         }
     }
 
@@ -185,6 +194,9 @@ internal sealed class CallWaiter : IValueTaskSource<Value>, IReplySink
 
     public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _core.OnCompleted(continuation, state, token, flags);
+
+    /// <summary>Gives the waiter back once its caller has its result.</summary>
+    protected virtual void ReturnToPool() => CallWaiterPool.Return(this);
 
     /// <summary>Fails a call that was armed but never posted (target gone or mailbox full).</summary>
     public void Abandon(long token, Exception error) => TryFail(token, error);

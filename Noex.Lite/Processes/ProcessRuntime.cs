@@ -371,9 +371,10 @@ public sealed class ProcessRuntime : IAsyncDisposable
         CallCoreAsync(target, request, timeout, cancellationToken, null);
 
     /// <summary>A call; for a typed one, <paramref name="replyContract"/> is the reply type's contract, which reads a remote
-    /// reply straight into that type (see <see cref="TypedCalls"/>).</summary>
+    /// reply straight into that type, and <paramref name="waiter"/> the caller's own waiter, used instead of one of the
+    /// pool's (see <see cref="TypedCalls"/> and <see cref="TypedCallWaiter{TReply}"/>).</summary>
     internal ValueTask<Value> CallCoreAsync(ProcessRef target, Value request, TimeSpan? timeout, CancellationToken cancellationToken,
-        ValueContract? replyContract = null)
+        ValueContract? replyContract = null, CallWaiter? waiter = null)
     {
         if (cancellationToken.IsCancellationRequested)
         {
@@ -384,11 +385,11 @@ public sealed class ProcessRuntime : IAsyncDisposable
         {
             // Transparent routing: a ref of another node goes over the cluster when this runtime belongs to a node.
             return Router is { } router && !IsLocal(target)
-                ? router.CallAsync(target, request, timeout ?? s_defaultCallTimeout, cancellationToken, replyContract)
+                ? router.CallAsync(target, request, timeout ?? s_defaultCallTimeout, cancellationToken, replyContract, waiter)
                 : ValueTask.FromException<Value>(new ServerNotRunningException(target));
         }
 
-        CallWaiter waiter = _waiters.Rent();
+        waiter ??= _waiters.Rent();
         long token = waiter.Arm(target, timeout ?? s_defaultCallTimeout, cancellationToken, replyContract: replyContract);
         ValueTask<Value> reply = waiter.Task;
         // A local call keeps the caller's trace: its handler runs in a span under the caller's (only while traced).

@@ -3,8 +3,10 @@ namespace Noex.Lite;
 /// <summary>Routes calls and casts addressed to processes of other nodes (the runtime asks it for every non-local ref).</summary>
 internal interface IRemoteRouter
 {
-    /// <summary>Calls a remote process; <paramref name="replyContract"/> (a typed call's reply type) reads the reply.</summary>
-    ValueTask<Value> CallAsync(ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken, ValueContract? replyContract = null);
+    /// <summary>Calls a remote process; <paramref name="replyContract"/> (a typed call's reply type) reads the reply.
+    /// A typed call passes its own <paramref name="waiter"/>.</summary>
+    ValueTask<Value> CallAsync(ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken, ValueContract? replyContract = null,
+        CallWaiter? waiter = null);
 
     bool Cast(ProcessRef target, Value message);
 

@@ -38,7 +38,20 @@ public static class TypedCalls
     {
         ArgumentNullException.ThrowIfNull(runtime);
         var replyContract = ValueContracts.Get<TReply>();
-        var pending = runtime.CallCoreAsync(target, ValueContracts.Get<TRequest>().Wrap(request), timeout, cancellationToken, replyContract);
+        var waiter = TypedCallWaiter<TReply>.Rent(runtime.Waiters);
+        var arms = waiter.Arms;
+        var pending = runtime.CallCoreAsync(target, ValueContracts.Get<TRequest>().Wrap(request), timeout, cancellationToken, replyContract, waiter);
+        if (waiter.Arms == arms)
+        {
+            // The call failed before it needed a waiter (not running, not connected, canceled).
+            waiter.ReturnUnused();
+        }
+        else if (pending.Equals(waiter.Task))
+        {
+            // The usual case: the value task is the waiter's own, so the caller awaits the waiter as typed.
+            return waiter.TypedTask;
+        }
+        // Otherwise an async step (tracing, waiting for room in a full queue) awaits the waiter and returns its own task.
         return pending.IsCompletedSuccessfully ? new(TypedValues.As(pending.Result, replyContract)) : AwaitReply(pending, replyContract);
     }
 
@@ -84,7 +97,7 @@ public static class TypedCalls
         return runtime.CastAsync(target, ValueContracts.Get<T>().Wrap(message), cancellationToken);
     }
 
-    // Pooled: a call that waits (every remote one) reuses its state machine instead of allocating one per call.
+    // Pooled: the rare typed call that an async step answers reuses its state machine instead of allocating one per call.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<TReply> AwaitReply<TReply>(ValueTask<Value> pending, ValueContract<TReply> contract) =>
         TypedValues.As(await pending.ConfigureAwait(false), contract);

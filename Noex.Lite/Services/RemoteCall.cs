@@ -62,17 +62,17 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
     public long DeadLetters => Interlocked.Read(ref _deadLetters);
 
     public ValueTask<Value> CallAsync(ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken,
-        ValueContract? replyContract = null)
+        ValueContract? replyContract = null, CallWaiter? waiter = null)
     {
         if (Tracing.WatchCalls)
         {
-            return WatchedCallAsync(target, request, timeout, cancellationToken, replyContract);
+            return WatchedCallAsync(target, request, timeout, cancellationToken, replyContract, waiter);
         }
         if (!_connections.TryGetConnection(target.Node, out var connection))
         {
             return ValueTask.FromException<Value>(new NodeNotReachableException(target.Node, "not connected"));
         }
-        return CallOn(connection, target, request, timeout, cancellationToken, replyContract: replyContract);
+        return CallOn(connection, target, request, timeout, cancellationToken, replyContract: replyContract, waiter: waiter);
     }
 
     /// <summary>
@@ -80,7 +80,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
     /// counted by outcome. Only this path allocates (its state machine): the unwatched one stays as it was.
     /// </summary>
     private async ValueTask<Value> WatchedCallAsync(ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken,
-        ValueContract? replyContract = null)
+        ValueContract? replyContract = null, CallWaiter? waiter = null)
     {
         using var activity = StartClient("noex.call", ActivityKind.Client, target);
         var started = Stopwatch.GetTimestamp();
@@ -91,7 +91,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
             {
                 throw new NodeNotReachableException(target.Node, "not connected");
             }
-            return await CallOn(connection, target, request, timeout, cancellationToken, activity?.Context ?? Tracing.CurrentContext(), replyContract)
+            return await CallOn(connection, target, request, timeout, cancellationToken, activity?.Context ?? Tracing.CurrentContext(), replyContract, waiter)
                 .ConfigureAwait(false);
         }
         catch (Exception e)
@@ -145,13 +145,13 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
     /// <summary>Sends a call on <paramref name="connection"/> and returns its reply (the per-call path, which the transport
     /// micro benchmark drives on a connection without a socket).</summary>
     internal ValueTask<Value> CallOn(Connection connection, ProcessRef target, Value request, TimeSpan timeout, CancellationToken cancellationToken,
-        ActivityContext trace = default, ValueContract? replyContract = null)
+        ActivityContext trace = default, ValueContract? replyContract = null, CallWaiter? waiter = null)
     {
         if (trace == default || !CarriesTrace(connection))
         {
             trace = default;
         }
-        var waiter = _runtime.Waiters.Rent();
+        waiter ??= _runtime.Waiters.Rent();
         var token = waiter.Arm(target, timeout, cancellationToken, remote: true, replyContract);
         var reply = waiter.Task;
         var callId = Interlocked.Increment(ref _nextCallId);
