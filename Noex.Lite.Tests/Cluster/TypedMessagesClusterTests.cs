@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Noex.Lite.Tests.Typed;
 
 namespace Noex.Lite.Tests;
 
@@ -115,5 +116,77 @@ public class TypedMessagesClusterTests
         await Assert.ThrowsAsync<NodeNotReachableException>(() => a.Runtime.CallAsync<Coord, Coord>(elsewhere, new Coord(1, 1)).AsTask()).Within();
         await Assert.ThrowsAsync<RemoteCallTimeoutException>(
             () => a.Runtime.CallAsync<Coord, Coord>(server, new Coord(int.MinValue + 1, 0), TimeSpan.FromMilliseconds(50)).AsTask()).Within();
+    }
+
+    /// <summary>A typed store of counters over the seeds' store family: get answers a count, inc and put change one.</summary>
+    private sealed class TypedCounters : GenServer<Dictionary<string, long>, StoreMsg, long, StoreMsg>
+    {
+        protected override ValueTask<Dictionary<string, long>> InitAsync(Value args, CancellationToken cancellationToken) =>
+            new(new Dictionary<string, long>(StringComparer.Ordinal));
+
+        protected override ValueTask<CallResult<Dictionary<string, long>, long>> HandleCallAsync(StoreMsg request, CallFrom<long> from,
+            Dictionary<string, long> counts) =>
+            new(Reply(request is Get get ? counts.GetValueOrDefault(get.Key) : -1, counts));
+
+        protected override ValueTask<Dictionary<string, long>> HandleCastAsync(StoreMsg message, Dictionary<string, long> counts)
+        {
+            switch (message)
+            {
+                case Inc inc:
+                    counts[inc.Key] = counts.GetValueOrDefault(inc.Key) + inc.By;
+                    break;
+                case Put put:
+                    counts[put.Key] = put.Value.AsInt64();
+                    break;
+            }
+            return new(counts);
+        }
+    }
+
+    /// <summary>The same store written against values, as a seeds-era node would: it reads "type", "key" and "by".</summary>
+    private sealed class ValueCounters : GenServer<Dictionary<string, long>>
+    {
+        protected override ValueTask<Dictionary<string, long>> InitAsync(Value args, CancellationToken cancellationToken) =>
+            new(new Dictionary<string, long>(StringComparer.Ordinal));
+
+        protected override ValueTask<CallResult<Dictionary<string, long>>> HandleCallAsync(Value request, CallFrom from, Dictionary<string, long> counts) =>
+            new(CallResult<Dictionary<string, long>>.WithReply(counts.GetValueOrDefault(request["key"].AsString()), counts));
+
+        protected override ValueTask<Dictionary<string, long>> HandleCastAsync(Value message, Dictionary<string, long> counts)
+        {
+            if (message["type"].AsString() == "inc")
+            {
+                var key = message["key"].AsString();
+                counts[key] = counts.GetValueOrDefault(key) + message["by"].AsInt64();
+            }
+            return new(counts);
+        }
+    }
+
+    [Fact]
+    public async Task Interop_TypedFamilyNodeAndValueNode_SpeakTheSeedsShapesBothWays()
+    {
+        await using var pair = await TestCluster.StartAsync(2, Secret);
+        var (a, b) = pair;
+        var typed = await b.Runtime.StartAsync(new TypedCounters());
+        var plain = await b.Runtime.StartAsync(new ValueCounters());
+
+        // A value-level sender to the typed store: the seeds' shapes, the discriminator anywhere, a default for "by".
+        Assert.True(a.Runtime.Cast(typed, Value.Parse("""{"type":"inc","key":"k","by":2}""")));
+        Assert.True(a.Runtime.Cast(typed, Value.Parse("""{"key":"k","type":"inc"}""")));
+        Assert.True(a.Runtime.Cast(typed, Value.Parse("""{"type":"put","key":"p","value":40}""")));
+        var fromValues = await a.Runtime.CallAsync(typed, Value.Parse("""{"type":"get","key":"k"}""")).Within();
+        // A typed sender to the value-level store: it reads the JSON it expects.
+        Assert.True(a.Runtime.Cast(plain, new Inc("k", 5)));
+        Assert.True(a.Runtime.Cast<StoreMsg>(plain, new Inc("k")));
+        var fromTyped = await a.Runtime.CallAsync<StoreMsg, long>(plain, new Get("k")).Within();
+        var put = await a.Runtime.CallAsync<StoreMsg, long>(typed, new Get("p")).Within();
+        var unknown = await Assert.ThrowsAsync<BadRequestException>(
+            () => a.Runtime.CallAsync(typed, Value.Parse("""{"type":"dec","key":"k"}""")).AsTask()).Within();
+
+        Assert.Equal(3, fromValues.AsInt64());
+        Assert.Equal(6, fromTyped);
+        Assert.Equal(40, put);
+        Assert.Equal("StoreMsg.type: 'dec' names no member of the family", unknown.Detail);
     }
 }
