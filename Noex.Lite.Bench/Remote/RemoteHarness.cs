@@ -77,7 +77,7 @@ public static class RemoteHarness
             foreach (var inline in new[] { false, true })
             {
                 await using var server = await ServerProcess.StartAsync(inline ? "noex-inline" : "noex");
-                results.AddRange(await NoexRemote.RunClientAsync(server.Detail, outstanding, duration, inline, stats, server.Pid));
+                results.AddRange(await NoexRemote.RunClientAsync(server.Detail, outstanding, duration, inline, stats, server.Pid, typedFirst: round % 2 == 0));
             }
 
             peersOk &= await RemotePeers.RunAsync(peers, outstanding, duration, results);
