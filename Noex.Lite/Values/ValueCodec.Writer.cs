@@ -154,6 +154,17 @@ public ref struct ValueWriter
         Advance(header + utf8Name.Length);
     }
 
+    /// <summary>Writes an object key encoded in advance: one copy, no check (it was checked when made).</summary>
+    /// <param name="key">The key.</param>
+    public void WritePropertyName(ValueKey key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var encoded = key.Encoded;
+        var span = Reserve(encoded.Length);
+        encoded.CopyTo(span);
+        Advance(encoded.Length);
+    }
+
     /// <summary>Writes a whole value.</summary>
     /// <param name="value">The value.</param>
     /// <exception cref="ValueCodecException">It nests deeper than the writer's maximum depth

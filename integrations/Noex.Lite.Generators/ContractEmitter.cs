@@ -115,6 +115,16 @@ internal sealed class ContractEmitter
 
     private void EmitWrite()
     {
+        // Each key encoded and checked once, when the contract is made: a write copies it.
+        if (_model.DiscriminatorTag is not null)
+        {
+            Line($"private static readonly global::Noex.Lite.ValueKey s_discriminatorKey = global::Noex.Lite.ValueKey.Create({Utf8Literal(_model.DiscriminatorKey!)});");
+        }
+        for (var i = 0; i < _model.Properties.Count; i++)
+        {
+            Line($"private static readonly global::Noex.Lite.ValueKey s_key{i} = global::Noex.Lite.ValueKey.Create({Utf8Literal(_model.Properties[i].Key)});");
+        }
+        Line("");
         Line($"public override void Write(ref global::Noex.Lite.ValueWriter writer, {_model.TypeName} value)");
         Open();
         if (!_model.IsValueType)
@@ -131,12 +141,13 @@ internal sealed class ContractEmitter
         if (_model.DiscriminatorTag is { } tag)
         {
             // The discriminator first, as the seeds write it; a reader finds it anywhere.
-            Line($"writer.WritePropertyName({Utf8Literal(_model.DiscriminatorKey!)});");
+            Line("writer.WritePropertyName(s_discriminatorKey);");
             Line($"writer.WriteString({Utf8Literal(tag)});");
         }
-        foreach (var property in _model.Properties)
+        for (var i = 0; i < _model.Properties.Count; i++)
         {
-            Line($"writer.WritePropertyName({Utf8Literal(property.Key)});");
+            var property = _model.Properties[i];
+            Line($"writer.WritePropertyName(s_key{i});");
             Write(property.WriteShape, "value." + property.Name, property.Key);
         }
         Line("writer.ExitContainer();");
