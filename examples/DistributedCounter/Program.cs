@@ -71,20 +71,20 @@ await using (node)
             case "/get" when words.Length == 2:
                 if (Find(node, words[1]) is { } counter)
                 {
-                    var value = await node.Runtime.CallAsync(counter, Value.Object(("type", "get")));
+                    var value = await node.Runtime.CallAsync<CounterCall, long>(counter, new Get());
                     Console.WriteLine($"Counter \"{words[1]}\" on {counter.Node}: value {value}");
                 }
                 break;
             case "/watch" when words.Length == 2:
                 if (Find(node, words[1]) is { } watched)
                 {
-                    await node.Runtime.CallAsync(watcher, Value.Object(("type", "watch"), ("name", words[1]), ("node", watched.Node), ("id", watched.Id)));
+                    await node.Runtime.CallAsync<WatchCall, bool>(watcher, new Watch(words[1], watched.Node, watched.Id));
                     Console.WriteLine($"Now watching counter \"{words[1]}\" on {watched.Node}");
                 }
                 break;
             case "/unwatch" when words.Length == 2:
-                var was = await node.Runtime.CallAsync(watcher, Value.Object(("type", "unwatch"), ("name", words[1])));
-                Console.WriteLine(was.AsBoolean() ? $"Stopped watching counter \"{words[1]}\"." : $"Not watching counter \"{words[1]}\".");
+                var was = await node.Runtime.CallAsync<WatchCall, bool>(watcher, new Unwatch(words[1]));
+                Console.WriteLine(was ? $"Stopped watching counter \"{words[1]}\"." : $"Not watching counter \"{words[1]}\".");
                 break;
             case "/counters":
                 await ListAsync(node);
@@ -143,7 +143,7 @@ static async Task CreateAsync(Node node, string name, string? on)
     }
     Console.WriteLine($"Creating counter \"{name}\" on {target}...");
     var counter = await node.SpawnAsync(Behavior, target, new SpawnOptions { Name = Prefix + name, Registration = SpawnRegistration.Global });
-    var value = await node.Runtime.CallAsync(counter, Value.Object(("type", "get")));
+    var value = await node.Runtime.CallAsync<CounterCall, long>(counter, new Get());
     Console.WriteLine($"Counter \"{name}\" created on {target} with value {value}.");
 }
 
@@ -158,7 +158,7 @@ static async Task ChangeAsync(Node node, bool up, string name, string amountText
     {
         return;
     }
-    var value = await node.Runtime.CallAsync(counter, Value.Object(("type", up ? "increment" : "decrement"), ("by", amount)));
+    var value = await node.Runtime.CallAsync<CounterCall, long>(counter, up ? new Increment(amount) : new Decrement(amount));
     Console.WriteLine($"Counter \"{name}\" {(up ? "incremented" : "decremented")} by {amount}. New value: {value}");
 }
 
@@ -180,7 +180,7 @@ static async Task ListAsync(Node node)
         string value;
         try
         {
-            value = (await node.Runtime.CallAsync(counter, Value.Object(("type", "get")))).ToString();
+            value = (await node.Runtime.CallAsync<CounterCall, long>(counter, new Get())).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
         catch (NoexException e)
         {
@@ -222,48 +222,75 @@ static NodeId? ResolveNode(Node node, string? text)
     return match;
 }
 
-/// <summary>A counter (the behaviour "distributed-counter:counter"): calls get, increment and decrement.</summary>
-internal sealed class Counter : GenServer<long>
+/// <summary>A counter (the behaviour "distributed-counter:counter"): calls get, increment and decrement, as typed
+/// messages that travel as the seeds' <c>{"type":"increment","by":1}</c>.</summary>
+internal sealed class Counter : GenServer<long, CounterCall, long, CounterCall>
 {
     protected override ValueTask<long> InitAsync(Value args, CancellationToken cancellationToken) => new(0L);
 
-    protected override ValueTask<CallResult<long>> HandleCallAsync(Value request, CallFrom from, long value)
+    protected override ValueTask<CallResult<long, long>> HandleCallAsync(CounterCall request, CallFrom<long> from, long value)
     {
-        var by = request.TryGetProperty("by", out var amount) ? amount.AsInt64() : 1;
-        value = (string?)request["type"] switch
-        {
-            "get" => value,
-            "increment" => value + by,
-            "decrement" => value - by,
-            var other => throw new ArgumentException($"unknown call '{other}'"),
-        };
-        return new(CallResult<long>.WithReply(value, value));
+        value = Apply(request, value);
+        return new(Reply(value, value));
     }
 
-    protected override ValueTask<long> HandleCastAsync(Value message, long value) =>
-        new((string?)message["type"] == "increment" ? value + (message.TryGetProperty("by", out var by) ? by.AsInt64() : 1) : value);
+    protected override ValueTask<long> HandleCastAsync(CounterCall message, long value) => new(Apply(message, value));
+
+    private static long Apply(CounterCall message, long value) => message switch
+    {
+        Increment increment => value + increment.By,
+        Decrement decrement => value - decrement.By,
+        _ => value,
+    };
 }
+
+/// <summary>What a counter takes.</summary>
+[NoexMessage]
+[NoexDerivedType(typeof(Get), "get")]
+[NoexDerivedType(typeof(Increment), "increment")]
+[NoexDerivedType(typeof(Decrement), "decrement")]
+internal abstract partial record CounterCall;
+
+[NoexMessage]
+internal sealed partial record Get : CounterCall;
+
+[NoexMessage]
+internal sealed partial record Increment(long By = 1) : CounterCall;
+
+[NoexMessage]
+internal sealed partial record Decrement(long By = 1) : CounterCall;
+
+/// <summary>What the watcher takes: watch a counter (by its ref's node and id) or stop; both answer whether it was watched.</summary>
+[NoexMessage]
+[NoexDerivedType(typeof(Watch), "watch")]
+[NoexDerivedType(typeof(Unwatch), "unwatch")]
+internal abstract partial record WatchCall(string Name);
+
+[NoexMessage]
+internal sealed partial record Watch(string Name, string Node, long Id) : WatchCall(Name);
+
+[NoexMessage]
+internal sealed partial record Unwatch(string Name) : WatchCall(Name);
 
 /// <summary>
 /// The watcher: monitors counters on any node and prints when one goes down, with the reason
 /// (noconnection when its node is lost).
 /// </summary>
-internal sealed class CounterWatcher : GenServer<Dictionary<string, MonitorRef>>
+internal sealed class CounterWatcher : GenServer<Dictionary<string, MonitorRef>, WatchCall, bool, Value>
 {
     protected override ValueTask<Dictionary<string, MonitorRef>> InitAsync(Value args, CancellationToken cancellationToken) =>
         new(new Dictionary<string, MonitorRef>(StringComparer.Ordinal));
 
-    protected override ValueTask<CallResult<Dictionary<string, MonitorRef>>> HandleCallAsync(Value request, CallFrom from, Dictionary<string, MonitorRef> watched)
+    protected override ValueTask<CallResult<Dictionary<string, MonitorRef>, bool>> HandleCallAsync(WatchCall request, CallFrom<bool> from,
+        Dictionary<string, MonitorRef> watched)
     {
-        var name = (string)request["name"]!;
-        var was = watched.Remove(name, out var old) && Runtime.Demonitor(old);
-        if ((string?)request["type"] == "watch")
+        var was = watched.Remove(request.Name, out var old) && Runtime.Demonitor(old);
+        if (request is Watch watch)
         {
-            watched[name] = Runtime.Monitor(Self, new ProcessRef((string)request["node"]!, request["id"].AsInt64()));
+            watched[watch.Name] = Runtime.Monitor(Self, new ProcessRef(watch.Node, watch.Id));
         }
-        return new(CallResult<Dictionary<string, MonitorRef>>.WithReply(was, watched));
+        return new(Reply(was, watched));
     }
-
     protected override ValueTask<Dictionary<string, MonitorRef>> HandleInfoAsync(InfoMessage info, Dictionary<string, MonitorRef> watched)
     {
         if (info.Kind == InfoKind.Down)
