@@ -146,11 +146,12 @@ public class FramingTests
     {
         using var writer = new FrameWriter(s_key, maxFrameLength: 100);
 
-        var ex = Assert.Throws<ArgumentException>(() => writer.WriteMessage(new byte[53]));
+        var ex = Assert.Throws<MessageTooLargeException>(() => writer.WriteMessage(new byte[53]));
         Assert.Contains("at most 52 bytes", ex.Message, StringComparison.Ordinal);
+        Assert.Equal((53L, 52, 1L), (ex.MessageLength, ex.MaxMessageLength, ex.Excess));
         writer.BeginMessage();
         writer.GetSpan(60);
-        Assert.Throws<ArgumentException>(() => writer.Advance(53));
+        Assert.Throws<MessageTooLargeException>(() => writer.Advance(53));
         writer.WriteMessage(new byte[52]);
         writer.Seal();
         Assert.Equal(104, writer.WrittenSpan.Length);

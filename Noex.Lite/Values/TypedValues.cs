@@ -56,6 +56,14 @@ internal static class TypedValues
         }
     }
 
+    /// <summary>The length of a typed message's encoding, counted without keeping it (for an error that says how much to cut).</summary>
+    public static long EncodedLength(Value value)
+    {
+        var counter = new CountingWriter();
+        ValueCodec.Encode(value, counter);
+        return counter.Count;
+    }
+
     private static ArrayBufferWriter<byte> Rent()
     {
         var scratch = t_scratch ?? new ArrayBufferWriter<byte>(256);
@@ -69,6 +77,29 @@ internal static class TypedValues
         if (scratch.Capacity <= ScratchKeepLimit)
         {
             t_scratch = scratch;
+        }
+    }
+
+    /// <summary>Counts what is written into one reused scratch span.</summary>
+    private sealed class CountingWriter : IBufferWriter<byte>
+    {
+        private byte[] _scratch = new byte[4096];
+
+        public long Count { get; private set; }
+
+        public void Advance(int count) => Count += count;
+
+        public Memory<byte> GetMemory(int sizeHint = 0) => Scratch(sizeHint);
+
+        public Span<byte> GetSpan(int sizeHint = 0) => Scratch(sizeHint);
+
+        private byte[] Scratch(int sizeHint)
+        {
+            if (sizeHint > _scratch.Length)
+            {
+                _scratch = new byte[sizeHint];
+            }
+            return _scratch;
         }
     }
 }

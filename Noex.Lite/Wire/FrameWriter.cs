@@ -356,8 +356,7 @@ internal sealed class FrameWriter : IBufferWriter<byte>, IDisposable
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowMessageTooLarge(int length) =>
-        throw new ArgumentException(
-            $"A message of {length} bytes does not fit in a frame: the maximum frame length is {_maxFrameLength}, so a message may be at most {MaxMessageLength} bytes (protocol.md §6).");
+        throw new MessageTooLargeException(length, MaxMessageLength, _maxFrameLength);
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -85,7 +85,24 @@ internal ref struct WireWriter
 
     /// <summary>Writes a value (§2), which has no length of its own and so is the last field of its message.</summary>
     /// <exception cref="ValueCodecException">The value cannot cross the wire (see <see cref="ValueWriter.WriteValue"/>).</exception>
-    public void WriteValue(Value value) => _writer.WriteValue(value);
+    /// <exception cref="MessageTooLargeException">The message does not fit in a frame; the exception names the value's encoded
+    /// length, the envelope's and how much to cut.</exception>
+    public void WriteValue(Value value)
+    {
+        var envelope = (int)_writer.BytesWritten;
+        try
+        {
+            // Committed here rather than in Commit: the frame writer checks the length as bytes are committed.
+            _writer.WriteValue(value);
+            _writer.Flush();
+        }
+        catch (MessageTooLargeException e) when (e.ValueLength is null)
+        {
+            // The frame writer sees only bytes; here the value is known: measure all of it (a walk, no allocation), so
+            // that the caller hears how much to cut rather than where writing happened to stop.
+            throw e.WithValue(value.IsTyped ? TypedValues.EncodedLength(value) : ValueCodec.GetEncodedLength(value), envelope);
+        }
+    }
 
     /// <summary>Commits the bytes written so far to the buffer writer (one <see cref="IBufferWriter{T}.Advance"/> call).</summary>
     public void Commit() => _writer.Flush();
