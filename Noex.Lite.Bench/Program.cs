@@ -18,6 +18,8 @@ switch (verb)
         return await RemoteHarness.RunServerAsync(rest);
     case "mesh":
         return await MeshFormation.RunAsync(rest);
+    case "idle":
+        return await IdleCost.RunAsync(rest);
     default:
         Console.WriteLine("""
             usage: dotnet run -c Release --project Noex.Lite.Bench -- <verb> [options]
@@ -33,6 +35,9 @@ switch (verb)
               mesh [--nodes 3,8,16] [--rounds R]
                                                 N nodes started at once with one seed: time to a full mesh, against
                                                 one node joining a seed in the same round
+              idle [--processes N] [--seconds S]
+                                                a node holding N idle processes (200,000), connected and unasked:
+                                                its CPU over S quiet seconds (10), as a share of one core
             what each benchmark measures, and the figures recorded so far: Noex.Lite.Bench/README.md
             """);
         return verb == "help" ? 0 : 2;

@@ -54,6 +54,9 @@ public sealed class Node : IAsyncDisposable
         Runtime.Signals = new RemoteSignals(Monitors, Links);
     }
 
+    /// <summary>How many heartbeat ticks the node has run (for tests that wait for ticks rather than time).</summary>
+    internal int TickCount => _mesh.TickCount;
+
     /// <summary>
     /// The node's processes. Its calls and casts are routed transparently: a ref of another node goes over the cluster.
     /// </summary>

@@ -59,6 +59,30 @@ public class ClusterObserverTests
     }
 
     [Fact]
+    public async Task Idle_NobodyAsksForStatistics_TicksStopWalkingTheProcessTableUntilSomeoneAsks()
+    {
+        await using var pair = await TestCluster.StartAsync(2, Secret, options => options with { HeartbeatInterval = TimeSpan.FromMilliseconds(100) });
+        var (a, b) = pair;
+        for (var i = 0; i < 100; i++)
+        {
+            await a.Runtime.StartAsync(new Echo());
+        }
+        a.Observer.QuietAfter = TimeSpan.FromMilliseconds(200);
+
+        await Wait.UntilAsync(() => !a.Observer.IsSampling);
+        var walks = a.Runtime.StatsWalks;
+        var ticks = a.TickCount;
+        await Wait.UntilAsync(() => a.TickCount >= ticks + 5);
+        Assert.Equal(walks, a.Runtime.StatsWalks);
+
+        // A request (here one from the other node) wakes the sampling; its figures are whole.
+        var stats = await b.Observer.GetNodeStatsAsync(a.Id).Within();
+        await Wait.UntilAsync(() => a.Observer.IsSampling);
+        Assert.Equal(100, stats.ProcessCount);
+        Assert.True(a.Runtime.StatsWalks > walks);
+    }
+
+    [Fact]
     public async Task GetLocalStats_AfterTraffic_ReportsPositiveRates()
     {
         await using var pair = await TestCluster.StartAsync(2, Secret, Patient);

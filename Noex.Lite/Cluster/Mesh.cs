@@ -31,6 +31,9 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
     private readonly IDisposable _lifecycle;
     private ITimer? _tick;
     private int _ticks;
+
+    /// <summary>How many heartbeat ticks have run (for tests).</summary>
+    internal int TickCount => Volatile.Read(ref _ticks);
     private int _pushPending;
     private long _unknownMessages;
     private NodeId[] _seeds = [];

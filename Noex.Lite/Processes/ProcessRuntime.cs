@@ -133,6 +133,7 @@ public sealed class ProcessRuntime : IAsyncDisposable
     private readonly ConcurrentDictionary<long, ProcessCell> _processes = new();
     private readonly ConcurrentDictionary<TimerRef, byte> _timers = new();
     private readonly CallWaiterPool _waiters;
+    private long _statsWalks;
     private long _nextId;
     private long _nextMonitorId;
     private long _deadLetters;
@@ -718,11 +719,16 @@ public sealed class ProcessRuntime : IAsyncDisposable
     }
 
     /// <summary>Messages handled by every process so far, the total of the queued ones now, and the deepest mailbox.</summary>
+    /// <summary>How many times <see cref="GetMessageStats"/> has walked the process table (for tests).</summary>
+    internal long StatsWalks => Interlocked.Read(ref _statsWalks);
+
     internal (long Handled, long Queued, int Deepest) GetMessageStats()
     {
         long handled = Interlocked.Read(ref _retiredMessages), queued = 0;
         int deepest = 0;
-        foreach (ProcessCell cell in _processes.Values)
+        Interlocked.Increment(ref _statsWalks);
+        // The dictionary's own enumerator: its Values property would take every lock and copy the table (see GetQueueStats).
+        foreach (var (_, cell) in _processes)
         {
             handled += cell.MessagesHandled;
             int count = cell.Count;

@@ -184,13 +184,24 @@ public sealed class ClusterObserver : IClusterService
     private long _cachedAt;
     private ITimer? _poll;
     private TimeSpan _pollInterval;
+    private long _lastAsked;
+    private bool _sampling = true;
 
     internal ClusterObserver(INodeContext node)
     {
         _node = node;
         _time = node.Options.TimeProvider;
         _older = _recent = new Sample(_time.GetTimestamp(), 0, 0, 0);
+        _lastAsked = _older.Timestamp;
     }
+
+    /// <summary>How long after the last request for statistics (local, remote or a subscription's) the heartbeat tick goes on
+    /// sampling the rates. Sampling walks every process, so an idle node with a million processes would otherwise pay for
+    /// statistics nobody reads.</summary>
+    internal TimeSpan QuietAfter { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Whether the last tick sampled the rates (for tests).</summary>
+    internal bool IsSampling => Volatile.Read(ref _sampling);
 
     /// <summary>A node did not answer a snapshot in time.</summary>
     public event Action<NodeId>? NodeTimeout;
@@ -202,10 +213,14 @@ public sealed class ClusterObserver : IClusterService
     internal int PendingCount => _pending.Count;
 
     /// <summary>This node's figures, now.</summary>
+    /// <remarks>Rates cover the last one to two seconds while statistics are asked for; the first request after 30 s
+    /// without one gets the average since the last sample, and sampling resumes from there.</remarks>
     public NodeStats GetLocalStats()
     {
         var now = _time.GetTimestamp();
-        var current = TakeSample(now);
+        Volatile.Write(ref _lastAsked, now);
+        var (handled, queued, deepest) = _node.Runtime.GetMessageStats();
+        var current = TakeSample(now, handled);
         Sample baseline;
         lock (_sampleLock)
         {
@@ -213,7 +228,6 @@ public sealed class ClusterObserver : IClusterService
             baseline = _older.Timestamp < now ? _older : _recent;
         }
         var seconds = Math.Max(_time.GetElapsedTime(baseline.Timestamp, now).TotalSeconds, 1e-3);
-        var (_, queued, deepest) = _node.Runtime.GetMessageStats();
         var peers = _node.Connections.GetConnections().Select(c => c.Peer).Distinct().ToArray();
         return new NodeStats(
             _node.Id,
@@ -419,7 +433,9 @@ public sealed class ClusterObserver : IClusterService
         }
     }
 
-    private Sample TakeSample(long now)
+    private Sample TakeSample(long now) => TakeSample(now, _node.Runtime.GetMessageStats().Handled);
+
+    private Sample TakeSample(long now, long handled)
     {
         long received = Interlocked.Read(ref _closedBytesReceived), sent = Interlocked.Read(ref _closedBytesSent);
         foreach (var connection in _node.Connections.GetConnections())
@@ -427,7 +443,7 @@ public sealed class ClusterObserver : IClusterService
             received += connection.BytesReceived;
             sent += connection.BytesSent;
         }
-        return new Sample(now, _node.Runtime.GetMessageStats().Handled, received, sent);
+        return new Sample(now, handled, received, sent);
     }
 
     bool IClusterService.OnMessage(Connection connection, ReadOnlySpan<byte> message)
@@ -475,6 +491,18 @@ public sealed class ClusterObserver : IClusterService
     void IClusterService.OnTick()
     {
         var now = _time.GetTimestamp();
+        bool subscribed;
+        lock (_pollLock)
+        {
+            subscribed = _subscribers.Count > 0;
+        }
+        if (!subscribed && _time.GetElapsedTime(Volatile.Read(ref _lastAsked), now) > QuietAfter)
+        {
+            // Nobody has asked for a while: no walk of the process table on every tick.
+            Volatile.Write(ref _sampling, false);
+            return;
+        }
+        Volatile.Write(ref _sampling, true);
         var sample = TakeSample(now);
         lock (_sampleLock)
         {
