@@ -189,4 +189,29 @@ public class TypedMessagesClusterTests
         Assert.Equal(40, put);
         Assert.Equal("StoreMsg.type: 'dec' names no member of the family", unknown.Detail);
     }
+
+    /// <summary>Answers every call with an order whose status has no name, which cannot be written.</summary>
+    private sealed class BadOrders : GenServer<int, Value, Order, Value>
+    {
+        protected override ValueTask<int> InitAsync(Value args, CancellationToken cancellationToken) => new(0);
+
+        protected override ValueTask<CallResult<int, Order>> HandleCallAsync(Value request, CallFrom<Order> from, int state) =>
+            new(Reply(new Order("o", [], (OrderStatus)42, null), state + 1));
+    }
+
+    [Fact]
+    public async Task TypedReply_ThatCannotBeWritten_FailsTheRemoteCallerAndTheServerGoesOn()
+    {
+        await using var pair = await TestCluster.StartAsync(2, Secret);
+        var (a, b) = pair;
+        var server = await b.Runtime.StartAsync(new BadOrders());
+
+        var error = await Assert.ThrowsAsync<CallFailedException>(() => a.Runtime.CallAsync<Value, Order>(server, Value.Null).AsTask()).Within();
+        var again = await Assert.ThrowsAsync<CallFailedException>(() => a.Runtime.CallAsync(server, Value.Null).AsTask()).Within();
+
+        Assert.Equal(nameof(MessageContractException), error.Reason.ErrorType);
+        Assert.Contains("Order.status: 42 is not a named member of OrderStatus", error.Message, StringComparison.Ordinal);
+        Assert.Equal(nameof(MessageContractException), again.Reason.ErrorType);
+        Assert.True(b.Runtime.IsAlive(server));
+    }
 }

@@ -259,9 +259,10 @@ public class TypedContractTests
     {
         var order = SampleOrder() with { Status = (OrderStatus)42 };
 
-        var error = Assert.Throws<ArgumentException>(() => Encode(order));
+        var error = Assert.Throws<MessageContractException>(() => Encode(order));
 
         Assert.Contains("Order.status: 42 is not a named member of OrderStatus", error.Message, StringComparison.Ordinal);
+        Assert.Equal((MessageContractError.InvalidValue, "Order", "status"), (error.Error, error.TypeName, error.Field));
     }
 
     // ---- families ----
@@ -362,7 +363,9 @@ public class TypedContractTests
     [Fact]
     public void Family_UnlistedRuntimeType_WriteThrows()
     {
-        Assert.Throws<ArgumentException>(() => Encode<StoreMsg>(new Unlisted("x")));
+        var error = Assert.Throws<MessageContractException>(() => Encode<StoreMsg>(new Unlisted("x")));
+
+        Assert.Equal((MessageContractError.InvalidValue, "StoreMsg"), (error.Error, error.TypeName));
     }
 
     // ---- version tolerance ----

@@ -153,4 +153,19 @@ public class TypedServerTests
             Assert.Equal(new Coord(i, 0), await runtime.CallAsync<Coord, Coord>(live, new Coord(1, 0)).Within());
         }
     }
+
+    [Fact]
+    public async Task TypedCaller_MessageThatCannotBeWritten_FailsTheCallAndNotTheValueServer()
+    {
+        await using var runtime = new ProcessRuntime();
+        var echo = await runtime.StartAsync(new Echo()).Within();
+        var unnamed = new Typed.Order("o-1", [], (Typed.OrderStatus)42, null);
+
+        var error = await Assert.ThrowsAsync<BadRequestException>(() => runtime.CallAsync<Typed.Order, Value>(echo, unnamed).AsTask()).Within();
+
+        Assert.Equal(MessageContractError.InvalidValue, Assert.IsType<MessageContractException>(error.InnerException).Error);
+        Assert.Contains("Order.status: 42 is not a named member of OrderStatus", error.Message, StringComparison.Ordinal);
+        Assert.True(runtime.IsAlive(echo));
+        Assert.Equal(7L, await runtime.CallAsync<long, long>(echo, 7).Within());
+    }
 }

@@ -173,7 +173,7 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         {
             return TypedValues.Materialize(message);
         }
-        catch (ValueCodecException)
+        catch (NoexException e) when (e is ValueCodecException or MessageContractException)
         {
             return Value.Null;
         }

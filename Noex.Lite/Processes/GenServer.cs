@@ -315,7 +315,7 @@ public abstract class GenServer<TState> : GenServer
 
     /// <summary>
     /// A typed sender's message, for this value-level server: the plain value a peer would have decoded. A message that
-    /// cannot be encoded (too deep, an unpaired surrogate) is the sender's error: its call fails (a cast is dropped and
+    /// cannot be encoded (too deep, an unpaired surrogate, an enum value with no name) is the sender's error: its call fails (a cast is dropped and
     /// counted as a dead letter) and this process goes on.
     /// </summary>
     private bool TryMaterialize(ref Value message, CallFrom from)
@@ -325,7 +325,7 @@ public abstract class GenServer<TState> : GenServer
             message = TypedValues.Materialize(message);
             return true;
         }
-        catch (ValueCodecException e)
+        catch (NoexException e) when (e is ValueCodecException or MessageContractException)
         {
             if (!from.Fail(new BadRequestException(Self, e.Message, e)))
             {

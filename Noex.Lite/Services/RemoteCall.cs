@@ -507,10 +507,10 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
             {
                 return connection.TryEnqueue(new ReplyMessage(token, reply), force: true) == EnqueueResult.Queued;
             }
-            catch (ValueCodecException e)
+            catch (NoexException e) when (e is ValueCodecException or MessageContractException or MessageTooLargeException)
             {
                 // The reply cannot cross the wire: the caller must hear that rather than wait for its timeout.
-                Send(token, ErrorKind.CallFailed, ExitReasonWire.ErrorDetail($"the reply cannot be encoded: {e.Message}", nameof(ValueCodecException)));
+                Send(token, ErrorKind.CallFailed, ExitReasonWire.ErrorDetail($"the reply cannot be encoded: {e.Message}", e.GetType().Name));
                 return false;
             }
         }

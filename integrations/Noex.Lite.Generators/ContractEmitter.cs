@@ -267,8 +267,8 @@ internal sealed class ContractEmitter
         {
             Line($"{member.Expression} => {Utf8Literal(member.WireName)},");
         }
-        Line($"_ => throw new global::System.ArgumentException({Literal(_model.ShortName + "." + path + ": ")} + {value}.ToString() + "
-            + $"{Literal(" is not a named member of " + shape.ShortName + ", so it has no name to travel as")}),");
+        Line($"_ => throw new global::Noex.Lite.MessageContractException(global::Noex.Lite.MessageContractError.InvalidValue, {Literal(_model.ShortName)}, "
+            + $"{Literal(path)}, {value}.ToString() + {Literal(" is not a named member of " + shape.ShortName + ", so it has no name to travel as")}),");
         _indent--;
         Line("};");
         Line($"writer.WriteString({name});");
@@ -638,7 +638,8 @@ internal sealed class ContractEmitter
         }
         Line("default:");
         _indent++;
-        Line($"throw new global::System.ArgumentException(value.GetType().FullName + {Literal(" is not a member of the message family " + _model.ShortName + ": list it with [NoexDerivedType]")});");
+        Line($"throw new global::Noex.Lite.MessageContractException(global::Noex.Lite.MessageContractError.InvalidValue, {Literal(_model.ShortName)}, null, "
+            + $"value.GetType().FullName + {Literal(" is not a member of the message family " + _model.ShortName + ": list it with [NoexDerivedType]")});");
         _indent--;
         Close();
         Close();
