@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Noex.Lite.Tests;
 
 /// <summary>
@@ -43,7 +41,7 @@ public class VendoringTests
                 Console.WriteLine(Value.Parse(message.ToString()) == message ? "vendored ok" : "mismatch");
                 """);
 
-            var (exit, output) = await RunAsync("dotnet", $"run --project \"{app}\" -c Release", root);
+            var (exit, output) = await DotnetCommand.RunAsync($"run --project \"{app}\" -c Release", root);
 
             Assert.True(exit == 0, $"dotnet run failed with {exit}:\n{output}");
             Assert.Contains("vendored ok", output);
@@ -75,24 +73,5 @@ public class VendoringTests
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             File.Copy(file, target);
         }
-    }
-
-    private static async Task<(int Exit, string Output)> RunAsync(string fileName, string arguments, string workingDirectory)
-    {
-        var start = new ProcessStartInfo(fileName, arguments)
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        // Keep the child build out of this test run's MSBuild node reuse and telemetry.
-        start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout + await stderr);
     }
 }
