@@ -12,14 +12,14 @@ public class DistributedSupervisorClusterTests
 {
     private const string Secret = "dsup-cluster-tests";
 
-    /// <summary>Waits as <see cref="Wait.UntilAsync(Func{bool})"/> does, but a timeout says which wait and what the cluster looked like.</summary>
+    /// <summary>Waits as <see cref="Wait.UntilAsync(Func{bool}, TimeSpan?, CancellationToken)"/> does, but a timeout says which wait and what the cluster looked like.</summary>
     private static async Task UntilAsync(Func<bool> condition, string step, Func<string> state)
     {
         try
         {
             await Wait.UntilAsync(condition);
         }
-        catch (OperationCanceledException)
+        catch (TimeoutException)
         {
             throw new Xunit.Sdk.XunitException($"{step} timed out: {state()}");
         }

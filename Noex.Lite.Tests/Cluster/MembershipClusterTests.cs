@@ -33,7 +33,7 @@ public class MembershipClusterTests(ITestOutputHelper output)
         a.NodeRemoved += e => removed.Enqueue((a.Id, e));
         b.NodeRemoved += e => removed.Enqueue((b.Id, e));
 
-        Isolate(cluster, 2); // c is lost without a goodbye, as if killed
+        cluster.Isolate("c"); // c is lost without a goodbye, as if killed
         await Wait.UntilAsync(() => removed.Count(r => r.Event.Node == c.Id) == 2);
 
         Assert.All(removed, r => Assert.Equal(NodeRemovalReason.Unreachable, r.Event.Reason));
@@ -68,10 +68,9 @@ public class MembershipClusterTests(ITestOutputHelper output)
 
         // Cut in two steps, so that a never sees two of three while a link it has not yet found dead is already gone:
         // first c (a keeps b, two of three, and has nothing on c), then b (one of three: a minority).
-        cluster.Proxies[0].Cut(c.Id.Name);
-        cluster.Proxies[2].Cut(a.Id.Name);
+        cluster.Partition(["a"], ["c"]);
         await Wait.UntilAsync(() => !a.IsConnected(c.Id));
-        Isolate(cluster, 0);
+        cluster.Isolate("a");
         // Past the bound a has removed both: it no longer redials or gossips them...
         await Wait.UntilAsync(() => removedByA.Count == 2 && a.GetNodes().Count == 0);
         await Wait.UntilAsync(() => b.GetNode(a.Id)?.Incarnation is null or 0 && c.GetNode(a.Id)?.Incarnation is null or 0);
@@ -84,8 +83,7 @@ public class MembershipClusterTests(ITestOutputHelper output)
         // The heal: b and c name a as their seed and dial it again (at their next poll, once removed): a fresh join, and a
         // majority again. (What the supervisor then does with the child is #20's: the first node back gives it a majority
         // before b returns, and it moves the child that never failed.)
-        Heal(cluster, 0);
-        cluster.Proxies[0].Mend(c.Id.Name);
+        cluster.Heal();
         await Wait.UntilAsync(cluster.IsFullMesh);
         Assert.True(a.HasQuorum);
         Assert.Equal(3, a.GetNodes().Count + 1);
@@ -203,7 +201,7 @@ public class MembershipClusterTests(ITestOutputHelper output)
         a.NodeRemoved += removed.Enqueue;
 
         Assert.False(a.Forget(b.Id));
-        Isolate(cluster, 2);
+        cluster.Isolate("c");
         await Wait.UntilAsync(() => !a.IsConnected(c.Id) && a.GetNode(c.Id)?.Status == NodeStatus.Disconnected);
         Assert.True(a.Forget(c.Id));
 
@@ -355,28 +353,6 @@ public class MembershipClusterTests(ITestOutputHelper output)
         await Wait.UntilAsync(() => a.IsConnected(b.Id));
 
         Assert.True(seeds.Polls >= 4);
-    }
-
-    /// <summary>Cuts node <paramref name="index"/> off from every other, both ways: its own proxy drops everything, and
-    /// the others' proxies drop what it dials.</summary>
-    private static void Isolate(TestCluster cluster, int index)
-    {
-        var name = cluster[index].Id.Name;
-        cluster.Proxies[index].Blackhole = true;
-        foreach (var proxy in cluster.Proxies.Where((_, i) => i != index))
-        {
-            proxy.Cut(name);
-        }
-    }
-
-    private static void Heal(TestCluster cluster, int index)
-    {
-        var name = cluster[index].Id.Name;
-        cluster.Proxies[index].Blackhole = false;
-        foreach (var proxy in cluster.Proxies.Where((_, i) => i != index))
-        {
-            proxy.Mend(name);
-        }
     }
 
     private sealed class CountingSeeds(IReadOnlyList<NodeId> seeds) : ISeedProvider

@@ -1,14 +1,14 @@
 using System.Globalization;
 using Noex.Lite;
+using Noex.Lite.Testing;
 
 // Usage: NodeHost --name N [--host ADDR] [--port P] [--advertised-host H] [--advertised-port P] [--seed ID]...
 //                 [--secret S] [--heartbeat MS] [--threshold K] [--remove-after MS] [--dns HOSTNAME] [--seed-poll MS]
 // (--dns: seeds from the addresses of HOSTNAME, as N@address:P, polled every --seed-poll.)
-// Prints "READY <id> <incarnation>", then "UP <id>", "DOWN <id> <reason>", "REMOVED <id> <reason>" and
-// "HANDSHAKE-FAILED <peer> <failure>" as they happen.
-// Reads commands from standard input: "stop" stops gracefully; the end of input (the test process went away) too;
-// "spawn ..." (SpawnCommands.cs); "echo", "call ...", "flow ..." (CallCommands.cs); "peers <tag>", "members <tag>"
-// (PeerCommands.cs).
+// Speaks NodeProcessHost's lines (the test kit): "READY <id> <incarnation>", then "UP <id>", "DOWN <id> <reason>",
+// "REMOVED <id> <reason>" and "HANDSHAKE-FAILED <peer> <failure>" as they happen; "stop" on standard input, or its end,
+// stops gracefully. Its own commands (Console.Out is synchronized, so they print whole lines too): "spawn ..."
+// (SpawnCommands.cs); "echo", "call ...", "flow ..." (CallCommands.cs); "peers <tag>", "members <tag>" (PeerCommands.cs).
 // "start-idle" starts a process that does nothing and prints "STARTED <id>" (a target for remote monitors and links).
 var options = new NodeOptions { Host = "127.0.0.1", Port = 0 };
 var seeds = new List<string>();
@@ -53,28 +53,18 @@ options = options with
     ReconnectMaxDelay = TimeSpan.FromMilliseconds(500),
 };
 
-var output = TextWriter.Synchronized(Console.Out);
 await using var node = await Node.StartAsync(options);
-node.NodeUp += info => output.WriteLine($"UP {info.Id}");
-node.NodeDown += down => output.WriteLine($"DOWN {down.Node} {down.Reason}");
-node.NodeRemoved += removed => output.WriteLine($"REMOVED {removed.Node} {removed.Reason}");
-node.HandshakeFailed += failed => output.WriteLine($"HANDSHAKE-FAILED {failed.Peer?.ToString() ?? failed.RemoteEndPoint?.ToString()} {failed.Failure}");
-SpawnCommands.Register(node, output);
-output.WriteLine($"READY {node.Id} {node.Incarnation}");
-output.Flush();
-string? line;
-GlobalRegistryCommands.Attach(node, output);
+SpawnCommands.Register(node, Console.Out);
+GlobalRegistryCommands.Attach(node, Console.Out);
 SupervisionBehaviors.Register(node);
-while ((line = await Console.In.ReadLineAsync()) is not null && line != "stop")
+await NodeProcessHost.RunAsync(node, async (line, output) =>
 {
     SpawnCommands.TryHandle(node, line, output);
     PeerCommands.TryHandle(node, line, output);
     await CallCommands.TryHandleAsync(node, line, output);
     await GlobalRegistryCommands.HandleAsync(node, line, output);
     await MonitorLinkCommands.HandleAsync(node, line, output);
-}
-await node.StopAsync();
-output.WriteLine("STOPPED");
+});
 
 // ---- global registry (branch registry) ------------------------------------------------------------------------------
 // "gregister NAME" starts an idle process and registers it globally: prints "GREGISTERED NAME <process id>".

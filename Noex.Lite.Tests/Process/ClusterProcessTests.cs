@@ -28,7 +28,7 @@ public class ClusterProcessTests(ITestOutputHelper output)
         var heartbeat = TimeSpan.FromSeconds(2); // bound: 6 s
         var (local, downs, _) = await StartLocalAsync(heartbeat);
         await using var _local = local;
-        await using var remote = await NodeProcess.StartAsync("--name", "remote", "--secret", Secret, "--seed", local.Id.ToString(), "--heartbeat", "2000");
+        await using var remote = await NodeHostProcess.StartAsync("--name", "remote", "--secret", Secret, "--seed", local.Id.ToString(), "--heartbeat", "2000");
         await Wait.UntilAsync(() => local.IsConnected(remote.Id));
 
         var killed = Stopwatch.GetTimestamp();
@@ -50,7 +50,7 @@ public class ClusterProcessTests(ITestOutputHelper output)
         var heartbeat = TimeSpan.FromSeconds(1);
         var (local, downs, ups) = await StartLocalAsync(heartbeat);
         await using var _local = local;
-        await using var remote = await NodeProcess.StartAsync("--name", "remote", "--secret", Secret, "--seed", local.Id.ToString(), "--heartbeat", "1000");
+        await using var remote = await NodeHostProcess.StartAsync("--name", "remote", "--secret", Secret, "--seed", local.Id.ToString(), "--heartbeat", "1000");
         await Wait.UntilAsync(() => local.IsConnected(remote.Id));
 
         var frozen = Stopwatch.GetTimestamp();
@@ -77,13 +77,13 @@ public class ClusterProcessTests(ITestOutputHelper output)
         await using var _local = local;
         var port = TestNodes.FreePort();
         var args = new[] { "--name", "remote", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--secret", Secret, "--seed", local.Id.ToString() };
-        var first = await NodeProcess.StartAsync(args);
+        var first = await NodeHostProcess.StartAsync(args);
         await Wait.UntilAsync(() => local.IsConnected(first.Id));
         first.Kill();
         await first.DisposeAsync();
         await Wait.UntilAsync(() => !downs.IsEmpty);
 
-        await using var second = await NodeProcess.StartAsync(args);
+        await using var second = await NodeHostProcess.StartAsync(args);
 
         await Wait.UntilAsync(() => local.IsConnected(second.Id) && local.GetNode(second.Id)!.Incarnation == second.Incarnation);
         Assert.Equal(first.Id, second.Id);
@@ -96,7 +96,7 @@ public class ClusterProcessTests(ITestOutputHelper output)
     {
         var (local, downs, _) = await StartLocalAsync(TimeSpan.FromSeconds(1));
         await using var _local = local;
-        await using var remote = await NodeProcess.StartAsync("--name", "remote", "--secret", Secret, "--seed", local.Id.ToString());
+        await using var remote = await NodeHostProcess.StartAsync("--name", "remote", "--secret", Secret, "--seed", local.Id.ToString());
         await Wait.UntilAsync(() => local.IsConnected(remote.Id));
 
         await remote.StopAsync();

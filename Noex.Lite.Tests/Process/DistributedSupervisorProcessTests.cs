@@ -22,7 +22,7 @@ public class DistributedSupervisorProcessTests(Xunit.Abstractions.ITestOutputHel
     });
 
     private static Task<NodeProcess> StartHostAsync(string name, Node seed) =>
-        NodeProcess.StartAsync("--name", name, "--secret", Secret, "--seed", seed.Id.ToString(), "--heartbeat", "500");
+        NodeHostProcess.StartAsync("--name", name, "--secret", Secret, "--seed", seed.Id.ToString(), "--heartbeat", "500");
 
     private static DistributedChildSpec Spec(string id, RestartType restart = RestartType.Permanent) =>
         new(id, "dsup-worker") { Args = Value.Object(("id", id)), Restart = restart };

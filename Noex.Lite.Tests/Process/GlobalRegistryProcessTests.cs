@@ -12,7 +12,7 @@ public class GlobalRegistryProcessTests
     {
         await using var mesh = await TestCluster.StartAsync(2, Secret);
         var nodes = mesh.Nodes;
-        var remote = await NodeProcess.StartAsync("--name", "remote", "--secret", Secret, "--seed", nodes[0].Id.ToString(), "--heartbeat", "1000");
+        var remote = await NodeHostProcess.StartAsync("--name", "remote", "--secret", Secret, "--seed", nodes[0].Id.ToString(), "--heartbeat", "1000");
         var port = remote.Id.Port;
         try
         {
@@ -33,7 +33,7 @@ public class GlobalRegistryProcessTests
         }
 
         // The same node id comes back as a new run: it receives the table and its new claim reaches everyone.
-        await using var again = await NodeProcess.StartAsync("--name", "remote", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--secret", Secret, "--seed", nodes[0].Id.ToString(), "--heartbeat", "1000");
+        await using var again = await NodeHostProcess.StartAsync("--name", "remote", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--secret", Secret, "--seed", nodes[0].Id.ToString(), "--heartbeat", "1000");
         await Wait.UntilAsync(() => nodes.All(n => n.IsConnected(again.Id)));
         await again.WaitForLineAsync(l => l.StartsWith("GNAME owned-here ", StringComparison.Ordinal));
         var second = await RegisterOnAsync(again, "owned-by-remote");

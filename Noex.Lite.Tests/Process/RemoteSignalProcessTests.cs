@@ -11,7 +11,7 @@ public class RemoteSignalProcessTests
     private static async Task<(Node Local, NodeProcess Remote, ProcessRef Target)> StartAsync()
     {
         var local = await Node.StartAsync(TestNodes.Options("local", RemoteSignalNodes.Secret));
-        var remote = await NodeProcess.StartAsync("--name", "remote", "--secret", RemoteSignalNodes.Secret, "--seed", local.Id.ToString(), "--heartbeat", "1000");
+        var remote = await NodeHostProcess.StartAsync("--name", "remote", "--secret", RemoteSignalNodes.Secret, "--seed", local.Id.ToString(), "--heartbeat", "1000");
         await Wait.UntilAsync(() => local.IsConnected(remote.Id));
         await remote.SendAsync("start-idle");
         var started = await remote.WaitForLineAsync(l => l.StartsWith("STARTED ", StringComparison.Ordinal));

@@ -17,7 +17,7 @@ public class SpawnProcessTests
     {
         await using var local = await StartLocalAsync();
         local.Behaviors.Register("counter", () => new SpawnTests.Counter());
-        await using var host = await NodeProcess.StartAsync("--name", "host", "--secret", Secret, "--seed", local.Id.ToString(), "--heartbeat", "2000");
+        await using var host = await NodeHostProcess.StartAsync("--name", "host", "--secret", Secret, "--seed", local.Id.ToString(), "--heartbeat", "2000");
         await Wait.UntilAsync(() => local.IsConnected(host.Id));
 
         var counter = await local.SpawnAsync("host-counter", host.Id, new SpawnOptions { Name = "hc", Args = 5 });
@@ -40,7 +40,7 @@ public class SpawnProcessTests
     public async Task SpawnAsync_TargetKilledMidInit_FailsAtOnceWithNodeNotReachable()
     {
         await using var local = await StartLocalAsync();
-        await using var host = await NodeProcess.StartAsync("--name", "host", "--secret", Secret, "--seed", local.Id.ToString(), "--heartbeat", "2000");
+        await using var host = await NodeHostProcess.StartAsync("--name", "host", "--secret", Secret, "--seed", local.Id.ToString(), "--heartbeat", "2000");
         await Wait.UntilAsync(() => local.IsConnected(host.Id));
         var spawn = local.SpawnAsync("host-sleeper", host.Id, new SpawnOptions { InitTimeout = TimeSpan.FromSeconds(120), SpawnTimeout = TimeSpan.FromSeconds(120) });
         await host.WaitForLineAsync(l => l == "INIT host-sleeper");

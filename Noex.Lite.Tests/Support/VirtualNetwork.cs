@@ -102,7 +102,7 @@ public sealed class VirtualNetwork : IAsyncDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var ip = SystemCommand.Find("ip")!;
-        var node = await NodeProcess.StartUnderAsync([ip, "netns", "exec", host.Namespace],
+        var node = await NodeHostProcess.StartUnderAsync([ip, "netns", "exec", host.Namespace],
             ["--host", host.Address, "--port", NodePort.ToString(CultureInfo.InvariantCulture), .. args]);
         lock (_lock)
         {

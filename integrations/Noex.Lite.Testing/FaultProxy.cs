@@ -1,12 +1,13 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Noex.Lite.Tests;
+namespace Noex.Lite.Testing;
 
 /// <summary>
 /// A TCP proxy on loopback that injects faults into the connections through it: a black hole (bytes held, sockets kept
 /// open), loss in one direction, a flipped bit, a replayed chunk, or a reset. A node that advertises the proxy's port
-/// (NodeOptions.AdvertisedPort) receives every dial through it.
+/// (NodeOptions.AdvertisedPort) receives every dial through it. With a proxy in front of each node, <see cref="Cut"/> silences
+/// the links of one pair of nodes only (an overlapping partition), which is how <see cref="TestCluster.Partition"/> works.
 /// </summary>
 public sealed class FaultProxy : IAsyncDisposable
 {
@@ -42,6 +43,7 @@ public sealed class FaultProxy : IAsyncDisposable
     /// <summary>How many connections have passed through.</summary>
     public int Accepted { get; private set; }
 
+    /// <summary>Starts a proxy on a free loopback port; set <see cref="TargetPort"/> before anyone dials it.</summary>
     public static FaultProxy Start() => new();
 
     /// <summary>Holds every byte in both directions while the sockets stay open (a partition the OS cannot see).</summary>
@@ -191,6 +193,7 @@ public sealed class FaultProxy : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops accepting and resets every connection through the proxy.</summary>
     public async ValueTask DisposeAsync()
     {
         _stop.Cancel();
