@@ -186,6 +186,11 @@ internal static class NoexNodeOptionsBuilder
         {
             return X509CertificateLoader.LoadPkcs12FromFile(path, password, X509KeyStorageFlags.EphemeralKeySet);
         }
+        if (keyPath is null && !File.ReadAllText(path).Contains("PRIVATE KEY-----", StringComparison.Ordinal))
+        {
+            // A certificate alone: loaded, so that the caller says what is missing rather than what failed to parse.
+            return X509CertificateLoader.LoadCertificateFromFile(path);
+        }
         var pem = password is null
             ? X509Certificate2.CreateFromPemFile(path, keyPath)
             : X509Certificate2.CreateFromEncryptedPemFile(path, password, keyPath);
