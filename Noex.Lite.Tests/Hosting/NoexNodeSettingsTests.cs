@@ -219,6 +219,14 @@ public class NoexNodeSettingsTests
     }
 
     [Fact]
+    public void AddNoexBehavior_ANameTooLongForTheWire_IsRefusedAtRegistration()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new ServiceCollection().AddNoexBehavior<GreetingServer>(new string('b', BehaviorRegistry.MaxNameBytes + 1)));
+
+        Assert.Contains($"at most {BehaviorRegistry.MaxNameBytes} UTF-8 bytes", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AddNoexBehavior_AMissingDependency_FailsTheSpawnNamingIt()
     {
         using var provider = new ServiceCollection().AddNoexBehavior<GreetingServer>("greeter").BuildServiceProvider();

@@ -45,6 +45,7 @@ internal sealed class NoexNodeService : IHostedLifecycleService, IAsyncDisposabl
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
         var name = "?";
+        Node? node = null;
         try
         {
             // Reading the value runs the validation (the host's ValidateOnStart may have run it already).
@@ -57,7 +58,6 @@ internal sealed class NoexNodeService : IHostedLifecycleService, IAsyncDisposabl
             }
             _logger.NodeStarting(options.Name, options.Host, options.Port, options.Seeds.Count,
                 options.SeedProvider is null ? "" : $" and seeds from {options.SeedProvider}", options.TlsServerOptions is null ? "" : ", over TLS");
-            Node node;
             try
             {
                 node = await Node.StartAsync(options, cancellationToken).ConfigureAwait(false);
@@ -82,6 +82,12 @@ internal sealed class NoexNodeService : IHostedLifecycleService, IAsyncDisposabl
         {
             _logger.NodeStartFailed(name, e.Message, e);
             _accessor.SetFailed(e);
+            if (node is not null)
+            {
+                // Started, then a behaviour could not be registered: the host fails, and the node must not outlive it.
+                _bridge?.Dispose();
+                await node.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            }
             throw;
         }
     }

@@ -124,7 +124,8 @@ public static class NoexServiceCollectionExtensions
     /// is disposed, so a transient that is disposable is a leak per spawn). A server that needs scoped services takes an
     /// <see cref="IServiceScopeFactory"/>, creates a scope in its init and disposes it in its terminate.
     /// </remarks>
-    /// <exception cref="ArgumentException">The name is empty, or a behaviour of that name is registered already.</exception>
+    /// <exception cref="ArgumentException">The name is empty or longer than <see cref="BehaviorRegistry.MaxNameBytes"/> UTF-8
+    /// bytes, or a behaviour of that name is registered already.</exception>
     public static IServiceCollection AddNoexBehavior<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] T>(
         this IServiceCollection services, string name)
         where T : GenServer
@@ -143,12 +144,17 @@ public static class NoexServiceCollectionExtensions
     /// <param name="name">The behaviour's name, unique on the node.</param>
     /// <param name="factory">Makes a fresh server for each spawn (one instance is one process).</param>
     /// <returns>The services.</returns>
-    /// <exception cref="ArgumentException">The name is empty, or a behaviour of that name is registered already.</exception>
+    /// <exception cref="ArgumentException">The name is empty or longer than <see cref="BehaviorRegistry.MaxNameBytes"/> UTF-8
+    /// bytes, or a behaviour of that name is registered already.</exception>
     public static IServiceCollection AddNoexBehavior(this IServiceCollection services, string name, Func<IServiceProvider, GenServer> factory)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(factory);
+        if (System.Text.Encoding.UTF8.GetByteCount(name) > BehaviorRegistry.MaxNameBytes)
+        {
+            throw new ArgumentException($"A behaviour name is at most {BehaviorRegistry.MaxNameBytes} UTF-8 bytes (it travels in a spawn request).", nameof(name));
+        }
         foreach (var descriptor in services)
         {
             if (descriptor.ServiceType == typeof(NoexBehaviorRegistration) && descriptor.ImplementationInstance is NoexBehaviorRegistration { } existing
