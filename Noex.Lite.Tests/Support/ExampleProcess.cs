@@ -68,7 +68,13 @@ public sealed class ExampleProcess : IAsyncDisposable
     }
 
     /// <summary>Starts examples/<paramref name="example"/> with <paramref name="args"/> (its built dll, run by dotnet).</summary>
-    public static ExampleProcess Start(string example, params string[] args)
+    public static ExampleProcess Start(string example, params string[] args) => Start(example, new Dictionary<string, string>(), args);
+
+    /// <summary>
+    /// Starts examples/<paramref name="example"/> with <paramref name="args"/> and these environment variables added to
+    /// this process's (configuration overrides such as <c>Noex__Port</c>).
+    /// </summary>
+    public static ExampleProcess Start(string example, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var dll = Path.Combine(s_examples.Replace("EXAMPLE", example, StringComparison.Ordinal), example + ".dll");
         if (!File.Exists(dll))
@@ -81,6 +87,10 @@ public sealed class ExampleProcess : IAsyncDisposable
             RedirectStandardError = true,
             RedirectStandardInput = true,
         };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
         start.ArgumentList.Add(dll);
         foreach (var arg in args)
         {
