@@ -67,6 +67,9 @@ public sealed class ExampleProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Where examples/<paramref name="example"/> is built (its dll, its appsettings.json).</summary>
+    public static string BuildOutput(string example) => s_examples.Replace("EXAMPLE", example, StringComparison.Ordinal);
+
     /// <summary>Starts examples/<paramref name="example"/> with <paramref name="args"/> (its built dll, run by dotnet).</summary>
     public static ExampleProcess Start(string example, params string[] args) => Start(example, new Dictionary<string, string>(), args);
 
@@ -76,27 +79,43 @@ public sealed class ExampleProcess : IAsyncDisposable
     /// </summary>
     public static ExampleProcess Start(string example, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        var dll = Path.Combine(s_examples.Replace("EXAMPLE", example, StringComparison.Ordinal), example + ".dll");
+        var dll = Path.Combine(BuildOutput(example), example + ".dll");
         if (!File.Exists(dll))
         {
             throw new FileNotFoundException($"the example is not built (the test project builds it through a ProjectReference): {dll}");
         }
-        var start = new ProcessStartInfo("dotnet")
+        return Run(example, ["dotnet", dll, .. args], environment);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="command"/> (a program and its arguments, e.g. <c>ip netns exec NS dotnet app.dll</c>, which
+    /// must exec the program in its own process) in <paramref name="workingDirectory"/>, with <paramref name="environment"/>
+    /// added to this process's; named <paramref name="name"/> in failure messages. Settings this process inherited for a
+    /// node or a web host (<c>Noex__*</c>, <c>ASPNETCORE_*</c>) are not passed on: the program sees only those given here.
+    /// </summary>
+    public static ExampleProcess Run(string name, IReadOnlyList<string> command, IReadOnlyDictionary<string, string> environment, string? workingDirectory = null)
+    {
+        var start = new ProcessStartInfo(command[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
+            WorkingDirectory = workingDirectory ?? "",
         };
-        foreach (var (name, value) in environment)
+        foreach (var inherited in start.Environment.Keys.Where(k => k.StartsWith("Noex__", StringComparison.OrdinalIgnoreCase)
+                                                                    || k.StartsWith("ASPNETCORE_", StringComparison.OrdinalIgnoreCase)).ToArray())
         {
-            start.Environment[name] = value;
+            start.Environment.Remove(inherited);
         }
-        start.ArgumentList.Add(dll);
-        foreach (var arg in args)
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+        foreach (var arg in command.Skip(1))
         {
             start.ArgumentList.Add(arg);
         }
-        return new ExampleProcess(example, Process.Start(start)!);
+        return new ExampleProcess(name, Process.Start(start)!);
     }
 
     /// <summary>Types a line, as at the prompt.</summary>
