@@ -12,9 +12,10 @@ internal static class ChromiumAvailability
     public static string? Path => s_path.Value;
 
     /// <summary>Why the browser tests cannot run here, or null when they can.</summary>
-    public static string? SkipReason => Path is null
-        ? "the browser tests need Chromium (apt-get install chromium, or NOEX_CHROMIUM=/path/to/chrome), which is not installed"
-        : null;
+    public static string? SkipReason => Path is not null ? null
+        : Environment.GetEnvironmentVariable("NOEX_CHROMIUM") is { Length: > 0 } configured
+            ? $"NOEX_CHROMIUM names {configured}, which does not exist"
+            : "the browser tests need Chromium (apt-get install chromium, or NOEX_CHROMIUM=/path/to/chrome), which is not installed";
 
     private static string? Probe()
     {
