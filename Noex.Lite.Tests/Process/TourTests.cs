@@ -1,5 +1,9 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 using System.Reflection;
+using System.Text.Json;
 
 namespace Noex.Lite.Tests;
 
@@ -8,12 +12,13 @@ namespace Noex.Lite.Tests;
 [Trait("Category", Category.Process)]
 public class TourTests
 {
+    private static readonly string s_tour = typeof(TourTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "TourPath").Value!;
+
     [Fact]
     public async Task Tour_RunsToTheEnd_NarratingEachStep()
     {
-        var tour = typeof(TourTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "TourPath").Value!;
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(tour);
+        start.ArgumentList.Add(s_tour);
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
@@ -43,5 +48,76 @@ public class TourTests
         Assert.Matches(@"\[CLUSTER\] Node left: node3@\S+ \((connection_closed|connection_reset)\)", text);
         Assert.Matches(@"\[CLUSTER\] Node left: node2@\S+ \(graceful_shutdown\)", text);
         Assert.Contains("failed at once: NodeNotReachableException", text, StringComparison.Ordinal);
+        Assert.Matches(@"Dashboard: http://127\.0\.0\.1:\d+/noex \(the live cluster in a browser, while the tour runs\)", text);
+        Assert.Contains("(it closes with the tour; run with --keep-open to keep it)", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Tour_KeepOpen_ServesTheDashboardOnAKnownNodeUntilSigterm()
+    {
+        using (var probe = new TcpListener(IPAddress.Loopback, 4369))
+        {
+            // --keep-open binds node1 to 127.0.0.1:4369, the address it tells other programs to join.
+            try
+            {
+                probe.Start();
+            }
+            catch (SocketException e)
+            {
+                Assert.Fail($"127.0.0.1:4369 is taken ({e.SocketErrorCode}), so the tour's --keep-open cannot run here");
+            }
+        }
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(s_tour);
+        start.ArgumentList.Add("--keep-open");
+        using var process = Process.Start(start)!;
+        var lines = new ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                lines.Enqueue(e.Data);
+            }
+        };
+        process.BeginOutputReadLine();
+        var errors = process.StandardError.ReadToEndAsync();
+        try
+        {
+            string? open = null;
+            await Wait.UntilAsync(() => (open = lines.FirstOrDefault(l => l.Contains("(open while this runs", StringComparison.Ordinal))) is not null || process.HasExited);
+            if (open is null)
+            {
+                // Only now: stderr ends when the process does, and a kept-open tour does not end by itself.
+                Assert.Fail($"the tour did not stay open:\n{string.Join('\n', lines)}\n{await errors}");
+            }
+            var url = open["Dashboard: ".Length..open.IndexOf(' ', "Dashboard: ".Length)];
+
+            using var http = new HttpClient { Timeout = Bounded.Wait };
+            using var snapshot = JsonDocument.Parse(await http.GetStringAsync(new Uri(url + "/api/snapshot")));
+            var root = snapshot.RootElement;
+            Assert.Equal("node1@127.0.0.1:4369", root.GetProperty("localNode").GetString());
+            // The dashboard remembers what the tour did to the other two nodes, though node1's cluster has forgotten node2.
+            var downs = root.GetProperty("downHistory").EnumerateArray().ToDictionary(d => d.GetProperty("node").GetString()!.Split('@')[0], d => d.GetProperty("reason").GetString());
+            Assert.Equal("graceful_shutdown", downs["node2"]);
+            Assert.Contains(downs["node3"], new[] { "connection_closed", "connection_reset" });
+            Assert.Single(root.GetProperty("supervisors").EnumerateArray());
+            Assert.Contains(lines, l => l.Contains("-s node1@127.0.0.1:4369 --secret ", StringComparison.Ordinal));
+
+            using (var term = Process.Start("kill", $"-TERM {process.Id}"))
+            {
+                await term.WaitForExitAsync();
+            }
+            using var timeout = new CancellationTokenSource(Bounded.Wait);
+            await process.WaitForExitAsync(timeout.Token);
+            Assert.True(process.ExitCode == 0, $"the tour failed on SIGTERM ({process.ExitCode}):\n{string.Join('\n', lines)}\n{await errors}");
+            Assert.Equal("Stopping node1.", lines.Last());
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
     }
 }

@@ -1,15 +1,25 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Noex.Lite;
+using Noex.Lite.Dashboard;
 
 // The Noex.Lite tour: what the library does, with real output. The parent process is node1; node2 and node3 are
 // this same program started again as child processes (`--child <name> <seed>`), so the cluster is three OS processes on
-// 127.0.0.1. Everything it starts, it stops; nothing is left behind.
+// 127.0.0.1. Everything it starts, it stops; nothing is left behind. node1 serves the live dashboard (Noex.Lite.Dashboard)
+// on a loopback port while the tour runs; with --keep-open, node1 listens on 127.0.0.1:4369 (so that other programs can
+// join it with the seed node1@127.0.0.1:4369) and stays up, dashboard and all, until Ctrl+C or SIGTERM.
 if (args is ["--child", var childName, var childSeed])
 {
     return await Child.RunAsync(childName, childSeed);
+}
+var keepOpen = args is ["--keep-open"];
+if (!keepOpen && args.Length > 0)
+{
+    Console.Error.WriteLine("usage: Tour [--keep-open]");
+    return 2;
 }
 
 const string Secret = "tour-secret-0123456789abcdef";
@@ -22,13 +32,16 @@ await using var node1 = await Node.StartAsync(new NodeOptions
 {
     Name = "node1",
     Host = "127.0.0.1",
-    Port = 0,
+    Port = keepOpen ? 4369 : 0,
     ClusterSecret = Secret,
     HeartbeatInterval = TimeSpan.FromMilliseconds(500),
 });
+// The dashboard starts with node1, so that it records every node-down of the tour.
+await using var dashboard = await NoexDashboard.StartAsync(node1);
 node1.NodeUp += info => Say($"[CLUSTER] Node joined: {info.Id}");
 node1.NodeDown += down => Say($"[CLUSTER] Node left: {down.Node} ({Snake(down.Reason)})");
 Say($"Node ID: {node1.Id} (this process, pid {Environment.ProcessId})");
+Say($"Dashboard: {dashboard.Url} (the live cluster in a browser, while the tour runs)");
 await using var node2 = await ChildNode.StartAsync("node2", node1.Id);
 await using var node3 = await ChildNode.StartAsync("node3", node1.Id);
 await WaitAsync(() => node1.IsConnected(node2.Id) && node1.IsConnected(node3.Id), "the cluster to form");
@@ -89,6 +102,8 @@ await using var supervisor = await DistributedSupervisor.StartAsync(node1, new D
     NodeSelector = prefer,
     Children = [new DistributedChildSpec("worker", "counter") { GlobalName = "tour:worker" }],
 });
+// Supervisors are shown on the dashboard when tracked: the library keeps no cluster-wide list of them.
+using var tracked = DashboardFeed.For(node1).Track(supervisor);
 var migrated = new TaskCompletionSource<DistributedSupervisorEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
 supervisor.LifecycleEvent += e =>
 {
@@ -145,6 +160,16 @@ await WaitAsync(() => node1.GetConnectedNodes().Count == 0, "node1 to be alone")
 
 Section("Done");
 Say($"The tour took {tour.Elapsed.TotalSeconds:0.0} s. More in examples/: DistributedKv, DistributedCounter, DistributedChat, WorkerPool.");
+if (!keepOpen)
+{
+    Say($"Dashboard: {dashboard.Url} (it closes with the tour; run with --keep-open to keep it)");
+    return 0;
+}
+Say($"Dashboard: {dashboard.Url} (open while this runs; Ctrl+C or SIGTERM stops node1 and the dashboard)");
+Say($"node1 listens on {node1.Id}; join it from another terminal, e.g.:");
+Say($"  dotnet run -c Release --project examples/DistributedKv -- -n nodeB -p 4370 -s {node1.Id} --secret {Secret}");
+await KeepOpen.UntilSignalledAsync();
+Say("Stopping node1.");
 return 0;
 
 static void Section(string title)
@@ -167,6 +192,24 @@ static async Task WaitAsync(Func<bool> condition, string what)
             throw new TimeoutException($"gave up waiting for {what}");
         }
         await Task.Delay(10);
+    }
+}
+
+/// <summary>With <c>--keep-open</c>: waits for Ctrl+C or SIGTERM, which then stop the node gracefully instead of killing the program.</summary>
+internal static class KeepOpen
+{
+    public static async Task UntilSignalledAsync()
+    {
+        var signalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnSignal(PosixSignalContext context)
+        {
+            // Cancel = true keeps the runtime from exiting at once: the program stops its node and dashboard first.
+            context.Cancel = true;
+            signalled.TrySetResult();
+        }
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        await signalled.Task;
     }
 }
 

@@ -1,0 +1,180 @@
+using System.Runtime.CompilerServices;
+
+namespace Noex.Lite.Dashboard;
+
+/// <summary>
+/// What a dashboard knows of one node beyond what the node itself keeps: the history of node-downs (the cluster forgets
+/// a lost node once it is removed; this does not), the distributed supervisors to show, and one shared snapshot per
+/// refresh for all the pages that are open.
+/// </summary>
+/// <remarks>
+/// <para>
+/// There is one feed per node (<see cref="For"/>), shared by every dashboard mapped for it. It records node-downs from
+/// the moment it is created: the dashboard creates it when it is mapped with a node, or at the first request when the
+/// node comes from a delegate or from DI. Call <see cref="For"/> when the node starts to record from then on.
+/// </para>
+/// <para>
+/// Supervisors: Noex.Lite keeps no list of the distributed supervisors in a cluster, and a supervisor knows only its own
+/// children, so the dashboard shows the supervisors <see cref="Track"/>ed on this node, with where each child runs now.
+/// </para>
+/// <para>Thread-safe.</para>
+/// </remarks>
+public sealed class DashboardFeed
+{
+    /// <summary>How many node-downs the history keeps; the oldest go first.</summary>
+    public const int HistoryLimit = 200;
+
+    private static readonly ConditionalWeakTable<Node, DashboardFeed> s_feeds = new();
+
+    private readonly Lock _lock = new();
+    private readonly List<NodeDownRecord> _downs = new(); // oldest first
+    private readonly List<DistributedSupervisor> _supervisors = new();
+    private readonly TimeProvider _time;
+    private Task<DashboardSnapshot>? _latest;
+    private long _latestStarted;
+
+    private DashboardFeed(Node node)
+    {
+        Node = node;
+        _time = node.Options.TimeProvider;
+        WatchingSince = _time.GetUtcNow();
+        node.NodeDown += OnNodeDown;
+        node.NodeUp += OnNodeUp;
+        node.NodeRemoved += OnNodeRemoved;
+    }
+
+    /// <summary>The node.</summary>
+    public Node Node { get; }
+
+    /// <summary>When the feed began recording node-downs.</summary>
+    public DateTimeOffset WatchingSince { get; }
+
+    /// <summary>The feed of <paramref name="node"/>, created (and recording from now on) if it has none yet.</summary>
+    /// <param name="node">The node.</param>
+    /// <returns>Its feed; the same one on every call.</returns>
+    public static DashboardFeed For(Node node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        return s_feeds.GetValue(node, static n => new DashboardFeed(n));
+    }
+
+    /// <summary>The node-downs recorded, newest first (a copy).</summary>
+    public IReadOnlyList<NodeDownRecord> GetDownHistory()
+    {
+        lock (_lock)
+        {
+            var copy = _downs.ToArray();
+            Array.Reverse(copy);
+            return copy;
+        }
+    }
+
+    /// <summary>
+    /// Shows <paramref name="supervisor"/> on the dashboard, with its children and where they run, until the returned
+    /// object is disposed. A stopped supervisor stays on it, marked stopped.
+    /// </summary>
+    /// <param name="supervisor">A supervisor (normally one running on this feed's node).</param>
+    /// <returns>Dispose it to stop showing the supervisor.</returns>
+    public IDisposable Track(DistributedSupervisor supervisor)
+    {
+        ArgumentNullException.ThrowIfNull(supervisor);
+        lock (_lock)
+        {
+            if (!_supervisors.Contains(supervisor))
+            {
+                _supervisors.Add(supervisor);
+            }
+        }
+        return new Tracking(this, supervisor);
+    }
+
+    /// <summary>
+    /// The current snapshot. Requests within half an interval of the last one share it, and so does every request while
+    /// one is being taken, so that any number of open pages costs the cluster one snapshot per refresh.
+    /// </summary>
+    /// <param name="options">The refresh interval (for the sharing) and the per-node timeout.</param>
+    internal Task<DashboardSnapshot> GetSnapshotAsync(NoexDashboardOptions options)
+    {
+        lock (_lock)
+        {
+            if (_latest is { } latest && (!latest.IsCompleted || _time.GetElapsedTime(_latestStarted) < options.RefreshInterval / 2))
+            {
+                return latest;
+            }
+            _latestStarted = _time.GetTimestamp();
+            // Not on the caller's token: the snapshot is shared; each caller gives up on its own wait instead.
+            return _latest = TakeAsync(options);
+        }
+    }
+
+    private async Task<DashboardSnapshot> TakeAsync(NoexDashboardOptions options)
+    {
+        var cluster = await Node.Observer.GetSnapshotAsync(options.SnapshotTimeout, useCache: false).ConfigureAwait(false);
+        DistributedSupervisor[] supervisors;
+        lock (_lock)
+        {
+            supervisors = _supervisors.ToArray();
+        }
+        return SnapshotComposer.Compose(new SnapshotComposer.Sources(
+            options,
+            Node.Id,
+            _time.GetUtcNow(),
+            WatchingSince,
+            cluster,
+            Node.GetNodes(),
+            GetDownHistory(),
+            Node.GlobalRegistry.GetEntries(),
+            supervisors));
+    }
+
+    private void OnNodeDown(NodeDownEvent down)
+    {
+        var record = new NodeDownRecord(down.Node, down.Incarnation, down.Reason, down.Cause, down.Detail, _time.GetUtcNow());
+        lock (_lock)
+        {
+            _downs.Add(record);
+            if (_downs.Count > HistoryLimit)
+            {
+                _downs.RemoveAt(0);
+            }
+        }
+    }
+
+    private void OnNodeUp(NodeInfo up) => UpdateLatest(up.Id, record => record.UpAgainAt is null ? record with { UpAgainAt = _time.GetUtcNow() } : record);
+
+    private void OnNodeRemoved(NodeRemovedEvent removed) => UpdateLatest(removed.Node, record => record.Removal is null ? record with { Removal = removed.Reason } : record);
+
+    /// <summary>Changes the newest record of <paramref name="node"/>, if there is one.</summary>
+    private void UpdateLatest(NodeId node, Func<NodeDownRecord, NodeDownRecord> change)
+    {
+        lock (_lock)
+        {
+            var index = _downs.FindLastIndex(r => r.Node == node);
+            if (index >= 0)
+            {
+                _downs[index] = change(_downs[index]);
+            }
+        }
+    }
+
+    private void Untrack(DistributedSupervisor supervisor)
+    {
+        lock (_lock)
+        {
+            _supervisors.Remove(supervisor);
+        }
+    }
+
+    private sealed class Tracking(DashboardFeed feed, DistributedSupervisor supervisor) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                feed.Untrack(supervisor);
+            }
+        }
+    }
+}
