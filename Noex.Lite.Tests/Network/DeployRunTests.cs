@@ -44,6 +44,10 @@ public sealed class DeployRunTests(ITestOutputHelper output) : IDisposable
                 Assert.All(nodes.Keys.Where(n => n != name), other => Assert.Contains(node.Lines, l => l.Contains($"Node {other}@{other}:4369 is up", StringComparison.Ordinal)));
             }
 
+            // The dashboard the image serves shows the whole cluster.
+            var snapshot = await _http.GetStringAsync(new Uri($"http://{hosts["node1"].Address}:8080/noex/api/snapshot"));
+            Assert.All(nodes.Keys, name => Assert.Contains($"{name}@{name}:4369", snapshot));
+
             nodes["node3"].Signal("TERM");
             Assert.Equal(0, await nodes["node3"].WaitForExitAsync());
             await nodes["node1"].WaitForTextAsync("Node node3@node3:4369 left: GracefulShutdown");
@@ -81,6 +85,8 @@ public sealed class DeployRunTests(ITestOutputHelper output) : IDisposable
                 var others = pods.Where(p => p.Key != name).Select(p => $"Node noex@{p.Value.Host.Address}:4369 is up").ToArray();
                 await Wait.UntilAsync(() => others.All(o => node.Lines.Any(l => l.Contains(o, StringComparison.Ordinal))), s_startBound);
             }
+            var snapshot = await _http.GetStringAsync(new Uri($"http://{network[0].Address}:8080/noex/api/snapshot"));
+            Assert.All(network.Hosts, h => Assert.Contains($"noex@{h.Address}:4369", snapshot));
         }
         finally
         {

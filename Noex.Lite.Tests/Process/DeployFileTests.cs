@@ -32,7 +32,7 @@ public class DeployFileTests
         Assert.True(File.Exists(Path.Combine(ExampleProcess.BuildOutput("HostedNode"), "HostedNode.dll")));
         // Every project HostedNode builds from is copied into the build stage.
         var copied = instructions.Where(x => x.Instruction == "COPY").Select(x => x.Arguments).ToArray();
-        foreach (var project in new[] { "Noex.Lite/", "integrations/Noex.Lite.Hosting/" })
+        foreach (var project in new[] { "Noex.Lite/", "integrations/Noex.Lite.Hosting/", "integrations/Noex.Lite.Dashboard/" })
         {
             Assert.Contains(copied, c => c.StartsWith(project, StringComparison.Ordinal));
         }

@@ -1,11 +1,13 @@
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Noex.Lite;
+using Noex.Lite.Dashboard;
 using Noex.Lite.Examples.HostedNode;
 
 // A node as a .NET service: the Generic Host (here ASP.NET Core's, for the health endpoints) starts it from
 // appsettings.json and Noex__* environment variables, logs through ILogger, answers /health/live and /health/ready, makes
-// the "hosted:greeter" behaviour with its dependencies from DI, and leaves the cluster gracefully on SIGTERM or Ctrl+C.
+// the "hosted:greeter" behaviour with its dependencies from DI, serves the dashboard at /noex, and leaves the cluster
+// gracefully on SIGTERM or Ctrl+C.
 // appsettings.json is read from beside the program, wherever it is started from.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 // The HTTP address: --urls, Urls or ASPNETCORE_URLS when given, else this one.
@@ -23,6 +25,9 @@ builder.Services.AddHealthChecks().AddNoexHealthChecks();
 var app = builder.Build();
 app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = check => check.Tags.Contains(NoexHealthChecks.LiveTag) });
 app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(NoexHealthChecks.ReadyTag) });
+// The live cluster, as this node sees it (the Node from DI). Read-only; put .RequireAuthorization() on it where the port is
+// reachable by more than its operators.
+app.MapNoexDashboard("/noex");
 // A call into the cluster from a request: the greeter this node started, found by its global name.
 app.MapGet("/greet/{name}", async (string name, Node node) =>
 {
