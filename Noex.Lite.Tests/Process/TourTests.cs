@@ -97,11 +97,21 @@ public class TourTests
             var root = snapshot.RootElement;
             Assert.Equal("node1@127.0.0.1:4369", root.GetProperty("localNode").GetString());
             // The dashboard remembers what the tour did to the other two nodes, though node1's cluster has forgotten node2.
-            var downs = root.GetProperty("downHistory").EnumerateArray().ToDictionary(d => d.GetProperty("node").GetString()!.Split('@')[0], d => d.GetProperty("reason").GetString());
+            var downs = Downs(snapshot.RootElement.GetRawText());
             Assert.Equal("graceful_shutdown", downs["node2"]);
             Assert.Contains(downs["node3"], new[] { "connection_closed", "connection_reset" });
             Assert.Single(root.GetProperty("supervisors").EnumerateArray());
             Assert.Contains(lines, l => l.Contains("-s node1@127.0.0.1:4369 --secret ", StringComparison.Ordinal));
+
+            // The hosted example joins the open tour from its own appsettings.json (seed, secret), as its README says:
+            // only its HTTP address is the test's, and it leaves with a goodbye on SIGTERM.
+            await using (var hosted = ExampleProcess.Start("HostedNode", new Dictionary<string, string> { ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{TestNodes.FreePort()}" }))
+            {
+                await Wait.UntilAsync(async () => NodeStatus(await http.GetStringAsync(new Uri(url + "/api/snapshot")), "hosted") == "up");
+                hosted.Signal("TERM");
+                Assert.Equal(0, await hosted.WaitForExitAsync());
+                await Wait.UntilAsync(async () => Downs(await http.GetStringAsync(new Uri(url + "/api/snapshot"))).GetValueOrDefault("hosted") == "graceful_shutdown");
+            }
 
             using (var term = Process.Start("kill", $"-TERM {process.Id}"))
             {
@@ -119,5 +129,24 @@ public class TourTests
                 process.Kill(entireProcessTree: true);
             }
         }
+    }
+
+    /// <summary>The newest down reason of each node in a dashboard snapshot, by node name.</summary>
+    private static Dictionary<string, string?> Downs(string snapshot)
+    {
+        using var json = JsonDocument.Parse(snapshot);
+        return json.RootElement.GetProperty("downHistory").EnumerateArray()
+            .GroupBy(d => d.GetProperty("node").GetString()!.Split('@')[0])
+            .ToDictionary(g => g.Key, g => g.First().GetProperty("reason").GetString());
+    }
+
+    /// <summary>The status a dashboard snapshot gives the node named <paramref name="name"/>, or null if it lists none.</summary>
+    private static string? NodeStatus(string snapshot, string name)
+    {
+        using var json = JsonDocument.Parse(snapshot);
+        return json.RootElement.GetProperty("nodes").EnumerateArray()
+            .Where(n => n.GetProperty("id").GetString()!.StartsWith(name + "@", StringComparison.Ordinal))
+            .Select(n => n.GetProperty("status").GetString())
+            .FirstOrDefault();
     }
 }
