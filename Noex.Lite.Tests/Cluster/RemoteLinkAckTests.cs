@@ -198,6 +198,33 @@ public class RemoteLinkAckTests
     }
 
     [Fact]
+    public async Task LinkAsync_UnlinkedWhileWaiting_Completes_AndALinkWithoutWaitingKeepsAnAbandonedOne()
+    {
+        await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret, proxied: true);
+        var (a, b, proxyA, proxyB) = pair;
+        var (_, onA) = await a.StartRecorderAsync(trapExit: true);
+        var (_, onB) = await b.StartRecorderAsync();
+        var (_, onB2) = await b.StartRecorderAsync();
+        proxyA.Blackhole = true;
+        proxyB.Blackhole = true;
+        var unlinked = a.Runtime.LinkAsync(onA, onB, TimeSpan.FromMinutes(5));
+        using var giveUp = new CancellationTokenSource();
+        var kept = a.Runtime.LinkAsync(onA, onB2, TimeSpan.FromMinutes(5), giveUp.Token);
+        await Wait.UntilAsync(() => a.Links.PendingCount == 2);
+
+        // Made and then removed, in that order: the wait ends without an error.
+        a.Runtime.Unlink(onA, onB);
+        await unlinked.Within();
+        // A Link of the pair stands on the request the wait then abandons: the link stays, still owed its ack.
+        a.Runtime.Link(onA, onB2);
+        await giveUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => kept.Within());
+
+        Assert.Equal(1, a.Links.Count);
+        Assert.Equal(2, a.Links.PendingCount);
+    }
+
+    [Fact]
     public async Task LinkAsync_LocalEndEndsWhileWaiting_ServerNotRunning()
     {
         await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret, proxied: true);
