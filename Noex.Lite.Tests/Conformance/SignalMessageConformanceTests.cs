@@ -65,6 +65,9 @@ public class SignalMessageConformanceTests
             case "unlink":
                 new RemoteLink.LinkMessage(MessageTypes.Unlink, L("from"), L("to")).Write(written);
                 break;
+            case "link_ack":
+                new RemoteLink.LinkAckMessage(L("from"), L("to"), noproc: L("status") == 1).Write(written);
+                break;
             case "exit":
                 new RemoteLink.ExitMessage(L("from"), L("to"), link: L("link") == 1, ReasonOf(f)).Write(written);
                 break;
@@ -119,6 +122,12 @@ public class SignalMessageConformanceTests
                 Assert.Equal(byte.Parse(fields["link"]), bytes[17]);
                 Assert.True(ExitReasonWire.TryRead(bytes.AsSpan(18), out var exitReason));
                 Assert.Equal(ReasonOf(fields), exitReason);
+                break;
+            case MessageTypes.LinkAck:
+                Assert.Equal(("link_ack", 18), (name, bytes.Length));
+                Assert.Equal(long.Parse(fields["from"]), BitConverter.ToInt64(bytes, 1));
+                Assert.Equal(long.Parse(fields["to"]), BitConverter.ToInt64(bytes, 9));
+                Assert.Equal(byte.Parse(fields["status"]), bytes[17]);
                 break;
             default:
                 throw new InvalidDataException($"vector {vectorName}: type 0x{bytes[0]:x2} is not a §5.5 message");

@@ -70,11 +70,19 @@ internal sealed class ProcessCell : Mailbox
     // ---- links, monitors, names (any thread) -------------------------------------------------
 
     /// <summary>Links two processes both ways, or tells the survivor <c>noproc</c> if the other is gone.</summary>
-    public static void Link(ProcessCell a, ProcessCell b)
+    public static void Link(ProcessCell a, ProcessCell b) => Link(a, b, tellSurvivor: true);
+
+    /// <summary>
+    /// Links two processes both ways if both are still running (ProcessRuntime.LinkAsync): false, with nothing linked and
+    /// no <c>noproc</c> posted, when either is gone, so that the caller can throw instead.
+    /// </summary>
+    public static bool TryLink(ProcessCell a, ProcessCell b) => Link(a, b, tellSurvivor: false);
+
+    private static bool Link(ProcessCell a, ProcessCell b, bool tellSurvivor)
     {
         if (ReferenceEquals(a, b))
         {
-            return;
+            return a.IsAlive;
         }
 
         // Lock in id order so two Link calls on the same pair cannot deadlock.
@@ -97,8 +105,13 @@ internal sealed class ProcessCell : Mailbox
                     b._links.Add(a);
                 }
 
-                return;
+                return true;
             }
+        }
+
+        if (!tellSurvivor)
+        {
+            return false;
         }
 
         // Linking to a process that is already gone: the other end gets an exit signal noproc, as in OTP.
@@ -110,6 +123,8 @@ internal sealed class ProcessCell : Mailbox
         {
             a.PostSystem(new ExitSignal(b.Ref, ExitReason.NoProc));
         }
+
+        return false;
     }
 
     /// <summary>Removes a link both ways; no exit signal will be posted for it afterwards.</summary>

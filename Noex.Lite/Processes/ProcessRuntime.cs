@@ -589,6 +589,57 @@ public sealed class ProcessRuntime : IAsyncDisposable
         ProcessCell.Link(first, second);
     }
 
+    /// <summary>
+    /// Links two processes and completes once the link stands on both sides; unlike <see cref="Link"/>, a process that is
+    /// gone or a node that cannot be reached is an exception, and then no link is left on either side and no exit signal
+    /// follows.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// Two local processes are linked at once. When one end is on another node, the call waits for that node's
+    /// <c>link_ack</c> (protocol.md §5.5), which says whether the process there was running when the link arrived. It
+    /// needs a connection that uses the <c>link_ack</c> capability (protocol.md §4.6); a peer that does not offer it (a
+    /// version 1 node, or a build from before the capability) gets nothing sent and the call throws
+    /// <see cref="RemoteLinkNotSupportedException"/>: use <see cref="Link"/> there, whose <c>noproc</c> arrives as an exit
+    /// signal. Linking a pair that is already linked completes at once (when the link is still waiting for its
+    /// acknowledgement, with that acknowledgement). After the call completes the link behaves as one made by
+    /// <see cref="Link"/>: exit signals flow both ways, and a connection that closes ends it with <c>noconnection</c>.
+    /// </para>
+    /// <para>
+    /// When the wait ends by timeout or cancellation the link is withdrawn (an <c>unlink</c> follows it), unless a
+    /// <see cref="Link"/> of the same pair was made meanwhile, which keeps it. An <see cref="Unlink"/> of the pair while
+    /// the call waits completes it: the link was made and then removed, in that order.
+    /// </para>
+    /// </remarks>
+    /// <param name="a">One process; the local end must be running.</param>
+    /// <param name="b">The other; either may be on another node, not both.</param>
+    /// <param name="timeout">How long to wait for a remote node's acknowledgement; null for 10 s (the seeds' default).</param>
+    /// <param name="cancellationToken">Abandons the wait; the link is then withdrawn.</param>
+    /// <returns>A task that completes when the link is established on both sides.</returns>
+    /// <exception cref="ServerNotRunningException">The local end is not running, or (both local) the other end is not.</exception>
+    /// <exception cref="RemoteServerNotRunningException">The remote process does not exist or has ended (<c>noproc</c>).</exception>
+    /// <exception cref="NodeNotReachableException">The remote node is not connected, or its connection closed before it acknowledged.</exception>
+    /// <exception cref="RemoteLinkTimeoutException">No acknowledgement within <paramref name="timeout"/>; the link was withdrawn.</exception>
+    /// <exception cref="RemoteLinkNotSupportedException">The connection to the remote node does not use the <c>link_ack</c> capability.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled; the link was withdrawn.</exception>
+    public async Task LinkAsync(ProcessRef a, ProcessRef b, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (Signals is { } signals && (IsRemote(a) || IsRemote(b)))
+        {
+            bool aRemote = IsRemote(a);
+            await signals.LinkAsync(GetCell(aRemote ? b : a), aRemote ? a : b, timeout, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        ProcessCell first = GetCell(a);
+        if (!TryGetCell(b, out ProcessCell? second) || !ProcessCell.TryLink(first, second))
+        {
+            // Whichever end is gone (a may have ended since GetCell) is the one named.
+            throw new ServerNotRunningException(first.IsAlive ? b : a);
+        }
+    }
+
     /// <summary>Removes the link between two processes, if any.</summary>
     /// <param name="a">One process.</param>
     /// <param name="b">The other.</param>

@@ -36,6 +36,9 @@ internal interface IRemoteSignals
     /// <summary>Links a local process to a remote one.</summary>
     void Link(ProcessCell local, ProcessRef remote);
 
+    /// <summary>Links a local process to a remote one and waits for the remote node's acknowledgement (ProcessRuntime.LinkAsync).</summary>
+    Task LinkAsync(ProcessCell local, ProcessRef remote, TimeSpan? timeout, CancellationToken cancellationToken);
+
     /// <summary>Removes the link between a local process and a remote one.</summary>
     void Unlink(ProcessRef local, ProcessRef remote);
 

@@ -19,6 +19,13 @@ namespace Noex.Lite;
 /// request goes on the wire before any exit signal or unlink for it. An exit signal for a link is delivered only if the
 /// receiving side still has the link: after <see cref="ProcessRuntime.Unlink"/> returns, none arrives.
 /// </para>
+/// <para>
+/// On a connection that uses the <c>link_ack</c> capability (protocol.md §4.6) every link is answered by a
+/// <c>link_ack</c>, which is also the <c>noproc</c> answer there, and <see cref="ProcessRuntime.LinkAsync"/> waits for it.
+/// Acknowledgements are matched to requests by pair (local process, remote process) and connection, in order: the
+/// wire has no request id (only 0x2F was free in the range), and a connection delivers in order, so the newest request
+/// of a pair is acknowledged by the acknowledgement that leaves none owed.
+/// </para>
 /// </remarks>
 public sealed class RemoteLink : IClusterService
 {
@@ -35,6 +42,12 @@ public sealed class RemoteLink : IClusterService
     private readonly Dictionary<long, List<(Connection Connection, long Remote)>> _links = new();
     // Links in the table; read without the lock by OnExit (see RemoteMonitor.OnExit for why that is safe).
     private int _count;
+    // Pairs whose link requests on a link_ack connection are not all acknowledged yet. A pair here with waiters always
+    // has its entry in _links too (whoever removes the entry ends the wait), so OnExit's unlocked zero check covers them.
+    private readonly Dictionary<(Connection Connection, long Local, long Remote), Pending> _pending = new();
+
+    /// <summary>The default wait for the acknowledgement: 10 s (the seeds' <c>RemoteLink.link</c> timeout).</summary>
+    private static readonly TimeSpan s_defaultTimeout = TimeSpan.FromSeconds(10);
 
     internal RemoteLink(INodeContext node)
     {
@@ -44,6 +57,18 @@ public sealed class RemoteLink : IClusterService
 
     /// <summary>Links between this node's processes and processes of other nodes.</summary>
     public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Pairs with link requests not yet acknowledged (for tests: nothing is left behind).</summary>
+    internal int PendingCount
+    {
+        get
+        {
+            using (_lock.EnterScope())
+            {
+                return _pending.Count;
+            }
+        }
+    }
 
     internal void Link(ProcessCell local, ProcessRef remote)
     {
@@ -56,20 +81,85 @@ public sealed class RemoteLink : IClusterService
         {
             if (Find(local.Ref.Id, connection, remote.Id) >= 0)
             {
+                // A LinkAsync of the pair may still wait: this link now stands on the same request, and stays if that
+                // wait is abandoned.
+                if (_pending.TryGetValue((connection, local.Ref.Id, remote.Id), out var waiting))
+                {
+                    waiting.Keep = true;
+                }
                 return;
             }
-            if (connection.TryEnqueue(new LinkMessage(MessageTypes.Link, local.Ref.Id, remote.Id), force: true) != EnqueueResult.Queued)
+            switch (Request(local, connection, remote.Id, out var pending))
             {
-                local.PostSystem(new ExitSignal(remote, ExitReason.NoConnection));
+                case Sent.Queued when pending is not null:
+                    pending.Keep = true;
+                    break;
+                case Sent.ConnectionClosed:
+                    local.PostSystem(new ExitSignal(remote, ExitReason.NoConnection));
+                    break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="ProcessRuntime.LinkAsync"/> with a remote end: sends the link (or joins the one of the pair still waiting)
+    /// and waits for its link_ack.
+    /// </summary>
+    internal async Task LinkAsync(ProcessCell local, ProcessRef remote, TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        if (!_node.Connections.TryGetConnection(remote.Node, out var connection))
+        {
+            throw new NodeNotReachableException(remote.Node, "not connected");
+        }
+        if (!Acks(connection))
+        {
+            throw new RemoteLinkNotSupportedException(remote, connection.Protocol.Version);
+        }
+        var key = (connection, local.Ref.Id, remote.Id);
+        Pending? pending;
+        using (_lock.EnterScope())
+        {
+            if (Find(local.Ref.Id, connection, remote.Id) >= 0)
+            {
+                if (!_pending.TryGetValue(key, out pending))
+                {
+                    // Linked already, and acknowledged (or linked from the other side, which recorded it when it sent).
+                    return;
+                }
+            }
+            else
+            {
+                switch (Request(local, connection, remote.Id, out pending))
+                {
+                    case Sent.ConnectionClosed:
+                        throw new NodeNotReachableException(remote.Node, "the connection closed");
+                    case Sent.LocalEnded:
+                        throw new ServerNotRunningException(local.Ref);
+                }
+            }
+            pending!.Waiters++;
+            pending.Ack ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        var ack = pending.Ack;
+        var wait = timeout ?? s_defaultTimeout;
+        try
+        {
+            await ack.Task.WaitAsync(wait, _runtime.TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            if (!Abandon(key, pending, ack))
+            {
+                // Answered as the wait ended (its resolver took it out of the table under the lock and completes it
+                // right after): that answer stands, success or typed failure.
+                await ack.Task.ConfigureAwait(false);
                 return;
             }
-            AddEntry(local.Ref.Id, connection, remote.Id);
-            if (!local.IsAlive)
+            if (e is TimeoutException)
             {
-                // Its teardown may have looked before the entry existed: undo the link on both sides ourselves.
-                RemoveEntry(local.Ref.Id, connection, remote.Id);
-                connection.TryEnqueue(new LinkMessage(MessageTypes.Unlink, local.Ref.Id, remote.Id), force: true);
+                throw new RemoteLinkTimeoutException(remote, wait);
             }
+            throw;
         }
     }
 
@@ -79,13 +169,17 @@ public sealed class RemoteLink : IClusterService
         {
             return;
         }
+        TaskCompletionSource? ended = null;
         using (_lock.EnterScope())
         {
             if (RemoveEntry(local.Id, connection, remote.Id))
             {
                 connection.TryEnqueue(new LinkMessage(MessageTypes.Unlink, local.Id, remote.Id), force: true);
+                // A LinkAsync still waiting completes: the link was made and is now removed, in that order.
+                ended = TakeWaiters(connection, local.Id, remote.Id, out _);
             }
         }
+        ended?.TrySetResult();
     }
 
     internal bool Exit(ProcessRef target, ExitReason reason, ProcessRef from) =>
@@ -99,6 +193,7 @@ public sealed class RemoteLink : IClusterService
         {
             return;
         }
+        List<TaskCompletionSource>? orphaned = null;
         using (_lock.EnterScope())
         {
             if (!_links.Remove(cell.Ref.Id, out var links))
@@ -109,7 +204,15 @@ public sealed class RemoteLink : IClusterService
             {
                 Interlocked.Decrement(ref _count);
                 connection.TryEnqueue(new ExitMessage(cell.Ref.Id, remote, link: true, reason), force: true);
+                if (TakeWaiters(connection, cell.Ref.Id, remote, out _) is { } waiters)
+                {
+                    (orphaned ??= []).Add(waiters);
+                }
             }
+        }
+        foreach (var waiters in orphaned ?? [])
+        {
+            waiters.TrySetException(new ServerNotRunningException(cell.Ref, reason));
         }
     }
 
@@ -132,8 +235,13 @@ public sealed class RemoteLink : IClusterService
                 && ExitReasonWire.TryRead(ref body, out var reason):
                 OnExitSignal(connection, from, to, link == 1, reason);
                 return true;
+            // The body is judged before the connection is looked at: a malformed one is refused whatever the connection.
+            case MessageTypes.LinkAck when body.TryReadInt64(out var from) && body.TryReadInt64(out var to) && body.TryReadByte(out var status) && status <= 1
+                && body.End && Acks(connection):
+                OnLinkAck(connection, from, to, noproc: status == 1);
+                return true;
             default:
-                // A wrong length, a malformed reason, or 0x2F (reserved).
+                // A wrong length, a malformed reason, a bad status, or 0x2F on a connection without link_ack.
                 return false;
         }
     }
@@ -145,6 +253,7 @@ public sealed class RemoteLink : IClusterService
     void IClusterService.OnConnectionClosed(Connection connection, NodeDownReason reason)
     {
         List<(long Local, long Remote)>? broken = null;
+        List<TaskCompletionSource>? unanswered = null;
         using (_lock.EnterScope())
         {
             foreach (var (local, links) in _links.ToArray())
@@ -153,11 +262,30 @@ public sealed class RemoteLink : IClusterService
                 {
                     if (ReferenceEquals(links[i].Connection, connection))
                     {
-                        (broken ??= []).Add((local, links[i].Remote));
-                        RemoveEntry(local, connection, links[i].Remote);
+                        var remote = links[i].Remote;
+                        RemoveEntry(local, connection, remote);
+                        // A link that LinkAsync still waits for never stood: the wait throws instead of an exit signal,
+                        // unless a Link of the pair stands on the same request.
+                        var waiters = TakeWaiters(connection, local, remote, out var keep);
+                        if (waiters is not null)
+                        {
+                            (unanswered ??= []).Add(waiters);
+                        }
+                        if (waiters is null || keep)
+                        {
+                            (broken ??= []).Add((local, remote));
+                        }
                     }
                 }
             }
+            foreach (var key in _pending.Keys.Where(k => ReferenceEquals(k.Connection, connection)).ToArray())
+            {
+                _pending.Remove(key);
+            }
+        }
+        foreach (var waiters in unanswered ?? [])
+        {
+            waiters.TrySetException(new NodeNotReachableException(connection.Peer, $"the node went down ({reason}) before it acknowledged the link"));
         }
         var peer = connection.PeerText;
         foreach (var (local, remote) in broken ?? [])
@@ -177,19 +305,166 @@ public sealed class RemoteLink : IClusterService
     {
         using (_lock.EnterScope())
         {
-            if (connection.IsClosed || Find(local, connection, remote) >= 0)
+            if (connection.IsClosed)
             {
+                return;
+            }
+            var acks = Acks(connection);
+            if (Find(local, connection, remote) >= 0)
+            {
+                // Linked already (both sides linked at once, or a repeat): it stands; an exit follows if the process is
+                // ending, since its teardown has not taken the entry yet.
+                if (acks)
+                {
+                    connection.TryEnqueue(new LinkAckMessage(local, remote, noproc: false), force: true);
+                }
                 return;
             }
             AddEntry(local, connection, remote);
             // Checked after the entry is counted (see RemoteMonitor.OnExit): a process that is gone, or going, answers
-            // noproc here as the exit signal of the link.
-            if (!_runtime.TryGetCell(new ProcessRef(_runtime.Name, local), out var cell) || !cell.IsAlive)
+            // noproc here, as the link_ack on a connection that uses link_ack, else as the exit signal of the link.
+            var alive = _runtime.TryGetCell(new ProcessRef(_runtime.Name, local), out var cell) && cell.IsAlive;
+            if (!alive)
             {
                 RemoveEntry(local, connection, remote);
+            }
+            if (acks)
+            {
+                // Queued under the lock, before any exit of this link (OnExit takes the lock too).
+                connection.TryEnqueue(new LinkAckMessage(local, remote, noproc: !alive), force: true);
+            }
+            else if (!alive)
+            {
                 connection.TryEnqueue(new ExitMessage(local, remote, link: true, ExitReason.NoProc), force: true);
             }
         }
+    }
+
+    /// <summary>A link_ack for a link this node sent: <paramref name="remote"/> is the acknowledging node's process.</summary>
+    private void OnLinkAck(Connection connection, long remote, long local, bool noproc)
+    {
+        TaskCompletionSource? waiters = null;
+        var signal = false;
+        using (_lock.EnterScope())
+        {
+            var key = (connection, local, remote);
+            if (!_pending.TryGetValue(key, out var pending))
+            {
+                // Nothing owed for the pair (the connection's entries were swept): nobody to tell.
+                return;
+            }
+            pending.Owed--;
+            if (noproc)
+            {
+                // A process that was gone for an earlier request is gone for every later one: the pair's link, whichever
+                // request made it, is noproc. Without waiters (or with a Link on the request) it is the link's exit
+                // signal, as an exit noproc would be on a connection without link_ack.
+                var removed = RemoveEntry(local, connection, remote);
+                signal = removed && (pending.Ack is null || pending.Keep);
+                waiters = TakeWaiters(pending);
+            }
+            else if (pending.Owed == 0)
+            {
+                waiters = TakeWaiters(pending);
+            }
+            if (pending.Owed == 0)
+            {
+                _pending.Remove(key);
+            }
+        }
+        var from = new ProcessRef(connection.PeerText, remote);
+        if (!noproc)
+        {
+            waiters?.TrySetResult();
+            return;
+        }
+        waiters?.TrySetException(new RemoteServerNotRunningException(from, "the process does not exist or has ended (noproc)"));
+        if (signal && _runtime.TryGetCell(new ProcessRef(_runtime.Name, local), out var cell))
+        {
+            cell.PostSystem(new ExitSignal(from, ExitReason.NoProc));
+        }
+    }
+
+    private static bool Acks(Connection connection) => (connection.Protocol.Capabilities & Capabilities.LinkAck) != 0;
+
+    /// <summary>
+    /// Sends a link request for a pair with no entry and files the entry (and on a link_ack connection, the acknowledgement
+    /// owed); caller holds the lock.
+    /// </summary>
+    private Sent Request(ProcessCell local, Connection connection, long remote, out Pending? pending)
+    {
+        pending = null;
+        if (connection.TryEnqueue(new LinkMessage(MessageTypes.Link, local.Ref.Id, remote), force: true) != EnqueueResult.Queued)
+        {
+            return Sent.ConnectionClosed;
+        }
+        AddEntry(local.Ref.Id, connection, remote);
+        if (Acks(connection))
+        {
+            var key = (connection, local.Ref.Id, remote);
+            if (!_pending.TryGetValue(key, out pending))
+            {
+                _pending[key] = pending = new Pending();
+            }
+            // Earlier requests of the pair lost their entry, and whoever removed it ended their waiters.
+            pending.Owed++;
+            pending.Keep = false;
+        }
+        if (!local.IsAlive)
+        {
+            // Its teardown may have looked before the entry existed: undo the link on both sides ourselves (the
+            // acknowledgement still comes, and finds no entry).
+            RemoveEntry(local.Ref.Id, connection, remote);
+            connection.TryEnqueue(new LinkMessage(MessageTypes.Unlink, local.Ref.Id, remote), force: true);
+            return Sent.LocalEnded;
+        }
+        return Sent.Queued;
+    }
+
+    /// <summary>
+    /// One LinkAsync gives up (timeout or cancellation): false if the request was answered meanwhile. The last waiter to
+    /// leave withdraws the link, unless a Link of the pair stands on it.
+    /// </summary>
+    private bool Abandon((Connection Connection, long Local, long Remote) key, Pending pending, TaskCompletionSource ack)
+    {
+        using (_lock.EnterScope())
+        {
+            if (!_pending.TryGetValue(key, out var current) || !ReferenceEquals(current, pending) || !ReferenceEquals(pending.Ack, ack))
+            {
+                return false;
+            }
+            if (--pending.Waiters > 0)
+            {
+                return true;
+            }
+            pending.Ack = null;
+            if (!pending.Keep && RemoveEntry(key.Local, key.Connection, key.Remote))
+            {
+                key.Connection.TryEnqueue(new LinkMessage(MessageTypes.Unlink, key.Local, key.Remote), force: true);
+            }
+            return true;
+        }
+    }
+
+    /// <summary>The waiters of a pair whose entry is being removed, taken out of its record; caller holds the lock.</summary>
+    private TaskCompletionSource? TakeWaiters(Connection connection, long local, long remote, out bool keep)
+    {
+        keep = false;
+        if (!_pending.TryGetValue((connection, local, remote), out var pending))
+        {
+            return null;
+        }
+        keep = pending.Keep;
+        return TakeWaiters(pending);
+    }
+
+    private static TaskCompletionSource? TakeWaiters(Pending pending)
+    {
+        var waiters = pending.Ack;
+        pending.Ack = null;
+        pending.Waiters = 0;
+        pending.Keep = false;
+        return waiters;
     }
 
     private void OnExitSignal(Connection connection, long remote, long local, bool link, ExitReason reason)
@@ -270,6 +545,54 @@ public sealed class RemoteLink : IClusterService
         }
     }
 
+    /// <summary>What <see cref="Request"/> did.</summary>
+    private enum Sent
+    {
+        /// <summary>The link is on the wire and in the table.</summary>
+        Queued,
+
+        /// <summary>The connection is closed: nothing was sent.</summary>
+        ConnectionClosed,
+
+        /// <summary>The local process ended meanwhile: the link was sent and withdrawn.</summary>
+        LocalEnded,
+    }
+
+    /// <summary>
+    /// The link requests of one pair on one link_ack connection that are not acknowledged yet. It is not a
+    /// <see cref="RequestTable{TEntry}"/> entry for the reasons <see cref="RemoteMonitor"/>'s monitors are not: it is found
+    /// by pair, changes under the lock that orders the link table's messages, and its waiters' timeouts are their own.
+    /// </summary>
+    private sealed class Pending
+    {
+        /// <summary>Requests sent and not yet acknowledged; the record goes when this reaches zero.</summary>
+        public int Owed;
+
+        /// <summary>LinkAsync's wait for the newest request; null when none waits.</summary>
+        public TaskCompletionSource? Ack;
+
+        /// <summary>LinkAsync calls waiting on <see cref="Ack"/>.</summary>
+        public int Waiters;
+
+        /// <summary>A Link of the pair stands on the newest request: it outlives an abandoned wait, and noproc or
+        /// noconnection reach its process as exit signals.</summary>
+        public bool Keep;
+    }
+
+    /// <summary><c>0x2F link_ack: from i64, to i64, status u8</c> (0 linked, 1 noproc): from is the sender's process (the
+    /// link's target), to the receiver's (the one that asked).</summary>
+    internal readonly struct LinkAckMessage(long from, long to, bool noproc) : IOutboundMessage
+    {
+        public void Write(IBufferWriter<byte> output)
+        {
+            var writer = new WireWriter(output, MessageTypes.LinkAck);
+            writer.WriteInt64(from);
+            writer.WriteInt64(to);
+            writer.WriteByte(noproc ? (byte)1 : (byte)0);
+            writer.Commit();
+        }
+    }
+
     /// <summary><c>0x2E exit: from i64, to i64, link u8, reason</c>: link 1 for a linked process's end, 0 for <c>exit/2</c>.</summary>
     internal readonly struct ExitMessage(long from, long to, bool link, ExitReason reason) : IOutboundMessage
     {
@@ -283,4 +606,45 @@ public sealed class RemoteLink : IClusterService
             writer.Commit();
         }
     }
+}
+
+/// <summary>A remote link's node did not acknowledge it in time (<see cref="ProcessRuntime.LinkAsync"/>).</summary>
+public sealed class RemoteLinkTimeoutException : NoexException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="target">The remote process that was to be linked.</param>
+    /// <param name="timeout">How long the link waited.</param>
+    public RemoteLinkTimeoutException(ProcessRef target, TimeSpan timeout)
+        : base($"The link to {target} was not acknowledged within {timeout.TotalMilliseconds:0} ms; it was withdrawn.")
+    {
+        Target = target;
+        Timeout = timeout;
+    }
+
+    /// <summary>The remote process that was to be linked.</summary>
+    public ProcessRef Target { get; }
+
+    /// <summary>How long the link waited.</summary>
+    public TimeSpan Timeout { get; }
+}
+
+/// <summary>
+/// <see cref="ProcessRuntime.LinkAsync"/> to a node whose connection does not use the <c>link_ack</c> capability
+/// (protocol.md §4.6): a version 1 node, or a build from before it. Nothing was sent; <see cref="ProcessRuntime.Link"/>
+/// works with every node, and reports a missing process as an exit signal <c>noproc</c>.
+/// </summary>
+public sealed class RemoteLinkNotSupportedException : NoexException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="target">The remote process that was to be linked.</param>
+    /// <param name="version">The protocol version of the connection to its node.</param>
+    public RemoteLinkNotSupportedException(ProcessRef target, int version)
+        : base($"Node {target.Node} does not acknowledge links (the connection, protocol version {version}, does not use the link_ack capability): "
+            + $"link to {target} with ProcessRuntime.Link instead, which reports a missing process as an exit signal noproc.")
+    {
+        Target = target;
+    }
+
+    /// <summary>The remote process that was to be linked.</summary>
+    public ProcessRef Target { get; }
 }

@@ -9,6 +9,9 @@ internal sealed class RemoteSignals(RemoteMonitor monitors, RemoteLink links) : 
 
     public void Link(ProcessCell local, ProcessRef remote) => links.Link(local, remote);
 
+    public Task LinkAsync(ProcessCell local, ProcessRef remote, TimeSpan? timeout, CancellationToken cancellationToken) =>
+        links.LinkAsync(local, remote, timeout, cancellationToken);
+
     public void Unlink(ProcessRef local, ProcessRef remote) => links.Unlink(local, remote);
 
     public bool Exit(ProcessRef target, ExitReason reason, ProcessRef from) => links.Exit(target, reason, from);

@@ -112,7 +112,7 @@ internal static class MessageTypes
     /// <summary>The last type GlobalRegistry owns.</summary>
     public const byte LastRegistry = 0x27;
 
-    // ---- §5.5 monitors and links: RemoteMonitor owns 0x28-0x2B, RemoteLink 0x2C-0x2F (0x2F reserved) ------------------
+    // ---- §5.5 monitors and links: RemoteMonitor owns 0x28-0x2B, RemoteLink 0x2C-0x2F (0x2F with link_ack only) --------
 
     /// <summary>The first type RemoteMonitor owns.</summary>
     public const byte FirstMonitor = 0x28;
@@ -143,6 +143,10 @@ internal static class MessageTypes
 
     /// <summary>exit: <c>from i64, to i64, link u8, reason</c>.</summary>
     public const byte Exit = 0x2E;
+
+    /// <summary>link_ack: <c>from i64, to i64, status u8</c>; only on a connection that uses the <c>link_ack</c> capability
+    /// (protocol.md §4.6), malformed on any other.</summary>
+    public const byte LinkAck = 0x2F;
 
     /// <summary>The last type RemoteLink owns.</summary>
     public const byte LastLink = 0x2F;

@@ -14,6 +14,10 @@ internal enum Capabilities : ulong
     /// <summary>Bit 0, <c>trace_context</c>: calls and casts may carry the caller's W3C trace context (traced_call
     /// <c>0x11</c>, traced_cast <c>0x15</c>, protocol.md §5.2).</summary>
     TraceContext = 1UL << 0,
+
+    /// <summary>Bit 1, <c>link_ack</c>: every link is answered by a link_ack (<c>0x2F</c>, protocol.md §5.5), which
+    /// <see cref="ProcessRuntime.LinkAsync"/> waits for.</summary>
+    LinkAck = 1UL << 1,
 }
 
 /// <summary>The protocol versions and capabilities one side of a handshake offers (protocol.md §4.2, §4.6).</summary>
@@ -26,7 +30,7 @@ internal readonly record struct ProtocolOffer(byte Min, byte Max, Capabilities C
     public const byte Newest = 2;
 
     /// <summary>Every capability this build implements.</summary>
-    public const Capabilities Implemented = Capabilities.TraceContext;
+    public const Capabilities Implemented = Capabilities.TraceContext | Capabilities.LinkAck;
 
     /// <summary>What this build offers: versions 1 and 2, every capability it implements.</summary>
     public static ProtocolOffer Current => new(1, Newest, Implemented);
