@@ -21,6 +21,40 @@ public class ClusterObserverTests
     private static NodeOptions Patient(NodeOptions options) => options with { HeartbeatMissThreshold = 20 };
 
     [Fact]
+    public async Task GetSnapshotAsync_ASupervisorOnAnotherNode_IsReportedByItsNodeWithWhereItsChildrenRun()
+    {
+        await using var cluster = await TestCluster.StartAsync(3, Secret, Patient);
+        var (a, b, c) = cluster;
+        foreach (var node in cluster.Nodes)
+        {
+            node.Behaviors.Register("echo", () => new Echo());
+        }
+        var supervisor = await DistributedSupervisor.StartAsync(b, new DistributedSupervisorOptions
+        {
+            NodeSelector = NodeSelector.Custom((_, _) => c.Id),
+            Children = [new DistributedChildSpec("w1", "echo") { GlobalName = "observer:w1" }, new DistributedChildSpec("w2", "echo")],
+        });
+
+        var snapshot = await a.Observer.GetSnapshotAsync(useCache: false);
+
+        var byNode = snapshot.Nodes.ToDictionary(n => n.Node, n => n.Stats!);
+        Assert.Empty(byNode[a.Id].Supervisors);
+        Assert.Empty(byNode[c.Id].Supervisors);
+        var report = Assert.Single(byNode[b.Id].Supervisors);
+        Assert.Equal(supervisor.Id, report.Id);
+        Assert.Equal("one_for_one", report.Strategy);
+        Assert.Equal(["w1", "w2"], report.Children.Select(ch => ch.Id));
+        Assert.All(report.Children, ch => Assert.Equal(c.Id.ToString(), ch.Process.Node));
+        Assert.Equal(supervisor.GetChildren().Select(ch => ch.Ref), report.Children.Select(ch => ch.Process));
+        Assert.Equal(["observer:w1", null], report.Children.Select(ch => ch.GlobalName));
+        Assert.All(report.Children, ch => Assert.Equal("echo", ch.Behavior));
+
+        await supervisor.StopAsync();
+        a.Observer.InvalidateCache();
+        Assert.All((await a.Observer.GetSnapshotAsync(useCache: false)).Nodes, n => Assert.Empty(n.Stats!.Supervisors));
+    }
+
+    [Fact]
     public async Task GetSnapshotAsync_ThreeNodes_ReportsEachNodeAndTotals()
     {
         await using var cluster = await TestCluster.StartAsync(3, Secret, Patient);

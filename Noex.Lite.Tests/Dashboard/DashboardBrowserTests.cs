@@ -67,7 +67,6 @@ public class DashboardBrowserTests(ITestOutputHelper output)
             NodeSelector = NodeSelector.Custom((nodes, _) => (nodes.FirstOrDefault(n => n.Id == right.Id) ?? nodes.First(n => n.Id == left.Id)).Id),
             Children = [new DistributedChildSpec("worker", "dsup-worker") { GlobalName = "dash:worker" }],
         });
-        using var tracked = DashboardFeed.For(local).Track(supervisor);
         await left.SendAsync("echo");
         var echoLine = await left.WaitForLineAsync(l => l.StartsWith("ECHO ", StringComparison.Ordinal));
         var echo = new ProcessRef(left.Id.ToString(), long.Parse(echoLine["ECHO ".Length..], CultureInfo.InvariantCulture));

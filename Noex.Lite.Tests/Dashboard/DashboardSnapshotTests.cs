@@ -28,14 +28,28 @@ public class DashboardSnapshotTests
         new ClusterSnapshot(s_now, s_local,
         [
             new NodeObservation(s_local, NodeObservationStatus.Connected, Stats(s_local, 4, 10), null),
-            new NodeObservation(s_up, NodeObservationStatus.Connected, Stats(s_up, 6, double.NaN), null),
+            new NodeObservation(s_up, NodeObservationStatus.Connected, Stats(s_up, 6, double.NaN) with
+            {
+                Supervisors = [new SupervisorReport("dsup_9_x", "one_for_all", 2, 1, s_now,
+                    [new SupervisedChildReport("w1", "worker", new ProcessRef(s_local.ToString(), 5), 1, s_now, "svc:w1")])],
+            }, null),
             new NodeObservation(s_slow, NodeObservationStatus.Timeout, null, "did not answer within 2000 ms"),
         ], new ClusterTotals(0, 0, 0, 0, 0, 0, 2, 3)),
         [Member(s_local, NodeStatus.Connected), Member(s_up, NodeStatus.Connected), Member(s_slow, NodeStatus.Connected),
          Member(s_lost, NodeStatus.Disconnected), Member(s_new, NodeStatus.Disconnected, incarnation: 0)],
         history,
-        [new GlobalRegistration("svc", new ProcessRef(s_up.ToString(), 12), s_up)],
-        []));
+        [new GlobalRegistration("svc", new ProcessRef(s_up.ToString(), 12), s_up)]));
+
+    [Fact]
+    public void Compose_SupervisorsReportedByAnyNode_AreShownWithTheirNodeAndWhereTheirChildrenRun()
+    {
+        var snapshot = Compose([]);
+
+        var supervisor = Assert.Single(snapshot.Supervisors);
+        Assert.Equal(("dsup_9_x", s_up.ToString(), "one_for_all", 1, 2), (supervisor.Id, supervisor.Node, supervisor.Strategy, supervisor.ChildCount, supervisor.TotalRestarts));
+        var child = Assert.Single(supervisor.Children);
+        Assert.Equal((s_local.ToString(), new ProcessRef(s_local.ToString(), 5).ToString(), "svc:w1"), (child.Node, child.Process, child.GlobalName));
+    }
 
     [Fact]
     public void Compose_EveryKindOfNode_StatusDownReasonAndTotals()

@@ -100,7 +100,8 @@ public class TourTests
             var downs = Downs(snapshot.RootElement.GetRawText());
             Assert.Equal("graceful_shutdown", downs["node2"]);
             Assert.Contains(downs["node3"], new[] { "connection_closed", "connection_reset" });
-            Assert.Single(root.GetProperty("supervisors").EnumerateArray());
+            // Supervisors are reported by the nodes that run them while they run: the tour stopped its own before the end.
+            Assert.Empty(root.GetProperty("supervisors").EnumerateArray());
             Assert.Contains(lines, l => l.Contains("-s node1@127.0.0.1:4369 --secret ", StringComparison.Ordinal));
 
             // The hosted example joins the open tour from its own appsettings.json (seed, secret), as its README says:

@@ -35,23 +35,33 @@ public sealed record NodeStats(
     long WorkingSetBytes,
     IReadOnlyList<NodeId> ConnectedPeers)
 {
+    /// <summary>The distributed supervisors running on the node, each with its children and where they run.</summary>
+    public IReadOnlyList<SupervisorReport> Supervisors { get; init; } = [];
+
     /// <summary>The stats as the value carried by a snapshot reply (protocol.md §5.6).</summary>
-    internal Value ToValue() => Value.Object(
-        ("node", Node.ToString()),
-        ("timestamp_ms", Timestamp.ToUnixTimeMilliseconds()),
-        ("uptime_ms", (long)Uptime.TotalMilliseconds),
-        ("process_count", ProcessCount),
-        ("mailbox_depth", MailboxDepth),
-        ("deepest_mailbox", DeepestMailbox),
-        ("messages", MessagesHandled),
-        ("messages_per_s", MessagesPerSecond),
-        ("bytes_in", BytesReceived),
-        ("bytes_out", BytesSent),
-        ("bytes_in_per_s", BytesReceivedPerSecond),
-        ("bytes_out_per_s", BytesSentPerSecond),
-        ("managed_bytes", ManagedMemoryBytes),
-        ("working_set_bytes", WorkingSetBytes),
-        ("peers", Value.Array(ConnectedPeers.Select(p => (Value)p.ToString()))));
+    internal Value ToValue()
+    {
+        (string Key, Value Value)[] figures =
+        [
+            ("node", Node.ToString()),
+            ("timestamp_ms", Timestamp.ToUnixTimeMilliseconds()),
+            ("uptime_ms", (long)Uptime.TotalMilliseconds),
+            ("process_count", ProcessCount),
+            ("mailbox_depth", MailboxDepth),
+            ("deepest_mailbox", DeepestMailbox),
+            ("messages", MessagesHandled),
+            ("messages_per_s", MessagesPerSecond),
+            ("bytes_in", BytesReceived),
+            ("bytes_out", BytesSent),
+            ("bytes_in_per_s", BytesReceivedPerSecond),
+            ("bytes_out_per_s", BytesSentPerSecond),
+            ("managed_bytes", ManagedMemoryBytes),
+            ("working_set_bytes", WorkingSetBytes),
+            ("peers", Value.Array(ConnectedPeers.Select(p => (Value)p.ToString()))),
+        ];
+        // Only when there are any, so that a node without supervisors answers exactly as before this field existed.
+        return Supervisors.Count == 0 ? Value.Object(figures) : Value.Object([.. figures, ("supervisors", SupervisorValues.ToValue(Supervisors))]);
+    }
 
     /// <summary>Reads stats from a snapshot reply's value; fields a newer peer adds are ignored, missing ones read as zero.</summary>
     /// <exception cref="FormatException">The value is not an object with a valid <c>node</c> id.</exception>
@@ -87,7 +97,10 @@ public sealed record NodeStats(
             Double(value, "bytes_out_per_s"),
             Long(value, "managed_bytes"),
             Long(value, "working_set_bytes"),
-            peers);
+            peers)
+        {
+            Supervisors = value.TryGetProperty("supervisors", out var supervisors) ? SupervisorValues.FromValue(supervisors) : [],
+        };
     }
 
     private static long Long(Value value, string key) => value.TryGetProperty(key, out var field) && field.TryGetInt64(out var number) ? number : 0;
@@ -173,6 +186,8 @@ public sealed class ClusterObserver : IClusterService
     private readonly TimeProvider _time;
     private readonly RequestTable<Pending> _pending = new();
     private readonly Lock _sampleLock = new();
+    private readonly Lock _supervisorLock = new();
+    private readonly List<Func<SupervisorReport>> _supervisors = []; // the supervisors running here, reporting themselves
     private readonly Lock _pollLock = new();
     private readonly List<Action<ClusterSnapshot>> _subscribers = new();
     private Sample _older;
@@ -244,7 +259,48 @@ public sealed class ClusterObserver : IClusterService
             Math.Max(0, (current.BytesSent - baseline.BytesSent) / seconds),
             GC.GetTotalMemory(false),
             Environment.WorkingSet,
-            peers);
+            peers)
+        {
+            Supervisors = ReportSupervisors(),
+        };
+    }
+
+    /// <summary>
+    /// Makes <paramref name="report"/> part of this node's stats until the result is disposed: how a distributed
+    /// supervisor (a layer above this one) puts itself in every snapshot of the cluster.
+    /// </summary>
+    internal IDisposable AddSupervisor(Func<SupervisorReport> report)
+    {
+        lock (_supervisorLock)
+        {
+            _supervisors.Add(report);
+        }
+        return new SupervisorRegistration(this, report);
+    }
+
+    private SupervisorReport[] ReportSupervisors()
+    {
+        Func<SupervisorReport>[] reports;
+        lock (_supervisorLock)
+        {
+            if (_supervisors.Count == 0)
+            {
+                return [];
+            }
+            reports = [.. _supervisors];
+        }
+        return [.. reports.Select(r => r())];
+    }
+
+    private sealed class SupervisorRegistration(ClusterObserver observer, Func<SupervisorReport> report) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (observer._supervisorLock)
+            {
+                observer._supervisors.Remove(report);
+            }
+        }
     }
 
     /// <summary>Asks one node for its figures.</summary>

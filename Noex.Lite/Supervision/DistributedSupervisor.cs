@@ -48,6 +48,7 @@ public sealed class DistributedSupervisor : IAsyncDisposable
     private int _nodeFailureRestarts;
     private int _retryScheduled;
     private Task _loop = Task.CompletedTask;
+    private IDisposable? _reporting;
 
     private DistributedSupervisor(Node node, IChildHost host, bool ownsHost, DistributedSupervisorOptions options, string id)
     {
@@ -117,6 +118,8 @@ public sealed class DistributedSupervisor : IAsyncDisposable
         supervisor._loop = Task.Run(supervisor.LoopAsync, CancellationToken.None); // it ends when the supervisor stops, not on the start's token
         node.NodeDown += supervisor.OnNodeDown;
         node.NodeUp += supervisor.OnNodeUp;
+        // In its node's stats, so that a cluster snapshot (and the dashboard) shows it, wherever it is asked.
+        supervisor._reporting = node.Observer.AddSupervisor(supervisor.Report);
         try
         {
             await supervisor.RunAsync(async () =>
@@ -251,6 +254,22 @@ public sealed class DistributedSupervisor : IAsyncDisposable
             Volatile.Read(ref _totalRestarts), Volatile.Read(ref _nodeFailureRestarts), StartedAt,
             _node.Options.TimeProvider.GetElapsedTime(_startedTimestamp));
     }
+
+    /// <summary>This supervisor as its node reports it (<see cref="NodeStats.Supervisors"/>).</summary>
+    private SupervisorReport Report()
+    {
+        var stats = GetStats();
+        return new SupervisorReport(Id, Snake(stats.Strategy), stats.TotalRestarts, stats.NodeFailureRestarts, stats.StartedAt,
+            [.. GetChildren().Select(c => new SupervisedChildReport(c.Id, c.Spec.Behavior, c.Ref, c.RestartCount, c.StartedAt, c.Spec.GlobalName))]);
+    }
+
+    private static string Snake(SupervisorStrategy strategy) => strategy switch
+    {
+        SupervisorStrategy.OneForAll => "one_for_all",
+        SupervisorStrategy.RestForOne => "rest_for_one",
+        SupervisorStrategy.SimpleOneForOne => "simple_one_for_one",
+        _ => "one_for_one",
+    };
 
     // ---- the loop --------------------------------------------------------------------------------
 
@@ -529,6 +548,7 @@ public sealed class DistributedSupervisor : IAsyncDisposable
         _running = false;
         _node.NodeDown -= OnNodeDown;
         _node.NodeUp -= OnNodeUp;
+        _reporting?.Dispose();
         try
         {
             for (var i = _children.Count - 1; i >= 0; i--)

@@ -102,8 +102,6 @@ await using var supervisor = await DistributedSupervisor.StartAsync(node1, new D
     NodeSelector = prefer,
     Children = [new DistributedChildSpec("worker", "counter") { GlobalName = "tour:worker" }],
 });
-// Supervisors are shown on the dashboard when tracked: the library keeps no cluster-wide list of them.
-using var tracked = DashboardFeed.For(node1).Track(supervisor);
 var migrated = new TaskCompletionSource<DistributedSupervisorEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
 supervisor.LifecycleEvent += e =>
 {

@@ -4,8 +4,7 @@ namespace Noex.Lite.Dashboard;
 
 /// <summary>
 /// What a dashboard knows of one node beyond what the node itself keeps: the history of node-downs (the cluster forgets
-/// a lost node once it is removed; this does not), the distributed supervisors to show, and one shared snapshot per
-/// refresh for all the pages that are open.
+/// a lost node once it is removed; this does not), and one shared snapshot per refresh for all the pages that are open.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -14,8 +13,8 @@ namespace Noex.Lite.Dashboard;
 /// node comes from a delegate or from DI. Call <see cref="For"/> when the node starts to record from then on.
 /// </para>
 /// <para>
-/// Supervisors: Noex.Lite keeps no list of the distributed supervisors in a cluster, and a supervisor knows only its own
-/// children, so the dashboard shows the supervisors <see cref="Track"/>ed on this node, with where each child runs now.
+/// Supervisors need nothing here: every node reports the distributed supervisors it runs in its stats
+/// (<see cref="NodeStats.Supervisors"/>), so a snapshot holds all of the cluster's.
 /// </para>
 /// <para>Thread-safe.</para>
 /// </remarks>
@@ -28,7 +27,6 @@ public sealed class DashboardFeed
 
     private readonly Lock _lock = new();
     private readonly List<NodeDownRecord> _downs = new(); // oldest first
-    private readonly List<DistributedSupervisor> _supervisors = new();
     private readonly TimeProvider _time;
     private Task<DashboardSnapshot>? _latest;
     private long _latestStarted;
@@ -70,25 +68,6 @@ public sealed class DashboardFeed
     }
 
     /// <summary>
-    /// Shows <paramref name="supervisor"/> on the dashboard, with its children and where they run, until the returned
-    /// object is disposed. A stopped supervisor stays on it, marked stopped.
-    /// </summary>
-    /// <param name="supervisor">A supervisor (normally one running on this feed's node).</param>
-    /// <returns>Dispose it to stop showing the supervisor.</returns>
-    public IDisposable Track(DistributedSupervisor supervisor)
-    {
-        ArgumentNullException.ThrowIfNull(supervisor);
-        lock (_lock)
-        {
-            if (!_supervisors.Contains(supervisor))
-            {
-                _supervisors.Add(supervisor);
-            }
-        }
-        return new Tracking(this, supervisor);
-    }
-
-    /// <summary>
     /// The current snapshot. Requests within half an interval of the last one share it, and so does every request while
     /// one is being taken, so that any number of open pages costs the cluster one snapshot per refresh.
     /// </summary>
@@ -110,11 +89,6 @@ public sealed class DashboardFeed
     private async Task<DashboardSnapshot> TakeAsync(NoexDashboardOptions options)
     {
         var cluster = await Node.Observer.GetSnapshotAsync(options.SnapshotTimeout, useCache: false).ConfigureAwait(false);
-        DistributedSupervisor[] supervisors;
-        lock (_lock)
-        {
-            supervisors = _supervisors.ToArray();
-        }
         return SnapshotComposer.Compose(new SnapshotComposer.Sources(
             options,
             Node.Id,
@@ -123,8 +97,7 @@ public sealed class DashboardFeed
             cluster,
             Node.GetNodes(),
             GetDownHistory(),
-            Node.GlobalRegistry.GetEntries(),
-            supervisors));
+            Node.GlobalRegistry.GetEntries()));
     }
 
     private void OnNodeDown(NodeDownEvent down)
@@ -153,27 +126,6 @@ public sealed class DashboardFeed
             if (index >= 0)
             {
                 _downs[index] = change(_downs[index]);
-            }
-        }
-    }
-
-    private void Untrack(DistributedSupervisor supervisor)
-    {
-        lock (_lock)
-        {
-            _supervisors.Remove(supervisor);
-        }
-    }
-
-    private sealed class Tracking(DashboardFeed feed, DistributedSupervisor supervisor) : IDisposable
-    {
-        private int _disposed;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0)
-            {
-                feed.Untrack(supervisor);
             }
         }
     }

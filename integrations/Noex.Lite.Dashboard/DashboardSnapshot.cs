@@ -15,7 +15,7 @@ namespace Noex.Lite.Dashboard;
 /// <param name="Nodes">The local node first, then every other node it knows of, connected or not, by id.</param>
 /// <param name="DownHistory">Every node-down recorded, newest first.</param>
 /// <param name="Names">The global registry, by name.</param>
-/// <param name="Supervisors">The distributed supervisors tracked on the local node.</param>
+/// <param name="Supervisors">The distributed supervisors of the nodes that answered, the local node's first.</param>
 /// <param name="SupervisorScope">What <paramref name="Supervisors"/> covers, in words for the page.</param>
 internal sealed record DashboardSnapshot(
     string Title,

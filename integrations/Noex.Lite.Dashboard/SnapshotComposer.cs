@@ -10,9 +10,9 @@ namespace Noex.Lite.Dashboard;
 /// </summary>
 internal static class SnapshotComposer
 {
-    /// <summary>What the supervisors list covers, for the page (the library keeps no cluster-wide list).</summary>
+    /// <summary>What the supervisors list covers, for the page.</summary>
     public const string SupervisorScope =
-        "Distributed supervisors tracked on this node (DashboardFeed.Track); Noex.Lite keeps no cluster-wide list of supervisors, and each one knows only its own children.";
+        "Every distributed supervisor running on a node that answered this snapshot, as its own node reports it, with where each child runs now.";
 
     /// <summary>Everything a snapshot is made of.</summary>
     internal sealed record Sources(
@@ -23,8 +23,7 @@ internal static class SnapshotComposer
         ClusterSnapshot Cluster,
         IReadOnlyList<NodeInfo> Members,
         IReadOnlyList<NodeDownRecord> DownHistory,
-        IReadOnlyList<GlobalRegistration> Names,
-        IReadOnlyList<DistributedSupervisor> Supervisors);
+        IReadOnlyList<GlobalRegistration> Names);
 
     public static DashboardSnapshot Compose(Sources sources)
     {
@@ -94,7 +93,11 @@ internal static class SnapshotComposer
             nodes,
             sources.DownHistory.Select(DownOf).ToArray(),
             sources.Names.Select(n => new DashboardSnapshot.NameView(n.Name, n.Target.Node, n.Target.ToString(), n.RegisteredBy.ToString())).ToArray(),
-            sources.Supervisors.Select(SupervisorOf).ToArray(),
+            // Each node reports the supervisors it runs (NodeStats.Supervisors): together, every one of the cluster.
+            observed.Values.Where(o => o.Stats is not null)
+                .OrderBy(o => o.Node != sources.LocalNode).ThenBy(o => o.Node)
+                .SelectMany(o => o.Stats!.Supervisors.Select(s => SupervisorOf(o.Node.ToString(), s)))
+                .ToArray(),
             SupervisorScope);
     }
 
@@ -144,13 +147,12 @@ internal static class SnapshotComposer
         record.UpAgainAt,
         record.Removal is { } removal ? Snake(removal.ToString()) : null);
 
-    private static DashboardSnapshot.SupervisorView SupervisorOf(DistributedSupervisor supervisor)
+    private static DashboardSnapshot.SupervisorView SupervisorOf(string node, SupervisorReport supervisor)
     {
-        var stats = supervisor.GetStats();
-        var children = supervisor.GetChildren().Select(c => new DashboardSnapshot.ChildView(
-            c.Id, c.Spec.Behavior, c.Node.ToString(), c.Ref.ToString(), c.RestartCount, c.StartedAt, c.Spec.GlobalName)).ToArray();
-        return new DashboardSnapshot.SupervisorView(supervisor.Id, supervisor.NodeId.ToString(), Snake(stats.Strategy.ToString()),
-            supervisor.IsRunning, stats.ChildCount, stats.TotalRestarts, stats.NodeFailureRestarts, stats.StartedAt, children);
+        var children = supervisor.Children.Select(c => new DashboardSnapshot.ChildView(
+            c.Id, c.Behavior, c.Process.Node, c.Process.ToString(), c.Restarts, c.StartedAt, c.GlobalName)).ToArray();
+        return new DashboardSnapshot.SupervisorView(supervisor.Id, node, supervisor.Strategy, Running: true, children.Length,
+            supervisor.TotalRestarts, supervisor.NodeFailureRestarts, supervisor.StartedAt, children);
     }
 
     /// <summary>A rate as JSON can carry it (a peer's figures could be anything) and the page needs it: two decimals.</summary>
