@@ -28,7 +28,13 @@ public sealed partial class GlobalRegistry
     /// </remarks>
     private void StartSync(Connection connection)
     {
-        if (_streams.ContainsKey(connection) || connection.IsClosed)
+        if (_streams.ContainsKey(connection))
+        {
+            // Under the lock, like every other write of the counter: no lost update.
+            Interlocked.Increment(ref _syncRequestsCoalesced);
+            return;
+        }
+        if (connection.IsClosed)
         {
             return;
         }

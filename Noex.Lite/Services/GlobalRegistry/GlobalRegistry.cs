@@ -80,6 +80,7 @@ public sealed partial class GlobalRegistry : IClusterService
     private long _conflicts;
     private long _syncRequests;
     private long _syncPeakQueuedBytes;
+    private long _syncRequestsCoalesced;
 
     internal GlobalRegistry(INodeContext node)
     {
@@ -115,6 +116,9 @@ public sealed partial class GlobalRegistry : IClusterService
     /// <summary>The most bytes a connection's outbound queue held right after a sync part went into it (for tests: a
     /// streamed sync stays within the queue's bound).</summary>
     internal long SyncPeakQueuedBytes => Interlocked.Read(ref _syncPeakQueuedBytes);
+
+    /// <summary>Sync requests answered by the stream already running to their sender (for tests).</summary>
+    internal long SyncRequestsCoalesced => Interlocked.Read(ref _syncRequestsCoalesced);
 
     /// <summary>The full syncs being streamed now (for tests: a closed connection leaves none behind).</summary>
     internal int SyncStreams
