@@ -20,6 +20,10 @@ switch (verb)
         return await MeshFormation.RunAsync(rest);
     case "idle":
         return await IdleCost.RunAsync(rest);
+    case "registry-sync":
+        return await RegistrySync.RunAsync(rest);
+    case "registry-sync-joiner":
+        return await RegistrySync.RunJoinerAsync(rest);
     default:
         Console.WriteLine("""
             usage: dotnet run -c Release --project Noex.Lite.Bench -- <verb> [options]
@@ -38,6 +42,11 @@ switch (verb)
               idle [--processes N] [--seconds S]
                                                 a node holding N idle processes (200,000), connected and unasked:
                                                 its CPU over S quiet seconds (10), as a share of one core
+              registry-sync [--names N] [--rounds R]
+                                                a node holding N global names (1,000,000) and, each round, a node joining
+                                                it from a child process: the registrar's NodeUp delay, time until the
+                                                joiner holds every name, the registrar's peak RSS / heap growth and the
+                                                longest Register wait during the sync
             what each benchmark measures, and the figures recorded so far: Noex.Lite.Bench/README.md
             """);
         return verb == "help" ? 0 : 2;

@@ -182,6 +182,10 @@ internal sealed class Connection : IAsyncDisposable
     /// <summary>Waits until the outbound queue has room again, or the connection closes.</summary>
     public Task WaitForSpaceAsync(CancellationToken cancellationToken) => _outbound.WaitForSpaceAsync(cancellationToken);
 
+    /// <summary>Waits until the outbound queue has room and holds less than <paramref name="belowBytes"/>, or the
+    /// connection closes (see <see cref="OutboundQueue.WaitForSpaceAsync(long, CancellationToken)"/>).</summary>
+    public Task WaitForSpaceAsync(long belowBytes, CancellationToken cancellationToken) => _outbound.WaitForSpaceAsync(belowBytes, cancellationToken);
+
     /// <summary>Asks for an empty frame (a heartbeat) unless something is about to be sent anyway.</summary>
     public void RequestHeartbeat()
     {

@@ -139,12 +139,18 @@ internal sealed class OutboundQueue : IDisposable
     }
 
     /// <summary>Waits until the queue has room again, or it closes.</summary>
-    public Task WaitForSpaceAsync(CancellationToken cancellationToken)
+    public Task WaitForSpaceAsync(CancellationToken cancellationToken) => WaitForSpaceAsync(long.MaxValue, cancellationToken);
+
+    /// <summary>Waits until the queue has room again and holds less than <paramref name="belowBytes"/>, or it closes:
+    /// for background senders that leave most of the bound to the rest (a sync of the global registry).</summary>
+    /// <remarks>The wait ends when the sender takes a batch, which empties the queue but for the spill lane: a caller
+    /// that still finds too much queued waits again.</remarks>
+    public Task WaitForSpaceAsync(long belowBytes, CancellationToken cancellationToken)
     {
         Task wait;
         lock (_lock)
         {
-            if (_closed || (_queuedBytes < _maxQueuedBytes && _queuedMessages < _maxQueuedMessages))
+            if (_closed || (_queuedBytes < Math.Min(belowBytes, _maxQueuedBytes) && _queuedMessages < _maxQueuedMessages))
             {
                 return Task.CompletedTask;
             }

@@ -137,6 +137,7 @@ public sealed partial class GlobalRegistry
             _byTarget[entry.Target] = list = new List<Entry>(1);
         }
         list.Add(entry);
+        System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_hostedOn, entry.Target.Node, out _)++;
         ref var digest = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_digests, entry.RegistrarText, out _);
         digest = new SetDigest(digest.Count + 1, digest.Sum + entry.Hash);
     }
@@ -146,6 +147,17 @@ public sealed partial class GlobalRegistry
         if (_byTarget.TryGetValue(entry.Target, out var list) && list.Remove(entry) && list.Count == 0)
         {
             _byTarget.Remove(entry.Target);
+        }
+        if (_hostedOn.TryGetValue(entry.Target.Node, out var hosted))
+        {
+            if (hosted <= 1)
+            {
+                _hostedOn.Remove(entry.Target.Node);
+            }
+            else
+            {
+                _hostedOn[entry.Target.Node] = hosted - 1;
+            }
         }
         if (_digests.TryGetValue(entry.RegistrarText, out var digest))
         {

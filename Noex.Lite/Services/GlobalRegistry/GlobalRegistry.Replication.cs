@@ -24,28 +24,6 @@ public sealed partial class GlobalRegistry
         }
     }
 
-    /// <summary>Sends this node's own registrations to <paramref name="connection"/>, in parts (protocol.md §5.4).</summary>
-    private void SendSync(Connection connection)
-    {
-        var mine = new List<WireEntry>();
-        foreach (var claims in _claims.Values)
-        {
-            if (claims.Find(e => e.RegistrarText == _self) is { } entry)
-            {
-                mine.Add(new WireEntry(entry.Name, entry.Target, entry.HostIncarnation, entry.Stamp));
-            }
-        }
-        var offset = 0;
-        do
-        {
-            var count = Math.Min(EntriesPerSync, mine.Count - offset);
-            var flags = (byte)((offset == 0 ? SyncFirst : 0) | (offset + count == mine.Count ? SyncLast : 0));
-            connection.TryEnqueue(new SyncMessage(flags, mine, offset, count), force: true);
-            offset += count;
-        }
-        while (offset < mine.Count);
-    }
-
     // ---- lifecycle and connections -------------------------------------------------------------------------------
 
     private void OnLifecycle(LifecycleEvent e)
@@ -82,10 +60,16 @@ public sealed partial class GlobalRegistry
         var incarnation = connection.PeerIncarnation;
         lock (_lock)
         {
-            // Claims of the peer's earlier runs (registered by it, or naming its processes) died with them.
-            RemoveWhere(e => (e.RegistrarText == peer && e.RegistrarIncarnation != incarnation)
-                || (e.Target.Node == peer && e.HostIncarnation != incarnation), events);
-            SendSync(connection);
+            // Claims of the peer's earlier runs (registered by it, or naming its processes) died with them. Looked for only
+            // when the table holds claims of the peer at all: a node that joins has none, and the node-up event that
+            // follows must not wait for a walk over a large table.
+            if (_digests.ContainsKey(peer) || _hostedOn.ContainsKey(peer))
+            {
+                RemoveWhere(e => (e.RegistrarText == peer && e.RegistrarIncarnation != incarnation)
+                    || (e.Target.Node == peer && e.HostIncarnation != incarnation), events);
+            }
+            // The first part now, the rest streamed from the pool: O(part) here (GlobalRegistry.Sync.cs).
+            StartSync(connection);
         }
         Raise(events);
     }
@@ -97,6 +81,7 @@ public sealed partial class GlobalRegistry
         var incarnation = connection.PeerIncarnation;
         lock (_lock)
         {
+            EndSync(connection);
             _syncing.Remove(peer);
             // A replaced duplicate connection to the same run of the peer is no loss: the other one carries on.
             if (_node.Connections.TryGetConnection(peer, out var other) && other.PeerIncarnation == incarnation)
@@ -147,7 +132,7 @@ public sealed partial class GlobalRegistry
             case MessageTypes.SyncRequest when body.End:
                 lock (_lock)
                 {
-                    SendSync(connection);
+                    StartSync(connection);
                 }
                 return true;
             default:
@@ -226,13 +211,17 @@ public sealed partial class GlobalRegistry
             {
                 // Everything the peer had is unconfirmed until the sync names it again; the rest goes at the last part.
                 unconfirmed = new HashSet<Entry>(ReferenceEqualityComparer.Instance);
-                foreach (var claims in _claims.Values)
+                // Claims of this registrar are counted in its digest: none (a node that just joined) needs no walk.
+                if (_digests.ContainsKey(peer))
                 {
-                    foreach (var e in claims)
+                    foreach (var claims in _claims.Values)
                     {
-                        if (e.RegistrarText == peer)
+                        foreach (var e in claims)
                         {
-                            unconfirmed.Add(e);
+                            if (e.RegistrarText == peer)
+                            {
+                                unconfirmed.Add(e);
+                            }
                         }
                     }
                 }

@@ -66,6 +66,11 @@ public sealed partial class GlobalRegistry : IClusterService
     private readonly Dictionary<ProcessRef, List<Entry>> _byTarget = new();
     private readonly Dictionary<string, SetDigest> _digests = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HashSet<Entry>> _syncing = new(StringComparer.Ordinal);
+    // How many claims name a process of each node: a connection that comes up looks for its peer's stale claims only
+    // when there are any, instead of walking the whole table before the node-up event.
+    private readonly Dictionary<string, int> _hostedOn = new(StringComparer.Ordinal);
+    // The full syncs being streamed, one per connection at most (GlobalRegistry.Sync.cs).
+    private readonly Dictionary<Connection, SyncStream> _streams = new(ReferenceEqualityComparer.Instance);
     private long _clock;
 
     /// <summary>How far a claim's stamp may lie outside what its registrar could have made: below its start, or ahead of
@@ -74,6 +79,8 @@ public sealed partial class GlobalRegistry : IClusterService
     private int _ticks;
     private long _conflicts;
     private long _syncRequests;
+    private long _syncPeakQueuedBytes;
+    private long _syncRequestsCoalesced;
 
     internal GlobalRegistry(INodeContext node)
     {
@@ -105,6 +112,25 @@ public sealed partial class GlobalRegistry : IClusterService
 
     /// <summary>Full syncs this node asked for because a peer's digest differed from its copy (anti-entropy repairs).</summary>
     internal long SyncRequests => Interlocked.Read(ref _syncRequests);
+
+    /// <summary>The most bytes a connection's outbound queue held right after a sync part went into it (for tests: a
+    /// streamed sync stays within the queue's bound).</summary>
+    internal long SyncPeakQueuedBytes => Interlocked.Read(ref _syncPeakQueuedBytes);
+
+    /// <summary>Sync requests answered by the stream already running to their sender (for tests).</summary>
+    internal long SyncRequestsCoalesced => Interlocked.Read(ref _syncRequestsCoalesced);
+
+    /// <summary>The full syncs being streamed now (for tests: a closed connection leaves none behind).</summary>
+    internal int SyncStreams
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _streams.Count;
+            }
+        }
+    }
 
     /// <summary>The hybrid logical clock: the last stamp made or seen here (for tests).</summary>
     internal long Clock
