@@ -46,7 +46,7 @@ public class HostedNodeProcessTests
         // Its log, through ILogger's console (one line per message, as appsettings.json sets it).
         await service.WaitForTextAsync($"info: Noex.Lite[2] Node {hosted} is running");
         await service.WaitForTextAsync($"info: Noex.Lite[10] Node {node1.Id} is up");
-        await service.WaitForTextAsync("Greeter greeter:hosted is running");
+        await service.WaitForTextAsync($"Greeter greeter:{hosted} is running");
 
         var mark = service.Mark;
         service.Signal("TERM");

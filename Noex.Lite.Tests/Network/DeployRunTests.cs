@@ -117,6 +117,12 @@ public sealed class DeployRunTests(ITestOutputHelper output) : IDisposable
         {
             throw new TimeoutException("not every node got ready; they said:\n" + string.Join("\n\n", nodes.Select(n => $"{n.Key}:\n{n.Value.Output}")));
         }
+        // Each node's own greeter answers, through its global name: every node of the deployment serves, not just the first.
+        foreach (var host in hosts.Values)
+        {
+            var greeting = await _http.GetStringAsync(new Uri($"http://{host.Address}:8080/greet/deploy"));
+            Assert.StartsWith("Hello, deploy!", greeting, StringComparison.Ordinal);
+        }
     }
 
     private async Task<bool> ProbeAsync(NetnsHost host, string path)

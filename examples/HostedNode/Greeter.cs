@@ -32,13 +32,14 @@ internal sealed class Greeter(Greetings greetings) : GenServer<long>
 }
 
 /// <summary>
-/// Starts one greeter on this node as the host starts, registered cluster-wide as <c>greeter:&lt;node name&gt;</c>, so
-/// that any node of the cluster can call it. It takes the node from <see cref="NoexNodeAccessor"/>: hosted services are
+/// Starts one greeter on this node as the host starts, registered cluster-wide as <c>greeter:&lt;node id&gt;</c>, so
+/// that any node of the cluster can call it. The id, not the name: nodes found by DNS all share one name (the
+/// StatefulSet's pods are all <c>noex@&lt;pod ip&gt;</c>), and a global name must be one node's alone. It takes the node from <see cref="NoexNodeAccessor"/>: hosted services are
 /// made before the node starts, and use it from their StartAsync on.
 /// </summary>
 internal sealed partial class GreeterStarter(NoexNodeAccessor accessor, ILogger<GreeterStarter> logger) : IHostedService
 {
-    public static string GlobalName(Node node) => $"greeter:{node.Id.Name}";
+    public static string GlobalName(Node node) => $"greeter:{node.Id}";
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
