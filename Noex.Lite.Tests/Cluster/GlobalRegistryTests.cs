@@ -480,7 +480,11 @@ public class GlobalRegistryTests(ITestOutputHelper output)
         await using var mesh = await TestCluster.StartAsync(3, Secret);
         var (a, b, c) = mesh;
         // a peer (b) claims a name for a process id of a that does not exist: a speaks for its processes.
-        var fake = new GlobalRegistry.RegisterMessage("phantom", new ProcessRef(a.Id.ToString(), 424242), a.Incarnation, 1);
+        // Stamped now, as b would stamp a claim of its own: a stamp its registrar could not have made (1, say) is a
+        // different refusal, which closes the connection (ClaimWithAStampItsRegistrarCouldNotHaveMade_IsRefused_AndStealsNothing)
+        // and would race the assertion on it below.
+        var fake = new GlobalRegistry.RegisterMessage("phantom", new ProcessRef(a.Id.ToString(), 424242), a.Incarnation,
+            DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         Assert.True(b.Connections.TryGetConnection(a.Id, out var toA));
         Assert.True(b.Connections.TryGetConnection(c.Id, out var toC));
 
