@@ -42,12 +42,14 @@ public sealed class Node : IAsyncDisposable
         Monitors = new RemoteMonitor(_mesh);
         Links = new RemoteLink(_mesh);
         Observer = new ClusterObserver(_mesh);
+        Reach = new Reachability(_mesh);
         _mesh.AddService(RemoteCall.FirstType, RemoteCall.LastType, _remote);
         _mesh.AddService(SpawnService.FirstType, SpawnService.LastType, _spawns);
         _mesh.AddService(GlobalRegistry.FirstType, GlobalRegistry.LastType, GlobalRegistry);
         _mesh.AddService(RemoteMonitor.FirstType, RemoteMonitor.LastType, Monitors);
         _mesh.AddService(RemoteLink.FirstType, RemoteLink.LastType, Links);
         _mesh.AddService(ClusterObserver.FirstType, ClusterObserver.LastType, Observer);
+        _mesh.AddService(Reachability.FirstType, Reachability.LastType, Reach);
         // The process layer's ports: where its calls, stops and signals to other nodes' processes go.
         Runtime.Router = _remote;
         Runtime.RemoteStops = _spawns;
@@ -73,6 +75,9 @@ public sealed class Node : IAsyncDisposable
 
     /// <summary>Cluster-wide statistics: this node's and every connected node's load, traffic and memory.</summary>
     public ClusterObserver Observer { get; }
+
+    /// <summary>Asks peers whether they reach a node this one lost (distributed supervision's check, protocol.md §5.6).</summary>
+    internal Reachability Reach { get; }
 
     /// <summary>The options the node was started with.</summary>
     public NodeOptions Options => _mesh.Options;

@@ -10,6 +10,7 @@ using Noex.Lite.Testing;
 // stops gracefully. Its own commands (Console.Out is synchronized, so they print whole lines too): "spawn ..."
 // (SpawnCommands.cs); "echo", "call ...", "flow ..." (CallCommands.cs); "peers <tag>", "members <tag>" (PeerCommands.cs).
 // "start-idle" starts a process that does nothing and prints "STARTED <id>" (a target for remote monitors and links).
+// "dsup-start ..." and the other named-supervisor commands: SupervisionGroupCommands.cs.
 var options = new NodeOptions { Host = "127.0.0.1", Port = 0 };
 var seeds = new List<string>();
 string? dnsName = null;
@@ -57,8 +58,11 @@ await using var node = await Node.StartAsync(options);
 SpawnCommands.Register(node, Console.Out);
 GlobalRegistryCommands.Attach(node, Console.Out);
 SupervisionBehaviors.Register(node);
+var groups = new SupervisionGroupCommands(node, Console.Out);
+await using var __ = groups;
 await NodeProcessHost.RunAsync(node, async (line, output) =>
 {
+    await groups.HandleAsync(line);
     SpawnCommands.TryHandle(node, line, output);
     PeerCommands.TryHandle(node, line, output);
     await CallCommands.TryHandleAsync(node, line, output);

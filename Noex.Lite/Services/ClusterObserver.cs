@@ -187,7 +187,7 @@ public sealed class ClusterObserver : IClusterService
     private readonly RequestTable<Pending> _pending = new();
     private readonly Lock _sampleLock = new();
     private readonly Lock _supervisorLock = new();
-    private readonly List<Func<SupervisorReport>> _supervisors = []; // the supervisors running here, reporting themselves
+    private readonly List<Func<SupervisorReport?>> _supervisors = []; // the supervisors running here, reporting themselves (null: a standby, not reported)
     private readonly Lock _pollLock = new();
     private readonly List<Action<ClusterSnapshot>> _subscribers = new();
     private Sample _older;
@@ -267,9 +267,10 @@ public sealed class ClusterObserver : IClusterService
 
     /// <summary>
     /// Makes <paramref name="report"/> part of this node's stats until the result is disposed: how a distributed
-    /// supervisor (a layer above this one) puts itself in every snapshot of the cluster.
+    /// supervisor (a layer above this one) puts itself in every snapshot of the cluster. A report of null (a standby
+    /// member of a named supervisor) is left out, so that each supervisor shows once, where it acts.
     /// </summary>
-    internal IDisposable AddSupervisor(Func<SupervisorReport> report)
+    internal IDisposable AddSupervisor(Func<SupervisorReport?> report)
     {
         lock (_supervisorLock)
         {
@@ -280,7 +281,7 @@ public sealed class ClusterObserver : IClusterService
 
     private SupervisorReport[] ReportSupervisors()
     {
-        Func<SupervisorReport>[] reports;
+        Func<SupervisorReport?>[] reports;
         lock (_supervisorLock)
         {
             if (_supervisors.Count == 0)
@@ -289,10 +290,10 @@ public sealed class ClusterObserver : IClusterService
             }
             reports = [.. _supervisors];
         }
-        return [.. reports.Select(r => r())];
+        return [.. reports.Select(r => r()).OfType<SupervisorReport>()];
     }
 
-    private sealed class SupervisorRegistration(ClusterObserver observer, Func<SupervisorReport> report) : IDisposable
+    private sealed class SupervisorRegistration(ClusterObserver observer, Func<SupervisorReport?> report) : IDisposable
     {
         public void Dispose()
         {

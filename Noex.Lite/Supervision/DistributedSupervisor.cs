@@ -20,12 +20,17 @@ namespace Noex.Lite;
 /// while its node sees a quorum: <see cref="NodeOptions.QuorumSize"/> nodes when set, otherwise a strict majority of the
 /// nodes that have been up and were not removed by a majority (DESIGN.md, "Quorum"); otherwise it waits. Either way it remembers
 /// the instances it replaced, and when their node comes back it stops them and reclaims the children's global names, so
-/// that after the partition heals exactly one instance of each child is alive. The supervisor itself does not fail over:
-/// if its own node dies, its children keep running unsupervised.
+/// that after the partition heals exactly one instance of each child is alive. Under the majority policy a node it cannot
+/// reach counts as lost only when none of the nodes it reaches can reach it either (one cut link is not a dead node).
+/// </para>
+/// <para>
+/// An unnamed supervisor lives on its node: if the node dies, its children keep running unsupervised. A named one
+/// (<see cref="DistributedSupervisorOptions.Name"/>) runs as a group of members, one active and the others standing by,
+/// and fails over to a standby that adopts the children where they run (DESIGN.md, "Supervisor failover").
 /// </para>
 /// <para>Thread-safe. Events are raised on the supervisor's loop, one at a time; handlers must be quick.</para>
 /// </remarks>
-public sealed class DistributedSupervisor : IAsyncDisposable
+public sealed partial class DistributedSupervisor : IAsyncDisposable
 {
     private static int s_nextId;
 
@@ -122,11 +127,18 @@ public sealed class DistributedSupervisor : IAsyncDisposable
         supervisor._reporting = node.Observer.AddSupervisor(supervisor.Report);
         try
         {
+            if (options.Name is not null)
+            {
+                await supervisor.JoinGroupAsync(cancellationToken).ConfigureAwait(false);
+            }
             await supervisor.RunAsync(async () =>
             {
-                foreach (var spec in options.Children)
+                if (options.Name is null)
                 {
-                    await supervisor.AddChildAsync(spec, cancellationToken).ConfigureAwait(false);
+                    foreach (var spec in options.Children)
+                    {
+                        await supervisor.AddChildAsync(spec, cancellationToken).ConfigureAwait(false);
+                    }
                 }
                 supervisor.Raise(new DistributedSupervisorEvent(DistributedSupervisorEventKind.SupervisorStarted, id, Node: node.Id));
                 return true;
@@ -140,7 +152,11 @@ public sealed class DistributedSupervisor : IAsyncDisposable
         return supervisor;
     }
 
-    /// <summary>Stops the children (in reverse start order) and the supervisor. Idempotent.</summary>
+    /// <summary>
+    /// Stops the children (in reverse start order) and the supervisor. Idempotent. A member of a named supervisor stops
+    /// alone: if it is the active one and others stand by, its children keep running and a standby takes them over (a
+    /// node leaving hands its supervision over); <see cref="DistributedSupervisorRef.StopAsync"/> stops the whole group.
+    /// </summary>
     /// <param name="reason">The reason the stop event carries; default <c>normal</c>.</param>
     public async Task StopAsync(string reason = "normal")
     {
@@ -148,7 +164,7 @@ public sealed class DistributedSupervisor : IAsyncDisposable
         {
             await RunAsync(async () =>
             {
-                await ShutdownAsync(reason).ConfigureAwait(false);
+                await ShutdownAsync(reason, handOver: true).ConfigureAwait(false);
                 return true;
             }).ConfigureAwait(false);
         }
@@ -179,7 +195,11 @@ public sealed class DistributedSupervisor : IAsyncDisposable
         {
             return Task.FromException<DistributedChildInfo>(new DistributedInvalidSimpleOneForOneException(Id, "startChild requires template arguments for simple_one_for_one (use StartChildFromTemplateAsync)"));
         }
-        return RunAsync(() => AddChildAsync(spec, cancellationToken));
+        if (Forwarded is { } group)
+        {
+            return group.StartChildAsync(spec, cancellationToken);
+        }
+        return RunActiveAsync(() => AddChildAsync(spec, cancellationToken));
     }
 
     /// <summary>Starts a simple_one_for_one child from the template, with id <c>child_&lt;n&gt;</c>.</summary>
@@ -194,7 +214,11 @@ public sealed class DistributedSupervisor : IAsyncDisposable
         {
             return Task.FromException<DistributedChildInfo>(new DistributedInvalidSimpleOneForOneException(Id, "startChildFromTemplate requires a simple_one_for_one supervisor"));
         }
-        return RunAsync(() => AddChildAsync(new DistributedChildSpec($"child_{++_templateChildren}", template.Behavior)
+        if (Forwarded is { } group)
+        {
+            return group.StartChildFromTemplateAsync(args, cancellationToken);
+        }
+        return RunActiveAsync(() => AddChildAsync(new DistributedChildSpec($"child_{++_templateChildren}", template.Behavior)
         {
             Args = args,
             Restart = template.Restart,
@@ -208,7 +232,7 @@ public sealed class DistributedSupervisor : IAsyncDisposable
     /// <param name="childId">The child.</param>
     /// <exception cref="DistributedChildNotFoundException">No such child.</exception>
     /// <exception cref="DistributedSupervisorException">The supervisor has stopped.</exception>
-    public Task TerminateChildAsync(string childId) => RunAsync(async () =>
+    public Task TerminateChildAsync(string childId) => Forwarded is { } group ? group.TerminateChildAsync(childId) : RunActiveAsync(async () =>
     {
         var child = Find(childId);
         Unwatch(child);
@@ -223,7 +247,9 @@ public sealed class DistributedSupervisor : IAsyncDisposable
     /// <returns>The new instance.</returns>
     /// <exception cref="DistributedChildNotFoundException">No such child.</exception>
     /// <exception cref="DistributedSupervisorException">The supervisor has stopped.</exception>
-    public Task<ProcessRef> RestartChildAsync(string childId, CancellationToken cancellationToken = default) => RunAsync(async () =>
+    public Task<ProcessRef> RestartChildAsync(string childId, CancellationToken cancellationToken = default) => Forwarded is { } group
+        ? group.RestartChildAsync(childId, cancellationToken)
+        : RunActiveAsync(async () =>
     {
         var child = Find(childId);
         Unwatch(child);
@@ -256,8 +282,12 @@ public sealed class DistributedSupervisor : IAsyncDisposable
     }
 
     /// <summary>This supervisor as its node reports it (<see cref="NodeStats.Supervisors"/>).</summary>
-    private SupervisorReport Report()
+    private SupervisorReport? Report()
     {
+        if (!_active)
+        {
+            return null;
+        }
         var stats = GetStats();
         return new SupervisorReport(Id, Snake(stats.Strategy), stats.TotalRestarts, stats.NodeFailureRestarts, stats.StartedAt,
             [.. GetChildren().Select(c => new SupervisedChildReport(c.Id, c.Spec.Behavior, c.Ref, c.RestartCount, c.StartedAt, c.Spec.GlobalName))]);
@@ -286,6 +316,7 @@ public sealed class DistributedSupervisor : IAsyncDisposable
                 // Items catch their own failures; this keeps the loop alive should one slip through.
             }
             Publish();
+            Replicate();
         }
     }
 
@@ -339,7 +370,11 @@ public sealed class DistributedSupervisor : IAsyncDisposable
 
     private DistributedSupervisorException NotRunning() => new(Id, "Supervisor not found (it has stopped)");
 
-    private void Publish() => _published = _children.Where(c => !c.Ref.IsEmpty).Select(c => c.ToInfo()).ToArray();
+    private void Publish()
+    {
+        _published = _children.Where(c => !c.Ref.IsEmpty).Select(c => c.ToInfo()).ToArray();
+        _changes++;
+    }
 
     // ---- children --------------------------------------------------------------------------------
 
@@ -539,23 +574,44 @@ public sealed class DistributedSupervisor : IAsyncDisposable
         await ShutdownAsync("max_restarts_exceeded").ConfigureAwait(false);
     }
 
-    private async Task ShutdownAsync(string reason)
+    /// <summary>
+    /// Ends the supervisor. The active member stops its children, unless it hands them over (<paramref name="handOver"/>,
+    /// a named supervisor with members standing by); a standby's children are the active member's and are left alone.
+    /// A named group's active member that stops them tells its standbys to stop too.
+    /// </summary>
+    private async Task ShutdownAsync(string reason, bool handOver = false)
     {
         if (!_running)
         {
             return;
         }
+        handOver &= _options.Name is not null && _active && _standbys.Count > 0;
+        var stopsChildren = _active && !handOver;
+        if (stopsChildren && _options.Name is not null)
+        {
+            foreach (var standby in _standbys.Values)
+            {
+                _node.Runtime.Cast(standby, Value.Object(("op", "stopped"), ("reason", reason)));
+            }
+        }
         _running = false;
         _node.NodeDown -= OnNodeDown;
         _node.NodeUp -= OnNodeUp;
         _reporting?.Dispose();
+        if (_options.Name is not null)
+        {
+            LeaveGroup();
+        }
         try
         {
             for (var i = _children.Count - 1; i >= 0; i--)
             {
                 var child = _children[i];
                 Unwatch(child);
-                await _host.StopAsync(child.Ref, child.Spec.ShutdownTimeout).ConfigureAwait(false);
+                if (stopsChildren)
+                {
+                    await _host.StopAsync(child.Ref, child.Spec.ShutdownTimeout).ConfigureAwait(false);
+                }
             }
             if (_ownsHost)
             {
@@ -575,14 +631,34 @@ public sealed class DistributedSupervisor : IAsyncDisposable
 
     // ---- nodes -----------------------------------------------------------------------------------
 
-    private void OnNodeDown(NodeDownEvent down) => Post(() => OnNodeLostAsync(down.Node));
+    private void OnNodeDown(NodeDownEvent down) => Post(async () =>
+    {
+        if (_options.Name is not null)
+        {
+            ForgetStandbysOn(down.Node);
+            if (_active && _options.PartitionPolicy == PartitionPolicy.Majority && !SeesMajority())
+            {
+                // On the minority side of a partition the majority side takes over: stop acting, leave the children be.
+                await StandDownAsync("no_quorum").ConfigureAwait(false);
+                return;
+            }
+        }
+        await OnNodeLostAsync(down.Node).ConfigureAwait(false);
+    });
 
-    private void OnNodeUp(NodeInfo info) => Post(() => OnNodeBackAsync(info.Id));
+    private void OnNodeUp(NodeInfo info) => Post(() =>
+    {
+        if (_options.Name is not null)
+        {
+            OnPeerUp(info.Id);
+        }
+        return OnNodeBackAsync(info.Id);
+    });
 
-    /// <summary>A node with children on it is out of sight: restart them elsewhere once, or wait for a majority.</summary>
+    /// <summary>A node with children on it is out of sight: restart them elsewhere once, or wait until the lost-node rule allows it.</summary>
     private async Task OnNodeLostAsync(NodeId lost)
     {
-        if (lost == _node.Id)
+        if (lost == _node.Id || !_active)
         {
             return;
         }
@@ -602,9 +678,11 @@ public sealed class DistributedSupervisor : IAsyncDisposable
             Unwatch(child);
             child.Orphaned = true;
         }
-        if (_options.PartitionPolicy == PartitionPolicy.Majority && !SeesMajority())
+        if (_options.PartitionPolicy == PartitionPolicy.Majority && !await MayConcludeLostAsync(lost).ConfigureAwait(false))
         {
-            return; // a minority side waits: the children may well be running on the other side
+            // A minority side, or a node others still reach: the children may well be running. Asked again every second.
+            ScheduleRetry();
+            return;
         }
         await MigrateAsync(affected, mayStillRun: true).ConfigureAwait(false);
     }
@@ -649,7 +727,8 @@ public sealed class DistributedSupervisor : IAsyncDisposable
             var from = child.Node;
             try
             {
-                await StartInstanceAsync(child, exclude: from, CancellationToken.None).ConfigureAwait(false);
+                // A child with no instance (none could be placed before a takeover) has no node to avoid.
+                await StartInstanceAsync(child, exclude: child.Ref.IsEmpty ? null : from, CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception e) when (e is NoexException or OperationCanceledException)
             {
@@ -680,20 +759,47 @@ public sealed class DistributedSupervisor : IAsyncDisposable
         }
     }
 
-    /// <summary>Tries again to place children whose node is lost and that found no new one yet.</summary>
+    /// <summary>Tries again to place children whose node is lost and that found no new one yet (a standby: to take over).</summary>
     private async Task RetryOrphansAsync()
     {
         Volatile.Write(ref _retryScheduled, 0);
-        var orphans = _children.Where(c => c.Orphaned && !_node.IsConnected(c.Node)).ToList();
-        if (orphans.Count > 0 && (_options.PartitionPolicy == PartitionPolicy.Always || SeesMajority()))
+        if (!_active)
         {
-            await MigrateAsync(orphans, mayStillRun: true).ConfigureAwait(false);
+            await CheckSuccessionAsync().ConfigureAwait(false);
+            return;
+        }
+        await SettleOrphansAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Restarts the orphans whose node the lost-node rule lets this node give up; asks again in a second for the rest.</summary>
+    private async Task SettleOrphansAsync()
+    {
+        var orphans = _children.Where(c => c.Orphaned && (c.Ref.IsEmpty || !_node.IsConnected(c.Node))).ToList();
+        foreach (var group in orphans.GroupBy(c => c.Ref.IsEmpty ? null : c.Node))
+        {
+            if (_options.PartitionPolicy == PartitionPolicy.Always || await MayConcludeLostAsync(group.Key).ConfigureAwait(false))
+            {
+                await MigrateAsync(group.ToList(), mayStillRun: group.Key is not null).ConfigureAwait(false);
+            }
+        }
+        if (_children.Any(c => c.Orphaned))
+        {
+            ScheduleRetry();
         }
     }
 
     /// <summary>A node is (back) in sight: stop the instances replaced while it was away, then settle orphaned children.</summary>
     private async Task OnNodeBackAsync(NodeId back)
     {
+        if (!_active)
+        {
+            if (_knownActive.Node == back.ToString())
+            {
+                StandBy(_knownActive); // the active member's node is back: it may have missed this member
+            }
+            await CheckSuccessionAsync().ConfigureAwait(false);
+            return;
+        }
         // An orphan whose move failed is still the current instance: it is watched again below, not stopped.
         var stale = _stale.Where(s => s.Node == back && !_children.Any(c => c.Orphaned && c.Ref == s.Ref)).ToList();
         _stale.RemoveAll(s => s.Node == back);
@@ -725,9 +831,9 @@ public sealed class DistributedSupervisor : IAsyncDisposable
                 elsewhere.Add(child);
             }
         }
-        if (elsewhere.Count > 0 && (_options.PartitionPolicy == PartitionPolicy.Always || SeesMajority()))
+        if (elsewhere.Count > 0)
         {
-            await MigrateAsync(elsewhere, mayStillRun: true).ConfigureAwait(false);
+            await SettleOrphansAsync().ConfigureAwait(false);
         }
     }
 

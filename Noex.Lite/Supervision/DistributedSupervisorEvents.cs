@@ -38,6 +38,12 @@ public enum DistributedSupervisorEventKind
     ChildMigrated,
     /// <summary><c>node_failure_detected</c>: a node with children on it was lost.</summary>
     NodeFailureDetected,
+    /// <summary><c>supervisor_took_over</c>: this member of a named supervisor became the active one, with the node it
+    /// took over from (<see cref="DistributedSupervisorEvent.FromNode"/>, null when there was none).</summary>
+    SupervisorTookOver,
+    /// <summary><c>supervisor_stood_down</c>: this member stopped acting and stands by, with the reason (<c>no_quorum</c>:
+    /// its node lost sight of a quorum; <c>conflict</c>: another member's claim of the name won after a partition).</summary>
+    SupervisorStoodDown,
 }
 
 /// <summary>Something that happened in a distributed supervisor; fields that do not apply to the kind are null.</summary>

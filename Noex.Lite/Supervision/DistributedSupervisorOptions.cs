@@ -102,4 +102,13 @@ public sealed record DistributedSupervisorOptions
 
     /// <summary>How long one spawn may take; default 10 s.</summary>
     public TimeSpan SpawnTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// A cluster-wide name, or null (the default) for a supervisor that lives and dies with its node. With a name, start the
+    /// same supervisor (this name, the same options) on every node that may run it: one of them is active and holds the
+    /// name in the global registry, the others stand by with a copy of its children, and when the active one's node is
+    /// lost (by the same rule as a child's node) one of them takes over and adopts the children where they run.
+    /// <see cref="DistributedSupervisorRef"/> reaches the active one by name from any node. DESIGN.md, "Supervisor failover".
+    /// </summary>
+    public string? Name { get; init; }
 }

@@ -151,7 +151,7 @@ internal static class MessageTypes
     /// <summary>The last type RemoteLink owns.</summary>
     public const byte LastLink = 0x2F;
 
-    // ---- §5.6 distributed supervision and the cluster observer: ClusterObserver (0x32-0x37 reserved) ------------------
+    // ---- §5.6 distributed supervision and the cluster observer: ClusterObserver, Reachability (0x34-0x37 reserved) ----
 
     /// <summary>The first type ClusterObserver owns.</summary>
     public const byte FirstObserver = 0x30;
@@ -163,5 +163,18 @@ internal static class MessageTypes
     public const byte SnapshotReply = 0x31;
 
     /// <summary>The last type ClusterObserver owns.</summary>
-    public const byte LastObserver = 0x37;
+    public const byte LastObserver = 0x31;
+
+    /// <summary>The first type Reachability owns.</summary>
+    public const byte FirstReach = 0x32;
+
+    /// <summary>reach_request: <c>request_id u64, node str8</c>; only on a connection that uses the <c>reach</c>
+    /// capability (protocol.md §4.6).</summary>
+    public const byte ReachRequest = 0x32;
+
+    /// <summary>reach_reply: <c>request_id u64, status u8</c>; only on a connection that uses the <c>reach</c> capability.</summary>
+    public const byte ReachReply = 0x33;
+
+    /// <summary>The last type Reachability owns (0x34-0x37 are reserved).</summary>
+    public const byte LastReach = 0x37;
 }

@@ -18,6 +18,11 @@ internal enum Capabilities : ulong
     /// <summary>Bit 1, <c>link_ack</c>: every link is answered by a link_ack (<c>0x2F</c>, protocol.md §5.5), which
     /// <see cref="ProcessRuntime.LinkAsync"/> waits for.</summary>
     LinkAck = 1UL << 1,
+
+    /// <summary>Bit 2, <c>reach</c>: a node may ask whether the receiver is connected to a third node (reach_request
+    /// <c>0x32</c>, reach_reply <c>0x33</c>, protocol.md §5.6), which distributed supervision asks before it concludes
+    /// that a node it cannot reach is gone.</summary>
+    Reach = 1UL << 2,
 }
 
 /// <summary>The protocol versions and capabilities one side of a handshake offers (protocol.md §4.2, §4.6).</summary>
@@ -30,7 +35,7 @@ internal readonly record struct ProtocolOffer(byte Min, byte Max, Capabilities C
     public const byte Newest = 2;
 
     /// <summary>Every capability this build implements.</summary>
-    public const Capabilities Implemented = Capabilities.TraceContext | Capabilities.LinkAck;
+    public const Capabilities Implemented = Capabilities.TraceContext | Capabilities.LinkAck | Capabilities.Reach;
 
     /// <summary>What this build offers: versions 1 and 2, every capability it implements.</summary>
     public static ProtocolOffer Current => new(1, Newest, Implemented);
