@@ -127,11 +127,29 @@ internal static class MonitorLinkCommands
 // call with its init args (so a test can tell which child an instance is).
 internal static class SupervisionBehaviors
 {
-    public static void Register(Node node) => node.Behaviors.Register("dsup-worker", () => new ArgsServer());
+    private static readonly System.Collections.Concurrent.ConcurrentQueue<ArgsServer> s_started = new();
+
+    public static void Register(Node node) => node.Behaviors.Register("dsup-worker", () =>
+    {
+        var worker = new ArgsServer();
+        s_started.Enqueue(worker);
+        return worker;
+    });
+
+    /// <summary>The live instances started here: "id:process" each ("workers" prints them).</summary>
+    public static IEnumerable<string> Live(Node node) => s_started
+        .Where(w => !w.Self.IsEmpty && node.Runtime.IsAlive(w.Self))
+        .Select(w => $"{w.ChildId}:{w.Self.Id.ToString(CultureInfo.InvariantCulture)}");
 
     private sealed class ArgsServer : GenServer<Value>
     {
-        protected override ValueTask<Value> InitAsync(Value args, CancellationToken cancellationToken) => new(args);
+        public string? ChildId { get; private set; }
+
+        protected override ValueTask<Value> InitAsync(Value args, CancellationToken cancellationToken)
+        {
+            ChildId = args.TryGetProperty("id", out var id) && id.TryGetString(out var text) ? text : "?";
+            return new(args);
+        }
 
         protected override ValueTask<CallResult<Value>> HandleCallAsync(Value request, CallFrom from, Value state) =>
             new(CallResult<Value>.WithReply(state, state));

@@ -4,11 +4,13 @@ using Noex.Lite.Tests;
 
 /// <summary>
 /// Named distributed supervisors in a NodeHost process (the failover tests):
-/// "dsup-start NAME COUNT HOST,HOST..." starts a member of SupervisionGroup.Options(NAME, COUNT, hosts) and prints
-/// "DSUP-STARTED NAME active|standby"; from then on each of its events is printed as
+/// "dsup-start NAME COUNT HOST,HOST..." starts a member of SupervisionGroup.Options(NAME, COUNT, hosts) (NAME "-": an
+/// unnamed supervisor with those children) and prints "DSUP-STARTED NAME active|standby"; from then on each of its events
+/// is printed as
 /// "DSUP NAME KIND child=ID node=NODE from=NODE reason=R" (fields that do not apply are "-").
 /// "dsup-children NAME" asks the active member by name from this node and prints "DSUP-CHILDREN NAME id=node/process ...".
 /// "dsup-crash NAME CHILD" finds the child by name and sends its instance an exit signal (an error), printing "DSUP-CRASHED".
+/// "workers" prints "WORKERS id:process ..." for the live dsup-worker instances of this node (started by anyone).
 /// </summary>
 internal sealed class SupervisionGroupCommands(Node node, TextWriter output) : IAsyncDisposable
 {
@@ -20,8 +22,8 @@ internal sealed class SupervisionGroupCommands(Node node, TextWriter output) : I
         switch (words)
         {
             case ["dsup-start", var name, var count, var hosts]:
-                var member = await DistributedSupervisor.StartAsync(node,
-                    SupervisionGroup.Options(name, int.Parse(count, CultureInfo.InvariantCulture), hosts.Split(',')));
+                var options = SupervisionGroup.Options(name, int.Parse(count, CultureInfo.InvariantCulture), hosts.Split(','));
+                var member = await DistributedSupervisor.StartAsync(node, name == "-" ? options with { Name = null } : options);
                 member.LifecycleEvent += e => output.WriteLine(
                     $"DSUP {name} {e.Kind} child={e.ChildId ?? "-"} node={e.Node?.ToString() ?? "-"} from={e.FromNode?.ToString() ?? "-"} reason={e.Reason ?? "-"}");
                 _members.Add(member);
@@ -30,6 +32,9 @@ internal sealed class SupervisionGroupCommands(Node node, TextWriter output) : I
             case ["dsup-children", var name]:
                 var children = await new DistributedSupervisorRef(node, name).GetChildrenAsync();
                 output.WriteLine($"DSUP-CHILDREN {name} {string.Join(' ', children.Select(SupervisionGroup.Describe))}");
+                break;
+            case ["workers"]:
+                output.WriteLine($"WORKERS {string.Join(' ', SupervisionBehaviors.Live(node))}".TrimEnd());
                 break;
             case ["dsup-crash", var name, var child]:
                 var target = (await new DistributedSupervisorRef(node, name).GetChildrenAsync()).Single(c => c.Id == child);
