@@ -275,7 +275,8 @@ public sealed partial class GlobalRegistry : IClusterService
             return null;
         }
         // A claim of a node that went down is dead from its node-down event on, though still in the table until the
-        // cleanup reaches it (GlobalRegistry.Departures.cs); only then does a waiting claim of the name take the lock.
+        // cleanup reaches it (GlobalRegistry.Departures.cs). Only a dead winner costs the lock: a losing claim its
+        // registrar has not withdrawn yet may be the name's winner now.
         return !shown.IsDead ? shown.Target : LiveWinner(name)?.Target;
     }
 
