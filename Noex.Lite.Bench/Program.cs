@@ -24,6 +24,10 @@ switch (verb)
         return await RegistrySync.RunAsync(rest);
     case "registry-sync-joiner":
         return await RegistrySync.RunJoinerAsync(rest);
+    case "registry-departure":
+        return await RegistryDeparture.RunAsync(rest);
+    case "registry-departure-peer":
+        return await RegistryDeparture.RunPeerAsync(rest);
     default:
         Console.WriteLine("""
             usage: dotnet run -c Release --project Noex.Lite.Bench -- <verb> [options]
@@ -47,6 +51,12 @@ switch (verb)
                                                 it from a child process: the registrar's NodeUp delay, time until the
                                                 joiner holds every name, the registrar's peak RSS / heap growth and the
                                                 longest Register wait during the sync
+              registry-departure [--names N] [--rounds R]
+                                                a node holding N global names (1,000,000) in a child process, killed
+                                                each round: on the node it was connected to, the time from the lost
+                                                connection to NodeDown, to a remote monitor's down message, to Whereis
+                                                answering null and to the last name unregistered, and the longest
+                                                Register wait meanwhile
             what each benchmark measures, and the figures recorded so far: Noex.Lite.Bench/README.md
             """);
         return verb == "help" ? 0 : 2;

@@ -302,6 +302,19 @@ internal sealed class Mesh : ITransportEvents, INodeContext, IAsyncDisposable
         {
             service.OnConnectionClosed(connection, reason);
         }
+        RaiseClosed(connection, reason);
+        // The failure notices are out (the node-down event raised, the monitors' downs posted): only now the work that
+        // they must not wait for, such as taking a departed node's global names out of the table.
+        foreach (var service in _services)
+        {
+            service.AfterConnectionClosed(connection);
+        }
+    }
+
+    /// <summary>Raises a closed connection's events: the close, and the node-down if it was its peer's session; then
+    /// removes a peer that said goodbye, or redials one that did not.</summary>
+    private void RaiseClosed(Connection connection, NodeDownReason reason)
+    {
         lock (_eventLock)
         {
             Raise(ConnectionClosed, new ConnectionClosedEvent(connection.Peer, connection.PeerIncarnation, reason, connection.CloseCause!, connection.CloseDetail!,

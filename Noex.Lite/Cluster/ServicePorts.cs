@@ -19,6 +19,15 @@ internal interface IClusterService
     /// <summary>A connection closed; whatever waits on it must fail now (once per connection).</summary>
     void OnConnectionClosed(Connection connection, NodeDownReason reason);
 
+    /// <summary>
+    /// Every service has heard of the close and the node-down event (if the close was one) has been raised: work the close
+    /// left that no failure notice should wait for may start now (once per connection, after
+    /// <see cref="OnConnectionClosed"/>).
+    /// </summary>
+    void AfterConnectionClosed(Connection connection)
+    {
+    }
+
     /// <summary>The node's periodic tick (every quarter heartbeat interval): sweeps and retries.</summary>
     void OnTick();
 }

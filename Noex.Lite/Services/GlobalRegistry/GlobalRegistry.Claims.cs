@@ -10,6 +10,7 @@ public sealed partial class GlobalRegistry
     /// <summary>Adds (or replaces the registrar's earlier claim with) <paramref name="entry"/> and settles the name.</summary>
     private void Add(Entry entry, EventList events)
     {
+        SettleDead(entry.Name, events);
         if (!_claims.TryGetValue(entry.Name, out var claims))
         {
             _claims[entry.Name] = claims = new List<Entry>(1);
@@ -46,7 +47,7 @@ public sealed partial class GlobalRegistry
             Interlocked.Increment(ref _conflicts);
             events.Add(EventKind.Conflict, entry.Name, winner.Target, loser);
         }
-        _visible[entry.Name] = winner.Target;
+        Show(entry.Name, winner);
         WithdrawLosingClaim(claims, winner, events);
     }
 
@@ -67,7 +68,38 @@ public sealed partial class GlobalRegistry
         }
     }
 
+    /// <summary>Takes <paramref name="entry"/> out of the table, with every dead claim of its name, and settles the name.</summary>
     private void Remove(Entry entry, EventList events)
+    {
+        SettleDead(entry.Name, events);
+        RemoveClaim(entry, events);
+    }
+
+    /// <summary>Takes the dead claims of <paramref name="name"/> (of runs that departed) out of the table before the name
+    /// changes, so that the order of §5.4 is taken over the live claims only: a dead claim never wins again.</summary>
+    private void SettleDead(string name, EventList events)
+    {
+        // Dead claims exist only while their run waits for its cleanup (GlobalRegistry.Departures.cs).
+        if (_departing.Count == 0 || !_claims.TryGetValue(name, out var claims))
+        {
+            return;
+        }
+        Entry[]? dead = null;
+        var found = 0;
+        foreach (var entry in claims)
+        {
+            if (entry.IsDead)
+            {
+                (dead ??= new Entry[claims.Count])[found++] = entry;
+            }
+        }
+        for (var i = 0; i < found; i++)
+        {
+            RemoveClaim(dead![i], events);
+        }
+    }
+
+    private void RemoveClaim(Entry entry, EventList events)
     {
         if (!_claims.TryGetValue(entry.Name, out var claims))
         {
@@ -82,12 +114,12 @@ public sealed partial class GlobalRegistry
         if (claims.Count == 0)
         {
             _claims.Remove(entry.Name);
-            _visible.TryRemove(entry.Name, out _);
+            Hide(entry.Name);
             events.Add(EventKind.Unregistered, entry.Name, entry.Target, default);
             return;
         }
         var winner = Winner(claims);
-        _visible[entry.Name] = winner.Target;
+        Show(entry.Name, winner);
         if (before.Target != winner.Target)
         {
             // The winner went and a waiting claim takes its place (a loser its registrar has not withdrawn yet).
@@ -97,23 +129,64 @@ public sealed partial class GlobalRegistry
         WithdrawLosingClaim(claims, winner, events);
     }
 
-    private void RemoveWhere(Func<Entry, bool> predicate, EventList events)
+    /// <summary>Makes <paramref name="winner"/> the claim <paramref name="name"/> shows.</summary>
+    private void Show(string name, Entry winner)
     {
-        var doomed = new List<Entry>();
-        foreach (var claims in _claims.Values)
+        if (_visible.TryGetValue(name, out var shown))
         {
-            foreach (var entry in claims)
+            if (ReferenceEquals(shown, winner))
             {
-                if (predicate(entry))
-                {
-                    doomed.Add(entry);
-                }
+                return;
+            }
+            Unshown(shown);
+        }
+        _visible[name] = winner;
+        // Shown counts per pair of runs let a departure tell at once how many shown names it kills (Count).
+        winner.Pair!.Shown++;
+        if (winner.IsDead)
+        {
+            _deadShown++;
+        }
+    }
+
+    private void Hide(string name)
+    {
+        if (_visible.TryRemove(name, out var shown))
+        {
+            Unshown(shown);
+        }
+    }
+
+    private void Unshown(Entry shown)
+    {
+        shown.Pair!.Shown--;
+        if (shown.IsDead)
+        {
+            _deadShown--;
+        }
+    }
+
+    /// <summary>The winner among the live claims of <paramref name="name"/>, or null (takes the lock).</summary>
+    private Entry? LiveWinner(string name)
+    {
+        lock (_lock)
+        {
+            return _claims.TryGetValue(name, out var claims) ? LiveWinner(claims) : null;
+        }
+    }
+
+    /// <summary>The least live claim in the order of §5.4, or null when all are dead.</summary>
+    private static Entry? LiveWinner(List<Entry> claims)
+    {
+        Entry? best = null;
+        foreach (var entry in claims)
+        {
+            if (!entry.IsDead && (best is null || Entry.Compare(entry, best) < 0))
+            {
+                best = entry;
             }
         }
-        foreach (var entry in doomed)
-        {
-            Remove(entry, events);
-        }
+        return best;
     }
 
     /// <summary>The claim every node shows: the least in the order of protocol.md §5.4.</summary>
@@ -137,7 +210,7 @@ public sealed partial class GlobalRegistry
             _byTarget[entry.Target] = list = new List<Entry>(1);
         }
         list.Add(entry);
-        System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_hostedOn, entry.Target.Node, out _)++;
+        IndexByRun(entry);
         ref var digest = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_digests, entry.RegistrarText, out _);
         digest = new SetDigest(digest.Count + 1, digest.Sum + entry.Hash);
     }
@@ -148,17 +221,7 @@ public sealed partial class GlobalRegistry
         {
             _byTarget.Remove(entry.Target);
         }
-        if (_hostedOn.TryGetValue(entry.Target.Node, out var hosted))
-        {
-            if (hosted <= 1)
-            {
-                _hostedOn.Remove(entry.Target.Node);
-            }
-            else
-            {
-                _hostedOn[entry.Target.Node] = hosted - 1;
-            }
-        }
+        UnindexByRun(entry);
         if (_digests.TryGetValue(entry.RegistrarText, out var digest))
         {
             if (digest.Count <= 1)
@@ -172,8 +235,8 @@ public sealed partial class GlobalRegistry
         }
     }
 
-    /// <summary>One registrar's claim of one name, as this node holds it.</summary>
-    private sealed class Entry
+    /// <summary>One registrar's claim of one name, as this node holds it; in the claim list of its <see cref="Pair"/>.</summary>
+    private sealed class Entry : IntrusiveNode<Entry>
     {
         public Entry(string name, ProcessRef target, ulong hostIncarnation, long stamp, NodeId registrar, string registrarText, ulong registrarIncarnation)
         {
@@ -203,6 +266,13 @@ public sealed partial class GlobalRegistry
 
         /// <summary>The entry's share of its registrar's set digest (protocol.md §5.4).</summary>
         public ulong Hash { get; }
+
+        /// <summary>Its registrar's run and its host's, set when it enters the table (and kept after it leaves).</summary>
+        public Pair? Pair { get; set; }
+
+        /// <summary>Whether its registrar's run or its host's has departed: the claim is gone for every reader, though it
+        /// may still be in the table. Read without the lock (the flags are volatile).</summary>
+        public bool IsDead => Pair is { } pair && pair.IsDead;
 
         public bool Matches(in WireEntry wire, ulong registrarIncarnation) =>
             wire.Stamp == Stamp && wire.HostIncarnation == HostIncarnation && wire.Target == Target && registrarIncarnation == RegistrarIncarnation;

@@ -55,28 +55,23 @@ public sealed partial class GlobalRegistry
 
     void IClusterService.OnConnectionUp(Connection connection)
     {
-        var events = new EventList();
         var peer = connection.PeerText;
         var incarnation = connection.PeerIncarnation;
         lock (_lock)
         {
-            // Claims of the peer's earlier runs (registered by it, or naming its processes) died with them. Looked for only
-            // when the table holds claims of the peer at all: a node that joins has none, and the node-up event that
-            // follows must not wait for a walk over a large table.
-            if (_digests.ContainsKey(peer) || _hostedOn.ContainsKey(peer))
-            {
-                RemoveWhere(e => (e.RegistrarText == peer && e.RegistrarIncarnation != incarnation)
-                    || (e.Target.Node == peer && e.HostIncarnation != incarnation), events);
-            }
+            // Claims of the peer's earlier runs (registered by it, or naming its processes) died with them: they depart
+            // now, in O(runs of the peer), and the cleanup takes them out after the node-up event.
+            Depart(peer, incarnation, only: false);
+            // Rare (the close of the older run departs it already, unless this node never heard of it): no notice to
+            // wait for here.
+            StartCleanup();
             // The first part now, the rest streamed from the pool: O(part) here (GlobalRegistry.Sync.cs).
             StartSync(connection);
         }
-        Raise(events);
     }
 
     void IClusterService.OnConnectionClosed(Connection connection, NodeDownReason reason)
     {
-        var events = new EventList();
         var peer = connection.PeerText;
         var incarnation = connection.PeerIncarnation;
         lock (_lock)
@@ -88,10 +83,19 @@ public sealed partial class GlobalRegistry
             {
                 return;
             }
-            RemoveWhere(e => (e.RegistrarText == peer && e.RegistrarIncarnation == incarnation)
-                || (e.Target.Node == peer && e.HostIncarnation == incarnation), events);
+            // The node-down event and the monitors' down messages come after this: the run's claims die here in O(1)
+            // and leave the table afterwards (GlobalRegistry.Departures.cs).
+            Depart(peer, incarnation, only: true);
         }
-        Raise(events);
+    }
+
+    void IClusterService.AfterConnectionClosed(Connection connection)
+    {
+        lock (_lock)
+        {
+            // The node-down event is out: the departed run's claims may leave the table now.
+            StartCleanup();
+        }
     }
 
     void IClusterService.OnTick()
@@ -103,6 +107,12 @@ public sealed partial class GlobalRegistry
         }
         lock (_lock)
         {
+            if (_departing.Count != 0)
+            {
+                // The digests count the dead claims still in the table, which the peers may have taken out already: a
+                // comparison now would ask for a full sync for nothing. The next tick after the cleanup sends it.
+                return;
+            }
             var digest = _digests.GetValueOrDefault(_self);
             Broadcast(new DigestMessage(digest.Count, digest.Sum));
         }
@@ -211,19 +221,11 @@ public sealed partial class GlobalRegistry
             {
                 // Everything the peer had is unconfirmed until the sync names it again; the rest goes at the last part.
                 unconfirmed = new HashSet<Entry>(ReferenceEqualityComparer.Instance);
-                // Claims of this registrar are counted in its digest: none (a node that just joined) needs no walk.
-                if (_digests.ContainsKey(peer))
+                // The peer's live claims are those of its runs in the index (older runs departed when it connected): found
+                // through their pairs, in O(its claims), not by a walk over the table.
+                foreach (var e in ClaimsRegisteredBy(peer))
                 {
-                    foreach (var claims in _claims.Values)
-                    {
-                        foreach (var e in claims)
-                        {
-                            if (e.RegistrarText == peer)
-                            {
-                                unconfirmed.Add(e);
-                            }
-                        }
-                    }
+                    unconfirmed.Add(e);
                 }
                 _syncing[peer] = unconfirmed;
             }
@@ -245,6 +247,8 @@ public sealed partial class GlobalRegistry
                     Broadcast(new ProcessEndedMessage(wire.Target.Id, wire.HostIncarnation));
                     continue;
                 }
+                // A dead claim of the peer's (an earlier connection's) is not the one this claim replaces or confirms.
+                SettleDead(wire.Name, events);
                 var existing = _claims.TryGetValue(wire.Name, out var claims) ? claims.Find(e => e.RegistrarText == peer) : null;
                 if (existing is not null && existing.Matches(wire, connection.PeerIncarnation))
                 {
@@ -265,7 +269,7 @@ public sealed partial class GlobalRegistry
                     Remove(stale, events);
                 }
                 _syncing.Remove(peer);
-                syncedCount = _digests.GetValueOrDefault(peer).Count;
+                syncedCount = LiveClaimCount(peer);
             }
         }
         Raise(events);
@@ -280,6 +284,8 @@ public sealed partial class GlobalRegistry
         var events = new EventList();
         lock (_lock)
         {
+            // Only a live claim is the sender's: a dead one of the same node is an earlier connection's.
+            SettleDead(name, events);
             if (_claims.TryGetValue(name, out var claims) && claims.Find(e => e.RegistrarText == peer) is { } entry)
             {
                 Remove(entry, events);
@@ -311,7 +317,8 @@ public sealed partial class GlobalRegistry
         {
             // A sync in progress is not yet comparable; otherwise a copy that differs from the registrar's own set is
             // repaired by a full sync of that set.
-            if (_syncing.ContainsKey(connection.PeerText) || _digests.GetValueOrDefault(connection.PeerText) == theirs)
+            // Nor while dead claims wait for their cleanup (OnTick).
+            if (_syncing.ContainsKey(connection.PeerText) || _departing.Count != 0 || _digests.GetValueOrDefault(connection.PeerText) == theirs)
             {
                 return;
             }

@@ -55,14 +55,15 @@ public sealed partial class GlobalRegistry
         }
     }
 
-    /// <summary>This node's own claim of <paramref name="name"/>, or null (under <see cref="_lock"/>).</summary>
+    /// <summary>This node's own live claim of <paramref name="name"/>, or null (under <see cref="_lock"/>): a claim whose
+    /// host departed is gone, though the cleanup may not have taken it out yet.</summary>
     private Entry? OwnClaim(string name)
     {
         if (_claims.TryGetValue(name, out var claims))
         {
             foreach (var entry in claims)
             {
-                if (entry.RegistrarText == _self)
+                if (entry.RegistrarText == _self && !entry.IsDead)
                 {
                     return entry;
                 }
@@ -121,7 +122,7 @@ public sealed partial class GlobalRegistry
         private readonly long _share = SyncQueueShare(registry._node.Options);
         private readonly List<string> _names = new(EntriesPerSync);
         private readonly List<WireEntry> _part = new(EntriesPerSync);
-        private IEnumerator<KeyValuePair<string, ProcessRef>>? _walk;
+        private IEnumerator<KeyValuePair<string, Entry>>? _walk;
         private bool _walked;
         private bool _started;
         private bool _ended;

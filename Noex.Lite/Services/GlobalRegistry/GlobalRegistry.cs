@@ -29,6 +29,12 @@ public readonly record struct GlobalRegistration(string Name, ProcessRef Target,
 /// <see cref="NodeOptions.StopGlobalNameLoser"/>, stops its process.
 /// </para>
 /// <para>
+/// When a node goes down, its names (those it registered and those naming its processes) are gone from the node-down
+/// event on: <see cref="Whereis"/> no longer finds them and another node may take them. They leave the table, with an
+/// <see cref="Unregistered"/> event each, after the node-down event and the monitors' down messages, a chunk at a time
+/// on the thread pool, so that a node with a million names does not hold those notices back.
+/// </para>
+/// <para>
 /// Thread-safe. <see cref="Whereis"/> is a lock-free local read that allocates nothing. Events are raised synchronously
 /// after the table changed, outside the registry's lock; handlers must be quick and their exceptions are swallowed.
 /// </para>
@@ -60,15 +66,13 @@ public sealed partial class GlobalRegistry : IClusterService
     private readonly ProcessRuntime _runtime;
     private readonly string _self;
     private readonly Lock _lock = new();
-    // The default comparer for string keys is ordinal and takes the runtime's non-randomized hashing fast path.
-    private readonly ConcurrentDictionary<string, ProcessRef> _visible = new();
+    // The winning claim of each name. The default comparer for string keys is ordinal and takes the runtime's
+    // non-randomized hashing fast path.
+    private readonly ConcurrentDictionary<string, Entry> _visible = new();
     private readonly Dictionary<string, List<Entry>> _claims = new(StringComparer.Ordinal);
     private readonly Dictionary<ProcessRef, List<Entry>> _byTarget = new();
     private readonly Dictionary<string, SetDigest> _digests = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HashSet<Entry>> _syncing = new(StringComparer.Ordinal);
-    // How many claims name a process of each node: a connection that comes up looks for its peer's stale claims only
-    // when there are any, instead of walking the whole table before the node-up event.
-    private readonly Dictionary<string, int> _hostedOn = new(StringComparer.Ordinal);
     // The full syncs being streamed, one per connection at most (GlobalRegistry.Sync.cs).
     private readonly Dictionary<Connection, SyncStream> _streams = new(ReferenceEqualityComparer.Instance);
     private long _clock;
@@ -95,7 +99,8 @@ public sealed partial class GlobalRegistry : IClusterService
     /// <summary>A name became visible on this node: registered here, or learned from a peer.</summary>
     public event Action<string, ProcessRef>? Registered;
 
-    /// <summary>A name went away on this node: unregistered, its process ended, or a node involved went down.</summary>
+    /// <summary>A name went away on this node: unregistered, its process ended, or a node involved went down (then
+    /// after that node's down event, from the thread pool).</summary>
     public event Action<string, ProcessRef>? Unregistered;
 
     /// <summary>Two processes claimed one name: (name, winner, loser). Raised on every node that sees both claims.</summary>
@@ -105,7 +110,9 @@ public sealed partial class GlobalRegistry : IClusterService
     public event Action<NodeId, int>? Synced;
 
     /// <summary>The number of names visible on this node.</summary>
-    public int Count => _visible.Count;
+    /// <remarks>The names of a node that went down are not counted from its node-down event on, although the table lets
+    /// go of them a chunk at a time afterwards.</remarks>
+    public int Count => Math.Max(0, _visible.Count - Volatile.Read(ref _deadShown));
 
     /// <summary>Conflicts this node has resolved (claims that lost to another claim of the same name).</summary>
     public long ConflictsResolved => Interlocked.Read(ref _conflicts);
@@ -166,6 +173,7 @@ public sealed partial class GlobalRegistry : IClusterService
             throw new ArgumentException("The process ref is empty.", nameof(target));
         }
         ulong hostIncarnation;
+        Connection? host = null;
         var local = target.Node == _self;
         if (local)
         {
@@ -175,31 +183,48 @@ public sealed partial class GlobalRegistry : IClusterService
             }
             hostIncarnation = _node.Incarnation;
         }
-        else if (_node.Connections.TryGetConnection(target.Node, out var connection))
+        else if (_node.Connections.TryGetConnection(target.Node, out host))
         {
-            hostIncarnation = connection.PeerIncarnation;
+            hostIncarnation = host.PeerIncarnation;
         }
         else
         {
-            throw new NodeNotReachableException(target.Node, "a global name can only be registered for a process of a connected node");
+            throw NotConnected(target.Node);
         }
         var events = new EventList();
+        ProcessRef? holder = null;
         lock (_lock)
         {
-            if (_visible.TryGetValue(name, out var existing))
+            if (host is { IsClosed: true })
             {
-                if (existing == target)
-                {
-                    return;
-                }
-                throw new GlobalNameConflictException(name, existing);
+                // It closed since it was looked up: its run's departure may have passed (it takes the lock), and a claim
+                // for a process of a run that went would outlive it. A close after this check departs the claim with it.
+                throw NotConnected(target.Node);
             }
-            _clock = Math.Max(_clock + 1, _node.Options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds());
-            var entry = new Entry(name, target, hostIncarnation, _clock, _node.Id, _self, _node.Incarnation);
-            Add(entry, events);
-            Broadcast(new RegisterMessage(entry.Name, entry.Target, entry.HostIncarnation, entry.Stamp));
+            // The claims of a node that went down lose the name at once, whatever is left of them in the table.
+            SettleDead(name, events);
+            if (_visible.TryGetValue(name, out var shown))
+            {
+                holder = shown.Target;
+            }
+            else
+            {
+                _clock = Math.Max(_clock + 1, _node.Options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds());
+                var entry = new Entry(name, target, hostIncarnation, _clock, _node.Id, _self, _node.Incarnation);
+                Add(entry, events);
+                Broadcast(new RegisterMessage(entry.Name, entry.Target, entry.HostIncarnation, entry.Stamp));
+            }
         }
+        // Raised whatever the outcome: the settling above may have changed the table.
         Raise(events);
+        if (holder is { } existing)
+        {
+            if (existing == target)
+            {
+                return;
+            }
+            throw new GlobalNameConflictException(name, existing);
+        }
         // The process may have ended between the check above and the insert, after its terminated event looked for
         // names: the process's own record says so now, and the name must not outlive it.
         if (local && !_runtime.IsAlive(target))
@@ -219,7 +244,7 @@ public sealed partial class GlobalRegistry : IClusterService
         var events = new EventList();
         lock (_lock)
         {
-            if (!_claims.TryGetValue(name, out var claims) || claims.Find(e => e.RegistrarText == _self) is not { } mine)
+            if (OwnClaim(name) is not { } mine)
             {
                 return false;
             }
@@ -229,6 +254,9 @@ public sealed partial class GlobalRegistry : IClusterService
         Raise(events);
         return true;
     }
+
+    private static NodeNotReachableException NotConnected(string node) =>
+        new(node, "a global name can only be registered for a process of a connected node");
 
     /// <summary>The process registered under <paramref name="name"/>.</summary>
     /// <param name="name">The name.</param>
@@ -242,7 +270,14 @@ public sealed partial class GlobalRegistry : IClusterService
     public ProcessRef? Whereis(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        return _visible.TryGetValue(name, out var target) ? target : null;
+        if (!_visible.TryGetValue(name, out var shown))
+        {
+            return null;
+        }
+        // A claim of a node that went down is dead from its node-down event on, though still in the table until the
+        // cleanup reaches it (GlobalRegistry.Departures.cs). Only a dead winner costs the lock: a losing claim its
+        // registrar has not withdrawn yet may be the name's winner now.
+        return !shown.IsDead ? shown.Target : LiveWinner(name)?.Target;
     }
 
     /// <summary>Whether <paramref name="name"/> is registered.</summary>
@@ -252,8 +287,21 @@ public sealed partial class GlobalRegistry : IClusterService
     /// <summary>Every registered name, in ordinal order (a snapshot).</summary>
     public IReadOnlyList<string> GetNames()
     {
-        var names = _visible.Keys.ToArray();
-        Array.Sort(names, StringComparer.Ordinal);
+        var names = new List<string>(_visible.Count);
+        List<string>? dead = null;
+        foreach (var (name, shown) in _visible)
+        {
+            (shown.IsDead ? dead ??= [] : names).Add(name);
+        }
+        if (dead is not null)
+        {
+            // Names whose winner's node went down, which a waiting claim may hold still: looked at under one hold of the lock.
+            lock (_lock)
+            {
+                names.AddRange(dead.Where(n => LiveWinner(n) is not null));
+            }
+        }
+        names.Sort(StringComparer.Ordinal);
         return names;
     }
 
@@ -273,8 +321,10 @@ public sealed partial class GlobalRegistry : IClusterService
             var result = new List<GlobalRegistration>(_claims.Count);
             foreach (var (name, claims) in _claims)
             {
-                var winner = Winner(claims);
-                result.Add(new GlobalRegistration(name, winner.Target, winner.Registrar));
+                if (LiveWinner(claims) is { } winner)
+                {
+                    result.Add(new GlobalRegistration(name, winner.Target, winner.Registrar));
+                }
             }
             result.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
             return result;
@@ -288,7 +338,7 @@ public sealed partial class GlobalRegistry : IClusterService
         {
             lock (_lock)
             {
-                return _claims.Values.Sum(c => c.Count);
+                return _claims.Values.Sum(c => c.Count(e => !e.IsDead));
             }
         }
     }
