@@ -10,6 +10,7 @@ using Noex.Lite.Tests;
 /// "DSUP NAME KIND child=ID node=NODE from=NODE reason=R" (fields that do not apply are "-").
 /// "dsup-children NAME" asks the active member by name from this node and prints "DSUP-CHILDREN NAME id=node/process ...".
 /// "dsup-crash NAME CHILD" finds the child by name and sends its instance an exit signal (an error), printing "DSUP-CRASHED".
+/// "dsup-local NAME" prints what this node's member holds: "DSUP-LOCAL NAME active|standby id=node/process ...".
 /// "workers" prints "WORKERS id:process ..." for the live dsup-worker instances of this node (started by anyone).
 /// </summary>
 internal sealed class SupervisionGroupCommands(Node node, TextWriter output) : IAsyncDisposable
@@ -32,6 +33,10 @@ internal sealed class SupervisionGroupCommands(Node node, TextWriter output) : I
             case ["dsup-children", var name]:
                 var children = await new DistributedSupervisorRef(node, name).GetChildrenAsync();
                 output.WriteLine($"DSUP-CHILDREN {name} {string.Join(' ', children.Select(SupervisionGroup.Describe))}");
+                break;
+            case ["dsup-local", var name]:
+                var local = _members.Single(m => (m.Name ?? "-") == name);
+                output.WriteLine($"DSUP-LOCAL {name} {(local.IsActive ? "active" : "standby")} {string.Join(' ', local.GetChildren().Select(SupervisionGroup.Describe))}".TrimEnd());
                 break;
             case ["workers"]:
                 output.WriteLine($"WORKERS {string.Join(' ', SupervisionBehaviors.Live(node))}".TrimEnd());

@@ -118,12 +118,14 @@ public class SupervisorFailoverProcessTests(ITestOutputHelper output)
         await using var h1 = await StartHostAsync("h1", a.Id);
         await using var h2 = await StartHostAsync("h2", a.Id);
         var members = new List<NodeProcess>();
+        var all = new List<NodeProcess>();
         try
         {
             foreach (var name in new[] { "m1", "m2", "m3" })
             {
                 var m = await StartHostAsync(name, a.Id);
                 members.Add(m);
+                all.Add(m);
                 await Wait.UntilAsync(() => a.IsConnected(m.Id));
                 Assert.Equal(name == "m1", await m.StartMemberAsync(Group, 4, "h1,h2"));
             }
@@ -145,16 +147,24 @@ public class SupervisorFailoverProcessTests(ITestOutputHelper output)
                 // A new member joins in the killed one's place (a new node, a new id), as a restarted pod would.
                 var fresh = await StartHostAsync($"m{4 + round}", a.Id);
                 members.Add(fresh);
+                all.Add(fresh);
                 await Wait.UntilAsync(() => a.IsConnected(fresh.Id));
                 Assert.False(await fresh.StartMemberAsync(Group, 4, "h1,h2"));
             }
             Assert.Equal(new Dictionary<string, int> { ["w1"] = 1, ["w2"] = 1, ["w3"] = 1, ["w4"] = 1 }, await InstancesAsync([h1, h2]));
+            foreach (var m in all)
+            {
+                output.WriteLine($"{m.Id.Name}: {string.Join("; ", m.GroupEvents(Group).Select(e => $"{e.Kind} {e.From} {e.Reason}"))}");
+            }
+            // Exactly once: one takeover per kill, none stood down.
+            Assert.Equal(3, all.Sum(m => m.Count(Group, DistributedSupervisorEventKind.SupervisorTookOver)));
+            Assert.Equal(0, all.Sum(m => m.Count(Group, DistributedSupervisorEventKind.SupervisorStoodDown)));
             Assert.All(members, m => Assert.Equal(0, m.Count(Group, DistributedSupervisorEventKind.ChildMigrated) + m.Count(Group, DistributedSupervisorEventKind.ChildRestarted)));
             output.WriteLine($"3 takeovers under churn, kill -9 → takeover: {string.Join(", ", decisions.Select(d => $"{d:0} ms"))}; children restarted needlessly: 0");
         }
         finally
         {
-            foreach (var m in members)
+            foreach (var m in all)
             {
                 await m.DisposeAsync();
             }

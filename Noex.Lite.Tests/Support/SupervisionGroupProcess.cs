@@ -48,6 +48,18 @@ internal static class SupervisionGroupProcess
             .ToDictionary(p => p[0], p => (NodeId.Parse(p[1]).Name, long.Parse(p[2], CultureInfo.InvariantCulture)));
     }
 
+    /// <summary>What <paramref name="node"/>'s own member holds (<c>dsup-local</c>): whether it is active, and the children it lists.</summary>
+    public static async Task<(bool Active, Dictionary<string, (string Node, long Process)> Children)> LocalAsync(this NodeProcess node, string name)
+    {
+        var prefix = $"DSUP-LOCAL {name} ";
+        var before = node.Lines.Count(l => l.StartsWith(prefix, StringComparison.Ordinal));
+        await node.SendAsync($"dsup-local {name}");
+        await node.WaitForLineAsync(_ => node.Lines.Count(l => l.StartsWith(prefix, StringComparison.Ordinal)) > before);
+        var words = node.Lines.Where(l => l.StartsWith(prefix, StringComparison.Ordinal)).ElementAt(before)[prefix.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return (words[0] == "active", words.Skip(1).Select(c => c.Split('=', '/'))
+            .ToDictionary(p => p[0], p => (NodeId.Parse(p[1]).Name, long.Parse(p[2], CultureInfo.InvariantCulture))));
+    }
+
     /// <summary>The events of <paramref name="node"/>'s member of <paramref name="name"/> so far.</summary>
     public static GroupEvent[] GroupEvents(this NodeProcess node, string name) =>
         [.. node.TimedLines.Where(l => l.Text.StartsWith($"DSUP {name} ", StringComparison.Ordinal)).Select(l =>

@@ -19,7 +19,8 @@ public sealed partial class DistributedSupervisor
     private long _changes;
     private long _noActiveSince;               // when this standby first saw the name unheld; 0 while it is held
     private HashSet<ProcessRef>? _ranWhenActive; // the instances this member ran when it stood down
-    private readonly Dictionary<NodeId, long> _unsynced = new(); // peers up since when, until their registry sync arrives
+    private readonly Dictionary<NodeId, long> _upAt = new();     // when each peer last came up (the registry sync follows)
+    private readonly HashSet<NodeId> _reachableNoted = new();   // lost nodes reported reachable by others since the links last changed
 
     /// <summary>How long a member waits for a newly connected peer's registry sync before it decides without it.</summary>
     internal static readonly TimeSpan SyncWait = TimeSpan.FromSeconds(3);
@@ -109,7 +110,7 @@ public sealed partial class DistributedSupervisor
         registry.Registered += OnNameRegistered;
         registry.Unregistered += OnNameUnregistered;
         registry.ConflictResolved += OnNameConflict;
-        registry.Synced += OnRegistrySynced;
+        _node.NodeRemoved += OnNodeRemoved;
         _member = await _node.Runtime.StartAsync(new SupervisorMember(this), cancellationToken: cancellationToken).ConfigureAwait(false);
         await RunAsync(async () =>
         {
@@ -141,7 +142,7 @@ public sealed partial class DistributedSupervisor
         registry.Registered -= OnNameRegistered;
         registry.Unregistered -= OnNameUnregistered;
         registry.ConflictResolved -= OnNameConflict;
-        registry.Synced -= OnRegistrySynced;
+        _node.NodeRemoved -= OnNodeRemoved;
         if (_active && registry.Whereis(_options.Name!) == _member)
         {
             registry.Unregister(_options.Name!);
@@ -189,20 +190,15 @@ public sealed partial class DistributedSupervisor
         }
     }
 
-    private void OnRegistrySynced(NodeId peer, int count) => Post(() =>
-    {
-        _unsynced.Remove(peer);
-        return Task.CompletedTask;
-    });
-
     /// <summary>A peer came up: until its registry sync arrives, this node may not know that another member holds the name.</summary>
-    private void OnPeerUp(NodeId peer) => _unsynced[peer] = _node.Options.TimeProvider.GetTimestamp();
+    private void OnPeerUp(NodeId peer) => _upAt[peer] = _node.Options.TimeProvider.GetTimestamp();
 
-    /// <summary>Whether a connected peer's registry sync is still awaited (within <see cref="SyncWait"/> of its coming up).</summary>
+    /// <summary>Whether a connected peer's registry sync is still awaited (at most <see cref="SyncWait"/> from its coming up).</summary>
     private bool AwaitsSync()
     {
         var time = _node.Options.TimeProvider;
-        return _unsynced.Any(p => _node.IsConnected(p.Key) && time.GetElapsedTime(p.Value) < SyncWait);
+        return _node.GetConnectedNodes().Any(p => !_node.GlobalRegistry.HasSyncedWith(p.Id)
+            && (!_upAt.TryGetValue(p.Id, out var up) || time.GetElapsedTime(up) < SyncWait));
     }
 
     private void OnNameUnregistered(string name, ProcessRef holder)
@@ -242,6 +238,7 @@ public sealed partial class DistributedSupervisor
             return Task.CompletedTask;
         }
         _ranWhenActive = _children.Where(c => !c.Ref.IsEmpty).Select(c => c.Ref).ToHashSet();
+        _members = [_member, .. _standbys.Values];
         foreach (var child in _children)
         {
             Unwatch(child);
@@ -287,9 +284,25 @@ public sealed partial class DistributedSupervisor
         {
             lost = null; // it stood down, or left: nothing is lost, the name is free
         }
-        if (_options.PartitionPolicy == PartitionPolicy.Majority && !await MayConcludeLostAsync(lost).ConfigureAwait(false))
+        if (_options.PartitionPolicy == PartitionPolicy.Majority)
         {
-            return;
+            // Every member out of this node's sight must be lost to all it reaches: one still reached by others may hold
+            // the name on their side (a healed partition reconnects one node at a time, and a member learns a claim only
+            // from its registrar).
+            var unseen = _members.Select(m => m.Node).Append(_knownActive.Node)
+                .Where(n => n is not null && n != _node.Id.ToString() && !_node.IsConnected(NodeId.Parse(n)))
+                .Distinct().Select(NodeId.Parse).ToList();
+            if (!await MayConcludeLostAsync(null).ConfigureAwait(false))
+            {
+                return;
+            }
+            foreach (var node in unseen)
+            {
+                if (!await MayConcludeLostAsync(node).ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
         }
         // First in line: the least node id among the members this node reaches, the one that held the name excluded (its
         // node is lost, or its member stopped or stood down).
@@ -320,6 +333,15 @@ public sealed partial class DistributedSupervisor
             return true;
         }
         var verdict = await _node.Reach.AskAsync(lost, ReachTimeout).ConfigureAwait(false);
+        if (!SeesMajority())
+        {
+            return false; // lost meanwhile (a peer's connection that closed during the question is no answer)
+        }
+        if (verdict.Reachable > 0 && _reachableNoted.Add(lost))
+        {
+            Raise(new DistributedSupervisorEvent(DistributedSupervisorEventKind.NodeReachableByOthers, Id, Node: lost,
+                Reason: $"{verdict.Reachable} of {verdict.Asked} peers reach it"));
+        }
         return verdict.LostToAll && !_node.IsConnected(lost);
     }
 
@@ -485,15 +507,29 @@ public sealed partial class DistributedSupervisor
             [.. _stale.Select(s => s.Ref)], _templateChildren, Volatile.Read(ref _totalRestarts), Volatile.Read(ref _nodeFailureRestarts));
     }
 
-    /// <summary>A standby whose node went down leaves the active member's list (it joins again when it is back).</summary>
-    private void ForgetStandbysOn(NodeId node)
+    /// <summary>
+    /// A node went down: a standby whose active member ran there checks the succession. The active member keeps the
+    /// node's standby in its list (replicated to all): until the node is removed from the cluster, a member may be
+    /// active on the far side of a partition, and the succession rule asks about every member out of sight.
+    /// </summary>
+    private void OnMemberNodeDown(NodeId node)
     {
-        _standbys.Remove(node.ToString());
         if (_knownActive.Node == node.ToString() && !_active)
         {
             Post(CheckSuccessionAsync);
         }
     }
+
+    /// <summary>A node removed from the cluster (left, or unreachable past the bound) is no member any more.</summary>
+    private void OnNodeRemoved(NodeRemovedEvent removed) => Post(() =>
+    {
+        var node = removed.Node.ToString();
+        if (_standbys.Remove(node) || _members.Any(m => m.Node == node))
+        {
+            _members = [.. _members.Where(m => m.Node != node)];
+        }
+        return Task.CompletedTask;
+    });
 
     private void ReclaimChildNames()
     {

@@ -585,7 +585,7 @@ public sealed partial class DistributedSupervisor : IAsyncDisposable
         {
             return;
         }
-        handOver &= _options.Name is not null && _active && _standbys.Count > 0;
+        handOver &= _options.Name is not null && _active && _standbys.Values.Any(s => _node.IsConnected(NodeId.Parse(s.Node)));
         var stopsChildren = _active && !handOver;
         if (stopsChildren && _options.Name is not null)
         {
@@ -633,9 +633,10 @@ public sealed partial class DistributedSupervisor : IAsyncDisposable
 
     private void OnNodeDown(NodeDownEvent down) => Post(async () =>
     {
+        _reachableNoted.Clear();
         if (_options.Name is not null)
         {
-            ForgetStandbysOn(down.Node);
+            OnMemberNodeDown(down.Node);
             if (_active && _options.PartitionPolicy == PartitionPolicy.Majority && !SeesMajority())
             {
                 // On the minority side of a partition the majority side takes over: stop acting, leave the children be.
@@ -648,6 +649,7 @@ public sealed partial class DistributedSupervisor : IAsyncDisposable
 
     private void OnNodeUp(NodeInfo info) => Post(() =>
     {
+        _reachableNoted.Clear();
         if (_options.Name is not null)
         {
             OnPeerUp(info.Id);

@@ -44,6 +44,10 @@ public enum DistributedSupervisorEventKind
     /// <summary><c>supervisor_stood_down</c>: this member stopped acting and stands by, with the reason (<c>no_quorum</c>:
     /// its node lost sight of a quorum; <c>conflict</c>: another member's claim of the name won after a partition).</summary>
     SupervisorStoodDown,
+    /// <summary><c>node_reachable_by_others</c>: a node this supervisor lost sight of (<see cref="DistributedSupervisorEvent.Node"/>) is
+    /// still reached by peers, so it is not taken as lost: its children are left running (or its active member is left
+    /// acting). Raised once per lost node until the cluster's links change.</summary>
+    NodeReachableByOthers,
 }
 
 /// <summary>Something that happened in a distributed supervisor; fields that do not apply to the kind are null.</summary>

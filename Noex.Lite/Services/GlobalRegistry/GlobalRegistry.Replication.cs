@@ -70,6 +70,23 @@ public sealed partial class GlobalRegistry
         }
     }
 
+    /// <summary>
+    /// Whether the live connection to <paramref name="peer"/> has delivered the peer's full set (its first sync's last
+    /// part): until then this node may not show a name the peer holds. A named distributed supervisor waits for it before
+    /// it claims its name after a heal.
+    /// </summary>
+    internal bool HasSyncedWith(NodeId peer)
+    {
+        if (!_node.Connections.TryGetConnection(peer, out var connection))
+        {
+            return false;
+        }
+        lock (_lock)
+        {
+            return _syncedFrom.Contains(connection);
+        }
+    }
+
     void IClusterService.OnConnectionClosed(Connection connection, NodeDownReason reason)
     {
         var peer = connection.PeerText;
@@ -78,6 +95,7 @@ public sealed partial class GlobalRegistry
         {
             EndSync(connection);
             _syncing.Remove(peer);
+            _syncedFrom.Remove(connection);
             // A replaced duplicate connection to the same run of the peer is no loss: the other one carries on.
             if (_node.Connections.TryGetConnection(peer, out var other) && other.PeerIncarnation == incarnation)
             {
@@ -269,6 +287,7 @@ public sealed partial class GlobalRegistry
                     Remove(stale, events);
                 }
                 _syncing.Remove(peer);
+                _syncedFrom.Add(connection);
                 syncedCount = LiveClaimCount(peer);
             }
         }

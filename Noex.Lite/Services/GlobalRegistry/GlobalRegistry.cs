@@ -73,6 +73,7 @@ public sealed partial class GlobalRegistry : IClusterService
     private readonly Dictionary<ProcessRef, List<Entry>> _byTarget = new();
     private readonly Dictionary<string, SetDigest> _digests = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HashSet<Entry>> _syncing = new(StringComparer.Ordinal);
+    private readonly HashSet<Connection> _syncedFrom = new(); // connections whose peer's full set has arrived (HasSyncedWith)
     // The full syncs being streamed, one per connection at most (GlobalRegistry.Sync.cs).
     private readonly Dictionary<Connection, SyncStream> _streams = new(ReferenceEqualityComparer.Instance);
     private long _clock;
