@@ -34,7 +34,8 @@ public class MailboxQueueTests
     public void Enqueue_PastEverySegment_KeepsFifoOrderAndCount()
     {
         var queue = new MailboxQueue<long>();
-        const int Items = 3 * MailboxQueue<long>.MaxLength + 17;
+        // Past the largest segment too, so that segments of the largest size chain.
+        const int Items = 2 * MailboxQueue<long>.MaxLength + 17;
 
         for (long i = 0; i < Items; i++)
         {

@@ -36,10 +36,12 @@ internal struct MailboxQueue<T>
     public const int InitialLength = 4;
 
     /// <summary>
-    /// The largest segment: 16,384 slots (~900 KB of envelopes). Longer backlogs chain segments of this size, each
-    /// dropped once drained; ConcurrentQueue goes to a million slots, whose one segment a drained mailbox would keep.
+    /// The largest segment: 2^20 slots, as ConcurrentQueue. A backlog deeper than a segment chains new segments, each
+    /// dropped once drained, so a mailbox whose backlog often passed a lower cap would allocate a segment per lap (capped
+    /// at 16,384 slots, a flood of local casts allocated 29 B a cast, most of it in the large object heap, and ran at
+    /// half speed). A ring that grew this far is given back by <see cref="Shrink"/> as the mailbox calms down.
     /// </summary>
-    public const int MaxLength = 16_384;
+    public const int MaxLength = 1 << 20;
 
     /// <summary>Set in a segment's <c>Tail</c> when it takes no more messages. Positions never come near it (2^62).</summary>
     private const long FrozenBit = 1L << 62;
