@@ -19,6 +19,7 @@ public static class ProcessCount
         var workers = 1000;
         var rateMb = 100;
         var garbage = 1024;
+        var retainMb = 256;
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
             var value = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
@@ -38,6 +39,9 @@ public static class ProcessCount
                     break;
                 case "--garbage":
                     garbage = value;
+                    break;
+                case "--retain-mb":
+                    retainMb = value;
                     break;
             }
         }
@@ -64,17 +68,19 @@ public static class ProcessCount
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"start: {count:N0} processes in {started.Elapsed.TotalSeconds:0.00} s = {count / started.Elapsed.TotalSeconds:N0}/s; heap +{(heap1 - heap0) / 1048576.0:N0} MB = {(double)(heap1 - heap0) / count:N0} B/process; RSS +{(rss1 - rss0) / 1048576.0:N0} MB = {(double)(rss1 - rss0) / count:N0} B/process"));
 
-        // The load: a few workers among the idle crowd, each cast making `garbage` bytes, a sixteenth of which a worker
-        // keeps for its next 64 messages (mid-life objects that reach gen1 and sometimes gen2, as caches and buffers do).
+        // The load: a few workers among the idle crowd, each cast making `garbage` bytes, which the workers keep until
+        // they have made `retainMb` more (mid-life objects, as caches, sessions and buffers are: at 100 MB/s and 256 MB
+        // they live 2.5 s, long enough to reach gen2 and die there, so that background collections must run).
         var refs = new ProcessRef[workers];
+        var keep = Math.Max(1, (int)((long)retainMb * 1048576 / workers / Math.Max(1, garbage)));
         for (var i = 0; i < workers; i++)
         {
-            refs[i] = await runtime.StartAsync(new Churn(garbage));
+            refs[i] = await runtime.StartAsync(new Churn(garbage, keep));
         }
 
         var message = (Value)"work";
         var perSecond = (long)rateMb * 1048576 / garbage;
-        var probe = await runtime.StartAsync(new Churn(0));
+        var probe = await runtime.StartAsync(new Churn(0, 1));
         var stats = new GcWatch();
         stats.Start();
         var load = Stopwatch.StartNew();
@@ -105,7 +111,7 @@ public static class ProcessCount
         var under = stats.Stop();
         probes.Sort();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"load: {sent:N0} casts in {load.Elapsed.TotalSeconds:0.0} s to {workers} workers, {under.AllocatedBytes / load.Elapsed.TotalSeconds / 1048576.0:N0} MB/s allocated; collections gen0 {under.Gen0}, gen1 {under.Gen1}, gen2 {under.Gen2} (each counted once, by its generation; {under.Background} background, {under.FullBlocking} full blocking seen); pause total {under.Pause.TotalMilliseconds:N0} ms = {under.Pause.TotalMilliseconds / load.Elapsed.TotalMilliseconds * 100:0.0}% of the time, longest seen {under.MaxPause.TotalMilliseconds:N1} ms ({under.MaxPauseKind}), seen {under.Seen} of {under.Gen0 + under.Gen1 + under.Gen2}; probe call p50 {probes[probes.Count / 2]:0.00} ms, p99 {probes[probes.Count * 99 / 100]:0.00} ms, max {probes[^1]:0.00} ms"));
+            $"load: {sent:N0} casts in {load.Elapsed.TotalSeconds:0.0} s to {workers} workers keeping {retainMb} MB, {under.AllocatedBytes / load.Elapsed.TotalSeconds / 1048576.0:N0} MB/s allocated; collections gen0 {under.Gen0}, gen1 {under.Gen1}, gen2 {under.Gen2} (each counted once, by its generation; {under.Background} background, {under.FullBlocking} full blocking seen); pause total {under.Pause.TotalMilliseconds:N0} ms = {under.Pause.TotalMilliseconds / load.Elapsed.TotalMilliseconds * 100:0.0}% of the time, longest seen {under.MaxPause.TotalMilliseconds:N1} ms ({under.MaxPauseKind}), seen {under.Seen} of {under.Gen0 + under.Gen1 + under.Gen2}; probe call p50 {probes[probes.Count / 2]:0.00} ms, p99 {probes[probes.Count * 99 / 100]:0.00} ms, max {probes[^1]:0.00} ms"));
 
         var pause0 = GC.GetTotalPauseDuration();
         var induced = Stopwatch.StartNew();
@@ -136,10 +142,10 @@ public static class ProcessCount
         protected override ValueTask<int> InitAsync(Value args, CancellationToken cancellationToken) => new(0);
     }
 
-    /// <summary>Makes garbage per message and keeps every sixteenth buffer for its next 64 messages.</summary>
-    private sealed class Churn(int garbage) : GenServer<int>
+    /// <summary>Makes garbage per message and keeps each buffer for its next <c>keep</c> messages.</summary>
+    private sealed class Churn(int garbage, int keep) : GenServer<int>
     {
-        private readonly byte[]?[] _kept = new byte[]?[64];
+        private readonly byte[]?[] _kept = new byte[]?[keep];
 
         protected override ValueTask<int> InitAsync(Value args, CancellationToken cancellationToken) => new(0);
 
@@ -147,11 +153,7 @@ public static class ProcessCount
         {
             if (garbage > 0)
             {
-                var made = new byte[garbage];
-                if (state % 16 == 0)
-                {
-                    _kept[state / 16 % _kept.Length] = made;
-                }
+                _kept[state % _kept.Length] = new byte[garbage];
             }
 
             return new(state + 1);
