@@ -2,15 +2,6 @@ using System.Diagnostics;
 
 namespace Noex.Lite;
 
-/// <summary>What a full bounded mailbox does with one more message.</summary>
-public enum MailboxOverflow
-{
-    /// <summary>The sender gets a <see cref="MailboxFullException"/>; nothing is queued.</summary>
-    Reject = 0,
-    /// <summary>The new message is dropped and counted as a dead letter; the sender is not told.</summary>
-    DropNewest,
-}
-
 /// <summary>The outcome of posting to a mailbox.</summary>
 internal enum PostResult
 {
