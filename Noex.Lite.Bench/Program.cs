@@ -20,6 +20,8 @@ switch (verb)
         return await MeshFormation.RunAsync(rest);
     case "idle":
         return await IdleCost.RunAsync(rest);
+    case "processes":
+        return await ProcessCount.RunAsync(rest);
     case "registry-sync":
         return await RegistrySync.RunAsync(rest);
     case "registry-sync-joiner":
@@ -46,6 +48,12 @@ switch (verb)
               idle [--processes N] [--seconds S]
                                                 a node holding N idle processes (200,000), connected and unasked:
                                                 its CPU over S quiet seconds (10), as a share of one core
+              processes [--count N] [--seconds S] [--workers W] [--rate-mb R] [--garbage B] [--retain-mb K]
+                                                N idle processes (1,000,000) in one runtime: heap and RSS per process and
+                                                the start rate; then S seconds (10) of casts to W workers (1000) making
+                                                R MB/s (100) of B-byte garbage (1024), the last K MB of it kept (256):
+                                                collections, pauses, a probe call's latency; then an induced full
+                                                blocking collection
               registry-sync [--names N] [--rounds R]
                                                 a node holding N global names (1,000,000) and, each round, a node joining
                                                 it from a child process: the registrar's NodeUp delay, time until the

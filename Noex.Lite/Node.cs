@@ -33,7 +33,11 @@ public sealed class Node : IAsyncDisposable
         ListenPort = listenPort;
         // An inline node's processes woken on a read thread take their turn there (ReadThreadScheduler).
         var scheduler = options.UnsafePreferInlineScheduling ? ReadThreadScheduler.Mailboxes : ThreadPoolMailboxScheduler.Instance;
-        Runtime = new ProcessRuntime(new ProcessRuntimeOptions { Name = id.ToString(), TimeProvider = options.TimeProvider }, scheduler);
+        Runtime = new ProcessRuntime(new ProcessRuntimeOptions
+        {
+            Name = id.ToString(), TimeProvider = options.TimeProvider,
+            MailboxCapacity = options.MailboxCapacity, MailboxOverflow = options.MailboxOverflow,
+        }, scheduler);
         _mesh = new Mesh(options, id, listener, Runtime);
         // Each service owns a message type range of protocol.md §5 and sees only what INodeContext offers of the node.
         _remote = new RemoteCall(_mesh);

@@ -147,6 +147,17 @@ public sealed record NodeOptions
     public OverloadPolicy OverloadPolicy { get; init; } = OverloadPolicy.Wait;
 
     /// <summary>
+    /// The mailbox bound of every process on this node started without one of its own: the most user messages one
+    /// mailbox holds; 0 for unbounded. Default 0. What a full mailbox does, to local and remote senders:
+    /// <see cref="ProcessRuntimeOptions.MailboxCapacity"/>.
+    /// </summary>
+    public int MailboxCapacity { get; init; }
+
+    /// <summary>What a full mailbox bounded by <see cref="MailboxCapacity"/> does with one more message. Default
+    /// <see cref="MailboxOverflow.Reject"/>.</summary>
+    public MailboxOverflow MailboxOverflow { get; init; }
+
+    /// <summary>
     /// Runs what a connection's read sets off on its read thread instead of the thread pool: the continuations of the
     /// calls it answers, one turn of each process it wakes, and the send of what they queue. Default off.
     /// </summary>
@@ -236,6 +247,7 @@ public sealed record NodeOptions
         Check(nameof(MaxOutboundQueueBytes), MaxOutboundQueueBytes >= MaxFrameLength, $"must be at least {nameof(MaxFrameLength)} ({MaxFrameLength})");
         Check(nameof(MaxOutboundQueueMessages), MaxOutboundQueueMessages >= 1, "must be at least 1");
         Check(nameof(MaxPendingHandshakes), MaxPendingHandshakes >= 1, "must be at least 1");
+        Check(nameof(MailboxCapacity), MailboxCapacity >= 0, $"{MailboxCapacity} is below 0 (0 is unbounded)");
         Check(nameof(TlsClientOptions), (TlsServerOptions is null) == (TlsClientOptions is null), $"TLS needs both {nameof(TlsServerOptions)} and {nameof(TlsClientOptions)}");
         Check(nameof(UnsafePreferInlineScheduling), !UnsafePreferInlineScheduling || TlsServerOptions is null,
             $"cannot be combined with TLS ({nameof(TlsServerOptions)}): the read thread cannot write to a TLS stream, so the option would do nothing");

@@ -418,6 +418,34 @@ public class SpawnTests
     }
 
     [Fact]
+    public async Task NodeMailboxCapacity_RemoteSendersToAFullMailbox_CallFailsTypedCastIsADeadLetterThere()
+    {
+        await using var pair = await TestCluster.StartAsync(2, Secret, o => o.Name == "b" ? SlowHeartbeat(o) with { MailboxCapacity = 1 } : SlowHeartbeat(o));
+        var (a, b) = pair;
+        var events = new ConcurrentQueue<DeadLetterEvent>();
+        b.DeadLetter += events.Enqueue;
+        // Bounded by b's default (one message, Reject), with no bound of its own.
+        var counter = await b.Runtime.StartAsync(new Counter());
+        Assert.True(b.Runtime.TryGetCell(counter, out var cell));
+
+        // One cast keeps the handler busy, a second fills the one slot.
+        Assert.True(a.Runtime.Cast(counter, Value.Object(("block", 3000))));
+        await Wait.UntilAsync(() => cell.MessagesHandled == 1 && cell.Count == 0);
+        Assert.True(a.Runtime.Cast(counter, "inc"));
+        await Wait.UntilAsync(() => cell.Count == 1);
+
+        // A call from the other node fails with the typed error (the wire's mailbox_full), not its timeout.
+        await Assert.ThrowsAsync<MailboxFullException>(() => a.Runtime.CallAsync(counter, s_get, TimeSpan.FromSeconds(10)).AsTask());
+        Assert.Empty(events);
+        // A cast from the other node is a dead letter where the mailbox is; its sender was told only that it was sent.
+        Assert.True(a.Runtime.Cast(counter, "lost"));
+        await Wait.UntilAsync(() => !events.IsEmpty);
+        var dead = Assert.Single(events);
+        Assert.Equal(DeadLetterReason.MailboxFull, dead.Reason);
+        Assert.Equal("lost", dead.Message.AsString());
+    }
+
+    [Fact]
     public async Task DeadLetters_OutboundQueueFull_CountedAndRaisedOnTheSender()
     {
         // b, the sender, has a small outbound queue.

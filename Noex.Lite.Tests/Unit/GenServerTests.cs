@@ -353,6 +353,62 @@ public class GenServerTests
     }
 
     [Fact]
+    public async Task StartAsync_RuntimeMailboxCapacity_BoundsProcessesWithoutTheirOwnAndTheirsWins()
+    {
+        await using var runtime = new ProcessRuntime(new ProcessRuntimeOptions { MailboxCapacity = 1, MailboxOverflow = MailboxOverflow.DropNewest });
+        var byDefault = new Probe();
+        ProcessRef server = await runtime.StartAsync(byDefault).Within();
+        Task<Value> blocked = runtime.CallAsync(server, "block").AsTask();
+        await byDefault.Blocked.Task.Within();
+
+        // The runtime's bound and policy: one queued, the next cast dropped and counted, a call failed rather than dropped.
+        Assert.True(runtime.Cast(server, "inc"));
+        Assert.False(runtime.Cast(server, "inc"));
+        Assert.Equal(1, runtime.DeadLetters);
+        var full = await Assert.ThrowsAsync<MailboxFullException>(() => runtime.CallAsync(server, "get").AsTask()).Within();
+        Assert.Equal(1, full.Capacity);
+
+        // Its own bound comes with its own policy (Reject by default).
+        var own = new Probe();
+        ProcessRef bounded = await runtime.StartAsync(own, default, new StartOptions { MailboxCapacity = 2 }).Within();
+        Task<Value> blockedOwn = runtime.CallAsync(bounded, "block").AsTask();
+        await own.Blocked.Task.Within();
+        Assert.True(runtime.Cast(bounded, "inc"));
+        Assert.True(runtime.Cast(bounded, "inc"));
+        Assert.Equal(2, Assert.Throws<MailboxFullException>(() => runtime.Cast(bounded, "inc")).Capacity);
+
+        // Unbounded on request, whatever the runtime's default.
+        var free = new Probe();
+        ProcessRef unbounded = await runtime.StartAsync(free, default, new StartOptions { MailboxCapacity = StartOptions.UnboundedMailbox }).Within();
+        Task<Value> blockedFree = runtime.CallAsync(unbounded, "block").AsTask();
+        await free.Blocked.Task.Within();
+        for (int i = 0; i < 1000; i++)
+        {
+            Assert.True(runtime.Cast(unbounded, "inc"));
+        }
+
+        Assert.Equal(1, runtime.DeadLetters);
+        byDefault.Gate.SetResult();
+        own.Gate.SetResult();
+        free.Gate.SetResult();
+        await Task.WhenAll(blocked, blockedOwn, blockedFree).Within();
+        // The one-slot mailbox takes the call only once the queued cast has left it.
+        Assert.True(runtime.TryGetCell(server, out ProcessCell? cell));
+        Assert.True(SpinWait.SpinUntil(() => cell.Count == 0, Bounded.Wait));
+        Assert.Equal(1, (await runtime.CallAsync(server, "get").Within()).AsInt64());
+        Assert.Equal(2, (await runtime.CallAsync(bounded, "get").Within()).AsInt64());
+        Assert.Equal(1000, (await runtime.CallAsync(unbounded, "get").Within()).AsInt64());
+    }
+
+    [Fact]
+    public void New_NegativeMailboxCapacity_ThrowsNamingIt()
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new ProcessRuntime(new ProcessRuntimeOptions { MailboxCapacity = -1 }));
+
+        Assert.Equal(nameof(ProcessRuntimeOptions.MailboxCapacity), e.ParamName);
+    }
+
+    [Fact]
     public async Task StopAsync_WithReason_RunsTerminateWithItAndRemovesTheProcess()
     {
         await using var runtime = NewRuntime();

@@ -20,6 +20,7 @@ public partial class LayeringTests
         "Values",
         "Wire",
         "Discovery", // where seeds come from: options name a provider
+        "MailboxOverflow.cs", // a mailbox's overflow policy: the options name it, the processes apply it
         "NodeOptions.cs", // settings every layer above the wire reads
         "Processes",
         "Transport",

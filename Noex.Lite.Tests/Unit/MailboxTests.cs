@@ -190,6 +190,95 @@ public class MailboxTests
     }
 
     [Fact]
+    public void Post_BoundedBeyondTheFirstRing_AcceptsUpToCapacityInOrder()
+    {
+        var scheduler = new ManualScheduler();
+        var mailbox = new RecordingMailbox(scheduler, capacity: 10, overflow: MailboxOverflow.Reject);
+
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.Equal(PostResult.Accepted, mailbox.Post(Cast(i)));
+        }
+
+        Assert.Equal(PostResult.Full, mailbox.Post(Cast(10)));
+        Assert.Equal(10, mailbox.Count);
+        scheduler.RunAll();
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => $"u{i}"), mailbox.Log);
+        Assert.Equal(PostResult.Accepted, mailbox.Post(Cast(11)));
+    }
+
+    [Fact]
+    public void Post_NeverPosted_HoldsNoQueue()
+    {
+        var mailbox = new RecordingMailbox(new ManualScheduler());
+
+        Assert.Equal(0, mailbox.QueueCapacity);
+        Assert.Equal(0, mailbox.Count);
+    }
+
+    [Fact]
+    public void RunTurn_LightBusyPeriodsAfterABacklog_GiveTheRingBackInOrder()
+    {
+        var scheduler = new ManualScheduler();
+        var mailbox = new RecordingMailbox(scheduler);
+        for (int i = 0; i < 1000; i++)
+        {
+            mailbox.Post(Cast(i));
+        }
+
+        scheduler.RunAll();
+        int capacity = mailbox.QueueCapacity;
+        Assert.Equal(512, capacity);
+
+        // One message per busy period: each is light, and every LightPeriodsBeforeShrink of them halve the ring, 512 to 4
+        // in seven steps. (The first period also counts the backlog: its last turn ended on its budget, not on an empty
+        // queue, so one more period is allowed.)
+        int n = 1000;
+        for (int period = 0; period < 8 * Mailbox.LightPeriodsBeforeShrink; period++)
+        {
+            mailbox.Post(Cast(n++));
+            scheduler.RunAll();
+            Assert.True(mailbox.QueueCapacity <= capacity);
+            capacity = mailbox.QueueCapacity;
+        }
+
+        Assert.Equal(MailboxQueue<Envelope>.InitialLength, mailbox.QueueCapacity);
+        Assert.Equal(Enumerable.Range(0, n).Select(i => $"u{i}"), mailbox.Log);
+    }
+
+    [Fact]
+    public void RunTurn_RepeatedBurstsThatFillTheRing_KeepItAndAllocateNothing()
+    {
+        var mailbox = new CountingMailbox();
+        var envelope = Cast(1);
+        for (int round = 0; round < 3 * Mailbox.LightPeriodsBeforeShrink; round++)
+        {
+            Burst(mailbox, envelope);
+        }
+
+        int capacity = mailbox.QueueCapacity;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int round = 0; round < 3 * Mailbox.LightPeriodsBeforeShrink; round++)
+        {
+            Burst(mailbox, envelope);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(capacity, mailbox.QueueCapacity);
+        Assert.Equal(6 * Mailbox.LightPeriodsBeforeShrink * 1000, mailbox.Handled);
+
+        static void Burst(CountingMailbox mailbox, Envelope envelope)
+        {
+            for (int i = 0; i < 1000; i++)
+            {
+                mailbox.Post(envelope);
+            }
+
+            mailbox.RunTurn();
+        }
+    }
+
+    [Fact]
     public async Task Post_ManyProducersOnThreadPool_LoseNothingKeepOrderNeverOverlap()
     {
         const int Producers = 4;
@@ -238,6 +327,37 @@ public class MailboxTests
     }
 
     private static Envelope Cast(int n) => new(EnvelopeKind.Cast, n, null, 0);
+
+    /// <summary>Counts deliveries; its scheduler does nothing, the test runs each turn itself (as MailboxBenchmarks does).</summary>
+    private sealed class CountingMailbox() : Mailbox(NullScheduler.Instance, int.MaxValue, 0, MailboxOverflow.Reject)
+    {
+        public long Handled { get; private set; }
+
+        protected override ValueTask InvokeUserAsync(in Envelope envelope)
+        {
+            Handled++;
+            return default;
+        }
+
+        protected override ValueTask InvokeSystemAsync(SystemMessage message) => default;
+
+        protected override void OnRejected(in Envelope envelope)
+        {
+        }
+
+        protected override void OnRejectedSystem(SystemMessage message)
+        {
+        }
+
+        private sealed class NullScheduler : IMailboxScheduler
+        {
+            public static readonly NullScheduler Instance = new();
+
+            public void Schedule(Mailbox mailbox)
+            {
+            }
+        }
+    }
 
     /// <summary>Closes itself from a handler after a number of messages, while producers keep posting.</summary>
     private sealed class ClosingMailbox(int closeAfter) : Mailbox(ThreadPoolMailboxScheduler.Instance, Mailbox.DefaultThroughput, 0, MailboxOverflow.Reject)

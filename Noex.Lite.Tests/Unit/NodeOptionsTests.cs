@@ -49,6 +49,7 @@ public class NodeOptionsTests
         { new NodeOptions { Name = "a", MaxFrameLength = 100 }, nameof(NodeOptions.MaxFrameLength) },
         { new NodeOptions { Name = "a", MaxOutboundQueueBytes = 1024 }, nameof(NodeOptions.MaxOutboundQueueBytes) },
         { new NodeOptions { Name = "a", Seeds = ["nope"] }, nameof(NodeOptions.Seeds) },
+        { new NodeOptions { Name = "a", MailboxCapacity = -1 }, nameof(NodeOptions.MailboxCapacity) },
         { new NodeOptions { Name = "a", Seeds = ["b@host:4369abc"] }, nameof(NodeOptions.Seeds) },
         { new NodeOptions { Name = "a", TlsServerOptions = new() }, nameof(NodeOptions.TlsClientOptions) },
         { new NodeOptions { Name = "a", UnsafePreferInlineScheduling = true, TlsServerOptions = new(), TlsClientOptions = new() }, nameof(NodeOptions.UnsafePreferInlineScheduling) },

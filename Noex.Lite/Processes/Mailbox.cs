@@ -1,16 +1,6 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 
 namespace Noex.Lite;
-
-/// <summary>What a full bounded mailbox does with one more message.</summary>
-public enum MailboxOverflow
-{
-    /// <summary>The sender gets a <see cref="MailboxFullException"/>; nothing is queued.</summary>
-    Reject = 0,
-    /// <summary>The new message is dropped and counted as a dead letter; the sender is not told.</summary>
-    DropNewest,
-}
 
 /// <summary>The outcome of posting to a mailbox.</summary>
 internal enum PostResult
@@ -116,7 +106,17 @@ internal abstract class Mailbox : IThreadPoolWorkItem
     /// <summary>Messages per turn when none is configured: akka uses 30, Proto.Actor 300; we sit between.</summary>
     public const int DefaultThroughput = 100;
 
-    private readonly ConcurrentQueue<Envelope> _userQueue = new();
+    /// <summary>
+    /// Busy periods in a row (from a message to an empty queue) that must each take under a quarter of the queue's ring
+    /// before the ring is halved. Taken counts bound the backlog from above (everything queued in a period is taken in
+    /// it), so a halved ring still holds twice the recent peaks; and a mailbox whose bursts fill its ring never shrinks,
+    /// so a warm mailbox allocates nothing per message. Sixteen keeps a mailbox whose load comes and goes from
+    /// reallocating on every lull.
+    /// </summary>
+    internal const int LightPeriodsBeforeShrink = 16;
+
+    // Not readonly: a mutable struct, updated in place (see MailboxQueue).
+    private MailboxQueue<Envelope> _userQueue;
     private readonly IMailboxScheduler _scheduler;
     private readonly int _throughput;
     private readonly int _capacity;
@@ -125,6 +125,8 @@ internal abstract class Mailbox : IThreadPoolWorkItem
     private int _status;
     private int _count;
     private long _deadLetters;
+    private int _periodTaken;   // user messages taken since the queue was last found empty (the turn's thread only)
+    private int _lightPeriods;  // light busy periods in a row (the turn's thread only)
 
     protected Mailbox(IMailboxScheduler scheduler, int throughput, int capacity, MailboxOverflow overflow)
     {
@@ -143,6 +145,9 @@ internal abstract class Mailbox : IThreadPoolWorkItem
 
     /// <summary>User messages queued (exact only for bounded mailboxes; otherwise a snapshot).</summary>
     public int Count => _capacity > 0 ? Volatile.Read(ref _count) : _userQueue.Count;
+
+    /// <summary>The slots the user queue keeps while drained (0 until the first message; for tests and benchmarks).</summary>
+    internal int QueueCapacity => _userQueue.Capacity;
 
     /// <summary>Queues a user message and makes sure a turn will run. Never blocks.</summary>
     public PostResult Post(in Envelope envelope)
@@ -170,8 +175,8 @@ internal abstract class Mailbox : IThreadPoolWorkItem
             }
         }
 
-        _userQueue.Enqueue(envelope);
-        // ConcurrentQueue.Enqueue reserves its slot with Interlocked.CompareExchange, a full fence, so the
+        _userQueue.Enqueue(in envelope);
+        // MailboxQueue.Enqueue reserves its slot with Interlocked.CompareExchange, a full fence, so the
         // status read in Schedule cannot move ahead of the enqueue. That ordering closes the race with
         // the end of a turn (the turn clears Scheduled with a fenced op, then re-reads the queue) and
         // with Close (which sets Closed with a fenced op, then drains).
@@ -218,6 +223,7 @@ internal abstract class Mailbox : IThreadPoolWorkItem
     internal void RunTurn()
     {
         int budget = _throughput;
+        int taken = 0;
         while (true)
         {
             if (Volatile.Read(ref _systemHead) is not null)
@@ -235,10 +241,19 @@ internal abstract class Mailbox : IThreadPoolWorkItem
                 return;
             }
 
-            if (budget-- == 0 || !_userQueue.TryDequeue(out Envelope envelope))
+            if (budget-- == 0)
             {
                 break;
             }
+
+            if (!_userQueue.TryDequeue(out Envelope envelope))
+            {
+                OnDrained(taken);
+                taken = 0;
+                break;
+            }
+
+            taken++;
 
             if (_capacity > 0)
             {
@@ -249,12 +264,36 @@ internal abstract class Mailbox : IThreadPoolWorkItem
             ValueTask handled = InvokeUserAsync(in envelope);
             if (!handled.IsCompletedSuccessfully)
             {
+                _periodTaken += taken;
                 ResumeAfter(handled.AsTask());
                 return;
             }
         }
 
+        _periodTaken += taken;
         EndTurn();
+    }
+
+    /// <summary>
+    /// The turn found the queue empty: a busy period ended. After <see cref="LightPeriodsBeforeShrink"/> light periods
+    /// in a row, the ring is halved, so a mailbox that once held a backlog gives the room back as it calms down.
+    /// </summary>
+    private void OnDrained(int taken)
+    {
+        int period = _periodTaken + taken;
+        _periodTaken = 0;
+        int capacity = _userQueue.Capacity;
+        if (capacity <= MailboxQueue<Envelope>.InitialLength || period >= capacity / 4)
+        {
+            _lightPeriods = 0;
+            return;
+        }
+
+        if (++_lightPeriods >= LightPeriodsBeforeShrink)
+        {
+            _lightPeriods = 0;
+            _userQueue.Shrink(capacity / 2);
+        }
     }
 
     /// <summary>Delivers one user message. Must not throw and must not fault: failures are the process's to handle.</summary>
@@ -409,7 +448,7 @@ internal abstract class Mailbox : IThreadPoolWorkItem
 
     private void DrainClosed()
     {
-        // ConcurrentQueue is safe for several consumers, so any number of threads may drain at once;
+        // MailboxQueue is safe for several consumers, so any number of threads may drain at once;
         // each message is taken by exactly one of them.
         while (_userQueue.TryDequeue(out Envelope envelope))
         {

@@ -36,14 +36,27 @@ internal sealed class ProcessCell : Mailbox
     private long _handled;  // written by the process's own turn only
 
     public ProcessCell(ProcessRuntime runtime, long id, GenServer server, StartOptions options)
-        : base(runtime.Scheduler, runtime.Options.Throughput, options.MailboxCapacity, options.MailboxOverflow)
+        : base(runtime.Scheduler, runtime.Options.Throughput, CapacityOf(runtime, options), OverflowOf(runtime, options))
     {
         Runtime = runtime;
         Ref = new ProcessRef(runtime.Name, id);
         Server = server;
         _trapExit = options.TrapExit;
-        MailboxCapacity = options.MailboxCapacity;
+        MailboxCapacity = CapacityOf(runtime, options);
     }
+
+    /// <summary>The bound a process gets: its own when positive, none for <see cref="StartOptions.UnboundedMailbox"/> (or any
+    /// negative), the runtime's default for 0.</summary>
+    private static int CapacityOf(ProcessRuntime runtime, StartOptions options) => options.MailboxCapacity switch
+    {
+        > 0 => options.MailboxCapacity,
+        0 => runtime.Options.MailboxCapacity,
+        _ => 0,
+    };
+
+    /// <summary>The policy goes with the bound: the start's own with its own bound, the runtime's with the runtime's.</summary>
+    private static MailboxOverflow OverflowOf(ProcessRuntime runtime, StartOptions options) =>
+        options.MailboxCapacity == 0 ? runtime.Options.MailboxOverflow : options.MailboxOverflow;
 
     public ProcessRuntime Runtime { get; }
 

@@ -86,7 +86,7 @@ public sealed class MailboxFullException : NoexException
     /// <param name="target">The process whose mailbox is full.</param>
     /// <param name="capacity">Its capacity.</param>
     public MailboxFullException(ProcessRef target, int capacity)
-        : base($"The mailbox of {target} is full ({capacity} messages; raise StartOptions.MailboxCapacity or choose MailboxOverflow.DropNewest).")
+        : base($"The mailbox of {target} is full ({capacity} messages; raise StartOptions.MailboxCapacity or the node's MailboxCapacity, or choose MailboxOverflow.DropNewest).")
     {
         Target = target;
         Capacity = capacity;

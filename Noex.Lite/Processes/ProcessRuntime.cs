@@ -26,6 +26,35 @@ public sealed record ProcessRuntimeOptions
     /// <summary>How long disposing the runtime waits for each process to stop before killing it. Default 5000 ms.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromMilliseconds(5000);
 
+    /// <summary>
+    /// The mailbox bound of every process started without one of its own (<see cref="StartOptions.MailboxCapacity"/>
+    /// 0): the most user messages (calls, casts, infos) its mailbox holds; 0 for unbounded. Default 0, unbounded, as in
+    /// OTP.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// Unbounded, a mailbox grows as long as its senders outrun it: local senders never wait, so a flood of local casts
+    /// to a slow process can take gigabytes. Senders on other nodes are held back by the connection's bounded outbound
+    /// queue (<see cref="NodeOptions.MaxOutboundQueueBytes"/>, <see cref="NodeOptions.OverloadPolicy"/>) only while the
+    /// reading node cannot keep up with the socket, not when one process cannot keep up with its mailbox.
+    /// </para>
+    /// <para>
+    /// Bounded, a message that finds the mailbox full is never queued, and <see cref="MailboxOverflow"/> says who is
+    /// told: with <see cref="Lite.MailboxOverflow.Reject"/> a local call or cast throws <see cref="MailboxFullException"/> and a
+    /// call from another node fails with the same exception at its caller (the wire's <c>mailbox_full</c> error); with
+    /// <see cref="Lite.MailboxOverflow.DropNewest"/> a cast is dropped and counted as a dead letter (<see cref="ProcessRuntime.DeadLetters"/>)
+    /// and a call still fails with <see cref="MailboxFullException"/>, so that no caller waits for its timeout. A cast
+    /// from another node that finds the mailbox full is a dead letter on the target's node either way
+    /// (<c>DeadLetterReason.MailboxFull</c>); its sender is not told. System messages (stop, exit and down signals) are
+    /// never refused.
+    /// </para>
+    /// </remarks>
+    public int MailboxCapacity { get; init; }
+
+    /// <summary>What a full mailbox bounded by <see cref="MailboxCapacity"/> does with one more message. Default
+    /// <see cref="Lite.MailboxOverflow.Reject"/>.</summary>
+    public MailboxOverflow MailboxOverflow { get; init; }
+
     internal void Validate()
     {
         if (string.IsNullOrEmpty(Name))
@@ -37,14 +66,22 @@ public sealed record ProcessRuntimeOptions
         {
             throw new ArgumentOutOfRangeException(nameof(Throughput), Throughput, "ProcessRuntimeOptions.Throughput must be at least 1.");
         }
+
+        if (MailboxCapacity < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MailboxCapacity), MailboxCapacity, "ProcessRuntimeOptions.MailboxCapacity must be 0 (unbounded) or more.");
+        }
     }
 }
 
 /// <summary>How a process is started.</summary>
 public sealed record StartOptions
 {
-    /// <summary>The defaults: no name, 5000 ms init timeout, unbounded mailbox.</summary>
+    /// <summary>The defaults: no name, 5000 ms init timeout, the runtime's mailbox bound (unbounded unless set there).</summary>
     public static StartOptions Default { get; } = new();
+
+    /// <summary>The <see cref="MailboxCapacity"/> of a process whose mailbox is unbounded whatever the runtime's default.</summary>
+    public const int UnboundedMailbox = -1;
 
     /// <summary>A local name to register the process under (unique in the runtime); null for none. Default null.</summary>
     public string? Name { get; init; }
@@ -52,10 +89,17 @@ public sealed record StartOptions
     /// <summary>How long the start waits for init; after that the process is killed and the start fails. Default 5000 ms.</summary>
     public TimeSpan InitTimeout { get; init; } = TimeSpan.FromMilliseconds(5000);
 
-    /// <summary>The most user messages the mailbox holds; 0 for unbounded. Default 0.</summary>
+    /// <summary>
+    /// The most user messages (calls, casts, infos) the mailbox holds. Default 0: the runtime's
+    /// <see cref="ProcessRuntimeOptions.MailboxCapacity"/> and <see cref="ProcessRuntimeOptions.MailboxOverflow"/> (for a
+    /// node's runtime, <see cref="NodeOptions.MailboxCapacity"/>), which are unbounded unless set;
+    /// <see cref="UnboundedMailbox"/> for unbounded whatever the runtime's default. What a full mailbox does:
+    /// <see cref="ProcessRuntimeOptions.MailboxCapacity"/>.
+    /// </summary>
     public int MailboxCapacity { get; init; }
 
-    /// <summary>What a full bounded mailbox does with one more message. Default <see cref="MailboxOverflow.Reject"/>.</summary>
+    /// <summary>What a full mailbox does with one more message, when <see cref="MailboxCapacity"/> is positive (otherwise
+    /// the runtime's policy applies). Default <see cref="MailboxOverflow.Reject"/>.</summary>
     public MailboxOverflow MailboxOverflow { get; init; }
 
     /// <summary>Whether exit signals arrive as messages from the start (the server can also change it). Default false.</summary>
