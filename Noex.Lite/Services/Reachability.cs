@@ -51,16 +51,27 @@ internal sealed class Reachability : IClusterService
     internal int PendingCount => _pending.Count;
 
     /// <summary>
-    /// Asks every connected peer that uses the <c>reach</c> capability, except <paramref name="node"/> itself, whether it
-    /// reaches <paramref name="node"/>; waits at most <paramref name="timeout"/> for the answers.
+    /// Asks each of <paramref name="peers"/> (the nodes the caller counts as connected; <paramref name="node"/> itself is
+    /// skipped) whether it reaches <paramref name="node"/>, and waits at most <paramref name="timeout"/> for the answers.
+    /// A peer without a live connection counts as unanswered (its connection is closing: it may be the one that is cut);
+    /// one whose connection does not use the <c>reach</c> capability (an older build) is not asked and not counted.
     /// </summary>
-    public async Task<ReachVerdict> AskAsync(NodeId node, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public async Task<ReachVerdict> AskAsync(NodeId node, IEnumerable<NodeId> peers, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        var peers = _node.Connections.GetConnections()
-            .Where(c => c.Peer != node && (c.Protocol.Capabilities & Capabilities.Reach) != 0)
-            .ToArray();
-        var answers = await Task.WhenAll(peers.Select(c => AskOneAsync(c, node, timeout, cancellationToken))).ConfigureAwait(false);
-        return new ReachVerdict(peers.Length,
+        var asked = new List<Task<ReachStatus?>>();
+        foreach (var peer in peers.Where(p => p != node && p != _node.Id))
+        {
+            if (!_node.Connections.TryGetConnection(peer, out var connection))
+            {
+                asked.Add(Task.FromResult<ReachStatus?>(null));
+            }
+            else if ((connection.Protocol.Capabilities & Capabilities.Reach) != 0)
+            {
+                asked.Add(AskOneAsync(connection, node, timeout, cancellationToken));
+            }
+        }
+        var answers = await Task.WhenAll(asked).ConfigureAwait(false);
+        return new ReachVerdict(answers.Length,
             answers.Count(a => a == ReachStatus.Unreachable), answers.Count(a => a == ReachStatus.Reachable), answers.Count(a => a is null));
     }
 

@@ -332,7 +332,8 @@ public sealed partial class DistributedSupervisor
         {
             return true;
         }
-        var verdict = await _node.Reach.AskAsync(lost, ReachTimeout).ConfigureAwait(false);
+        // Every node this one counts towards its quorum is asked: one whose connection is already closing is no answer.
+        var verdict = await _node.Reach.AskAsync(lost, _node.GetConnectedNodes().Select(n => n.Id), ReachTimeout).ConfigureAwait(false);
         if (!SeesMajority())
         {
             return false; // lost meanwhile (a peer's connection that closed during the question is no answer)
