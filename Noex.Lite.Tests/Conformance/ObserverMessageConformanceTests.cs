@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 
 namespace Noex.Lite.Tests;
 
-/// <summary>The observer-message vectors of protocol.md §5.6: each reads as its meaning, and writing the meaning gives its bytes.</summary>
+/// <summary>The observer-message vectors of protocol.md §5.6 (snapshots and reach queries): each reads as its meaning, and writing the meaning gives its bytes.</summary>
 [Trait("Category", Category.Conformance)]
 public class ObserverMessageConformanceTests
 {
@@ -38,6 +38,18 @@ public class ObserverMessageConformanceTests
                 Assert.Equal(value["node"].AsString(), stats.Node.ToString());
                 Assert.Equal(value["process_count"].AsInt64(), stats.ProcessCount);
                 new ClusterObserver.SnapshotReply(requestId, value).Write(written);
+                break;
+            case "reach_request":
+                Assert.Equal(MessageTypes.ReachRequest, bytes[0]);
+                Assert.Equal(fields["node"].Length, bytes[9]);
+                Assert.Equal(fields["node"], System.Text.Encoding.UTF8.GetString(bytes.AsSpan(10)));
+                new Reachability.ReachRequest(requestId, fields["node"]).Write(written);
+                break;
+            case "reach_reply":
+                Assert.Equal(MessageTypes.ReachReply, bytes[0]);
+                Assert.Equal(10, bytes.Length);
+                Assert.Equal(byte.Parse(fields["status"]), bytes[9]);
+                new Reachability.ReachReply(requestId, (ReachStatus)byte.Parse(fields["status"])).Write(written);
                 break;
             default:
                 throw new InvalidDataException($"vector {name}: unknown message '{head[0]}'");

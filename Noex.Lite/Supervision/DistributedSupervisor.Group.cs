@@ -79,7 +79,7 @@ public sealed partial class DistributedSupervisor
                 {
                     joining = SupervisorReplica.RefFromValue(member);
                 }
-                catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException or KeyNotFoundException)
+                catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException or KeyNotFoundException or InvalidNodeIdException)
                 {
                     return;
                 }

@@ -80,7 +80,8 @@ internal static class SupervisorErrors
             "duplicate" => new DistributedDuplicateChildException(name, Text("child")),
             "invalid_simple_one_for_one" => new DistributedInvalidSimpleOneForOneException(name, Text("reason")),
             "behavior_not_found" when NodeId.TryParse(Text("node"), out var node) => new DistributedBehaviorNotFoundException(Text("behavior"), node),
-            "no_node" => new NoAvailableNodeException(Text("child"), SupervisorReplica.SelectorFromText(Text("selector"))),
+            // A custom selector has no wire form: the error then says what happened without it.
+            "no_node" when Text("selector") != "custom" => new NoAvailableNodeException(Text("child"), SupervisorReplica.SelectorFromText(Text("selector"))),
             "bad_request" => new ArgumentException(Text("message")),
             NotActive => new StandbyException(name),
             _ => new DistributedSupervisorException(name, Text("message")),

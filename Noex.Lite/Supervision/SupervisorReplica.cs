@@ -65,7 +65,7 @@ internal sealed record SupervisorReplica(long Version, ProcessRef Active, IReadO
                 (int)Math.Clamp(Long(value, "template_sequence"), 0, int.MaxValue),
                 (int)Math.Clamp(Long(value, "restarts"), 0, int.MaxValue), (int)Math.Clamp(Long(value, "node_failure_restarts"), 0, int.MaxValue));
         }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException or KeyNotFoundException or IndexOutOfRangeException)
+        catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException or KeyNotFoundException or IndexOutOfRangeException or InvalidNodeIdException)
         {
             return null;
         }
