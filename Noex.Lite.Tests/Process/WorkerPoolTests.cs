@@ -99,6 +99,35 @@ public class WorkerPoolTests
     }
 
     [Fact]
+    public async Task SupervisedPool_SupervisorNodeKilled_AWorkerNodeTakesOver_TheWorkersKeepRunningWhereTheyAre()
+    {
+        await using var supervisor = ExampleProcess.Start("WorkerPool", "supervisor", "--port", "0", "--workers", "4", "--nodes", "2", "--interval", "300");
+        var hub = (await supervisor.WaitForLineAsync(@"^Node ID: (supervisor@127\.0\.0\.1:\d+)$")).Groups[1].Value;
+        await using var nodeA = ExampleProcess.Start("WorkerPool", "node", "--name", "node-a", "--seed", hub, "--interval", "300");
+        var a = (await nodeA.WaitForLineAsync(@"^Node ID: (node-a@127\.0\.0\.1:\d+)$")).Groups[1].Value;
+        await using var nodeB = ExampleProcess.Start("WorkerPool", "node", "--name", "node-b", "--seed", hub, "--interval", "300");
+        var b = (await nodeB.WaitForLineAsync(@"^Node ID: (node-b@127\.0\.0\.1:\d+)$")).Groups[1].Value;
+        await supervisor.WaitForTextAsync("Pool ready: 4 workers on 2 nodes.");
+        await nodeA.WaitForTextAsync($"Standing by for the pool's supervisor on {hub}.");
+        await nodeB.WaitForTextAsync($"Standing by for the pool's supervisor on {hub}.");
+        await supervisor.WaitForTextAsync($"4 jobs done ({a}: 2, {b}: 2)");
+
+        var (markA, markB) = (nodeA.Mark, nodeB.Mark);
+        supervisor.Kill();
+        // node-a is first in line (the least node id): it adopts the four workers where they run and does the rounds.
+        await nodeA.WaitForTextAsync($"[POOL] Took over supervision from {hub}; workers kept where they run: worker-1 on {a}, worker-2 on {b}, worker-3 on {a}, worker-4 on {b}", markA);
+        await nodeA.WaitForTextAsync($"4 jobs done ({a}: 2, {b}: 2)", markA);
+        Assert.DoesNotContain(nodeA.Lines.Skip(markA), l => l.EndsWith("started here", StringComparison.Ordinal));
+        Assert.DoesNotContain(nodeB.Lines.Skip(markB), l => l.EndsWith("started here", StringComparison.Ordinal) || l.StartsWith("[POOL] Took over", StringComparison.Ordinal));
+
+        nodeB.CloseInput();
+        Assert.Equal(0, await nodeB.WaitForExitAsync());
+        nodeA.CloseInput();
+        Assert.Equal(0, await nodeA.WaitForExitAsync());
+        Assert.DoesNotContain(nodeA.Lines, l => l.Contains("   at ", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Worker_WithoutACoordinator_SaysSo()
     {
         await using var lonely = ExampleProcess.Start("WorkerPool", "worker", "--name", "worker-9", "--port", "0", "--seed", "coordinator@127.0.0.1:1");

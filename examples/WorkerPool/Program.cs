@@ -3,13 +3,14 @@ using Noex.Lite.Examples;
 // Work spread over nodes, two ways:
 //   coordinator / worker: a task queue (a coordinator hands tasks to workers; failed tasks are retried, a dead
 //                         worker's task reassigned).
-//   supervisor / node:    a supervised worker pool (a DistributedSupervisor places workers on the nodes, and restarts
-//                         the workers of a node that dies on the nodes that remain).
+//   supervisor / node:    a supervised worker pool (a named DistributedSupervisor places workers on the nodes, restarts
+//                         the workers of a node that dies on the nodes that remain, and, when the supervisor node
+//                         dies, fails over to a worker node that keeps the workers running).
 const string Usage = """
     Usage: WorkerPool coordinator [--name coordinator] [--port 4369] [--interval <ms>] [--tasks <n>] [--stats-ms <ms>]
            WorkerPool worker --name <worker-name> [--port 0] [--seed coordinator@127.0.0.1:4369] [--work-ms <ms>] [--fail-rate <0..1>] [--status-ms <ms>]
            WorkerPool supervisor [--name supervisor] [--port 4369] [--workers <n>] [--nodes <n>] [--interval <ms>]
-           WorkerPool node --name <node-name> [--port 0] [--seed supervisor@127.0.0.1:4369]
+           WorkerPool node --name <node-name> [--port 0] [--seed supervisor@127.0.0.1:4369] [--workers <n>] [--interval <ms>]
       Every mode also takes --secret <secret>; --seed may be repeated.
     """;
 

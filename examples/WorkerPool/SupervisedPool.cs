@@ -3,19 +3,47 @@ using Noex.Lite;
 using Noex.Lite.Examples;
 
 /// <summary>
-/// A supervised worker pool: a supervisor node runs a DistributedSupervisor whose children, the workers, are spawned
-/// on the worker nodes; when a worker node dies, its workers are started again on the nodes that remain. The
-/// supervisor sends every worker a job each round and says which nodes did them.
+/// A supervised worker pool: a named DistributedSupervisor, "pool", whose children, the workers, are spawned on the worker
+/// nodes; when a worker node dies, its workers are started again on the nodes that remain. The supervisor node starts
+/// the pool; every worker node joins it as a standby, so that when the supervisor node itself dies a worker node takes
+/// over, keeps the workers where they run, and goes on. Whichever member is active sends every worker a job each round and
+/// says which nodes did them.
 /// </summary>
 internal static class SupervisedPool
 {
     public const string Behavior = "pool:worker";
+    public const string Name = "pool";
+
+    /// <summary>
+    /// The pool's options, the same on every member. Workers go to the worker nodes in turn (worker-1 to the first,
+    /// worker-2 to the second, ...); the supervisor node takes them only when no worker node is left. A lost node is
+    /// not a candidate, so its workers move.
+    /// </summary>
+    private static DistributedSupervisorOptions PoolOptions(int workers, string hubName) => new()
+    {
+        Name = Name,
+        NodeSelector = NodeSelector.Custom((nodes, childId) =>
+        {
+            var remotes = nodes.Where(n => n.Id.Name != hubName).OrderBy(n => n.Id.ToString(), StringComparer.Ordinal).ToArray();
+            var index = int.Parse(childId.AsSpan(childId.LastIndexOf('-') + 1), CultureInfo.InvariantCulture) - 1;
+            return remotes.Length == 0 ? nodes[0].Id : remotes[index % remotes.Length].Id;
+        }),
+        // A node failure restarts every worker that was on it: allow that many restarts at once.
+        MaxRestarts = workers * 2,
+        Children = Enumerable.Range(1, workers)
+            .Select(i => new DistributedChildSpec($"worker-{i}", Behavior) { Args = Value.Object(("id", $"worker-{i}")) })
+            .ToArray(),
+    };
+
+    private static int Workers(ExampleArgs config) => config.Extra.TryGetValue("--workers", out var count) ? int.Parse(count, CultureInfo.InvariantCulture) : 4;
+
+    private static TimeSpan Interval(ExampleArgs config) =>
+        TimeSpan.FromMilliseconds(config.Extra.TryGetValue("--interval", out var ms) ? int.Parse(ms, CultureInfo.InvariantCulture) : 2000);
 
     public static async Task<int> RunSupervisorAsync(ExampleArgs config, ExampleLifetime lifetime)
     {
-        var workers = config.Extra.TryGetValue("--workers", out var count) ? int.Parse(count, CultureInfo.InvariantCulture) : 4;
+        var workers = Workers(config);
         var nodesWanted = config.Extra.TryGetValue("--nodes", out var wanted) ? int.Parse(wanted, CultureInfo.InvariantCulture) : 2;
-        var interval = TimeSpan.FromMilliseconds(config.Extra.TryGetValue("--interval", out var ms) ? int.Parse(ms, CultureInfo.InvariantCulture) : 2000);
         var node = await ExampleNode.StartAsync(config);
         if (node is null)
         {
@@ -43,25 +71,9 @@ internal static class SupervisedPool
                 }
             }
 
-            Console.WriteLine($"Starting {workers} workers under a DistributedSupervisor...");
-            // Workers go to the worker nodes in turn (worker-1 to the first, worker-2 to the second, ...); the supervisor's
-            // own node takes them only when no worker node is left. A lost node is not a candidate, so its workers move.
-            var selector = NodeSelector.Custom((nodes, childId) =>
-            {
-                var remotes = nodes.Where(n => n.Id != node.Id).OrderBy(n => n.Id.ToString(), StringComparer.Ordinal).ToArray();
-                var index = int.Parse(childId.AsSpan(childId.LastIndexOf('-') + 1), CultureInfo.InvariantCulture) - 1;
-                return remotes.Length == 0 ? node.Id : remotes[index % remotes.Length].Id;
-            });
-            await using var supervisor = await DistributedSupervisor.StartAsync(node, new DistributedSupervisorOptions
-            {
-                NodeSelector = selector,
-                // A node failure restarts every worker that was on it: allow that many restarts at once.
-                MaxRestarts = workers * 2,
-                Children = Enumerable.Range(1, workers)
-                    .Select(i => new DistributedChildSpec($"worker-{i}", Behavior) { Args = Value.Object(("id", $"worker-{i}")) })
-                    .ToArray(),
-            });
-            supervisor.LifecycleEvent += Report;
+            Console.WriteLine($"Starting {workers} workers under the DistributedSupervisor \"{Name}\"...");
+            await using var supervisor = await DistributedSupervisor.StartAsync(node, PoolOptions(workers, node.Id.Name));
+            supervisor.LifecycleEvent += e => Report(supervisor, e);
             foreach (var child in supervisor.GetChildren())
             {
                 Console.WriteLine($"  {child.Id} on {child.Node}");
@@ -69,7 +81,7 @@ internal static class SupervisedPool
             Console.WriteLine($"Pool ready: {supervisor.CountChildren()} workers on {supervisor.GetStats().ChildrenByNode.Count} nodes.");
 
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(lifetime.Stopping);
-            var rounds = RoundsAsync(node, supervisor, interval, stop.Token);
+            var rounds = RoundsAsync(node, supervisor, Interval(config), stop.Token);
             await lifetime.RunCommandsAsync(async line =>
             {
                 var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
@@ -95,6 +107,7 @@ internal static class SupervisedPool
             stop.Cancel();
             await rounds;
             Console.WriteLine("\nShutting down supervisor...");
+            // This member's stop: a worker node standing by takes the pool over, its workers keep running.
             await supervisor.StopAsync("shutdown");
             await node.StopAsync();
         }
@@ -117,17 +130,43 @@ internal static class SupervisedPool
             node.NodeDown += down => Console.WriteLine($"[CLUSTER] Node left: {down.Node} ({ExampleNode.Snake(down.Reason)})");
             await ExampleNode.WaitForSeedsAsync(node, TimeSpan.FromSeconds(10), lifetime.Stopping);
             Console.WriteLine($"Worker node {node.Id.Name} ready.");
-            await lifetime.WaitAsync();
+            // Join the pool the supervisor node starts, as a standby: it takes over if the supervisor node dies.
+            DistributedSupervisor? member = null;
+            try
+            {
+                while (node.GlobalRegistry.Whereis(Name) is null)
+                {
+                    await Task.Delay(50, lifetime.Stopping);
+                }
+                member = await DistributedSupervisor.StartAsync(node, PoolOptions(Workers(config), node.Options.Seeds.Select(NodeId.Parse).First().Name));
+                member.LifecycleEvent += e => Report(member, e);
+                Console.WriteLine($"Standing by for the pool's supervisor on {node.GlobalRegistry.Whereis(Name)?.Node}.");
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(lifetime.Stopping);
+                var rounds = RoundsAsync(node, member, Interval(config), stop.Token);
+                await lifetime.WaitAsync();
+                stop.Cancel();
+                await rounds;
+            }
+            catch (OperationCanceledException)
+            {
+            }
             Console.WriteLine($"\nShutting down worker node {node.Id.Name}...");
+            if (member is not null)
+            {
+                await member.StopAsync("shutdown");
+            }
             await node.StopAsync();
         }
         return 0;
     }
 
-    private static void Report(DistributedSupervisorEvent e)
+    private static void Report(DistributedSupervisor member, DistributedSupervisorEvent e)
     {
         var line = e.Kind switch
         {
+            DistributedSupervisorEventKind.SupervisorTookOver => $"[POOL] Took over supervision from {e.FromNode?.ToString() ?? "nobody"}; workers kept where they run: "
+                + string.Join(", ", member.GetChildren().Select(c => $"{c.Id} on {c.Node}")),
+            DistributedSupervisorEventKind.SupervisorStoodDown => $"[POOL] Stood down ({e.Reason})",
             DistributedSupervisorEventKind.NodeFailureDetected => $"[POOL] Node failure detected: {e.Node} (workers: {string.Join(", ", e.AffectedChildren ?? [])})",
             DistributedSupervisorEventKind.ChildMigrated => $"[POOL] {e.ChildId} migrated from {e.FromNode} to {e.Node}",
             DistributedSupervisorEventKind.ChildRestarted => $"[POOL] {e.ChildId} restarted on {e.Node} (restart {e.Attempt})",
@@ -151,6 +190,10 @@ internal static class SupervisedPool
         {
             while (await timer.WaitForNextTickAsync(cancellationToken))
             {
+                if (!supervisor.IsActive)
+                {
+                    continue; // a standby's rounds start when it takes over
+                }
                 round++;
                 var children = supervisor.GetChildren();
                 var results = await Task.WhenAll(children.Select(async child =>
