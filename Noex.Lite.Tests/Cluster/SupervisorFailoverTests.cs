@@ -249,6 +249,40 @@ public class SupervisorFailoverTests(Xunit.Abstractions.ITestOutputHelper output
         Assert.Null(c.GlobalRegistry.Whereis("pool"));
     }
 
+    [Fact]
+    public async Task RestartIntensity_CarriesOverATakeover_TheThirdCrashInTheWindowEndsTheWholeGroup()
+    {
+        await using var cluster = await StartClusterAsync("a", "b", "c");
+        var (a, b, c) = cluster;
+        var options = SupervisionGroup.Options("pool", 2, ["c"]) with { MaxRestarts = 2, Within = TimeSpan.FromMinutes(5) };
+        var members = await StartGroupAsync(options, a, b, c);
+        await using var _ = new AsyncDisposables(members);
+        var logs = members.Select(m => { var log = new EventLog(); m.LifecycleEvent += log.Add; return log; }).ToArray();
+
+        // Two crashes under a: the window is full.
+        for (var i = 1; i <= 2; i++)
+        {
+            c.Runtime.Exit(members[0].GetChild("w1")!.Ref, ExitReason.Error("boom"));
+            await Wait.UntilAsync(() => logs[0].Count(DistributedSupervisorEventKind.ChildRestarted) == i);
+        }
+        var w1 = members[0].GetChild("w1")!.Ref;
+        await Wait.UntilAsync(() => members[1].GetChild("w1")?.Ref == w1); // b holds the state with both restarts
+
+        // a's node leaves (its member's own stop hands over); b takes over with the window as it was.
+        await members[0].StopAsync();
+        await Wait.UntilAsync(() => members[1].IsActive);
+        Assert.Equal(2, members[1].GetStats().TotalRestarts);
+
+        // One more crash within the window is one too many, as it would have been under a: the group ends.
+        var w2 = members[1].GetChild("w2")!.Ref;
+        c.Runtime.Exit(w1, ExitReason.Error("boom"));
+        Assert.Equal("max_restarts_exceeded", await members[1].Completion.WaitAsync(TimeSpan.FromSeconds(30)));
+        await members[2].Completion.WaitAsync(TimeSpan.FromSeconds(30)); // told to stop: nobody takes over
+        await Wait.UntilAsync(() => !c.Runtime.IsAlive(w2)); // the children stopped with it
+        Assert.Null(a.GlobalRegistry.Whereis("pool"));
+        Assert.Equal(0, logs[2].Count(DistributedSupervisorEventKind.SupervisorTookOver));
+    }
+
     /// <summary>Disposes the members at the end of a test, whatever state they are in.</summary>
     private sealed class AsyncDisposables(IEnumerable<DistributedSupervisor> members) : IAsyncDisposable
     {
