@@ -11,6 +11,7 @@ using Noex.Lite.Tests;
 /// "dsup-children NAME" asks the active member by name from this node and prints "DSUP-CHILDREN NAME id=node/process ...".
 /// "dsup-crash NAME CHILD" finds the child by name and sends its instance an exit signal (an error), printing "DSUP-CRASHED".
 /// "dsup-local NAME" prints what this node's member holds: "DSUP-LOCAL NAME active|standby id=node/process ...".
+/// A command that fails prints "DSUP-ERROR EXCEPTION: MESSAGE".
 /// "workers" prints "WORKERS id:process ..." for the live dsup-worker instances of this node (started by anyone).
 /// </summary>
 internal sealed class SupervisionGroupCommands(Node node, TextWriter output) : IAsyncDisposable
@@ -19,7 +20,19 @@ internal sealed class SupervisionGroupCommands(Node node, TextWriter output) : I
 
     public async Task HandleAsync(string line)
     {
-        var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        try
+        {
+            await RunAsync(line.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        }
+        catch (NoexException e)
+        {
+            // A command that fails says so (the test reads it) instead of ending the process.
+            output.WriteLine($"DSUP-ERROR {e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    private async Task RunAsync(string[] words)
+    {
         switch (words)
         {
             case ["dsup-start", var name, var count, var hosts]:

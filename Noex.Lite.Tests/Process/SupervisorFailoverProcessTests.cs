@@ -17,16 +17,18 @@ public class SupervisorFailoverProcessTests(ITestOutputHelper output)
     private const string Group = "pool";
 
     private static Task<NodeProcess> StartHostAsync(string name, NodeId seed) =>
-        NodeHostProcess.StartAsync("--name", name, "--secret", Secret, "--seed", seed.ToString(), "--heartbeat", "300", "--remove-after", "3000");
+        NodeHostProcess.StartAsync("--name", name, "--secret", Secret, "--seed", seed.ToString(), "--heartbeat", "300", "--threshold", "8", "--remove-after", "5000");
 
     /// <summary>The test process's node "a": the least id of the cluster, so that it is first in line to take over.</summary>
     private static async Task<Node> StartTestNodeAsync()
     {
         var a = await Node.StartAsync(TestNodes.Options("a", Secret) with
         {
+            // A kill -9 closes the sockets at once; the silence bound (2.4 s) is only for a loaded machine's pauses.
             HeartbeatInterval = TimeSpan.FromMilliseconds(300),
+            HeartbeatMissThreshold = 8,
             ReconnectMaxDelay = TimeSpan.FromMilliseconds(500),
-            RemoveUnreachableAfter = TimeSpan.FromSeconds(3),
+            RemoveUnreachableAfter = TimeSpan.FromSeconds(5),
         });
         a.Behaviors.Register("dsup-worker", () => new Worker());
         return a;

@@ -18,8 +18,10 @@ internal static class SupervisionGroupProcess
     public static async Task<bool> StartMemberAsync(this NodeProcess node, string name, int count, string hosts)
     {
         await node.SendAsync($"dsup-start {name} {count.ToString(CultureInfo.InvariantCulture)} {hosts}");
-        var line = await node.WaitForLineAsync(l => l.StartsWith($"DSUP-STARTED {name} ", StringComparison.Ordinal));
-        return line.EndsWith(" active", StringComparison.Ordinal);
+        var line = await node.WaitForLineAsync(l => l.StartsWith($"DSUP-STARTED {name} ", StringComparison.Ordinal) || l.StartsWith("DSUP-ERROR ", StringComparison.Ordinal));
+        return line.StartsWith("DSUP-ERROR ", StringComparison.Ordinal)
+            ? throw new InvalidOperationException($"{node.Id} could not start its member: {line}")
+            : line.EndsWith(" active", StringComparison.Ordinal);
     }
 
     /// <summary>The live dsup-worker instances of <paramref name="node"/>: child id → process id.</summary>
