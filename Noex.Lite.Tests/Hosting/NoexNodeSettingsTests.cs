@@ -30,6 +30,8 @@ public class NoexNodeSettingsTests
             ["Noex:ReconnectJitter"] = "0.25",
             ["Noex:MaxOutboundQueueBytes"] = "1073741824",
             ["Noex:OverloadPolicy"] = "Reject",
+            ["Noex:MailboxCapacity"] = "10000",
+            ["Noex:MailboxOverflow"] = "DropNewest",
             ["Noex:StopGlobalNameLoser"] = "true",
             ["Noex:QuorumSize"] = "2",
             ["Noex:ReadyMinPeers"] = "1",
@@ -49,6 +51,7 @@ public class NoexNodeSettingsTests
         Assert.Equal(0.25, options.ReconnectJitter);
         Assert.Equal(1L << 30, options.MaxOutboundQueueBytes);
         Assert.Equal(OverloadPolicy.Reject, options.OverloadPolicy);
+        Assert.Equal((10000, MailboxOverflow.DropNewest), (options.MailboxCapacity, options.MailboxOverflow));
         Assert.True(options.StopGlobalNameLoser);
         Assert.Equal(2, options.QuorumSize);
         Assert.Equal(1, settings.ReadyMinPeers);
@@ -124,6 +127,7 @@ public class NoexNodeSettingsTests
         { "Noex:MaxFrameLength", "1024", "Noex:MaxFrameLength must be at least 65536 (was 1024)" },
         { "Noex:MaxOutboundQueueBytes", "65536", "Noex:MaxOutboundQueueBytes must be at least Noex:MaxFrameLength (16777216)" },
         { "Noex:QuorumSize", "0", "Noex:QuorumSize must be at least 1 (was 0)" },
+        { "Noex:MailboxCapacity", "-1", "Noex:MailboxCapacity must be at least 0 (was -1)" },
         { "Noex:ReadyMinPeers", "-1", "Noex:ReadyMinPeers must be at least 0 (was -1)" },
         { "Noex:DnsSeeds:Port", "4369", "Noex:DnsSeeds:HostName is required when Noex:DnsSeeds is configured" },
         { "Noex:Tls:CertificatePath", "/nonexistent/node.pfx", "Noex:Tls:CertificatePath names no file: '/nonexistent/node.pfx'" },

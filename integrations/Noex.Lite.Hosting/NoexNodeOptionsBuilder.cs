@@ -44,6 +44,8 @@ internal static class NoexNodeOptionsBuilder
             MaxOutboundQueueBytes = s.MaxOutboundQueueBytes ?? d.MaxOutboundQueueBytes,
             MaxOutboundQueueMessages = s.MaxOutboundQueueMessages ?? d.MaxOutboundQueueMessages,
             OverloadPolicy = s.OverloadPolicy ?? d.OverloadPolicy,
+            MailboxCapacity = s.MailboxCapacity ?? d.MailboxCapacity,
+            MailboxOverflow = s.MailboxOverflow ?? d.MailboxOverflow,
             MaxPendingHandshakes = s.MaxPendingHandshakes ?? d.MaxPendingHandshakes,
             UnsafePreferInlineScheduling = s.UnsafePreferInlineScheduling ?? d.UnsafePreferInlineScheduling,
             StopGlobalNameLoser = s.StopGlobalNameLoser ?? d.StopGlobalNameLoser,

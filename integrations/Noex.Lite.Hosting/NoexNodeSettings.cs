@@ -106,6 +106,14 @@ public sealed class NoexNodeSettings
     /// (<see cref="NodeOptions.OverloadPolicy"/>). Default <c>Wait</c>.</summary>
     public OverloadPolicy? OverloadPolicy { get; set; }
 
+    /// <summary>Every process's mailbox bound unless it sets its own (<see cref="NodeOptions.MailboxCapacity"/>). Default 0,
+    /// unbounded.</summary>
+    public int? MailboxCapacity { get; set; }
+
+    /// <summary>What a full bounded mailbox does with one more message, <c>Reject</c> or <c>DropNewest</c>
+    /// (<see cref="NodeOptions.MailboxOverflow"/>). Default <c>Reject</c>.</summary>
+    public MailboxOverflow? MailboxOverflow { get; set; }
+
     /// <summary>The most connections in their handshake at once (<see cref="NodeOptions.MaxPendingHandshakes"/>). Default 64.</summary>
     public int? MaxPendingHandshakes { get; set; }
 

@@ -87,6 +87,7 @@ internal sealed class NoexNodeSettingsValidator(NoexSettingsSection section) : I
         }
         Range(nameof(s.MaxOutboundQueueMessages), s.MaxOutboundQueueMessages, 1, int.MaxValue);
         Range(nameof(s.MaxPendingHandshakes), s.MaxPendingHandshakes, 1, int.MaxValue);
+        Range(nameof(s.MailboxCapacity), s.MailboxCapacity, 0, int.MaxValue);
         Range(nameof(s.ReadyMinPeers), s.ReadyMinPeers, 0, int.MaxValue);
         if (s.UnsafePreferInlineScheduling == true && s.Tls.Enabled)
         {
