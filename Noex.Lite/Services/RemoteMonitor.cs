@@ -42,6 +42,10 @@ public sealed class RemoteMonitor : IClusterService
     private readonly Dictionary<long, HashSet<long>> _outgoingByWatcher = new();
     // Target side: monitors from other nodes on this node's processes, by (connection, monitor id) and by target.
     private readonly Dictionary<(Connection Connection, long Id), long> _incoming = new();
+    // By connection, so that a closed connection fails its own monitors without a walk of every monitor of the node: the
+    // down messages of a lost node come right after its node-down event, whatever else is monitored.
+    private readonly Dictionary<Connection, HashSet<long>> _outgoingByConnection = new();
+    private readonly Dictionary<Connection, HashSet<long>> _incomingByConnection = new();
     private readonly Dictionary<long, HashSet<(Connection Connection, long Id)>> _incomingByTarget = new();
     // Entries of both tables; read without the lock by OnExit, so that processes ending where nothing is monitored
     // across nodes never take the lock (see OnExit for why a stale zero is safe).
@@ -184,6 +188,7 @@ public sealed class RemoteMonitor : IClusterService
                 foreach (var key in watchers)
                 {
                     _incoming.Remove(key);
+                    Unindex(_incomingByConnection, key.Connection, key.Id);
                     Interlocked.Decrement(ref _count);
                     key.Connection.TryEnqueue(new DownMessage(key.Id, reason), force: true);
                 }
@@ -241,14 +246,22 @@ public sealed class RemoteMonitor : IClusterService
         List<Outgoing>? fired = null;
         using (_lock.EnterScope())
         {
-            foreach (var key in _incoming.Keys.Where(k => ReferenceEquals(k.Connection, connection)).ToArray())
+            if (_incomingByConnection.TryGetValue(connection, out var incoming))
             {
-                RemoveIncoming(key.Connection, key.Id);
+                foreach (var id in incoming.ToArray())
+                {
+                    RemoveIncoming(connection, id);
+                }
             }
-            foreach (var entry in _outgoing.Values.Where(e => ReferenceEquals(e.Connection, connection)).ToArray())
+            if (_outgoingByConnection.TryGetValue(connection, out var outgoing))
             {
-                RemoveOutgoing(entry.Monitor.Id);
-                (fired ??= []).Add(entry);
+                foreach (var id in outgoing.ToArray())
+                {
+                    if (RemoveOutgoing(id) is { } entry)
+                    {
+                        (fired ??= []).Add(entry);
+                    }
+                }
             }
         }
         foreach (var entry in fired ?? [])
@@ -277,6 +290,7 @@ public sealed class RemoteMonitor : IClusterService
                 return false;
             }
             _outgoing.Add(monitor.Id, new Outgoing(monitor, watcher, connection, ack));
+            Index(_outgoingByConnection, connection, monitor.Id);
             if (!_outgoingByWatcher.TryGetValue(monitor.Watcher.Id, out var ids))
             {
                 _outgoingByWatcher[monitor.Watcher.Id] = ids = [];
@@ -309,6 +323,7 @@ public sealed class RemoteMonitor : IClusterService
                 return;
             }
             _incoming.Add(key, targetId);
+            Index(_incomingByConnection, connection, id);
             if (!_incomingByTarget.TryGetValue(targetId, out var watchers))
             {
                 _incomingByTarget[targetId] = watchers = [];
@@ -371,8 +386,26 @@ public sealed class RemoteMonitor : IClusterService
         {
             _outgoingByWatcher.Remove(entry.Monitor.Watcher.Id);
         }
+        Unindex(_outgoingByConnection, entry.Connection, id);
         Interlocked.Decrement(ref _count);
         return entry;
+    }
+
+    private static void Index(Dictionary<Connection, HashSet<long>> index, Connection connection, long id)
+    {
+        if (!index.TryGetValue(connection, out var ids))
+        {
+            index[connection] = ids = [];
+        }
+        ids.Add(id);
+    }
+
+    private static void Unindex(Dictionary<Connection, HashSet<long>> index, Connection connection, long id)
+    {
+        if (index.TryGetValue(connection, out var ids) && ids.Remove(id) && ids.Count == 0)
+        {
+            index.Remove(connection);
+        }
     }
 
     private void RemoveIncoming(Connection connection, long id)
@@ -385,6 +418,7 @@ public sealed class RemoteMonitor : IClusterService
         {
             _incomingByTarget.Remove(targetId);
         }
+        Unindex(_incomingByConnection, connection, id);
         Interlocked.Decrement(ref _count);
     }
 
