@@ -117,6 +117,7 @@ public sealed class RemoteLink : IClusterService
         }
         var key = (connection, local.Ref.Id, remote.Id);
         Pending? pending;
+        TaskCompletionSource ack;
         using (_lock.EnterScope())
         {
             if (Find(local.Ref.Id, connection, remote.Id) >= 0)
@@ -138,9 +139,9 @@ public sealed class RemoteLink : IClusterService
                 }
             }
             pending!.Waiters++;
-            pending.Ack ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            // Taken under the lock: the link_ack may arrive on the read thread at once and take the waiters out.
+            ack = pending.Ack ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
-        var ack = pending.Ack;
         var wait = timeout ?? s_defaultTimeout;
         try
         {

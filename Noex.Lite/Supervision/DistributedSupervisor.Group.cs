@@ -362,7 +362,6 @@ public sealed partial class DistributedSupervisor
             StandBy(_node.GlobalRegistry.Whereis(_options.Name!) ?? default);
             return;
         }
-        _active = true;
         _noActiveSince = 0;
         _ranWhenActive = null;
         _knownActive = _member;
@@ -370,7 +369,6 @@ public sealed partial class DistributedSupervisor
         {
             _standbys[member.Node] = member;
         }
-        Raise(new DistributedSupervisorEvent(DistributedSupervisorEventKind.SupervisorTookOver, Id, Node: _node.Id, FromNode: from));
         var lostByNode = new Dictionary<NodeId, List<Child>>();
         foreach (var child in _children.ToList())
         {
@@ -395,6 +393,9 @@ public sealed partial class DistributedSupervisor
             child.Rewatched = true;
             Watch(child);
         }
+        // Active once every live child is watched again: from here on a crash is this member's to restart.
+        _active = true;
+        Raise(new DistributedSupervisorEvent(DistributedSupervisorEventKind.SupervisorTookOver, Id, Node: _node.Id, FromNode: from));
         foreach (var (node, children) in lostByNode)
         {
             Raise(new DistributedSupervisorEvent(DistributedSupervisorEventKind.NodeFailureDetected, Id, Node: node,
