@@ -211,6 +211,32 @@ public class OutboundQueueTests
     }
 
     [Fact]
+    public void Flood_DeeperThanAnyBefore_DoublesTheWriters_SoThatTheNextDeeperOneAllocatesNothing()
+    {
+        using var queue = new OutboundQueue(s_key, s_options);
+        void Flood(int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                queue.TryEnqueue(new Numbered(0, i), force: false, out _);
+            }
+            while (queue.TakeBatch(out _) is { } batch)
+            {
+                queue.FinishBatch(batch);
+            }
+        }
+        Flood(10_000); // about 8 segments
+        var writers = queue.WriterCount;
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Flood(14_000); // 40 % deeper
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+        Assert.Equal(writers, queue.WriterCount);
+    }
+
+    [Fact]
     public void TrimIdleBuffers_AfterAFlood_KeepsAMebibyteOfSegments()
     {
         using var queue = new OutboundQueue(s_key, s_options);
