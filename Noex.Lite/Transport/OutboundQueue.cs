@@ -22,9 +22,9 @@ internal enum EnqueueResult
 /// The queue is segmented: once the active writer holds <see cref="SegmentBytes"/>, the next message starts a new one
 /// and the full one waits, frame still open, for the sender, which takes segments oldest first, one per batch. A drained
 /// writer goes back to the queue's own spares, so a flood as deep as one before it reuses that flood's writers and
-/// allocates nothing; one deeper than any before doubles the writers (up to the bound's worth). (With one writer per batch grown by doubling, a flood
-/// a little deeper than any before it rented an array twice as large, megabytes that the shared pool seldom had:
-/// 1.5–8 B per cast in the remote benchmark's cast flood.)
+/// allocates nothing; one deeper than any before doubles the writers (up to the bound's worth). (With one writer per
+/// batch, grown by doubling its array, a flood a little deeper than any before it rented an array twice as large,
+/// megabytes that the shared pool seldom had: 1.5–8 B per cast in the remote benchmark's second cast flood.)
 /// </para>
 /// <para>
 /// The queue is bounded in bytes and messages (<see cref="NodeOptions.MaxOutboundQueueBytes"/>,
@@ -41,7 +41,7 @@ internal sealed class OutboundQueue : IDisposable
     /// <summary>
     /// 64 KiB: a segment is one frame and one send piece of the write loop (<c>Connection.PoolSendPiece</c>) and the
     /// size of a fragment chunk, so that segmenting adds no syscall and at most one MAC per 64 KiB (about 1,600 small
-    /// casts); a flood deeper than the last allocates in steps of 64 KiB, not by doubling.
+    /// casts), and the peer verifies and delivers a flood 64 KiB at a time rather than after a frame of megabytes.
     /// </summary>
     internal const int SegmentBytes = 64 * 1024;
 
