@@ -84,7 +84,9 @@ internal sealed class FrameWriter : IBufferWriter<byte>, IDisposable
 
     /// <summary>
     /// Makes this writer's next frame follow <paramref name="other"/>'s last one, so that two writers can take turns on
-    /// one direction (one fills while the other's bytes are sent) under one sequence (§3.2).
+    /// one direction (one fills while the other's bytes are sent) under one sequence (§3.2). A frame still open in
+    /// <paramref name="other"/> counts as its last one: it takes its number when it is sealed, so this writer's frames
+    /// must be sent after it.
     /// </summary>
     /// <exception cref="InvalidOperationException">This writer has a frame open.</exception>
     public void ContinueSequenceFrom(FrameWriter other)
@@ -93,7 +95,17 @@ internal sealed class FrameWriter : IBufferWriter<byte>, IDisposable
         {
             ThrowInvalidOperation("ContinueSequenceFrom: a frame is open.");
         }
-        _nextSeq = other._nextSeq;
+        if (other._frameStart < 0)
+        {
+            _nextSeq = other._nextSeq;
+            _seqExhausted = other._seqExhausted;
+        }
+        else
+        {
+            // The open frame will be numbered other._nextSeq; after the last number there is none (§3.2: no wrap).
+            _seqExhausted = other._seqExhausted || other._nextSeq == ulong.MaxValue;
+            _nextSeq = _seqExhausted ? ulong.MaxValue : other._nextSeq + 1;
+        }
     }
 
     /// <summary>The buffer's current size (for tests and diagnostics).</summary>
