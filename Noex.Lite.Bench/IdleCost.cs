@@ -10,20 +10,8 @@ public static class IdleCost
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var processes = 200_000;
-        var seconds = 10;
-        for (var i = 0; i + 1 < args.Length; i += 2)
-        {
-            switch (args[i])
-            {
-                case "--processes":
-                    processes = int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture);
-                    break;
-                case "--seconds":
-                    seconds = int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture);
-                    break;
-            }
-        }
+        var processes = BenchArgs.Int(args, "--processes", 200_000);
+        var seconds = BenchArgs.Int(args, "--seconds", 10);
         const string Secret = "idle-bench-secret";
         await using var a = await Node.StartAsync(new NodeOptions { Name = "a", Host = "127.0.0.1", Port = 0, ClusterSecret = Secret });
         await using var b = await Node.StartAsync(new NodeOptions

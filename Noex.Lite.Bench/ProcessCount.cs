@@ -14,37 +14,12 @@ public static class ProcessCount
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var count = 1_000_000;
-        var seconds = 10;
-        var workers = 1000;
-        var rateMb = 100;
-        var garbage = 1024;
-        var retainMb = 256;
-        for (var i = 0; i + 1 < args.Length; i += 2)
-        {
-            var value = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
-            switch (args[i])
-            {
-                case "--count":
-                    count = value;
-                    break;
-                case "--seconds":
-                    seconds = value;
-                    break;
-                case "--workers":
-                    workers = value;
-                    break;
-                case "--rate-mb":
-                    rateMb = value;
-                    break;
-                case "--garbage":
-                    garbage = value;
-                    break;
-                case "--retain-mb":
-                    retainMb = value;
-                    break;
-            }
-        }
+        var count = BenchArgs.Int(args, "--count", 1_000_000);
+        var seconds = BenchArgs.Int(args, "--seconds", 10);
+        var workers = BenchArgs.Int(args, "--workers", 1000);
+        var rateMb = BenchArgs.Int(args, "--rate-mb", 100);
+        var garbage = BenchArgs.Int(args, "--garbage", 1024);
+        var retainMb = BenchArgs.Int(args, "--retain-mb", 256);
 
         Console.WriteLine($"processes: gc server={GCSettings.IsServerGC} latency={GCSettings.LatencyMode}, {Environment.ProcessorCount} cores");
         await using var runtime = new ProcessRuntime();

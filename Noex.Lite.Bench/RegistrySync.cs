@@ -16,20 +16,8 @@ public static class RegistrySync
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var names = 1_000_000;
-        var rounds = 3;
-        for (var i = 0; i + 1 < args.Length; i += 2)
-        {
-            switch (args[i])
-            {
-                case "--names":
-                    names = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
-                    break;
-                case "--rounds":
-                    rounds = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
-                    break;
-            }
-        }
+        var names = BenchArgs.Int(args, "--names", 1_000_000);
+        var rounds = BenchArgs.Int(args, "--rounds", 3);
         await using var registrar = await Node.StartAsync(new NodeOptions { Name = "reg", Host = "127.0.0.1", Port = 0, ClusterSecret = Secret });
         var setup = Stopwatch.StartNew();
         const int NamesPerProcess = 1000;
