@@ -370,11 +370,7 @@ public sealed partial class DistributedSupervisor : IAsyncDisposable
 
     private DistributedSupervisorException NotRunning() => new(Id, "Supervisor not found (it has stopped)");
 
-    private void Publish()
-    {
-        _published = _children.Where(c => !c.Ref.IsEmpty).Select(c => c.ToInfo()).ToArray();
-        _changes++;
-    }
+    private void Publish() => _published = _children.Where(c => !c.Ref.IsEmpty).Select(c => c.ToInfo()).ToArray();
 
     // ---- children --------------------------------------------------------------------------------
 
@@ -811,6 +807,7 @@ public sealed partial class DistributedSupervisor : IAsyncDisposable
         }
         if (stale.Count > 0)
         {
+            _changes++; // the stale list shrank without an event
             // The old instance may have held (or, on its side, re-won) a global name: the current one owns it.
             foreach (var child in _children.Where(c => c.Spec.GlobalName is not null && !c.Orphaned))
             {
@@ -893,6 +890,9 @@ public sealed partial class DistributedSupervisor : IAsyncDisposable
 
     private void Raise(DistributedSupervisorEvent e)
     {
+        // Every change of what a standby needs comes with an event: the loop replicates after an item that raised one,
+        // not after each retry that changed nothing.
+        _changes++;
         // What a handler reads (GetChildren) agrees with the event it is handling.
         Publish();
         foreach (var handler in LifecycleEvent?.GetInvocationList() ?? [])
