@@ -20,6 +20,8 @@ switch (verb)
         return await MeshFormation.RunAsync(rest);
     case "idle":
         return await IdleCost.RunAsync(rest);
+    case "monitors":
+        return await MonitorCost.RunAsync(rest);
     case "processes":
         return await ProcessCount.RunAsync(rest);
     case "registry-sync":
@@ -45,6 +47,9 @@ switch (verb)
               mesh [--nodes 3,8,16] [--rounds R]
                                                 N nodes started at once with one seed: time to a full mesh, against
                                                 one node joining a seed in the same round
+              monitors [--count N] [--lost L] [--rounds R]
+                                                node a monitors a process on c N times (200,000) and one on b L times (N):
+                                                the setup rate, and how long after b stops a has all of b's downs
               idle [--processes N] [--seconds S]
                                                 a node holding N idle processes (200,000), connected and unasked:
                                                 its CPU over S quiet seconds (10), as a share of one core
