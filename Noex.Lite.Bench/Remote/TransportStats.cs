@@ -51,23 +51,56 @@ public sealed class TransportStats : IDisposable
         _listener.Start();
     }
 
-    /// <summary>The counts so far: frames sent, frames received, socket writes, socket reads, and the CPU time (ms) of
-    /// this process and of the server process.</summary>
-    public (long FramesSent, long FramesReceived, long Sends, long Receives, double ClientCpuMs, double ServerCpuMs) Snapshot() =>
-        (Interlocked.Read(ref _framesSent), Interlocked.Read(ref _framesReceived), Interlocked.Read(ref _sends), Interlocked.Read(ref _receives),
-            Environment.CpuUsage.TotalTime.TotalMilliseconds, ServerCpuMs());
+    /// <summary>The counts so far: frames and socket calls, the CPU time (ms) and the context switches of this process and
+    /// of the server process.</summary>
+    public Sample Snapshot() =>
+        new(Interlocked.Read(ref _framesSent), Interlocked.Read(ref _framesReceived), Interlocked.Read(ref _sends), Interlocked.Read(ref _receives),
+            Environment.CpuUsage.TotalTime.TotalMilliseconds, ServerCpuMs(), ContextSwitches(Environment.ProcessId), ContextSwitches(_serverPid));
 
     /// <summary>Prints the work per operation between two snapshots; CPU time per operation is a steadier figure than
-    /// rates on a loaded machine.</summary>
-    public static void Print(string scenario, (long FramesSent, long FramesReceived, long Sends, long Receives, double ClientCpuMs, double ServerCpuMs) before,
-        (long FramesSent, long FramesReceived, long Sends, long Receives, double ClientCpuMs, double ServerCpuMs) after, long ops)
+    /// rates on a loaded machine, and context switches show the handoffs between threads (a wake-up and a sleep each).</summary>
+    public static void Print(string scenario, Sample before, Sample after, long ops)
     {
         double Per(long a, long b) => (double)(b - a) / Math.Max(1, ops);
         double CpuNs(double a, double b) => (b - a) * 1e6 / Math.Max(1, ops);
         Console.WriteLine($"  {scenario}: per op {Per(before.FramesSent, after.FramesSent):0.00000} frames sent in {Per(before.Sends, after.Sends):0.00000} writes, "
             + $"{Per(before.FramesReceived, after.FramesReceived):0.00000} frames received in {Per(before.Receives, after.Receives):0.00000} reads; "
-            + $"CPU {CpuNs(before.ClientCpuMs, after.ClientCpuMs):N0} ns client, {CpuNs(before.ServerCpuMs, after.ServerCpuMs):N0} ns server");
+            + $"CPU {CpuNs(before.ClientCpuMs, after.ClientCpuMs):N0} ns client, {CpuNs(before.ServerCpuMs, after.ServerCpuMs):N0} ns server; "
+            + $"context switches {Per(before.ClientSwitches, after.ClientSwitches):0.000} client, {Per(before.ServerSwitches, after.ServerSwitches):0.000} server");
     }
+
+    /// <summary>The context switches, voluntary and not, of the live threads of process <paramref name="pid"/> (Linux /proc;
+    /// 0 elsewhere). Threads that ended are not counted: the benchmark's threads live through a scenario.</summary>
+    private static long ContextSwitches(int pid)
+    {
+        if (pid <= 0 || !Directory.Exists($"/proc/{pid}/task"))
+        {
+            return 0;
+        }
+        long total = 0;
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                foreach (var line in File.ReadLines(Path.Combine(task, "status")))
+                {
+                    if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+                    {
+                        total += long.Parse(line[(line.IndexOf(':') + 1)..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+                    }
+                }
+            }
+            catch (IOException)
+            {
+                // The thread ended while we read.
+            }
+        }
+        return total;
+    }
+
+    /// <summary>One snapshot of the counters.</summary>
+    public readonly record struct Sample(long FramesSent, long FramesReceived, long Sends, long Receives, double ClientCpuMs, double ServerCpuMs,
+        long ClientSwitches, long ServerSwitches);
 
     private double ServerCpuMs()
     {
