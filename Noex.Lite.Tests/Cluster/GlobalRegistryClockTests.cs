@@ -1,0 +1,59 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Xunit.Abstractions;
+
+namespace Noex.Lite.Tests;
+
+/// <summary>
+/// The registry's hybrid logical clock under load (protocol.md §5.4, issue #21): a node that registers far more than one
+/// name per millisecond must not stamp its claims ahead of the wall clock, or its peers refuse them past the 60 s skew
+/// bound and close the connection.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
+public class GlobalRegistryClockTests(ITestOutputHelper output)
+{
+    private const string Secret = "registry-clock-tests";
+
+    // Far more names than milliseconds they take to register, on any machine: a clock that went one millisecond ahead per
+    // name above one a millisecond would run minutes ahead, past the 60 s a peer accepts.
+    private const int Names = 200_000;
+    private const int NamesPerProcess = 10_000;
+
+    [Fact]
+    public async Task Register_ManyNamesFasterThanOneAMillisecond_StampsStayAtTheWallClock_AndThePeerAcceptsThemAll()
+    {
+        await using var mesh = await TestCluster.StartAsync(2, Secret);
+        var (registrar, peer) = mesh;
+        var downs = new ConcurrentQueue<string>();
+        registrar.NodeDown += e => downs.Enqueue($"{e.Node} {e.Reason} {e.Cause} {e.Detail}");
+        peer.NodeDown += e => downs.Enqueue($"{e.Node} {e.Reason} {e.Cause} {e.Detail}");
+        var holders = new List<ProcessRef>();
+        for (var i = 0; i < Names / NamesPerProcess; i++)
+        {
+            holders.Add(await registrar.Runtime.StartAsync(new Idle()));
+        }
+
+        var elapsed = Stopwatch.StartNew();
+        var aheadMost = 0L;
+        for (var i = 0; i < Names; i++)
+        {
+            registrar.GlobalRegistry.Register($"clock-{i}", holders[i / NamesPerProcess]);
+            if (i % 1000 == 999)
+            {
+                aheadMost = Math.Max(aheadMost, registrar.GlobalRegistry.Clock - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            }
+        }
+        elapsed.Stop();
+        output.WriteLine($"{Names} names in {elapsed.ElapsedMilliseconds} ms; the clock was at most {aheadMost} ms ahead of the wall clock");
+
+        // Every register reached the peer and was accepted: the connection never closed as a protocol error.
+        await Wait.UntilAsync(() => peer.GlobalRegistry.Count == Names || !downs.IsEmpty, Bounded.Wait * 4);
+        Assert.True(downs.IsEmpty, string.Join(Environment.NewLine, downs));
+        Assert.Equal(Names, peer.GlobalRegistry.Count);
+        // Stamps are the wall clock: the clock never ran ahead of it by more than a moment (it may lead by the little the
+        // two reads above differ), let alone by the skew a peer tolerates.
+        Assert.InRange(aheadMost, long.MinValue, 1000);
+        Assert.InRange(registrar.GlobalRegistry.Clock - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), long.MinValue, 1000);
+    }
+}
