@@ -56,4 +56,29 @@ public class GlobalRegistryClockTests(ITestOutputHelper output)
         Assert.InRange(aheadMost, long.MinValue, 1000);
         Assert.InRange(registrar.GlobalRegistry.Clock - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), long.MinValue, 1000);
     }
+
+    [Fact]
+    public async Task Register_AfterSeeingAStampAheadOfTheWallClock_IsStampedNoEarlier_AndEveryPeerAcceptsIt()
+    {
+        // b's clock runs 30 s ahead (within the 60 s skew): a, having seen b's claim, stamps its own after it, whatever
+        // its wall clock says, and c (on the wall clock) accepts both.
+        var ahead = TimeSpan.FromSeconds(30);
+        await using var mesh = await TestCluster.StartAsync(3, Secret, o => o.Name == "b" ? o with { TimeProvider = new GlobalRegistryTests.ShiftedTime { Shift = ahead } } : o);
+        var (a, b, c) = mesh;
+        var downs = new ConcurrentQueue<string>();
+        foreach (var node in mesh.Nodes)
+        {
+            node.NodeDown += e => downs.Enqueue($"{e.Node} {e.Reason} {e.Cause} {e.Detail}");
+        }
+
+        b.GlobalRegistry.Register("early", await b.Runtime.StartAsync(new Idle()));
+        await Wait.UntilAsync(() => a.GlobalRegistry.IsRegistered("early"));
+        var seen = b.GlobalRegistry.Clock;
+        Assert.InRange(seen, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 20_000, long.MaxValue);
+        a.GlobalRegistry.Register("later", await a.Runtime.StartAsync(new Idle()));
+
+        Assert.InRange(a.GlobalRegistry.Clock, seen, seen + 60_000);
+        await Wait.UntilAsync(() => mesh.Nodes.All(n => n.GlobalRegistry.Count == 2) || !downs.IsEmpty);
+        Assert.True(downs.IsEmpty, string.Join(Environment.NewLine, downs));
+    }
 }
