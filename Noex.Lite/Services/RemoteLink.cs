@@ -45,6 +45,10 @@ public sealed class RemoteLink : IClusterService
     // Pairs whose link requests on a link_ack connection are not all acknowledged yet. A pair here with waiters always
     // has its entry in _links too (whoever removes the entry ends the wait), so OnExit's unlocked zero check covers them.
     private readonly Dictionary<(Connection Connection, long Local, long Remote), Pending> _pending = new();
+    // The same links and pending pairs by connection, so that a closed connection breaks its own links without a walk of
+    // every link of the node: a lost node's exit signals come right after its node-down event, whatever else is linked.
+    private readonly ConnectionIndex<(long Local, long Remote)> _linksByConnection = new();
+    private readonly ConnectionIndex<(long Local, long Remote)> _pendingByConnection = new();
 
     /// <summary>The default wait for the acknowledgement: 10 s (the seeds' <c>RemoteLink.link</c> timeout).</summary>
     private static readonly TimeSpan s_defaultTimeout = TimeSpan.FromSeconds(10);
@@ -66,6 +70,18 @@ public sealed class RemoteLink : IClusterService
             using (_lock.EnterScope())
             {
                 return _pending.Count;
+            }
+        }
+    }
+
+    /// <summary>Links and pending pairs filed by connection (for tests: the index matches the tables).</summary>
+    internal (int Links, int Pending) IndexedCount
+    {
+        get
+        {
+            using (_lock.EnterScope())
+            {
+                return (_linksByConnection.Count, _pendingByConnection.Count);
             }
         }
     }
@@ -203,6 +219,7 @@ public sealed class RemoteLink : IClusterService
             }
             foreach (var (connection, remote) in links)
             {
+                _linksByConnection.Remove(connection, (cell.Ref.Id, remote));
                 Interlocked.Decrement(ref _count);
                 connection.TryEnqueue(new ExitMessage(cell.Ref.Id, remote, link: true, reason), force: true);
                 if (TakeWaiters(connection, cell.Ref.Id, remote, out _) is { } waiters)
@@ -257,31 +274,26 @@ public sealed class RemoteLink : IClusterService
         List<TaskCompletionSource>? unanswered = null;
         using (_lock.EnterScope())
         {
-            foreach (var (local, links) in _links.ToArray())
+            // Taken out of the index whole: the removals below find nothing more to unindex.
+            foreach (var (local, remote) in _linksByConnection.Take(connection) ?? [])
             {
-                for (var i = links.Count - 1; i >= 0; i--)
+                RemoveEntry(local, connection, remote);
+                // A link that LinkAsync still waits for never stood: the wait throws instead of an exit signal, unless a
+                // Link of the pair stands on the same request.
+                var waiters = TakeWaiters(connection, local, remote, out var keep);
+                if (waiters is not null)
                 {
-                    if (ReferenceEquals(links[i].Connection, connection))
-                    {
-                        var remote = links[i].Remote;
-                        RemoveEntry(local, connection, remote);
-                        // A link that LinkAsync still waits for never stood: the wait throws instead of an exit signal,
-                        // unless a Link of the pair stands on the same request.
-                        var waiters = TakeWaiters(connection, local, remote, out var keep);
-                        if (waiters is not null)
-                        {
-                            (unanswered ??= []).Add(waiters);
-                        }
-                        if (waiters is null || keep)
-                        {
-                            (broken ??= []).Add((local, remote));
-                        }
-                    }
+                    (unanswered ??= []).Add(waiters);
+                }
+                if (waiters is null || keep)
+                {
+                    (broken ??= []).Add((local, remote));
                 }
             }
-            foreach (var key in _pending.Keys.Where(k => ReferenceEquals(k.Connection, connection)).ToArray())
+            // After the links: their waiters were found through these records.
+            foreach (var (local, remote) in _pendingByConnection.Take(connection) ?? [])
             {
-                _pending.Remove(key);
+                _pending.Remove((connection, local, remote));
             }
         }
         foreach (var waiters in unanswered ?? [])
@@ -371,6 +383,7 @@ public sealed class RemoteLink : IClusterService
             if (pending.Owed == 0)
             {
                 _pending.Remove(key);
+                _pendingByConnection.Remove(connection, (local, remote));
             }
         }
         var from = new ProcessRef(connection.PeerText, remote);
@@ -406,6 +419,7 @@ public sealed class RemoteLink : IClusterService
             if (!_pending.TryGetValue(key, out pending))
             {
                 _pending[key] = pending = new Pending();
+                _pendingByConnection.Add(connection, (local.Ref.Id, remote));
             }
             // Earlier requests of the pair lost their entry, and whoever removed it ended their waiters.
             pending.Owed++;
@@ -514,6 +528,7 @@ public sealed class RemoteLink : IClusterService
             _links[local] = links = [];
         }
         links.Add((connection, remote));
+        _linksByConnection.Add(connection, (local, remote));
         Interlocked.Increment(ref _count);
     }
 
@@ -530,6 +545,7 @@ public sealed class RemoteLink : IClusterService
         {
             _links.Remove(local);
         }
+        _linksByConnection.Remove(connection, (local, remote));
         Interlocked.Decrement(ref _count);
         return true;
     }
