@@ -38,8 +38,10 @@ public sealed class RemoteLink : IClusterService
     private readonly INodeContext _node;
     private readonly ProcessRuntime _runtime;
     private readonly Lock _lock = new();
-    // Local process id → its links to processes of other nodes (the connection names the node).
-    private readonly Dictionary<long, List<(Connection Connection, long Remote)>> _links = new();
+    // Local process id → its links to processes of other nodes (the connection names the node). A set, not a list: a
+    // process linked to many remote ones finds and drops each link in O(1), as a closed connection's sweep does for all
+    // of that connection's links.
+    private readonly Dictionary<long, HashSet<(Connection Connection, long Remote)>> _links = new();
     // Links in the table; read without the lock by OnExit (see RemoteMonitor.OnExit for why that is safe).
     private int _count;
     // Pairs whose link requests on a link_ack connection are not all acknowledged yet. A pair here with waiters always
@@ -95,7 +97,7 @@ public sealed class RemoteLink : IClusterService
         }
         using (_lock.EnterScope())
         {
-            if (Find(local.Ref.Id, connection, remote.Id) >= 0)
+            if (Has(local.Ref.Id, connection, remote.Id))
             {
                 // A LinkAsync of the pair may still wait: this link now stands on the same request, and stays if that
                 // wait is abandoned.
@@ -136,7 +138,7 @@ public sealed class RemoteLink : IClusterService
         TaskCompletionSource ack;
         using (_lock.EnterScope())
         {
-            if (Find(local.Ref.Id, connection, remote.Id) >= 0)
+            if (Has(local.Ref.Id, connection, remote.Id))
             {
                 if (!_pending.TryGetValue(key, out pending))
                 {
@@ -323,7 +325,7 @@ public sealed class RemoteLink : IClusterService
                 return;
             }
             var acks = Acks(connection);
-            if (Find(local, connection, remote) >= 0)
+            if (Has(local, connection, remote))
             {
                 // Linked already (both sides linked at once, or a repeat): it stands; an exit follows if the process is
                 // ending, since its teardown has not taken the entry yet.
@@ -505,21 +507,8 @@ public sealed class RemoteLink : IClusterService
         }
     }
 
-    private int Find(long local, Connection connection, long remote)
-    {
-        if (!_links.TryGetValue(local, out var links))
-        {
-            return -1;
-        }
-        for (var i = 0; i < links.Count; i++)
-        {
-            if (ReferenceEquals(links[i].Connection, connection) && links[i].Remote == remote)
-            {
-                return i;
-            }
-        }
-        return -1;
-    }
+    private bool Has(long local, Connection connection, long remote) =>
+        _links.TryGetValue(local, out var links) && links.Contains((connection, remote));
 
     private void AddEntry(long local, Connection connection, long remote)
     {
@@ -534,13 +523,10 @@ public sealed class RemoteLink : IClusterService
 
     private bool RemoveEntry(long local, Connection connection, long remote)
     {
-        var index = Find(local, connection, remote);
-        if (index < 0)
+        if (!_links.TryGetValue(local, out var links) || !links.Remove((connection, remote)))
         {
             return false;
         }
-        var links = _links[local];
-        links.RemoveAt(index);
         if (links.Count == 0)
         {
             _links.Remove(local);
