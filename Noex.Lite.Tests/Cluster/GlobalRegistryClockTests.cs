@@ -81,4 +81,37 @@ public class GlobalRegistryClockTests(ITestOutputHelper output)
         await Wait.UntilAsync(() => mesh.Nodes.All(n => n.GlobalRegistry.Count == 2) || !downs.IsEmpty);
         Assert.True(downs.IsEmpty, string.Join(Environment.NewLine, downs));
     }
+
+    [Fact]
+    public async Task Partition_BothSidesClaimANameWithTheSameStamp_TheLesserRegistrarIdWinsEverywhere()
+    {
+        // Both wall clocks stand still at one millisecond: every stamp on both sides is that millisecond, as claims made
+        // within one millisecond now are (stamps are no longer made unique by running ahead).
+        var frozen = new FrozenTime(DateTimeOffset.UtcNow);
+        await using var pair = await TestCluster.StartAsync(2, Secret, o => o with { TimeProvider = frozen }, proxied: true);
+        var (a, b, proxyA, proxyB) = pair;
+        proxyA.Blackhole = true;
+        proxyB.Blackhole = true;
+        await Wait.UntilAsync(() => !a.IsConnected(b.Id) && !b.IsConnected(a.Id));
+        var leaderA = await a.Runtime.StartAsync(new Idle());
+        var leaderB = await b.Runtime.StartAsync(new Idle());
+        a.GlobalRegistry.Register("leader", leaderA);
+        b.GlobalRegistry.Register("leader", leaderB);
+        Assert.Equal(a.GlobalRegistry.Clock, b.GlobalRegistry.Clock);
+
+        proxyA.Blackhole = false;
+        proxyB.Blackhole = false;
+
+        // a@… is less than b@…: a's claim wins on both nodes, and b withdraws its own.
+        Assert.True(string.CompareOrdinal(a.Id.ToString(), b.Id.ToString()) < 0);
+        await GlobalRegistryTests.ConvergedAsync([a, b], $"leader={leaderA}");
+        await Wait.UntilAsync(() => a.GlobalRegistry.ClaimCount == 1 && b.GlobalRegistry.ClaimCount == 1);
+        Assert.Equal(a.GlobalRegistry.Clock, b.GlobalRegistry.Clock);
+    }
+
+    /// <summary>A wall clock that stands still; timers and timestamps (heartbeats, timeouts) run as they are.</summary>
+    private sealed class FrozenTime(DateTimeOffset at) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => at;
+    }
 }
