@@ -14,7 +14,8 @@ namespace Noex.Lite;
 internal sealed class ConnectionIndex<T>
     where T : notnull
 {
-    private readonly Dictionary<Connection, HashSet<T>> _byConnection = new(ReferenceEqualityComparer.Instance);
+    // Connection does not override Equals: the default comparer is by reference.
+    private readonly Dictionary<Connection, HashSet<T>> _byConnection = new();
 
     /// <summary>Entries indexed, over every connection (for tests: the index matches its table).</summary>
     public int Count { get; private set; }
