@@ -47,9 +47,10 @@ switch (verb)
               mesh [--nodes 3,8,16] [--rounds R]
                                                 N nodes started at once with one seed: time to a full mesh, against
                                                 one node joining a seed in the same round
-              monitors [--count N] [--lost L] [--rounds R]
+              monitors [--count N] [--lost L] [--rounds R] [--links]
                                                 node a monitors a process on c N times (200,000) and one on b L times (N):
-                                                the setup rate, and how long after b stops a has all of b's downs
+                                                the setup rate, and how long after b stops a has all of b's downs;
+                                                --links: the same with N and L links (√N processes a side, linked pairwise)
               idle [--processes N] [--seconds S]
                                                 a node holding N idle processes (200,000), connected and unasked:
                                                 its CPU over S quiet seconds (10), as a share of one core

@@ -581,7 +581,7 @@ public class GlobalRegistryTests(ITestOutputHelper output)
     }
 
     /// <summary>The system clock moved by <see cref="Shift"/>; timestamps (and so timers) are the system's.</summary>
-    private sealed class ShiftedTime : TimeProvider
+    internal sealed class ShiftedTime : TimeProvider
     {
         public TimeSpan Shift { get; set; }
 

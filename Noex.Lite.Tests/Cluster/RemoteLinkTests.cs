@@ -15,6 +15,15 @@ public class RemoteLinkTests
 
     private static Task NoLinksLeftAsync(params Node[] nodes) => Wait.UntilAsync(() => nodes.All(n => n.Links.Count == 0));
 
+    /// <summary>The index by connection holds exactly the links and pending pairs the tables hold.</summary>
+    private static void IndexMatches(params Node[] nodes)
+    {
+        foreach (var node in nodes)
+        {
+            Assert.Equal((node.Links.Count, node.Links.PendingCount), node.Links.IndexedCount);
+        }
+    }
+
     public static TheoryData<string, bool> Crashes => new()
     {
         { "error", false }, { "error", true }, { "killed", false }, { "killed", true }, { "shutdown", false }, { "shutdown", true },
@@ -137,6 +146,86 @@ public class RemoteLinkTests
         await Wait.UntilAsync(() => trapper.ExitsFrom(onB).Length == 1);
         Assert.Equal(ExitReason.NoConnection, trapper.ExitsFrom(onB)[0].Reason);
         await NoLinksLeftAsync(a);
+    }
+
+    [Fact]
+    public async Task NodeLost_ItsLinksGetNoconnection_AndLinksToAnotherNodeStand()
+    {
+        await using var mesh = await TestCluster.StartAsync(3, RemoteSignalNodes.Secret);
+        var (a, b, c) = mesh;
+        var (trapper, trapping) = await a.StartRecorderAsync(trapExit: true);
+        var onB = new List<ProcessRef>();
+        var onC = new List<ProcessRef>();
+        for (var i = 0; i < 5; i++)
+        {
+            onB.Add((await b.StartRecorderAsync()).Ref);
+            onC.Add((await c.StartRecorderAsync()).Ref);
+        }
+        foreach (var remote in onB)
+        {
+            await LinkAsync(a, trapping, b, remote);
+        }
+        // Links to c from both sides, and one through LinkAsync (acknowledged, on a link_ack connection).
+        await LinkAsync(a, trapping, c, onC[0]);
+        await LinkAsync(c, onC[1], a, trapping);
+        await a.Runtime.LinkAsync(trapping, onC[2]);
+        Assert.Equal(8, a.Links.Count);
+        IndexMatches(a, b, c);
+
+        await b.StopAsync();
+
+        await Wait.UntilAsync(() => onB.All(r => trapper.ExitsFrom(r).Length == 1));
+        Assert.All(onB, r => Assert.Equal(ExitReason.NoConnection, trapper.ExitsFrom(r)[0].Reason));
+        Assert.Equal(3, a.Links.Count);
+        IndexMatches(a, c);
+        Assert.All(onC, r => Assert.Empty(trapper.ExitsFrom(r)));
+        // c's links still work: an end crashing there reaches the trapper.
+        c.Runtime.Kill(onC[1]);
+        await Wait.UntilAsync(() => trapper.ExitsFrom(onC[1]).Length == 1);
+        Assert.Equal(ExitReason.Killed, trapper.ExitsFrom(onC[1])[0].Reason);
+        await Wait.UntilAsync(() => a.Links.Count == 2);
+        IndexMatches(a, c);
+    }
+
+    [Fact]
+    public async Task RelinksUnlinksAndEnds_KeepTheIndexByConnectionMatchingTheLinks()
+    {
+        await using var pair = await TestCluster.StartAsync(2, RemoteSignalNodes.Secret);
+        var (a, b) = pair;
+        var (trapper, onA) = await a.StartRecorderAsync(trapExit: true);
+        var (_, other) = await a.StartRecorderAsync(trapExit: true);
+        var (_, onB) = await b.StartRecorderAsync();
+        var (_, second) = await b.StartRecorderAsync();
+
+        // Linked, unlinked, linked again, from either side, and twice over (a repeat is one link).
+        await LinkAsync(a, onA, b, onB);
+        a.Runtime.Link(onA, onB);
+        IndexMatches(a, b);
+        a.Runtime.Unlink(onA, onB);
+        await NoLinksLeftAsync(a, b);
+        IndexMatches(a, b);
+        await a.Runtime.LinkAsync(onA, onB);
+        await LinkAsync(b, second, a, onA);
+        await LinkAsync(a, other, b, second);
+        await Wait.UntilAsync(() => a.Links.Count == 3 && b.Links.Count == 3);
+        IndexMatches(a, b);
+        b.Runtime.Unlink(second, onA);
+        await Wait.UntilAsync(() => a.Links.Count == 2 && b.Links.Count == 2);
+        IndexMatches(a, b);
+
+        // An end on a ends its links; one on b sends its exit, which takes the link out on a.
+        await a.Runtime.StopAsync(other);
+        await Wait.UntilAsync(() => a.Links.Count == 1 && b.Links.Count == 1);
+        IndexMatches(a, b);
+        b.Runtime.Kill(onB);
+        await Wait.UntilAsync(() => trapper.ExitsFrom(onB).Length == 1);
+        await NoLinksLeftAsync(a, b);
+        // A link to a process that is gone: noproc, and nothing left indexed.
+        await Assert.ThrowsAsync<RemoteServerNotRunningException>(() => a.Runtime.LinkAsync(onA, onB));
+        await Wait.UntilAsync(() => a.Links.PendingCount == 0);
+        IndexMatches(a, b);
+        Assert.Equal((0, 0), a.Links.IndexedCount);
+        Assert.Equal((0, 0), b.Links.IndexedCount);
     }
 
     [Fact]

@@ -11,6 +11,19 @@ public class GlobalRegistryConformanceTests
 
     public static TheoryData<string> Stamps => ProtocolVectors.NamesOfType("registry-stamp");
 
+    public static TheoryData<string> Clocks => ProtocolVectors.NamesOfType("registry-clock");
+
+    [Theory]
+    [MemberData(nameof(Clocks))]
+    public void Conformance_NextStamp_IsTheOneItsVectorSays(string name)
+    {
+        var vector = ProtocolVectors.Get(name);
+
+        var stamp = GlobalRegistry.NextStamp(long.Parse(vector["last"], CultureInfo.InvariantCulture), long.Parse(vector["wall"], CultureInfo.InvariantCulture));
+
+        Assert.Equal(long.Parse(vector["stamp"], CultureInfo.InvariantCulture), stamp);
+    }
+
     [Theory]
     [MemberData(nameof(Stamps))]
     public void Conformance_ClaimStamp_IsAcceptedOrRefusedAsItsVectorSays(string name)

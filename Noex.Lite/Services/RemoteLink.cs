@@ -38,13 +38,19 @@ public sealed class RemoteLink : IClusterService
     private readonly INodeContext _node;
     private readonly ProcessRuntime _runtime;
     private readonly Lock _lock = new();
-    // Local process id → its links to processes of other nodes (the connection names the node).
-    private readonly Dictionary<long, List<(Connection Connection, long Remote)>> _links = new();
+    // Local process id → its links to processes of other nodes (the connection names the node). A set, not a list: a
+    // process linked to many remote ones finds and drops each link in O(1), as a closed connection's sweep does for all
+    // of that connection's links.
+    private readonly Dictionary<long, HashSet<(Connection Connection, long Remote)>> _links = new();
     // Links in the table; read without the lock by OnExit (see RemoteMonitor.OnExit for why that is safe).
     private int _count;
     // Pairs whose link requests on a link_ack connection are not all acknowledged yet. A pair here with waiters always
     // has its entry in _links too (whoever removes the entry ends the wait), so OnExit's unlocked zero check covers them.
     private readonly Dictionary<(Connection Connection, long Local, long Remote), Pending> _pending = new();
+    // The same links and pending pairs by connection, so that a closed connection breaks its own links without a walk of
+    // every link of the node: a lost node's exit signals come right after its node-down event, whatever else is linked.
+    private readonly ConnectionIndex<(long Local, long Remote)> _linksByConnection = new();
+    private readonly ConnectionIndex<(long Local, long Remote)> _pendingByConnection = new();
 
     /// <summary>The default wait for the acknowledgement: 10 s (the seeds' <c>RemoteLink.link</c> timeout).</summary>
     private static readonly TimeSpan s_defaultTimeout = TimeSpan.FromSeconds(10);
@@ -70,6 +76,18 @@ public sealed class RemoteLink : IClusterService
         }
     }
 
+    /// <summary>Links and pending pairs filed by connection (for tests: the index matches the tables).</summary>
+    internal (int Links, int Pending) IndexedCount
+    {
+        get
+        {
+            using (_lock.EnterScope())
+            {
+                return (_linksByConnection.Count, _pendingByConnection.Count);
+            }
+        }
+    }
+
     internal void Link(ProcessCell local, ProcessRef remote)
     {
         if (!_node.Connections.TryGetConnection(remote.Node, out var connection))
@@ -79,7 +97,7 @@ public sealed class RemoteLink : IClusterService
         }
         using (_lock.EnterScope())
         {
-            if (Find(local.Ref.Id, connection, remote.Id) >= 0)
+            if (Has(local.Ref.Id, connection, remote.Id))
             {
                 // A LinkAsync of the pair may still wait: this link now stands on the same request, and stays if that
                 // wait is abandoned.
@@ -120,7 +138,7 @@ public sealed class RemoteLink : IClusterService
         TaskCompletionSource ack;
         using (_lock.EnterScope())
         {
-            if (Find(local.Ref.Id, connection, remote.Id) >= 0)
+            if (Has(local.Ref.Id, connection, remote.Id))
             {
                 if (!_pending.TryGetValue(key, out pending))
                 {
@@ -203,6 +221,7 @@ public sealed class RemoteLink : IClusterService
             }
             foreach (var (connection, remote) in links)
             {
+                _linksByConnection.Remove(connection, (cell.Ref.Id, remote));
                 Interlocked.Decrement(ref _count);
                 connection.TryEnqueue(new ExitMessage(cell.Ref.Id, remote, link: true, reason), force: true);
                 if (TakeWaiters(connection, cell.Ref.Id, remote, out _) is { } waiters)
@@ -257,31 +276,26 @@ public sealed class RemoteLink : IClusterService
         List<TaskCompletionSource>? unanswered = null;
         using (_lock.EnterScope())
         {
-            foreach (var (local, links) in _links.ToArray())
+            // Taken out of the index whole: the removals below find nothing more to unindex.
+            foreach (var (local, remote) in _linksByConnection.Take(connection) ?? [])
             {
-                for (var i = links.Count - 1; i >= 0; i--)
+                RemoveEntry(local, connection, remote);
+                // A link that LinkAsync still waits for never stood: the wait throws instead of an exit signal, unless a
+                // Link of the pair stands on the same request.
+                var waiters = TakeWaiters(connection, local, remote, out var keep);
+                if (waiters is not null)
                 {
-                    if (ReferenceEquals(links[i].Connection, connection))
-                    {
-                        var remote = links[i].Remote;
-                        RemoveEntry(local, connection, remote);
-                        // A link that LinkAsync still waits for never stood: the wait throws instead of an exit signal,
-                        // unless a Link of the pair stands on the same request.
-                        var waiters = TakeWaiters(connection, local, remote, out var keep);
-                        if (waiters is not null)
-                        {
-                            (unanswered ??= []).Add(waiters);
-                        }
-                        if (waiters is null || keep)
-                        {
-                            (broken ??= []).Add((local, remote));
-                        }
-                    }
+                    (unanswered ??= []).Add(waiters);
+                }
+                if (waiters is null || keep)
+                {
+                    (broken ??= []).Add((local, remote));
                 }
             }
-            foreach (var key in _pending.Keys.Where(k => ReferenceEquals(k.Connection, connection)).ToArray())
+            // After the links: their waiters were found through these records.
+            foreach (var (local, remote) in _pendingByConnection.Take(connection) ?? [])
             {
-                _pending.Remove(key);
+                _pending.Remove((connection, local, remote));
             }
         }
         foreach (var waiters in unanswered ?? [])
@@ -311,7 +325,7 @@ public sealed class RemoteLink : IClusterService
                 return;
             }
             var acks = Acks(connection);
-            if (Find(local, connection, remote) >= 0)
+            if (Has(local, connection, remote))
             {
                 // Linked already (both sides linked at once, or a repeat): it stands; an exit follows if the process is
                 // ending, since its teardown has not taken the entry yet.
@@ -371,6 +385,7 @@ public sealed class RemoteLink : IClusterService
             if (pending.Owed == 0)
             {
                 _pending.Remove(key);
+                _pendingByConnection.Remove(connection, (local, remote));
             }
         }
         var from = new ProcessRef(connection.PeerText, remote);
@@ -406,6 +421,7 @@ public sealed class RemoteLink : IClusterService
             if (!_pending.TryGetValue(key, out pending))
             {
                 _pending[key] = pending = new Pending();
+                _pendingByConnection.Add(connection, (local.Ref.Id, remote));
             }
             // Earlier requests of the pair lost their entry, and whoever removed it ended their waiters.
             pending.Owed++;
@@ -491,21 +507,8 @@ public sealed class RemoteLink : IClusterService
         }
     }
 
-    private int Find(long local, Connection connection, long remote)
-    {
-        if (!_links.TryGetValue(local, out var links))
-        {
-            return -1;
-        }
-        for (var i = 0; i < links.Count; i++)
-        {
-            if (ReferenceEquals(links[i].Connection, connection) && links[i].Remote == remote)
-            {
-                return i;
-            }
-        }
-        return -1;
-    }
+    private bool Has(long local, Connection connection, long remote) =>
+        _links.TryGetValue(local, out var links) && links.Contains((connection, remote));
 
     private void AddEntry(long local, Connection connection, long remote)
     {
@@ -514,22 +517,21 @@ public sealed class RemoteLink : IClusterService
             _links[local] = links = [];
         }
         links.Add((connection, remote));
+        _linksByConnection.Add(connection, (local, remote));
         Interlocked.Increment(ref _count);
     }
 
     private bool RemoveEntry(long local, Connection connection, long remote)
     {
-        var index = Find(local, connection, remote);
-        if (index < 0)
+        if (!_links.TryGetValue(local, out var links) || !links.Remove((connection, remote)))
         {
             return false;
         }
-        var links = _links[local];
-        links.RemoveAt(index);
         if (links.Count == 0)
         {
             _links.Remove(local);
         }
+        _linksByConnection.Remove(connection, (local, remote));
         Interlocked.Decrement(ref _count);
         return true;
     }

@@ -44,8 +44,8 @@ public sealed class RemoteMonitor : IClusterService
     private readonly Dictionary<(Connection Connection, long Id), long> _incoming = new();
     // By connection, so that a closed connection fails its own monitors without a walk of every monitor of the node: the
     // down messages of a lost node come right after its node-down event, whatever else is monitored.
-    private readonly Dictionary<Connection, HashSet<long>> _outgoingByConnection = new();
-    private readonly Dictionary<Connection, HashSet<long>> _incomingByConnection = new();
+    private readonly ConnectionIndex<long> _outgoingByConnection = new();
+    private readonly ConnectionIndex<long> _incomingByConnection = new();
     private readonly Dictionary<long, HashSet<(Connection Connection, long Id)>> _incomingByTarget = new();
     // Entries of both tables; read without the lock by OnExit, so that processes ending where nothing is monitored
     // across nodes never take the lock (see OnExit for why a stale zero is safe).
@@ -188,7 +188,7 @@ public sealed class RemoteMonitor : IClusterService
                 foreach (var key in watchers)
                 {
                     _incoming.Remove(key);
-                    Unindex(_incomingByConnection, key.Connection, key.Id);
+                    _incomingByConnection.Remove(key.Connection, key.Id);
                     Interlocked.Decrement(ref _count);
                     key.Connection.TryEnqueue(new DownMessage(key.Id, reason), force: true);
                 }
@@ -246,16 +246,17 @@ public sealed class RemoteMonitor : IClusterService
         List<Outgoing>? fired = null;
         using (_lock.EnterScope())
         {
-            if (_incomingByConnection.TryGetValue(connection, out var incoming))
+            // Taken out of the index whole: the removals below find nothing more to unindex.
+            if (_incomingByConnection.Take(connection) is { } incoming)
             {
-                foreach (var id in incoming.ToArray())
+                foreach (var id in incoming)
                 {
                     RemoveIncoming(connection, id);
                 }
             }
-            if (_outgoingByConnection.TryGetValue(connection, out var outgoing))
+            if (_outgoingByConnection.Take(connection) is { } outgoing)
             {
-                foreach (var id in outgoing.ToArray())
+                foreach (var id in outgoing)
                 {
                     if (RemoveOutgoing(id) is { } entry)
                     {
@@ -290,7 +291,7 @@ public sealed class RemoteMonitor : IClusterService
                 return false;
             }
             _outgoing.Add(monitor.Id, new Outgoing(monitor, watcher, connection, ack));
-            Index(_outgoingByConnection, connection, monitor.Id);
+            _outgoingByConnection.Add(connection, monitor.Id);
             if (!_outgoingByWatcher.TryGetValue(monitor.Watcher.Id, out var ids))
             {
                 _outgoingByWatcher[monitor.Watcher.Id] = ids = [];
@@ -323,7 +324,7 @@ public sealed class RemoteMonitor : IClusterService
                 return;
             }
             _incoming.Add(key, targetId);
-            Index(_incomingByConnection, connection, id);
+            _incomingByConnection.Add(connection, id);
             if (!_incomingByTarget.TryGetValue(targetId, out var watchers))
             {
                 _incomingByTarget[targetId] = watchers = [];
@@ -386,26 +387,9 @@ public sealed class RemoteMonitor : IClusterService
         {
             _outgoingByWatcher.Remove(entry.Monitor.Watcher.Id);
         }
-        Unindex(_outgoingByConnection, entry.Connection, id);
+        _outgoingByConnection.Remove(entry.Connection, id);
         Interlocked.Decrement(ref _count);
         return entry;
-    }
-
-    private static void Index(Dictionary<Connection, HashSet<long>> index, Connection connection, long id)
-    {
-        if (!index.TryGetValue(connection, out var ids))
-        {
-            index[connection] = ids = [];
-        }
-        ids.Add(id);
-    }
-
-    private static void Unindex(Dictionary<Connection, HashSet<long>> index, Connection connection, long id)
-    {
-        if (index.TryGetValue(connection, out var ids) && ids.Remove(id) && ids.Count == 0)
-        {
-            index.Remove(connection);
-        }
     }
 
     private void RemoveIncoming(Connection connection, long id)
@@ -418,7 +402,7 @@ public sealed class RemoteMonitor : IClusterService
         {
             _incomingByTarget.Remove(targetId);
         }
-        Unindex(_incomingByConnection, connection, id);
+        _incomingByConnection.Remove(connection, id);
         Interlocked.Decrement(ref _count);
     }
 

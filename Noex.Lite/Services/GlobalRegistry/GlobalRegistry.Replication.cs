@@ -194,6 +194,20 @@ public sealed partial class GlobalRegistry
     }
 
     /// <summary>
+    /// The stamp of a claim made now (protocol.md §5.4): the hybrid logical clock's <paramref name="last"/> stamp (made or
+    /// seen here) or the wall clock <paramref name="now"/>, whichever is later.
+    /// </summary>
+    /// <remarks>
+    /// Not <c>last + 1</c>: that ran the clock one millisecond ahead of the wall clock per claim above one claim a
+    /// millisecond (a million names registered in a minute put it 16 minutes ahead), and peers refuse stamps more than
+    /// <see cref="MaxStampSkew"/> ahead of their own clocks (issue #21). Stamps need not be unique: the order of §5.4 goes
+    /// on to the registrar's id and incarnation, and a registrar run holds at most one claim of a name, so two claims of a
+    /// name never tie. A sub-millisecond counter in the stamp would buy nothing the order could use: a peer of an earlier
+    /// build cannot see it, so claims of one millisecond must be ordered by registrar for every node to pick one winner.
+    /// </remarks>
+    internal static long NextStamp(long last, long now) => Math.Max(last, now);
+
+    /// <summary>
     /// Why a claim's <paramref name="stamp"/> is not one its registrar could have made (protocol.md §5.4), or null. A
     /// registrar stamps with its own clock, never below its start (the high 48 bits of
     /// <paramref name="registrarIncarnation"/>), and no honest clock runs more than <see cref="MaxStampSkew"/> ahead of

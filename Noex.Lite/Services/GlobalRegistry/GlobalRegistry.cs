@@ -210,7 +210,7 @@ public sealed partial class GlobalRegistry : IClusterService
             }
             else
             {
-                _clock = Math.Max(_clock + 1, _node.Options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds());
+                _clock = NextStamp(_clock, _node.Options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds());
                 var entry = new Entry(name, target, hostIncarnation, _clock, _node.Id, _self, _node.Incarnation);
                 Add(entry, events);
                 Broadcast(new RegisterMessage(entry.Name, entry.Target, entry.HostIncarnation, entry.Stamp));
