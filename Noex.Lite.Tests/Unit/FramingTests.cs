@@ -305,6 +305,32 @@ public class FramingTests
     }
 
     [Fact]
+    public void GetMemory_FragmentSizedFrames_GrowsWithRoomForSeveral_AndReadsThemAll()
+    {
+        // A fragmented message arrives as frames of one 64 KiB chunk each: the buffer takes several at a time, so that
+        // the bytes of a frame seldom have to move to the front before the rest of it can arrive.
+        using var writer = new FrameWriter(s_key);
+        var messages = Enumerable.Range(0, 12).Select(i => RandomBytes(Fragments.HeaderSize + Fragments.ChunkSize, i)).ToArray();
+        foreach (var message in messages)
+        {
+            writer.WriteMessage(message);
+            writer.Seal();
+        }
+        using var reader = new FrameReader(s_key);
+
+        var read = Feed(reader, writer.WrittenSpan.ToArray());
+
+        Assert.Equal(messages, read);
+        Assert.Equal(FrameReader.LargeBufferSize, reader.Capacity);
+        writer.Clear();
+        writer.WriteMessage([1]);
+        writer.Seal();
+        Assert.Single(Feed(reader, writer.WrittenSpan.ToArray()));
+        reader.GetMemory();
+        Assert.Equal(FrameReader.DefaultBufferSize, reader.Capacity); // back to the default after a small frame
+    }
+
+    [Fact]
     public void TryRead_WrongKey_BadTag()
     {
         var stream = Seal(0, [s_small]);
