@@ -331,6 +331,29 @@ public class FramingTests
     }
 
     [Fact]
+    public void DetachOpenMessage_HandsOverTheMessage_AndKeepsTheMessagesBeforeItInTheOpenFrame()
+    {
+        using var writer = new FrameWriter(s_key);
+        var before = RandomBytes(100, 1);
+        var large = RandomBytes(200_000, 2);
+        writer.WriteMessage(before);
+        writer.BeginMessage();
+        large.CopyTo(writer.GetSpan(large.Length));
+        writer.Advance(large.Length);
+
+        var buffer = writer.DetachOpenMessage(out var start, out var end);
+        writer.WriteMessage([7]);
+        writer.Seal();
+
+        Assert.Equal(large.Length + Framing.MessageLengthSize, end - start);
+        Assert.Equal(large, buffer.AsSpan(start + Framing.MessageLengthSize, large.Length).ToArray());
+        var stream = writer.WrittenSpan.ToArray();
+        var frame = Feed(stream, Exact(stream)).Frames.Single();
+        Assert.Equal(new[] { before, new byte[] { 7 } }, frame.Messages);
+        ArrayPool<byte>.Shared.Return(buffer);
+    }
+
+    [Fact]
     public void TryRead_WrongKey_BadTag()
     {
         var stream = Seal(0, [s_small]);
