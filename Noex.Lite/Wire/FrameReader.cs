@@ -36,7 +36,7 @@ internal sealed class FrameReader : IDisposable
 
     /// <summary>
     /// 512 KiB: what the buffer grows to for a frame of up to a quarter of it, which is what a fragmented message arrives
-    /// as (protocol.md §5.1: 64 KiB chunks, frames of 65,593 bytes). Grown to only one such frame, the buffer had room for
+    /// as (protocol.md §5.1: 64 KiB chunks, frames of 65,597 bytes). Grown to only one such frame, the buffer had room for
     /// the next one only after moving its first bytes to the front: a copy of about every byte of a large message. With
     /// room for seven, receives are up to that long and the move comes once per seven frames
     /// (Noex.Lite.Bench/README.md, "Large messages"). Larger frames get exactly their size.
