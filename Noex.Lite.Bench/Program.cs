@@ -16,6 +16,8 @@ switch (verb)
         return await RemoteHarness.RunAsync(rest);
     case "remote-server":
         return await RemoteHarness.RunServerAsync(rest);
+    case "large":
+        return await LargeMessages.RunAsync(rest);
     case "mesh":
         return await MeshFormation.RunAsync(rest);
     case "idle":
@@ -44,6 +46,10 @@ switch (verb)
                                                 remoting; S seconds per scenario (5), N calls in flight (100);
                                                 --rounds repeats baseline and scenarios R times and prints medians;
                                                 --stats prints frames, socket writes/reads and CPU per operation
+              large [--sizes 65536,1048576,8388608] [--seconds S] [--outstanding N] [--rounds R]
+                                                two processes on 127.0.0.1: remote calls carrying an S-byte binary against
+                                                a raw socket copy of the same bytes: MB/s, p50, allocation and CPU per call,
+                                                with 1 and N (4) calls in flight, S seconds each (3); medians of R rounds
               mesh [--nodes 3,8,16] [--rounds R]
                                                 N nodes started at once with one seed: time to a full mesh, against
                                                 one node joining a seed in the same round

@@ -35,18 +35,28 @@ public class TransportBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var toServer = Enumerable.Range(0, 32).Select(i => (byte)i).ToArray();
-        var toClient = Enumerable.Range(100, 32).Select(i => (byte)i).ToArray();
         var options = new NodeOptions { Name = "bench", ClusterSecret = "bench-secret" };
         _runtime = new ProcessRuntime();
         _remote = new RemoteCall(new BenchNode(_runtime, options));
-        var serverId = NodeId.Parse("server@127.0.0.1:4370");
-        _target = new ProcessRef(serverId.ToString(), 7);
-        _client = new Connection(new Socket(SocketType.Stream, ProtocolType.Tcp), null, serverId, 1,
-            new SessionKeys(toServer, toClient), options, new ClientSide(_remote));
+        _target = new ProcessRef(ServerId.ToString(), 7);
         _serverSide = new ServerSide { Decode = DecodeRequest };
-        _server = new Connection(new Socket(SocketType.Stream, ProtocolType.Tcp), null, NodeId.Parse("client@127.0.0.1:4371"), 1,
-            new SessionKeys((byte[])toClient.Clone(), (byte[])toServer.Clone()), options, _serverSide);
+        (_client, _server) = Pair(options, new ClientSide(_remote), _serverSide);
+    }
+
+    /// <summary>The server's id, which the client's connection names as its peer.</summary>
+    internal static NodeId ServerId { get; } = NodeId.Parse("server@127.0.0.1:4370");
+
+    /// <summary>Two connections keyed for each other, on sockets that are never connected: bytes go from one to the other
+    /// through <see cref="Transfer"/>.</summary>
+    internal static (Connection Client, Connection Server) Pair(NodeOptions options, IConnectionHandler clientSide, IConnectionHandler serverSide)
+    {
+        var toServer = Enumerable.Range(0, 32).Select(i => (byte)i).ToArray();
+        var toClient = Enumerable.Range(100, 32).Select(i => (byte)i).ToArray();
+        var client = new Connection(new Socket(SocketType.Stream, ProtocolType.Tcp), null, ServerId, 1,
+            new SessionKeys(toServer, toClient), options, clientSide);
+        var server = new Connection(new Socket(SocketType.Stream, ProtocolType.Tcp), null, NodeId.Parse("client@127.0.0.1:4371"), 1,
+            new SessionKeys((byte[])toClient.Clone(), (byte[])toServer.Clone()), options, serverSide);
+        return (client, server);
     }
 
     [GlobalCleanup]
@@ -88,7 +98,7 @@ public class TransportBenchmarks
     }
 
     /// <summary>What the write loop sends from <paramref name="from"/>, received by <paramref name="to"/>'s read loop.</summary>
-    private static void Transfer(Connection from, Connection to)
+    internal static void Transfer(Connection from, Connection to)
     {
         while (from.TakeBatch(out _) is { } batch)
         {

@@ -97,6 +97,9 @@ public static class RemoteHarness
             case "raw-echo":
                 await RawEcho.RunServerAsync();
                 return 0;
+            case LargeMessages.RawServerKind:
+                await LargeMessages.RunRawServerAsync();
+                return 0;
             case "noex":
             case "noex-inline":
                 await NoexRemote.RunServerAsync(inline: kind == "noex-inline");

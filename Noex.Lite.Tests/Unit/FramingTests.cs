@@ -305,6 +305,55 @@ public class FramingTests
     }
 
     [Fact]
+    public void GetMemory_FragmentSizedFrames_GrowsWithRoomForSeveral_AndReadsThemAll()
+    {
+        // A fragmented message arrives as frames of one 64 KiB chunk each: the buffer takes several at a time, so that
+        // the bytes of a frame seldom have to move to the front before the rest of it can arrive.
+        using var writer = new FrameWriter(s_key);
+        var messages = Enumerable.Range(0, 12).Select(i => RandomBytes(Fragments.HeaderSize + Fragments.ChunkSize, i)).ToArray();
+        foreach (var message in messages)
+        {
+            writer.WriteMessage(message);
+            writer.Seal();
+        }
+        using var reader = new FrameReader(s_key);
+
+        var read = Feed(reader, writer.WrittenSpan.ToArray());
+
+        Assert.Equal(messages, read);
+        Assert.Equal(FrameReader.LargeBufferSize, reader.Capacity);
+        writer.Clear();
+        writer.WriteMessage([1]);
+        writer.Seal();
+        Assert.Single(Feed(reader, writer.WrittenSpan.ToArray()));
+        reader.GetMemory();
+        Assert.Equal(FrameReader.DefaultBufferSize, reader.Capacity); // back to the default after a small frame
+    }
+
+    [Fact]
+    public void DetachOpenMessage_HandsOverTheMessage_AndKeepsTheMessagesBeforeItInTheOpenFrame()
+    {
+        using var writer = new FrameWriter(s_key);
+        var before = RandomBytes(100, 1);
+        var large = RandomBytes(200_000, 2);
+        writer.WriteMessage(before);
+        writer.BeginMessage();
+        large.CopyTo(writer.GetSpan(large.Length));
+        writer.Advance(large.Length);
+
+        var buffer = writer.DetachOpenMessage(out var start, out var end);
+        writer.WriteMessage([7]);
+        writer.Seal();
+
+        Assert.Equal(large.Length + Framing.MessageLengthSize, end - start);
+        Assert.Equal(large, buffer.AsSpan(start + Framing.MessageLengthSize, large.Length).ToArray());
+        var stream = writer.WrittenSpan.ToArray();
+        var frame = Feed(stream, Exact(stream)).Frames.Single();
+        Assert.Equal(new[] { before, new byte[] { 7 } }, frame.Messages);
+        ArrayPool<byte>.Shared.Return(buffer);
+    }
+
+    [Fact]
     public void TryRead_WrongKey_BadTag()
     {
         var stream = Seal(0, [s_small]);

@@ -260,6 +260,73 @@ public class OutboundQueueTests
         Assert.True(queue.WriterCapacity <= 2 * 1024 * 1024);
     }
 
+    [Fact]
+    public void TryEnqueue_LargeMessages_GoAsFragmentsInOrderAmongSmallOnes_AndArriveWhole()
+    {
+        // The first large one is handed to the spill lane in the buffer it was encoded into, the second (behind it in
+        // the lane) is copied there: both must leave the same way, in order, after the small one before them.
+        using var queue = new OutboundQueue(s_key, s_options);
+        var first = FragmentTests.Blob(1_000_000);
+        var second = FragmentTests.Blob(200_000);
+        Assert.Equal(EnqueueResult.Queued, queue.TryEnqueue(new Numbered(0, 1), force: false, out _));
+        Assert.Equal(EnqueueResult.Queued, queue.TryEnqueue(new Blob(first), force: false, out _));
+        Assert.Equal(EnqueueResult.Queued, queue.TryEnqueue(new Blob(second), force: false, out _));
+        Assert.Equal(EnqueueResult.Queued, queue.TryEnqueue(new Numbered(0, 2), force: false, out _));
+        using var reader = new FrameReader(s_key);
+        using var assembler = new FragmentAssembler(FragmentTests.MaxMessage);
+        var arrived = new List<byte[]>();
+
+        while (queue.TakeBatch(out _) is { } batch)
+        {
+            Assert.True(batch.WrittenSpan.Length <= OutboundQueue.SegmentBytes + 256, $"a batch of {batch.WrittenSpan.Length} bytes");
+            var bytes = batch.WrittenSpan.ToArray();
+            queue.FinishBatch(batch);
+            for (var offset = 0; offset < bytes.Length;)
+            {
+                var free = reader.GetMemory().Span;
+                var n = Math.Min(free.Length, bytes.Length - offset);
+                bytes.AsSpan(offset, n).CopyTo(free);
+                reader.Advance(n);
+                offset += n;
+            }
+            while (reader.TryRead(out var frame) == OperationStatus.Done)
+            {
+                foreach (var message in frame)
+                {
+                    if (message[0] != Fragments.Type)
+                    {
+                        arrived.Add(message.ToArray());
+                    }
+                    else if (assembler.Accept(message, out var whole) && !whole.IsEmpty)
+                    {
+                        arrived.Add(whole.ToArray());
+                        assembler.Release();
+                    }
+                }
+            }
+            Assert.Null(reader.ErrorMessage);
+        }
+
+        Assert.Equal(4, arrived.Count);
+        Assert.Equal(1, BinaryPrimitives.ReadInt32LittleEndian(arrived[0].AsSpan(2)));
+        Assert.Equal(new byte[] { MessageTypes.Cast }.Concat(first).ToArray(), arrived[1]);
+        Assert.Equal(new byte[] { MessageTypes.Cast }.Concat(second).ToArray(), arrived[2]);
+        Assert.Equal(2, BinaryPrimitives.ReadInt32LittleEndian(arrived[3].AsSpan(2)));
+        Assert.Equal(0, queue.QueuedBytes);
+    }
+
+    /// <summary>A cast-typed message of the type byte and then <paramref name="body"/>.</summary>
+    private readonly struct Blob(byte[] body) : IOutboundMessage
+    {
+        public void Write(IBufferWriter<byte> writer)
+        {
+            var span = writer.GetSpan(1 + body.Length);
+            span[0] = MessageTypes.Cast;
+            body.CopyTo(span[1..]);
+            writer.Advance(1 + body.Length);
+        }
+    }
+
     /// <summary>A cast-typed message carrying a producer and a number, 50 bytes on the wire with its length.</summary>
     private readonly struct Numbered(int producer, int number) : IOutboundMessage
     {

@@ -172,10 +172,19 @@ internal sealed class OutboundQueue : IDisposable
                 var written = _active.OpenMessage;
                 if (_fragmenting && !written.IsEmpty && !Fragments.IsControl(written[0]) && (!_spill.IsEmpty || written.Length > Fragments.ChunkSize))
                 {
-                    // Too long to go whole, or behind one that is: to the spill lane, in order.
-                    _spill.Append(written);
-                    _active.CancelMessage();
+                    // Too long to go whole, or behind one that is: to the spill lane, in order. The first in line is
+                    // handed over in the buffer it was encoded into, where a copy cost one more pass over its megabytes.
                     added = Framing.MessageLengthSize + written.Length;
+                    if (_spill.IsEmpty)
+                    {
+                        var buffer = _active.DetachOpenMessage(out var start, out var end);
+                        _spill.Adopt(buffer, start, end);
+                    }
+                    else
+                    {
+                        _spill.Append(written);
+                        _active.CancelMessage();
+                    }
                 }
                 else
                 {

@@ -50,6 +50,25 @@ internal sealed class SpillLane : IDisposable
     }
 
     /// <summary>
+    /// Takes <paramref name="buffer"/> (rented from <see cref="ArrayPool{T}.Shared"/>) as the lane's buffer, holding one
+    /// message at <c>[<paramref name="start"/>, <paramref name="end"/>)</c>: its 4-byte length field, to be filled in here,
+    /// then its bytes. Only when the lane is empty: the message is then the first in line, and is not copied.
+    /// </summary>
+    public void Adopt(byte[] buffer, int start, int end)
+    {
+        if (!IsEmpty)
+        {
+            throw new InvalidOperationException("SpillLane.Adopt: the lane is not empty.");
+        }
+        Return();
+        _buffer = buffer;
+        _start = start;
+        _end = end;
+        BinaryPrimitives.WriteInt32LittleEndian(_buffer.AsSpan(_start), end - start - Framing.MessageLengthSize);
+        Messages++;
+    }
+
+    /// <summary>
     /// Moves one chunk into <paramref name="writer"/>: the next fragment of a long message, or whole messages up to a
     /// chunk's worth.
     /// </summary>

@@ -157,7 +157,7 @@ public static class MessageFields
             return null;
         }
         Expect(ref reader, ValueKind.Binary, type, field);
-        return reader.ReadBinarySpan().ToArray();
+        return Value.CopyBytes(reader.ReadBinarySpan());
     }
 
     /// <summary>Reads a <see cref="Guid"/> written as its 36-character text (<c>D</c> format).</summary>

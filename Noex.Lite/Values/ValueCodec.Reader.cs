@@ -358,7 +358,7 @@ public ref struct ValueReader
                 return Value.FromFiniteDoubleBits(ReadFloatBits());
             case ValueCodec.TagBinary:
                 var blob = ReadBinarySpan();
-                return Value.FromOwnedBinary(blob.IsEmpty ? [] : blob.ToArray());
+                return Value.FromOwnedBinary(Value.CopyBytes(blob));
             case ValueCodec.TagArray:
                 EnterContainer(start, depth);
                 _position++;

@@ -34,6 +34,15 @@ internal sealed class FrameReader : IDisposable
     /// </summary>
     public const int DefaultBufferSize = 16 * 1024;
 
+    /// <summary>
+    /// 512 KiB: what the buffer grows to for a frame of up to a quarter of it, which is what a fragmented message arrives
+    /// as (protocol.md §5.1: 64 KiB chunks, frames of 65,597 bytes). Grown to only one such frame, the buffer had room for
+    /// the next one only after moving its first bytes to the front: a copy of about every byte of a large message. With
+    /// room for seven, receives are up to that long and the move comes once per seven frames
+    /// (Noex.Lite.Bench/README.md, "Large messages"). Larger frames get exactly their size.
+    /// </summary>
+    internal const int LargeBufferSize = 512 * 1024;
+
     private readonly IncrementalHash _mac;
     private readonly int _maxFrameLength;
     private byte[] _buffer;
@@ -210,8 +219,9 @@ internal sealed class FrameReader : IDisposable
 
     private void Reshape(int unread, int wanted)
     {
-        // Grow to what the checked frame needs; shrink back after a large frame was read.
-        int size = Math.Max(wanted, DefaultBufferSize);
+        // Grow to what the checked frame needs (room for several if it is fragment-sized); shrink back after a large frame
+        // was read.
+        int size = wanted <= DefaultBufferSize ? DefaultBufferSize : wanted <= LargeBufferSize / 4 ? LargeBufferSize : wanted;
         if (size > _buffer.Length || (_buffer.Length > DefaultBufferSize && size == DefaultBufferSize))
         {
             byte[] next = ArrayPool<byte>.Shared.Rent(size);

@@ -48,6 +48,7 @@ internal sealed class FrameWriter : IBufferWriter<byte>, IDisposable
     private int _sealed;          // end of the last sealed frame
     private int _frameStart = -1; // start of the open frame's length prefix, or -1
     private int _messageStart = -1; // start of the open message's length field, or -1
+    private readonly int _initialCapacity; // what a buffer given away (DetachOpenMessage) is replaced with
     private ulong _nextSeq;
     private bool _seqExhausted;   // the frame numbered ulong.MaxValue has been sealed (§3.2: no wrap)
     private int _disposed;
@@ -64,7 +65,8 @@ internal sealed class FrameWriter : IBufferWriter<byte>, IDisposable
         _mac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key);
         _maxFrameLength = maxFrameLength;
         _nextSeq = initialSeq;
-        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialCapacity, Framing.HeaderSize + Framing.TagSize));
+        _initialCapacity = Math.Max(initialCapacity, Framing.HeaderSize + Framing.TagSize);
+        _buffer = ArrayPool<byte>.Shared.Rent(_initialCapacity);
     }
 
     /// <summary>The sequence number the next sealed frame will carry.</summary>
@@ -174,6 +176,34 @@ internal sealed class FrameWriter : IBufferWriter<byte>, IDisposable
             _written = _messageStart;
             _messageStart = -1;
         }
+    }
+
+    /// <summary>
+    /// Gives the open message's bytes away without copying them: returns the buffer, in which
+    /// <c>[<paramref name="start"/>, <paramref name="end"/>)</c> is the message's 4-byte length field (not yet filled in)
+    /// and then its bytes, and goes on in a new rented buffer holding what preceded the message. The caller owns the
+    /// returned buffer and gives it back to <see cref="ArrayPool{T}.Shared"/>.
+    /// </summary>
+    /// <remarks>For a message of megabytes (grown into this writer by its encoder) that goes on as fragments: the bytes
+    /// before it are at most a segment's worth, so moving them is cheaper than copying the message (one pass over
+    /// megabytes per large send; Noex.Lite.Bench/README.md, "Large messages").</remarks>
+    /// <exception cref="InvalidOperationException">No message is open.</exception>
+    internal byte[] DetachOpenMessage(out int start, out int end)
+    {
+        ThrowIfDisposed();
+        if (_messageStart < 0)
+        {
+            ThrowInvalidOperation("DetachOpenMessage: no message is open.");
+        }
+        byte[] detached = _buffer;
+        start = _messageStart;
+        end = _written;
+        byte[] next = ArrayPool<byte>.Shared.Rent(Math.Max(_initialCapacity, _messageStart));
+        detached.AsSpan(0, _messageStart).CopyTo(next);
+        _buffer = next;
+        _written = _messageStart;
+        _messageStart = -1;
+        return detached;
     }
 
     /// <summary>Writes one whole message into the open frame (opening one if needed).</summary>
