@@ -18,6 +18,10 @@ switch (verb)
         return await RemoteHarness.RunServerAsync(rest);
     case "mesh":
         return await MeshFormation.RunAsync(rest);
+    case "mesh-calls":
+        return await MeshCalls.RunAsync(rest);
+    case "mesh-calls-node":
+        return await MeshCalls.RunNodeAsync(rest);
     case "idle":
         return await IdleCost.RunAsync(rest);
     case "monitors":
@@ -47,6 +51,12 @@ switch (verb)
               mesh [--nodes 3,8,16] [--rounds R]
                                                 N nodes started at once with one seed: time to a full mesh, against
                                                 one node joining a seed in the same round
+              mesh-calls [--nodes 2,4,8,16] [--callers C | --callers-per-node K] [--seconds S] [--rounds R]
+                                                N node processes in a full mesh, each with an echo server; C callers in
+                                                all (64) spread over the nodes, or K on each, call the other nodes' echo
+                                                servers round-robin, one call in flight each: calls/s, CPU and context
+                                                switches per call over all nodes, p50, CPU per call against the first N;
+                                                S seconds a window (3), R windows (1, median)
               monitors [--count N] [--lost L] [--rounds R]
                                                 node a monitors a process on c N times (200,000) and one on b L times (N):
                                                 the setup rate, and how long after b stops a has all of b's downs
