@@ -35,22 +35,24 @@ public static class MeshCalls
         var perNode = BenchArgs.Int(args, "--callers-per-node", 0);
         var seconds = BenchArgs.Int(args, "--seconds", 3);
         var rounds = BenchArgs.Int(args, "--rounds", 1);
+        var maxWarmup = BenchArgs.Int(args, "--max-warmup", 30);
         var load = perNode > 0 ? $"{perNode} caller(s) per node" : $"{callers} callers in total, spread over the nodes";
-        Console.WriteLine($"mesh-calls: {load}, one call in flight each, to the other nodes' echo servers round-robin; 0.5 s warm-up, "
+        Console.WriteLine($"mesh-calls: {load}, one call in flight each, to the other nodes' echo servers round-robin; warm-up until the nodes' JIT is quiet "
+            + $"(at least 0.5 s, at most {maxWarmup} s), then "
             + $"{rounds} window(s) of {seconds} s per size (median by CPU per call); CPU and context switches summed over all node processes");
         var results = new List<Result>();
         foreach (var size in sizes)
         {
             var spread = Enumerable.Range(0, size).Select(i => perNode > 0 ? perNode : callers / size + (i < callers % size ? 1 : 0)).ToArray();
-            results.Add(await MeasureAsync(spread, seconds, rounds));
+            results.Add(await MeasureAsync(spread, seconds, rounds, maxWarmup));
         }
         var baseline = results[0].CpuMicrosPerCall;
         Console.WriteLine();
-        Console.WriteLine($"nodes | callers | calls/s   | CPU us/call | ctx sw/call | p50 us  | CPU vs {sizes[0]} nodes");
+        Console.WriteLine($"nodes | callers | calls/s   | CPU us/call | ctx sw/call | p50 us  | cores | idle cores | CPU vs {sizes[0]} nodes");
         foreach (var r in results)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{r.Nodes,5} | {r.Callers,7} | {r.CallsPerSecond,9:N0} | {r.CpuMicrosPerCall,11:0.00} | {r.SwitchesPerCall,11:0.000} | {r.P50Micros,7:0.0} | {r.CpuMicrosPerCall / baseline:0.00}x"));
+                $"{r.Nodes,5} | {r.Callers,7} | {r.CallsPerSecond,9:N0} | {r.CpuMicrosPerCall,11:0.00} | {r.SwitchesPerCall,11:0.000} | {r.P50Micros,7:0.0} | {r.Cores,5:0.00} | {r.IdleCores,10:0.000} | {r.CpuMicrosPerCall / baseline:0.00}x"));
         }
         Console.WriteLine();
         foreach (var r in results)
@@ -66,6 +68,8 @@ public static class MeshCalls
                 ["cpu_us_per_call"] = Math.Round(r.CpuMicrosPerCall, 3),
                 ["ctx_switches_per_call"] = Math.Round(r.SwitchesPerCall, 4),
                 ["p50_us"] = Math.Round(r.P50Micros, 1),
+                ["cores"] = Math.Round(r.Cores, 3),
+                ["idle_cores"] = Math.Round(r.IdleCores, 4),
                 ["cpu_vs_first"] = Math.Round(r.CpuMicrosPerCall / baseline, 3),
                 ["first_nodes"] = sizes[0],
             }));
@@ -74,7 +78,7 @@ public static class MeshCalls
     }
 
     /// <summary>One cluster of <c>spread.Length</c> node processes, <c>spread[i]</c> callers on node i: its median window.</summary>
-    private static async Task<Result> MeasureAsync(int[] spread, int seconds, int rounds)
+    private static async Task<Result> MeasureAsync(int[] spread, int seconds, int rounds, int maxWarmup)
     {
         var secret = Guid.NewGuid().ToString();
         var children = new List<Process>();
@@ -95,8 +99,7 @@ public static class MeshCalls
                 }
             }));
             await Task.WhenAll(children.Select(c => c.StandardInput.WriteLineAsync("start")));
-            await Task.Delay(500);
-            var before = await MarkAsync(children);
+            var before = await WarmUpAsync(children, maxWarmup);
             var windows = new List<Result>();
             for (var round = 0; round < rounds; round++)
             {
@@ -104,13 +107,19 @@ public static class MeshCalls
                 var after = await MarkAsync(children);
                 var calls = after.Calls - before.Calls;
                 var window = new Result(spread.Length, spread.Sum(), calls / Stopwatch.GetElapsedTime(before.At, after.At).TotalSeconds,
-                    (after.CpuMs - before.CpuMs) * 1000 / Math.Max(1, calls), (double)(after.Switches - before.Switches) / Math.Max(1, calls), after.P50Micros);
+                    (after.CpuMs - before.CpuMs) * 1000 / Math.Max(1, calls), (double)(after.Switches - before.Switches) / Math.Max(1, calls), after.P50Micros, Cores(before, after), 0);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  {spread.Length} nodes, window {round + 1}: {window.CallsPerSecond:N0} calls/s, {window.CpuMicrosPerCall:0.00} us CPU/call, {window.SwitchesPerCall:0.000} context switches/call, p50 {window.P50Micros:0.0} us"));
+                    $"  {spread.Length} nodes, window {round + 1}: {window.CallsPerSecond:N0} calls/s, {window.CpuMicrosPerCall:0.00} us CPU/call, {window.SwitchesPerCall:0.000} context switches/call, p50 {window.P50Micros:0.0} us, {window.Cores:0.00} cores, {after.Jitted - before.Jitted} methods compiled"));
                 windows.Add(window);
                 before = after;
             }
-            return windows.OrderBy(w => w.CpuMicrosPerCall).ElementAt(windows.Count / 2);
+            // The cluster's floor: its CPU over a second with nobody calling (heartbeats, timers, idle threads), in cores;
+            // measured after the load, when the code is compiled, not after start-up.
+            await StopAsync(children);
+            var quiet = await MarkAsync(children);
+            await Task.Delay(1000);
+            var idleCores = Cores(quiet, await MarkAsync(children));
+            return windows.OrderBy(w => w.CpuMicrosPerCall).ElementAt(windows.Count / 2) with { IdleCores = idleCores };
         }
         finally
         {
@@ -132,6 +141,31 @@ public static class MeshCalls
         }
     }
 
+    /// <summary>
+    /// Calls until the nodes' JIT is quiet: fewer than 5 methods a node compiled in a second (a trickle goes on for long). Half
+    /// a second is not enough: 16 runtimes on 2 cores take about 10 s to move the call path to its optimised tier, and
+    /// until then a call costs about 4x as much CPU (205 against 49 µs measured at 16 nodes, 64 callers).
+    /// </summary>
+    private static async Task<Mark> WarmUpAsync(List<Process> children, int maxSeconds)
+    {
+        var started = Stopwatch.GetTimestamp();
+        await Task.Delay(500);
+        var mark = await MarkAsync(children);
+        while (Stopwatch.GetElapsedTime(started).TotalSeconds < maxSeconds)
+        {
+            await Task.Delay(1000);
+            var next = await MarkAsync(children);
+            var quiet = next.Jitted - mark.Jitted < 5 * children.Count;
+            mark = next;
+            if (quiet)
+            {
+                break;
+            }
+        }
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {children.Count} nodes: warmed up in {Stopwatch.GetElapsedTime(started).TotalSeconds:0.0} s"));
+        return mark;
+    }
+
     /// <summary>Asks every child at once for its counters; the sums, and the median of the nodes' p50 latencies.</summary>
     private static async Task<Mark> MarkAsync(List<Process> children)
     {
@@ -140,7 +174,7 @@ public static class MeshCalls
         var lines = await Task.WhenAll(children.Select(c => ReadAsync(c, TimeSpan.FromSeconds(30))));
         var words = lines.Select(l => l.Split(' ').Select(w => double.Parse(w, CultureInfo.InvariantCulture)).ToArray()).ToArray();
         var p50s = words.Select(w => w[3]).Order().ToArray();
-        return new Mark(at, (long)words.Sum(w => w[0]), words.Sum(w => w[1]), (long)words.Sum(w => w[2]), p50s[p50s.Length / 2]);
+        return new Mark(at, (long)words.Sum(w => w[0]), words.Sum(w => w[1]), (long)words.Sum(w => w[2]), p50s[p50s.Length / 2], (long)words.Sum(w => w[4]));
     }
 
     /// <summary>Stops every child's callers before any child exits; a child that does not answer is killed after.</summary>
@@ -254,7 +288,7 @@ public static class MeshCalls
                     var switches = TransportStats.ContextSwitches(Environment.ProcessId);
                     var window = Interlocked.Exchange(ref recorders, NewRecorders(callers));
                     var p50 = LatencyRecorder.Merge(window).PercentileMicros(0.50);
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{calls} {cpu:0.###} {switches} {p50:0.0}"));
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{calls} {cpu:0.###} {switches} {p50:0.0} {System.Runtime.JitInfo.GetCompiledMethodCount()}"));
                     break;
                 case "stop":
                     // Every node stops calling before any leaves, so that no call waits on a node that has gone.
@@ -268,9 +302,13 @@ public static class MeshCalls
 
     private static LatencyRecorder[] NewRecorders(int callers) => Enumerable.Range(0, callers).Select(_ => new LatencyRecorder(4096)).ToArray();
 
-    private readonly record struct Mark(long At, long Calls, double CpuMs, long Switches, double P50Micros);
+    private readonly record struct Mark(long At, long Calls, double CpuMs, long Switches, double P50Micros, long Jitted);
 
-    private readonly record struct Result(int Nodes, int Callers, double CallsPerSecond, double CpuMicrosPerCall, double SwitchesPerCall, double P50Micros);
+    private readonly record struct Result(int Nodes, int Callers, double CallsPerSecond, double CpuMicrosPerCall, double SwitchesPerCall, double P50Micros, double Cores,
+        double IdleCores);
+
+    /// <summary>The CPU all nodes used between two marks, in cores (2 on the bench machine: all of it).</summary>
+    private static double Cores(Mark before, Mark after) => (after.CpuMs - before.CpuMs) / Stopwatch.GetElapsedTime(before.At, after.At).TotalMilliseconds;
 
     /// <summary>Answers every call with its request.</summary>
     private sealed class Echo : GenServer<int>
