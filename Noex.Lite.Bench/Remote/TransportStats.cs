@@ -71,7 +71,7 @@ public sealed class TransportStats : IDisposable
 
     /// <summary>The context switches, voluntary and not, of the live threads of process <paramref name="pid"/> (Linux /proc;
     /// 0 elsewhere). Threads that ended are not counted: the benchmark's threads live through a scenario.</summary>
-    private static long ContextSwitches(int pid)
+    internal static long ContextSwitches(int pid)
     {
         if (pid <= 0 || !Directory.Exists($"/proc/{pid}/task"))
         {
