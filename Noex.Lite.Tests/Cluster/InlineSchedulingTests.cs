@@ -136,6 +136,29 @@ public class InlineSchedulingTests
         Assert.True(sawReadThread);
     }
 
+    [Fact]
+    public async Task APeerThatGoesAway_WakesItsWatchersOnAnInlineNode_AndTheyKeepWorking()
+    {
+        await using var pair = await TestCluster.StartAsync(2, Secret, o => o with { UnsafePreferInlineScheduling = true }, proxied: true);
+        var (a, b, proxyA, proxyB) = pair;
+        var (watcher, watcherRef) = await a.StartRecorderAsync();
+        var (_, target) = await b.StartRecorderAsync();
+        var monitor = await a.Monitors.MonitorAsync(watcherRef, target);
+
+        // The connection ends under a's read thread (end of stream, no goodbye), which tells the monitors as it ends; they
+        // wake the watcher, whose turn is gathered there and must run all the same, or the watcher stays scheduled and
+        // never runs again.
+        proxyA.CloseAll();
+        proxyB.CloseAll();
+
+        await Wait.UntilAsync(() => watcher.DownsOf(monitor).Length > 0);
+        Assert.Equal(ExitReason.NoConnection, watcher.DownsOf(monitor)[0].Reason);
+        var (_, other) = await a.StartRecorderAsync();
+        var second = a.Runtime.Monitor(watcherRef, other);
+        a.Runtime.Kill(other);
+        await Wait.UntilAsync(() => watcher.DownsOf(second).Length > 0);
+    }
+
     [Theory]
     [InlineData(true, false)]
     [InlineData(false, true)]

@@ -425,6 +425,12 @@ internal sealed class Connection : IAsyncDisposable
             // A fragment error, or a bug in a handler: either way the connection cannot go on. End it, with the cause.
             Close(NodeDownReason.ProtocolError, e);
         }
+        finally
+        {
+            // Closing on this thread told the services, whose notices (a monitor's down, a link's exit) woke processes: on
+            // an inline read thread their turns were gathered for after a read that will not come.
+            _reads.Detach();
+        }
     }
 
     /// <summary>

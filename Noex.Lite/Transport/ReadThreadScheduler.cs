@@ -79,6 +79,25 @@ internal sealed class ReadThreadScheduler
         }
     }
 
+    /// <summary>The read thread is ending: what it set off since its last read (closing the connection tells the
+    /// services, whose notices wake processes) runs as after a read, and the thread is no longer a read thread.</summary>
+    public void Detach()
+    {
+        if (!_enabled)
+        {
+            return;
+        }
+        try
+        {
+            AfterRead();
+        }
+        finally
+        {
+            _gatherTurns = false;
+            t_current = null;
+        }
+    }
+
     /// <summary>Before a blocking receive: yields a while, looking for bytes (see <see cref="SpinsBeforeBlocking"/>).</summary>
     public void BeforeReceive(Socket socket)
     {
