@@ -58,7 +58,8 @@ public class SupervisorFailoverProcessTests(ITestOutputHelper output)
         member.LifecycleEvent += log.Add;
         await Wait.UntilAsync(() => member.CountChildren() == 4);
         var before = await ChildrenAsync(a);
-        Assert.Equal(["h1", "h2", "h1", "h2"], before.OrderBy(c => c.Key).Select(c => c.Value.Node));
+        // Where round robin puts them depends on which hosts sup had met when it started them; on the hosts, either way.
+        Assert.All(before.Values, c => Assert.Contains(c.Node, new[] { "h1", "h2" }));
 
         var killed = Stopwatch.GetTimestamp();
         sup.Kill();
@@ -73,7 +74,7 @@ public class SupervisorFailoverProcessTests(ITestOutputHelper output)
         Assert.Equal(sup.Id, takeover.FromNode);
 
         // The new active member supervises: a crash is restarted once, and h1's standby hears of it.
-        await h2.SendAsync($"dsup-crash {Group} w2");
+        await (before["w2"].Node == "h1" ? h1 : h2).SendAsync($"dsup-crash {Group} w2");
         await Wait.UntilAsync(() => log.Count(DistributedSupervisorEventKind.ChildRestarted, "w2") == 1);
         await Wait.UntilAsync(async () => (await ChildrenAsync(a))["w2"].Process != before["w2"].Process
             && (await InstancesAsync([h1, h2])).Values.All(n => n == 1));
