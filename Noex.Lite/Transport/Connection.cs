@@ -29,8 +29,8 @@ internal interface IConnectionHandler
 /// kernel has room, and a stalled send moves to a thread of its own.
 /// </para>
 /// <para>
-/// What a read sets off runs on the thread pool, or, for nodes with <see cref="NodeOptions.UnsafePreferInlineScheduling"/>,
-/// on the read thread itself (its <see cref="ReadThreadScheduler"/>).
+/// What a read sets off runs on the thread pool, handed over in one <see cref="TurnBatch"/> per read, or, for nodes with
+/// <see cref="NodeOptions.UnsafePreferInlineScheduling"/>, on the read thread itself (its <see cref="ReadThreadScheduler"/>).
 /// </para>
 /// </remarks>
 internal sealed class Connection : IAsyncDisposable
@@ -163,9 +163,10 @@ internal sealed class Connection : IAsyncDisposable
         where TMessage : struct, IOutboundMessage
     {
         var result = _outbound.TryEnqueue(message, force, out var wake);
-        if (RunsInline && result == EnqueueResult.Queued)
+        if (result == EnqueueResult.Queued && _stream is null)
         {
-            // On an inline read thread the send waits for the end of the read (or the next batch of messages).
+            // On an inline read thread or a batch's runner the send waits for the end of its work (or the next batch of
+            // messages). Only the write loop writes to a stream (TLS).
             if (!wake || ReadThreadScheduler.TryDeferFlush(this))
             {
                 ReadThreadScheduler.NoteEnqueued();
@@ -178,6 +179,9 @@ internal sealed class Connection : IAsyncDisposable
         }
         return result;
     }
+
+    /// <summary>Wakes the write loop to send what is queued: for a runner's deferred sends that cannot wait for it.</summary>
+    public void WakeWriter() => _writeSignal.Set();
 
     /// <summary>Waits until the outbound queue has room again, or the connection closes.</summary>
     public Task WaitForSpaceAsync(CancellationToken cancellationToken) => _outbound.WaitForSpaceAsync(cancellationToken);
@@ -503,10 +507,10 @@ internal sealed class Connection : IAsyncDisposable
     }
 
     /// <summary>
-    /// Sends what is queued from the read thread (inline scheduling): one small batch when the kernel has room for it
-    /// and the write loop is idle, else the write loop is woken to send it as usual.
+    /// Sends what is queued from the thread that deferred it (an inline read thread, or a batch's runner): one small batch
+    /// when the kernel has room for it and the write loop is idle, else the write loop is woken to send it as usual.
     /// </summary>
-    internal void FlushFromReadThread()
+    internal void FlushDeferred()
     {
         try
         {
