@@ -162,8 +162,9 @@ public sealed record NodeOptions
     /// calls it answers, one turn of each process it wakes, and the send of what they queue. Default off.
     /// </summary>
     /// <remarks>
-    /// Every handoff to the pool costs a worker wake-up; without them remote calls under load run faster, when the
-    /// machine has cores to spare (figures: Noex.Lite.Bench/README.md). The price is Kestrel's
+    /// By default a read hands what it sets off to the pool in one batch, whose runner may block safely (a watchdog moves
+    /// the rest of its batch on). Even one handoff per read costs a worker wake-up and the pool's spinning between
+    /// batches; without it remote calls run faster, most of all on a small machine (figures: Noex.Lite.Bench/README.md). The price is Kestrel's
     /// <c>UnsafePreferInlineScheduling</c> price: code after an <c>await</c> of a remote call, and every handler of a
     /// process woken by a remote message, may run on the read thread, so any of it that blocks (a synchronous wait,
     /// <c>.Result</c>, a long computation) holds up every message behind it on that connection, and one that waits
