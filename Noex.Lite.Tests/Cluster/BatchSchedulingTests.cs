@@ -1,9 +1,10 @@
 namespace Noex.Lite.Tests;
 
 /// <summary>
-/// The default mode: what a read sets off runs in one batch on the thread pool, never on the read thread, and code that
-/// blocks there (a synchronous wait in a caller's continuation, a handler that waits for another process) cannot hold up
-/// the rest of its batch, its deferred sends, or the connection: the watchdog moves the rest on.
+/// The default mode: what a read sets off runs on the read thread after the read, and code that blocks there (a
+/// synchronous wait in a caller's continuation, a handler that waits for another process) cannot hold up the rest of its
+/// batch, its deferred sends, or the connection: the watchdog moves the rest of the batch to the pool and the
+/// connection's reading to a new thread.
 /// </summary>
 [Collection(ClusterCollection.Name)]
 [Trait("Category", Category.Cluster)]
@@ -36,29 +37,27 @@ public sealed class BatchSchedulingTests
     private static Value Echo(long value) => Value.Object(("type", "echo"), ("value", value));
 
     [Fact]
-    public async Task Continuations_AndHandlers_RunOnThePool_NeverOnTheReadThread()
+    public async Task CheapWork_RunsWhereItWasRead()
     {
         await using var pair = await TestCluster.StartAsync(2, Secret);
         var (a, b) = pair;
         var probe = await b.Runtime.StartAsync(new Probe());
 
-        var (handlers, continuations, onPool) = await Task.Run(async () =>
+        var (handlers, continuations) = await Task.Run(async () =>
         {
-            var handlerThreads = new HashSet<string>();
-            var continuationThreads = new HashSet<string>();
-            var pool = 0;
+            int handlersOnReader = 0, continuationsOnReader = 0;
             for (var i = 0; i < 200; i++)
             {
-                handlerThreads.Add((await a.Runtime.CallAsync(probe, Value.Object(("type", "thread")))).AsString());
-                continuationThreads.Add(Thread.CurrentThread.Name ?? "");
-                pool += Thread.CurrentThread.IsThreadPoolThread ? 1 : 0;
+                handlersOnReader += (await a.Runtime.CallAsync(probe, Value.Object(("type", "thread")))).AsString() == "noex read" ? 1 : 0;
+                continuationsOnReader += Thread.CurrentThread.Name == "noex read" ? 1 : 0;
             }
-            return (handlerThreads, continuationThreads, pool);
+            return (handlersOnReader, continuationsOnReader);
         });
 
-        Assert.DoesNotContain("noex read", handlers);
-        Assert.DoesNotContain("noex read", continuations);
-        Assert.Equal(200, onPool);
+        // No handoff for cheap work: most handlers and most continuations ran on a read thread (a reply that beats the
+        // await, or a process already scheduled elsewhere, runs where it is).
+        Assert.True(handlers > 100, $"{handlers} of 200 handlers on a read thread");
+        Assert.True(continuations > 100, $"{continuations} of 200 continuations on a read thread");
     }
 
     [Fact]

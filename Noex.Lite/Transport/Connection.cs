@@ -46,7 +46,6 @@ internal sealed class Connection : IAsyncDisposable
     private readonly FragmentAssembler _assembler;
     private readonly OutboundQueue _outbound;
     private readonly WriteSignal _writeSignal = new();
-    private readonly ReadThreadScheduler _reads;
     private readonly SessionKeys _keys;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _closing = new();
@@ -79,7 +78,6 @@ internal sealed class Connection : IAsyncDisposable
         _time = options.TimeProvider;
         // The node's options refuse the inline mode with TLS: only the write loop may write to an SslStream.
         RunsInline = options.UnsafePreferInlineScheduling && stream is null;
-        _reads = ReadThreadScheduler.For(RunsInline);
         _lastReceived = _lastSent = _time.GetTimestamp();
     }
 
@@ -277,7 +275,16 @@ internal sealed class Connection : IAsyncDisposable
     private async Task ReleaseAsync()
     {
         Close(NodeDownReason.LocalShutdown);
-        await Task.WhenAll(_readLoop, _writeLoop).ConfigureAwait(false);
+        // The read loop may have moved to a new thread (TakeOverReading) while this waited: wait for the current one. A
+        // thread that gave up reading is not waited for: it may be held by user code, and it touches nothing released here.
+        Task readLoop;
+        do
+        {
+            readLoop = Volatile.Read(ref _readLoop);
+            await readLoop.ConfigureAwait(false);
+        }
+        while (readLoop != Volatile.Read(ref _readLoop));
+        await _writeLoop.ConfigureAwait(false);
         _socket.Dispose();
         if (_stream is not null)
         {
@@ -386,17 +393,34 @@ internal sealed class Connection : IAsyncDisposable
             : null;
     }
 
+    /// <summary>
+    /// Moves the connection's reading to a new thread: the watchdog calls it when the read thread has been held for long
+    /// by what a read set off (user code that blocks), after that thread gave up the role between two reads
+    /// (<see cref="ReadThreadScheduler.TryTakeOver"/>), so exactly one thread reads at a time.
+    /// </summary>
+    internal void TakeOverReading()
+    {
+        if (IsClosed)
+        {
+            return;
+        }
+        Telemetry.ReaderTakenOver(this);
+        Volatile.Write(ref _readLoop, DedicatedThread.Run("noex read", ReadLoop));
+    }
+
     /// <summary>The read thread: blocking receives until the socket ends (see the remarks on <see cref="Connection"/>).</summary>
     private void ReadLoop()
     {
-        _reads.Attach();
+        var reads = ReadThreadScheduler.For(RunsInline, this);
+        var reading = true;
+        reads.Attach();
         try
         {
             while (true)
             {
                 // Close shuts the socket down, which ends a blocked receive with 0 or an error.
                 var memory = ReceiveBuffer.Span;
-                _reads.BeforeReceive(_socket);
+                ReadThreadScheduler.BeforeReceive(_socket);
                 var read = _stream is null ? _socket.Receive(memory, SocketFlags.None) : _stream.Read(memory);
                 if (read == 0)
                 {
@@ -410,8 +434,13 @@ internal sealed class Connection : IAsyncDisposable
                 }
                 finally
                 {
-                    // What this read set off runs now (inline), even if a later message of it broke the protocol.
-                    _reads.AfterRead();
+                    // What this read set off runs now, even if a later message of it broke the protocol.
+                    reading = reads.AfterRead();
+                }
+                if (!reading)
+                {
+                    // Held by what the read set off, this thread gave its role to a new read thread: it touches nothing more.
+                    return;
                 }
                 if (!delivered)
                 {
@@ -424,16 +453,16 @@ internal sealed class Connection : IAsyncDisposable
         {
             PeerClosed(NodeDownReason.ConnectionReset, e); // a no-op after a local Close, which is what ended the receive
         }
-        catch (Exception e)
+        catch (Exception e) when (reading)
         {
             // A fragment error, or a bug in a handler: either way the connection cannot go on. End it, with the cause.
             Close(NodeDownReason.ProtocolError, e);
         }
         finally
         {
-            // Closing on this thread told the services, whose notices (a monitor's down, a link's exit) woke processes: on
-            // an inline read thread their turns were gathered for after a read that will not come.
-            _reads.Detach();
+            // Closing on this thread told the services, whose notices (a monitor's down, a link's exit) woke processes: their
+            // turns were gathered for after a read that will not come.
+            reads.Detach();
         }
     }
 

@@ -6,7 +6,8 @@ namespace Noex.Lite;
 /// Keeps a <see cref="TurnBatch"/> moving when its runner is stuck in one item: a continuation that blocks (a synchronous
 /// wait on another call) or a handler that computes for long. Every <see cref="Period"/> it looks at each runner; one that
 /// has been in the same item for longer than <see cref="StuckAfter"/> gets its batch shared with another pool thread and
-/// the write loops of the connections it kept to send later woken.
+/// the write loops of the connections it kept to send later woken; a read thread stuck so also hands its connection's
+/// reading to a new thread.
 /// </summary>
 /// <remarks>
 /// Without it, the default mode would have the inline mode's hazard: a continuation that blocks until a reply arrives
@@ -40,6 +41,15 @@ internal static class RunnerWatchdog
             // Pool threads come and go: drop the runners of threads that have ended.
             s_runners.RemoveAll(entry => !entry.Thread.IsAlive);
             s_runners.Add((Thread.CurrentThread, runner));
+        }
+    }
+
+    /// <summary>Stops watching a read thread that ends.</summary>
+    public static void Unregister(ReadThreadScheduler runner)
+    {
+        lock (s_runners)
+        {
+            s_runners.RemoveAll(entry => entry.Runner == runner);
         }
     }
 
@@ -84,6 +94,11 @@ internal static class RunnerWatchdog
                 {
                     batch.TryShare();
                     runner.WakeDeferred();
+                    if (runner.TryTakeOver())
+                    {
+                        // A read thread held by user code: its connection reads on a new thread from here on.
+                        runner.Connection!.TakeOverReading();
+                    }
                     // Still counts as activity: the timer must keep watching the stuck runner.
                     Volatile.Write(ref s_active, 1);
                 }

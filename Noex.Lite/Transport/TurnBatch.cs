@@ -3,20 +3,15 @@ using System.Diagnostics;
 namespace Noex.Lite;
 
 /// <summary>
-/// What one read set off, handed to the thread pool as one work item: the turns of the processes the read woke and the
-/// completions of the calls it answered (the default mode; see <see cref="ReadThreadScheduler"/>).
+/// What one read set off: the turns of the processes it woke and the completions of the calls it answered, run by the read
+/// thread after the read (see <see cref="ReadThreadScheduler"/>), and shared with the thread pool when they take long.
 /// </summary>
 /// <remarks>
 /// <para>
-/// One handoff per read instead of one per message: the runner (a pool thread) runs each turn and each caller's
-/// continuation in turn, and the sends they queue go out once at the end (the runner defers them as an inline read
-/// thread does). User code never runs on the read thread, which goes back to reading at once.
-/// </para>
-/// <para>
 /// Items are claimed one at a time by an interlocked index, so more than one runner can work through a batch: a runner
-/// that has been busy for <see cref="ShareAfterTicks"/> with items left queues the batch once more for an idle pool
-/// thread to share (a slow handler does not hold the turns behind it), and the <see cref="RunnerWatchdog"/> does the same
-/// for a runner stuck in one item (a continuation that blocks cannot deadlock on a completion queued behind it).
+/// that has been busy for <see cref="ShareAfterTicks"/> with items left queues the batch on the pool for another thread to
+/// share (a slow handler does not hold the turns behind it), and the <see cref="RunnerWatchdog"/> does the same for a
+/// runner stuck in one item (a continuation that blocks cannot deadlock on a completion queued behind it).
 /// <c>_runners</c> counts the queued and running runners; the last to leave returns the batch to the pool.
 /// </para>
 /// </remarks>
@@ -57,8 +52,8 @@ internal sealed class TurnBatch : IThreadPoolWorkItem
     /// <summary>Adds a call's completion: its caller continues on the runner.</summary>
     public void AddCompletion(CallWaiter waiter, long token, Value reply) => Add(new Item(waiter, token, reply));
 
-    /// <summary>Hands the filled batch to the thread pool; the filler must not touch it afterwards.</summary>
-    public void Queue()
+    /// <summary>Hands the filled batch to the thread pool as its first runner, for tests of what runners share.</summary>
+    internal void Queue()
     {
         Debug.Assert(_count > 0 && _runners == 0);
         Volatile.Write(ref _runners, 1);
@@ -85,42 +80,63 @@ internal sealed class TurnBatch : IThreadPoolWorkItem
         return true;
     }
 
-    /// <summary>Runs claimed items until none is left; called by the thread pool.</summary>
+    /// <summary>Runs claimed items until none is left; called by the thread pool for a shared batch.</summary>
     public void Execute()
     {
         var runner = ReadThreadScheduler.EnterRunner(this);
         try
         {
-            var sharedAt = Stopwatch.GetTimestamp();
-            var count = Volatile.Read(ref _count);
-            int index;
-            while ((index = Interlocked.Increment(ref _claimed) - 1) < count)
-            {
-                runner.BeginItem();
-                var item = _items[index];
-                _items[index] = default; // the batch is reused: drop the references now
-                if (item.Target is Mailbox mailbox)
-                {
-                    mailbox.RunTurn();
-                }
-                else
-                {
-                    // The continuation runs here, on the runner: it is not a read thread, so blocking stalls this
-                    // batch only, and the watchdog shares what is left of it.
-                    ((CallWaiter)item.Target!).TryComplete(item.Token, item.Reply, inline: true);
-                }
-                if (index + 1 < count && Stopwatch.GetTimestamp() - sharedAt > ShareAfterTicks)
-                {
-                    TryShare();
-                    sharedAt = Stopwatch.GetTimestamp();
-                }
-            }
+            RunClaimed(runner);
         }
         finally
         {
             ReadThreadScheduler.LeaveRunner(runner);
             Release();
         }
+    }
+
+    /// <summary>Runs the filled batch on the read thread that filled it, which is its first runner; the batch goes back
+    /// to the pool when its last runner leaves, so the read thread rents a new one afterwards.</summary>
+    public void RunOn(ReadThreadScheduler reader)
+    {
+        Debug.Assert(_count > 0 && _runners == 0);
+        Volatile.Write(ref _runners, 1);
+        try
+        {
+            RunClaimed(reader);
+        }
+        finally
+        {
+            Release();
+        }
+    }
+
+    private void RunClaimed(ReadThreadScheduler runner)
+    {
+        var sharedAt = Stopwatch.GetTimestamp();
+        var count = Volatile.Read(ref _count);
+        int index;
+        while ((index = Interlocked.Increment(ref _claimed) - 1) < count)
+        {
+            runner.BeginItem();
+            var item = _items[index];
+            _items[index] = default; // the batch is reused: drop the references now
+            if (item.Target is Mailbox mailbox)
+            {
+                mailbox.RunTurn();
+            }
+            else
+            {
+                // The caller continues here. Blocking holds this item only: the watchdog shares what is left.
+                ((CallWaiter)item.Target!).TryComplete(item.Token, item.Reply, inline: true);
+            }
+            if (index + 1 < count && Stopwatch.GetTimestamp() - sharedAt > ShareAfterTicks)
+            {
+                TryShare();
+                sharedAt = Stopwatch.GetTimestamp();
+            }
+        }
+        runner.EndItems();
     }
 
     private void Add(in Item item)
