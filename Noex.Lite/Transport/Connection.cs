@@ -29,8 +29,9 @@ internal interface IConnectionHandler
 /// kernel has room, and a stalled send moves to a thread of its own.
 /// </para>
 /// <para>
-/// What a read sets off runs on the thread pool, handed over in one <see cref="TurnBatch"/> per read, or, for nodes with
-/// <see cref="NodeOptions.UnsafePreferInlineScheduling"/>, on the read thread itself (its <see cref="ReadThreadScheduler"/>).
+/// What a read sets off runs on the read thread after the read, gathered in one <see cref="TurnBatch"/>; work that takes
+/// long moves to the thread pool, and a read thread held by it hands the reading to a new one (see
+/// <see cref="ReadThreadScheduler"/>).
 /// </para>
 /// </remarks>
 internal sealed class Connection : IAsyncDisposable
@@ -50,6 +51,7 @@ internal sealed class Connection : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _closing = new();
     private Task _readLoop = Task.CompletedTask;
+    private ReadThreadScheduler? _reads; // the current read thread's
     private Task _writeLoop = Task.CompletedTask;
     private Lazy<Task>? _release;
     private long _lastReceived;
@@ -276,11 +278,16 @@ internal sealed class Connection : IAsyncDisposable
     {
         Close(NodeDownReason.LocalShutdown);
         // The read loop may have moved to a new thread (TakeOverReading) while this waited: wait for the current one. A
-        // thread that gave up reading is not waited for: it may be held by user code, and it touches nothing released here.
+        // thread that gave up reading is not waited for: it may be held by user code, and it touches nothing released
+        // here. Nor is one held by a read's work now: it gives up reading here, as it would to the watchdog.
         Task readLoop;
         do
         {
             readLoop = Volatile.Read(ref _readLoop);
+            if (Volatile.Read(ref _reads)?.TryTakeOver() == true)
+            {
+                break;
+            }
             await readLoop.ConfigureAwait(false);
         }
         while (readLoop != Volatile.Read(ref _readLoop));
@@ -412,6 +419,7 @@ internal sealed class Connection : IAsyncDisposable
     private void ReadLoop()
     {
         var reads = ReadThreadScheduler.For(RunsInline, this);
+        Volatile.Write(ref _reads, reads);
         var reading = true;
         reads.Attach();
         try
