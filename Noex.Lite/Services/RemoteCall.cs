@@ -377,7 +377,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
             pending.Waiter.TryFail(pending.Token, misfit);
             return true;
         }
-        ReadThreadScheduler.Complete(pending.Waiter, pending.Token, reply);
+        pending.Waiter.TryComplete(pending.Token, reply, inline: connection.RunsInline);
         return true;
     }
 
