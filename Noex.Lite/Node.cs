@@ -31,8 +31,8 @@ public sealed class Node : IAsyncDisposable
     private Node(NodeOptions options, NodeId id, Socket listener, int listenPort)
     {
         ListenPort = listenPort;
-        // An inline node's processes woken on a read thread take their turn there (ReadThreadScheduler).
-        var scheduler = options.UnsafePreferInlineScheduling ? ReadThreadScheduler.Mailboxes : ThreadPoolMailboxScheduler.Instance;
+        // Processes woken on a read thread take their turn in the read's batch, or there on an inline node (ReadThreadScheduler).
+        var scheduler = ReadThreadScheduler.Mailboxes;
         Runtime = new ProcessRuntime(new ProcessRuntimeOptions
         {
             Name = id.ToString(), TimeProvider = options.TimeProvider,

@@ -35,8 +35,9 @@ internal interface IReplySink
 /// <para>
 /// Continuations run asynchronously, so a server replying from its turn never runs the caller's code on
 /// its own thread. For an async-method awaiter the thread pool queues the state machine box directly,
-/// which allocates nothing. The one exception is a reply that a connection's read thread completes under
-/// <see cref="NodeOptions.UnsafePreferInlineScheduling"/>, which runs the caller's code there on purpose.
+/// which allocates nothing. The exception is a reply from another node: the read thread that read it runs the caller's
+/// code after the read (or during it under <see cref="NodeOptions.UnsafePreferInlineScheduling"/>), on purpose, to save
+/// a thread handoff.
 /// </para>
 /// </remarks>
 internal class CallWaiter : IValueTaskSource<Value>, IReplySink
@@ -124,9 +125,9 @@ internal class CallWaiter : IValueTaskSource<Value>, IReplySink
     /// <summary>Completes the call identified by <paramref name="token"/> with a reply; false if it is no longer waiting.</summary>
     /// <param name="token">The token the call was armed with.</param>
     /// <param name="reply">The reply.</param>
-    /// <param name="inline">Run the caller's continuation on this thread (a connection's read thread under
-    /// <see cref="NodeOptions.UnsafePreferInlineScheduling"/>) instead of queuing it. A continuation bound to a
-    /// synchronization context or scheduler is still posted there.</param>
+    /// <param name="inline">Run the caller's continuation on this thread (a connection's read thread, after the read or,
+    /// under <see cref="NodeOptions.UnsafePreferInlineScheduling"/>, during it) instead of queuing it. A continuation
+    /// bound to a synchronization context or scheduler is still posted there.</param>
     public bool TryComplete(long token, Value reply, bool inline)
     {
         // Exactly one completer wins this CAS (see remarks); a stale or second reply fails it.

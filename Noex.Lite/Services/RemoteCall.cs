@@ -377,7 +377,7 @@ internal sealed class RemoteCall : IRemoteRouter, IClusterService
             pending.Waiter.TryFail(pending.Token, misfit);
             return true;
         }
-        pending.Waiter.TryComplete(pending.Token, reply, inline: connection.RunsInline);
+        ReadThreadScheduler.Complete(pending.Waiter, pending.Token, reply);
         return true;
     }
 

@@ -29,8 +29,9 @@ internal interface IConnectionHandler
 /// kernel has room, and a stalled send moves to a thread of its own.
 /// </para>
 /// <para>
-/// What a read sets off runs on the thread pool, or, for nodes with <see cref="NodeOptions.UnsafePreferInlineScheduling"/>,
-/// on the read thread itself (its <see cref="ReadThreadScheduler"/>).
+/// What a read sets off runs on the read thread after the read, gathered in one <see cref="TurnBatch"/>; work that takes
+/// long moves to the thread pool, and a read thread held by it hands the reading to a new one (see
+/// <see cref="ReadThreadScheduler"/>).
 /// </para>
 /// </remarks>
 internal sealed class Connection : IAsyncDisposable
@@ -46,11 +47,11 @@ internal sealed class Connection : IAsyncDisposable
     private readonly FragmentAssembler _assembler;
     private readonly OutboundQueue _outbound;
     private readonly WriteSignal _writeSignal = new();
-    private readonly ReadThreadScheduler _reads;
     private readonly SessionKeys _keys;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _closing = new();
     private Task _readLoop = Task.CompletedTask;
+    private ReadThreadScheduler? _reads; // the current read thread's
     private Task _writeLoop = Task.CompletedTask;
     private Lazy<Task>? _release;
     private long _lastReceived;
@@ -79,7 +80,6 @@ internal sealed class Connection : IAsyncDisposable
         _time = options.TimeProvider;
         // The node's options refuse the inline mode with TLS: only the write loop may write to an SslStream.
         RunsInline = options.UnsafePreferInlineScheduling && stream is null;
-        _reads = ReadThreadScheduler.For(RunsInline);
         _lastReceived = _lastSent = _time.GetTimestamp();
     }
 
@@ -163,9 +163,10 @@ internal sealed class Connection : IAsyncDisposable
         where TMessage : struct, IOutboundMessage
     {
         var result = _outbound.TryEnqueue(message, force, out var wake);
-        if (RunsInline && result == EnqueueResult.Queued)
+        if (result == EnqueueResult.Queued && _stream is null)
         {
-            // On an inline read thread the send waits for the end of the read (or the next batch of messages).
+            // On an inline read thread or a batch's runner the send waits for the end of its work (or the next batch of
+            // messages). Only the write loop writes to a stream (TLS).
             if (!wake || ReadThreadScheduler.TryDeferFlush(this))
             {
                 ReadThreadScheduler.NoteEnqueued();
@@ -178,6 +179,9 @@ internal sealed class Connection : IAsyncDisposable
         }
         return result;
     }
+
+    /// <summary>Wakes the write loop to send what is queued: for a runner's deferred sends that cannot wait for it.</summary>
+    public void WakeWriter() => _writeSignal.Set();
 
     /// <summary>Waits until the outbound queue has room again, or the connection closes.</summary>
     public Task WaitForSpaceAsync(CancellationToken cancellationToken) => _outbound.WaitForSpaceAsync(cancellationToken);
@@ -273,7 +277,21 @@ internal sealed class Connection : IAsyncDisposable
     private async Task ReleaseAsync()
     {
         Close(NodeDownReason.LocalShutdown);
-        await Task.WhenAll(_readLoop, _writeLoop).ConfigureAwait(false);
+        // The read loop may have moved to a new thread (TakeOverReading) while this waited: wait for the current one. A
+        // thread that gave up reading is not waited for: it may be held by user code, and it touches nothing released
+        // here. Nor is one held by a read's work now: it gives up reading here, as it would to the watchdog.
+        Task readLoop;
+        do
+        {
+            readLoop = Volatile.Read(ref _readLoop);
+            if (Volatile.Read(ref _reads)?.TryTakeOver() == true)
+            {
+                break;
+            }
+            await readLoop.ConfigureAwait(false);
+        }
+        while (readLoop != Volatile.Read(ref _readLoop));
+        await _writeLoop.ConfigureAwait(false);
         _socket.Dispose();
         if (_stream is not null)
         {
@@ -382,17 +400,35 @@ internal sealed class Connection : IAsyncDisposable
             : null;
     }
 
+    /// <summary>
+    /// Moves the connection's reading to a new thread: the watchdog calls it when the read thread has been held for long
+    /// by what a read set off (user code that blocks), after that thread gave up the role between two reads
+    /// (<see cref="ReadThreadScheduler.TryTakeOver"/>), so exactly one thread reads at a time.
+    /// </summary>
+    internal void TakeOverReading()
+    {
+        if (IsClosed)
+        {
+            return;
+        }
+        Telemetry.ReaderTakenOver(this);
+        Volatile.Write(ref _readLoop, DedicatedThread.Run("noex read", ReadLoop));
+    }
+
     /// <summary>The read thread: blocking receives until the socket ends (see the remarks on <see cref="Connection"/>).</summary>
     private void ReadLoop()
     {
-        _reads.Attach();
+        var reads = ReadThreadScheduler.For(RunsInline, this);
+        Volatile.Write(ref _reads, reads);
+        var reading = true;
+        reads.Attach();
         try
         {
             while (true)
             {
                 // Close shuts the socket down, which ends a blocked receive with 0 or an error.
                 var memory = ReceiveBuffer.Span;
-                _reads.BeforeReceive(_socket);
+                ReadThreadScheduler.BeforeReceive(_socket);
                 var read = _stream is null ? _socket.Receive(memory, SocketFlags.None) : _stream.Read(memory);
                 if (read == 0)
                 {
@@ -406,8 +442,13 @@ internal sealed class Connection : IAsyncDisposable
                 }
                 finally
                 {
-                    // What this read set off runs now (inline), even if a later message of it broke the protocol.
-                    _reads.AfterRead();
+                    // What this read set off runs now, even if a later message of it broke the protocol.
+                    reading = reads.AfterRead();
+                }
+                if (!reading)
+                {
+                    // Held by what the read set off, this thread gave its role to a new read thread: it touches nothing more.
+                    return;
                 }
                 if (!delivered)
                 {
@@ -420,16 +461,16 @@ internal sealed class Connection : IAsyncDisposable
         {
             PeerClosed(NodeDownReason.ConnectionReset, e); // a no-op after a local Close, which is what ended the receive
         }
-        catch (Exception e)
+        catch (Exception e) when (reading)
         {
             // A fragment error, or a bug in a handler: either way the connection cannot go on. End it, with the cause.
             Close(NodeDownReason.ProtocolError, e);
         }
         finally
         {
-            // Closing on this thread told the services, whose notices (a monitor's down, a link's exit) woke processes: on
-            // an inline read thread their turns were gathered for after a read that will not come.
-            _reads.Detach();
+            // Closing on this thread told the services, whose notices (a monitor's down, a link's exit) woke processes: their
+            // turns were gathered for after a read that will not come.
+            reads.Detach();
         }
     }
 
@@ -503,10 +544,10 @@ internal sealed class Connection : IAsyncDisposable
     }
 
     /// <summary>
-    /// Sends what is queued from the read thread (inline scheduling): one small batch when the kernel has room for it
-    /// and the write loop is idle, else the write loop is woken to send it as usual.
+    /// Sends what is queued from the thread that deferred it (an inline read thread, or a batch's runner): one small batch
+    /// when the kernel has room for it and the write loop is idle, else the write loop is woken to send it as usual.
     /// </summary>
-    internal void FlushFromReadThread()
+    internal void FlushDeferred()
     {
         try
         {

@@ -1,81 +1,117 @@
+using System.Diagnostics;
 using System.Net.Sockets;
 
 namespace Noex.Lite;
 
 /// <summary>
-/// Run-to-completion on a connection's read thread, for nodes that opt in with
-/// <see cref="NodeOptions.UnsafePreferInlineScheduling"/>: what one read sets off runs on the thread that read it. Each
-/// read thread owns one; <see cref="Off"/> stands in for it when the option is off, and does nothing.
+/// What a connection's read sets off, and where it runs. Each read thread owns one; so does each pool thread while it runs
+/// a shared <see cref="TurnBatch"/> (a runner).
 /// </summary>
 /// <remarks>
 /// <para>
-/// By default every read hands its work to the thread pool: a reply's caller continues there, a process that a call
-/// wakes takes its turn there, and the write loop that sends the answers is woken there. Each handoff costs a worker
-/// wake-up, and on a small machine the wake-ups, not the work, bound throughput.
+/// By default (an adaptive read thread) the read gathers the completions of the calls it answered and the turns of the
+/// processes it woke into one <see cref="TurnBatch"/>, runs it itself after the read, and sends what that queued once at
+/// the end (every <see cref="FlushEvery"/> messages, and at the end): no handoff for cheap work, which is most of it. Work
+/// that is not cheap moves away: a batch still running after <see cref="TurnBatch.ShareAfterTicks"/> is shared with the
+/// thread pool, and when one item holds the thread for <see cref="RunnerWatchdog.StuckAfter"/> (a continuation that
+/// waits synchronously, a handler that computes for long) the <see cref="RunnerWatchdog"/> shares the rest of the batch,
+/// sends what the thread kept back, and hands the connection's reading to a new read thread: the stuck one finishes its
+/// item and ends. Reading moves only between reads, when the frame reader holds no message in use, so a connection never
+/// stalls behind user code, and a continuation that waits for a reply on its own connection gets it.
 /// </para>
 /// <para>
-/// With the option on, the read thread does it all in order: it completes each reply's caller inline (the caller's code
-/// after its <c>await</c> runs right there), gathers the processes the read woke and runs one turn of each after the
-/// read (<see cref="Mailboxes"/>, the node's mailbox scheduler), and sends what all that queued itself (every
-/// <see cref="FlushEvery"/> messages, and at the end of the read) instead of waking the write loop. The next receive
-/// follows. This is Kestrel's <c>UnsafePreferInlineScheduling</c> trade: the fastest path, and user code that blocks (a
-/// synchronous wait, a long computation) stalls every message behind it on that connection.
+/// With <see cref="NodeOptions.UnsafePreferInlineScheduling"/> (an inline read thread) completions run during the read
+/// and turns after it, with no way out: user code that blocks stalls the connection, and a synchronous wait for a reply
+/// on the same connection deadlocks it. Kestrel's <c>UnsafePreferInlineScheduling</c> trade, kept for comparison.
 /// </para>
 /// <para>
-/// Code on other layers reaches the calling thread's scheduler through the static members, and only when the option is
-/// on: a connection asks <see cref="TryDeferFlush"/> and <see cref="NoteEnqueued"/> only if it was made inline, and only
-/// an inline node's runtime schedules its mailboxes through <see cref="Mailboxes"/>.
+/// Code on other layers reaches the calling thread's scheduler through the static members: a connection asks
+/// <see cref="TryDeferFlush"/> and <see cref="NoteEnqueued"/>, the remote call service <see cref="Complete"/>, and the
+/// node's runtime schedules its mailboxes through <see cref="Mailboxes"/>; on any other thread they do what they always
+/// did (wake the write loop, complete asynchronously, queue the turn on the pool).
 /// </para>
 /// </remarks>
 internal sealed class ReadThreadScheduler
 {
-    /// <summary>The largest batch the read thread sends itself: a write this small fits the kernel's buffer whenever it
-    /// reports room, so the read thread never blocks in a send while its peer may be blocked sending to it.</summary>
+    /// <summary>The largest batch a read thread or runner sends itself: a write this small fits the kernel's buffer
+    /// whenever it reports room, so the thread never blocks in a send while its peer may be blocked sending to it.</summary>
     public const int MaxInlineSend = 16 * 1024;
 
     /// <summary>
-    /// Messages queued on the read thread before it sends them without waiting for the end of the read. A read of 100
-    /// replies then goes out as two sends, and the peer starts on the first while this side works on the second; with
-    /// one send per read the two nodes take turns, and with much smaller batches the sends cost more than they overlap
-    /// (figures: Noex.Lite.Bench/README.md).
+    /// Messages queued on a read thread or a runner before it sends them without waiting for the end of its work. A read
+    /// of 100 replies then goes out as two sends, and the peer starts on the first while this side works on the second;
+    /// with one send per read the two nodes take turns, and with much smaller batches the sends cost more than they
+    /// overlap (figures: Noex.Lite.Bench/README.md).
     /// </summary>
     public const int FlushEvery = 64;
 
     /// <summary>
-    /// How many times an inline read thread yields, looking for bytes, before it blocks in a receive. A blocked thread
-    /// whose core then idles takes tens of microseconds to wake on a virtual machine, which is most of a call's round trip
-    /// (the default mode's pool workers spin the same way; figures: Noex.Lite.Bench/README.md).
+    /// How many times a read thread yields, looking for bytes, before it blocks in a receive. A blocked thread whose core
+    /// then idles takes tens of microseconds to wake on a virtual machine, which is most of a call's round trip (figures:
+    /// Noex.Lite.Bench/README.md).
     /// </summary>
     public const int SpinsBeforeBlocking = 100;
 
-    /// <summary>The scheduler of a read thread that hands everything to the thread pool: every member does nothing.</summary>
-    public static readonly ReadThreadScheduler Off = new(enabled: false);
+    /// <summary>Connections one thread keeps to send later; past this many it sends what it has first.</summary>
+    private const int MaxDeferred = 16;
+
+    private const int Reading = 0;
+    private const int Running = 1;
+    private const int Abandoned = 2;
 
     [ThreadStatic]
     private static ReadThreadScheduler? t_current;
 
-    private readonly bool _enabled;
+    [ThreadStatic]
+    private static ReadThreadScheduler? t_runner;
+
+    private readonly Mode _mode;
+    private readonly Connection? _connection;
     private readonly List<Mailbox> _turns = new(8);
-    private readonly List<Connection> _flushes = new(4);
+    // The connections whose sends wait for the end of this thread's work: an array with a published count, because the
+    // watchdog wakes the write loops of a stuck thread's connections from its own thread (stale entries cost a wake).
+    private readonly Connection?[] _flushes = new Connection?[MaxDeferred];
+    private int _flushCount;
+    private TurnBatch? _batch;
     private bool _gatherTurns;
     private int _sinceFlush;
+    private long _itemStarted; // when the current item began (a timestamp), 0 between items
+    private int _state;        // an adaptive read thread's: Reading, Running (a read's work), or Abandoned (reading moved on)
 
-    private ReadThreadScheduler(bool enabled) => _enabled = enabled;
+    private ReadThreadScheduler(Mode mode, Connection? connection)
+    {
+        _mode = mode;
+        _connection = connection;
+    }
 
-    /// <summary>The mailbox scheduler of an inline node's runtime: a turn asked for on an inline read thread runs there
-    /// after the read; any other goes to the thread pool.</summary>
+    private enum Mode
+    {
+        /// <summary>A read thread that runs what a read sets off after the read, and stops reading when that blocks.</summary>
+        Adaptive,
+        /// <summary>A read thread that runs what a read sets off itself, come what may.</summary>
+        Inline,
+        /// <summary>A pool thread running a shared <see cref="TurnBatch"/>: it defers sends to the end of its work.</summary>
+        Runner,
+    }
+
+    /// <summary>The mailbox scheduler of every node's runtime: a turn asked for on a read thread during a read joins what
+    /// that read sets off; any other goes to the thread pool.</summary>
     public static IMailboxScheduler Mailboxes { get; } = new DeferringMailboxScheduler();
 
-    /// <summary>A scheduler for one connection's read thread: a real one when <paramref name="inline"/>, else <see cref="Off"/>.</summary>
-    public static ReadThreadScheduler For(bool inline) => inline ? new ReadThreadScheduler(enabled: true) : Off;
+    /// <summary>A scheduler for a read thread of <paramref name="connection"/>: inline when <paramref name="inline"/>,
+    /// else adaptive.</summary>
+    public static ReadThreadScheduler For(bool inline, Connection connection) =>
+        new(inline ? Mode.Inline : Mode.Adaptive, connection);
 
     /// <summary>Makes this the calling thread's scheduler; the read thread calls it once, before its first read.</summary>
     public void Attach()
     {
-        if (_enabled)
+        t_current = this;
+        _gatherTurns = true;
+        if (_mode == Mode.Adaptive)
         {
-            t_current = this;
-            _gatherTurns = true;
+            _batch = TurnBatch.Rent();
+            RunnerWatchdog.Register(this);
         }
     }
 
@@ -83,10 +119,6 @@ internal sealed class ReadThreadScheduler
     /// services, whose notices wake processes) runs as after a read, and the thread is no longer a read thread.</summary>
     public void Detach()
     {
-        if (!_enabled)
-        {
-            return;
-        }
         try
         {
             AfterRead();
@@ -95,38 +127,54 @@ internal sealed class ReadThreadScheduler
         {
             _gatherTurns = false;
             t_current = null;
+            RunnerWatchdog.Unregister(this);
         }
     }
 
     /// <summary>Before a blocking receive: yields a while, looking for bytes (see <see cref="SpinsBeforeBlocking"/>).</summary>
-    public void BeforeReceive(Socket socket)
+    public static void BeforeReceive(Socket socket)
     {
-        if (!_enabled)
-        {
-            return;
-        }
         for (var spin = 0; spin < SpinsBeforeBlocking && socket.Available == 0; spin++)
         {
             Thread.Yield();
         }
     }
 
-    /// <summary>After a read, even one that broke the protocol: runs the turns it asked for, then sends what they and the
-    /// read queued.</summary>
-    public void AfterRead()
+    /// <summary>After a read, even one that broke the protocol: runs what it set off and sends what that and the read
+    /// queued.</summary>
+    /// <returns>False when the connection's reading moved to a new thread meanwhile (see <see cref="TryTakeOver"/>): this
+    /// thread must not touch the connection's socket or reader again.</returns>
+    public bool AfterRead()
     {
-        if (!_enabled)
-        {
-            return;
-        }
-        // A process that has more than a turn's worth left schedules its next turn on the pool, as usual: the read
-        // thread gives each process one turn per read and goes back to reading.
         _gatherTurns = false;
+        var reading = true;
         try
         {
-            for (var i = 0; i < _turns.Count; i++)
+            if (_mode == Mode.Adaptive)
             {
-                _turns[i].RunTurn();
+                if (_batch!.Count > 0)
+                {
+                    Volatile.Write(ref _state, Running);
+                    var batch = _batch;
+                    try
+                    {
+                        batch.RunOn(this);
+                    }
+                    finally
+                    {
+                        _batch = TurnBatch.Rent();
+                        reading = Interlocked.CompareExchange(ref _state, Reading, Running) == Running;
+                    }
+                }
+            }
+            else
+            {
+                // A process that has more than a turn's worth left schedules its next turn on the pool, as usual: the
+                // read thread gives each process one turn per read and goes back to reading.
+                for (var i = 0; i < _turns.Count; i++)
+                {
+                    _turns[i].RunTurn();
+                }
             }
         }
         finally
@@ -136,22 +184,54 @@ internal sealed class ReadThreadScheduler
             // Each connection handles its own send failure, so one peer's reset cannot end another's read loop.
             Flush();
         }
+        return reading;
     }
 
-    /// <summary>Keeps a connection whose queue went from empty to not empty, to send after the read, if the calling
-    /// thread is an inline read thread; false when the caller must wake its write loop as usual.</summary>
+    /// <summary>For the watchdog: takes the reading role from an adaptive read thread stuck in a read's work, once.</summary>
+    /// <returns>True when the caller must start a new read thread for the connection.</returns>
+    internal bool TryTakeOver() =>
+        _mode == Mode.Adaptive && Interlocked.CompareExchange(ref _state, Abandoned, Running) == Running;
+
+    /// <summary>The connection this read thread reads, for the watchdog; null for a runner.</summary>
+    internal Connection? Connection => _connection;
+
+    /// <summary>Completes a call answered by a read: on an adaptive read thread its caller continues after the read, on
+    /// an inline one right here, anywhere else asynchronously on the pool.</summary>
+    public static void Complete(CallWaiter waiter, long token, Value reply)
+    {
+        switch (t_current?._mode)
+        {
+            case Mode.Adaptive:
+                t_current._batch!.AddCompletion(waiter, token, reply);
+                break;
+            case Mode.Inline:
+                waiter.TryComplete(token, reply, inline: true);
+                break;
+            default:
+                waiter.TryComplete(token, reply, inline: false);
+                break;
+        }
+    }
+
+    /// <summary>Keeps a connection whose queue went from empty to not empty, to send at the end of the calling thread's
+    /// work, if it is a read thread or a runner; false when the caller must wake its write loop as usual.</summary>
     public static bool TryDeferFlush(Connection connection)
     {
         if (t_current is not { } current)
         {
             return false;
         }
-        current._flushes.Add(connection);
+        if (current._flushCount == MaxDeferred)
+        {
+            current.Flush();
+        }
+        current._flushes[current._flushCount] = connection;
+        Volatile.Write(ref current._flushCount, current._flushCount + 1);
         return true;
     }
 
-    /// <summary>Counts a message queued on the calling thread, if it is an inline read thread, and sends what has
-    /// gathered once there is a batch of it.</summary>
+    /// <summary>Counts a message queued on the calling thread, if it defers sends, and sends what has gathered once there
+    /// is a batch of it.</summary>
     public static void NoteEnqueued()
     {
         if (t_current is { } current && ++current._sinceFlush >= FlushEvery)
@@ -160,26 +240,90 @@ internal sealed class ReadThreadScheduler
         }
     }
 
+    /// <summary>Makes the calling pool thread a runner of <paramref name="batch"/> until <see cref="LeaveRunner"/>.</summary>
+    internal static ReadThreadScheduler EnterRunner(TurnBatch batch)
+    {
+        var runner = t_runner;
+        if (runner is null)
+        {
+            runner = t_runner = new ReadThreadScheduler(Mode.Runner, null);
+            RunnerWatchdog.Register(runner);
+        }
+        runner._batch = batch;
+        t_current = runner;
+        RunnerWatchdog.NoteActive();
+        return runner;
+    }
+
+    /// <summary>Ends a runner's work: sends what it queued and gives the thread back to the pool as it was.</summary>
+    internal static void LeaveRunner(ReadThreadScheduler runner)
+    {
+        t_current = null;
+        runner._batch = null;
+        runner.Flush();
+    }
+
+    /// <summary>A thread starts its next item of a batch: the watchdog measures from here.</summary>
+    internal void BeginItem()
+    {
+        if (Volatile.Read(ref _itemStarted) == 0)
+        {
+            RunnerWatchdog.NoteActive();
+        }
+        Volatile.Write(ref _itemStarted, Stopwatch.GetTimestamp());
+    }
+
+    /// <summary>A thread has run its last item of a batch.</summary>
+    internal void EndItems() => Volatile.Write(ref _itemStarted, 0);
+
+    /// <summary>For the watchdog: the batch of a thread that has been in one item since before <paramref name="since"/>.</summary>
+    internal TurnBatch? StuckBatch(long since)
+    {
+        var started = Volatile.Read(ref _itemStarted);
+        return started != 0 && started < since ? Volatile.Read(ref _batch) : null;
+    }
+
+    /// <summary>For the watchdog: wakes the write loops of the connections a stuck thread kept to send later, which would
+    /// otherwise wait for it (a continuation that blocks on a call it just made must see that call go out).</summary>
+    internal void WakeDeferred()
+    {
+        var count = Volatile.Read(ref _flushCount);
+        for (var i = 0; i < count; i++)
+        {
+            Volatile.Read(ref _flushes[i])?.WakeWriter();
+        }
+    }
+
     private void Flush()
     {
         _sinceFlush = 0;
-        for (var i = 0; i < _flushes.Count; i++)
+        var count = _flushCount;
+        Volatile.Write(ref _flushCount, 0);
+        for (var i = 0; i < count; i++)
         {
-            _flushes[i].FlushFromReadThread();
+            // Null-tolerant: a failed send closes its connection, and what that sets off may defer another send here.
+            var connection = _flushes[i];
+            _flushes[i] = null;
+            connection?.FlushDeferred();
         }
-        _flushes.Clear();
     }
 
     private sealed class DeferringMailboxScheduler : IMailboxScheduler
     {
         public void Schedule(Mailbox mailbox)
         {
-            if (t_current is { _gatherTurns: true } current)
+            switch (t_current)
             {
-                current._turns.Add(mailbox);
-                return;
+                case { _mode: Mode.Adaptive, _gatherTurns: true } adaptive:
+                    adaptive._batch!.AddTurn(mailbox);
+                    return;
+                case { _mode: Mode.Inline, _gatherTurns: true } inline:
+                    inline._turns.Add(mailbox);
+                    return;
+                default:
+                    ThreadPoolMailboxScheduler.Instance.Schedule(mailbox);
+                    return;
             }
-            ThreadPoolMailboxScheduler.Instance.Schedule(mailbox);
         }
     }
 }

@@ -45,6 +45,9 @@ internal static class Telemetry
     public static readonly Counter<long> DeadLetters = Meter.CreateCounter<long>("noex.remote.dead_letters", "{message}",
         "Casts that were not delivered (the node's DeadLetter events), by reason.");
 
+    public static readonly Counter<long> ReaderTakeovers = Meter.CreateCounter<long>("noex.transport.reader_takeovers", "{takeover}",
+        "Connections whose reading moved to a new thread because what a read set off held the read thread (user code that blocks).");
+
     private static readonly ConcurrentDictionary<Connection, byte> s_live = new();
 
     static Telemetry()
@@ -54,6 +57,14 @@ internal static class Telemetry
     }
 
     public static void ConnectionStarted(Connection connection) => s_live.TryAdd(connection, 0);
+
+    public static void ReaderTakenOver(Connection connection)
+    {
+        if (ReaderTakeovers.Enabled)
+        {
+            ReaderTakeovers.Add(1, new KeyValuePair<string, object?>("peer", connection.PeerText));
+        }
+    }
 
     public static void ConnectionEnded(Connection connection, NodeDownReason reason)
     {
