@@ -90,7 +90,9 @@ internal static class RunnerWatchdog
         {
             foreach (var (_, runner) in s_runners)
             {
-                if (runner.StuckBatch(since) is { } batch)
+                // Once per stuck item: a thread held for good (a loop reading the console) costs the timer nothing more,
+                // and the timer stops once nothing else runs.
+                if (runner.StuckBatch(since) is { } batch && runner.MarkStuck())
                 {
                     batch.TryShare();
                     runner.WakeDeferred();
@@ -99,7 +101,6 @@ internal static class RunnerWatchdog
                         // A read thread held by user code: its connection reads on a new thread from here on.
                         runner.Connection!.TakeOverReading();
                     }
-                    // Still counts as activity: the timer must keep watching the stuck runner.
                     Volatile.Write(ref s_active, 1);
                 }
             }
