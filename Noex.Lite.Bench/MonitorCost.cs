@@ -51,16 +51,8 @@ public static class MonitorCost
                     a.Runtime.Monitor(watcher, onC);
                 }
             }
-            while (b.Monitors.IncomingCount < lost || c.Monitors.IncomingCount < count)
-            {
-                await Task.Delay(1);
-            }
-            setup.Stop();
-            var stop = Stopwatch.StartNew();
-            await b.DisposeAsync();
-            await downs.All.Task;
-            stop.Stop();
-            Console.WriteLine($"round {round + 1}: set up {(count + lost) / setup.Elapsed.TotalSeconds / 1000:0}k monitors/s; b's {lost:N0} downs delivered {stop.Elapsed.TotalMilliseconds:0} ms after b began to stop");
+            await ReportAsync(round, count + lost, setup, () => b.Monitors.IncomingCount >= lost && c.Monitors.IncomingCount >= count, b,
+                downs.All.Task, $"monitors/s; b's {lost:N0} downs");
         }
         return 0;
     }
@@ -102,16 +94,8 @@ public static class MonitorCost
                     a.Runtime.Link(local, onC[i % side]);
                 }
             }
-            while (b.Links.Count < lost || c.Links.Count < count)
-            {
-                await Task.Delay(1);
-            }
-            setup.Stop();
-            var stop = Stopwatch.StartNew();
-            await b.DisposeAsync();
-            await exits.All.Task;
-            stop.Stop();
-            Console.WriteLine($"round {round + 1}: set up {(count + lost) / setup.Elapsed.TotalSeconds / 1000:0}k links/s; b's {lost:N0} exits delivered {stop.Elapsed.TotalMilliseconds:0} ms after b began to stop");
+            await ReportAsync(round, count + lost, setup, () => b.Links.Count >= lost && c.Links.Count >= count, b,
+                exits.All.Task, $"links/s; b's {lost:N0} exits");
         }
         return 0;
     }
@@ -169,5 +153,21 @@ public static class MonitorCost
             }
             return new(state);
         }
+    }
+
+    /// <summary>Waits until the peers hold all that was set up, then stops b and prints the setup rate and how long after
+    /// b began to stop every notice of its loss had arrived.</summary>
+    private static async Task ReportAsync(int round, int total, Stopwatch setup, Func<bool> settled, Node b, Task delivered, string what)
+    {
+        while (!settled())
+        {
+            await Task.Delay(1);
+        }
+        setup.Stop();
+        var stop = Stopwatch.StartNew();
+        await b.DisposeAsync();
+        await delivered;
+        stop.Stop();
+        Console.WriteLine($"round {round + 1}: set up {total / setup.Elapsed.TotalSeconds / 1000:0}k {what} delivered {stop.Elapsed.TotalMilliseconds:0} ms after b began to stop");
     }
 }
