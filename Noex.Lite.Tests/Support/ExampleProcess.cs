@@ -84,7 +84,35 @@ public sealed class ExampleProcess : IAsyncDisposable
         {
             throw new FileNotFoundException($"the example is not built (the test project builds it through a ProjectReference): {dll}");
         }
-        return Run(example, ["dotnet", dll, .. args], environment);
+        return Run(example, [.. s_defaultInterrupt, "dotnet", dll, .. args], environment);
+    }
+
+    /// <summary>
+    /// How to start a program that Ctrl+C (SIGINT) must reach: through <c>env --default-signal=INT</c> when this process
+    /// ignores SIGINT, as everything started in the background by a non-interactive shell does (<c>cmd &amp;</c>) and
+    /// every child inherits; the runtime keeps a signal ignored at its start ignored, so the tests that stop an example
+    /// with SIGINT waited out their 60 s. Empty otherwise, or where <c>env</c> cannot reset a signal.
+    /// </summary>
+    private static readonly string[] s_defaultInterrupt = InterruptIgnored() ? ["env", "--default-signal=INT"] : [];
+
+    private static bool InterruptIgnored()
+    {
+        try
+        {
+            // SigIgn is a hexadecimal mask with bit (signal - 1) set for each ignored signal; SIGINT is 2.
+            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+            if (line is null || (Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16) & 0b10) == 0)
+            {
+                return false;
+            }
+            using var probe = Process.Start(new ProcessStartInfo("env", ["--default-signal=INT", "true"]) { RedirectStandardError = true })!;
+            probe.WaitForExit();
+            return probe.ExitCode == 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception or FormatException)
+        {
+            return false;
+        }
     }
 
     /// <summary>
