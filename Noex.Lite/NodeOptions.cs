@@ -175,6 +175,24 @@ public sealed record NodeOptions
     /// </remarks>
     public bool UnsafePreferInlineScheduling { get; init; }
 
+    /// <summary>
+    /// The most user messages a connection leaves queued in one local process before it stops reading, until that process
+    /// is down to half of them; 0 for no limit. Default 8,192.
+    /// </summary>
+    /// <remarks>
+    /// Without a limit a peer that sends faster than a process handles grows the process's mailbox without bound (and a
+    /// backlog of messages that outlive the collector's youngest generation costs far more to collect). With it the
+    /// backlog stops at about the limit plus what one read brings (up to a 64 KiB frame of messages), and the peer's
+    /// sends wait in its outbound queue and then in its senders (<see cref="MaxOutboundQueueBytes"/>,
+    /// <see cref="OverloadPolicy"/>): backpressure through the socket. The price is head-of-line blocking: while the
+    /// connection waits, the messages it carries for other processes wait too. A process that awaits (a handler waiting
+    /// for a reply, perhaps one on this very connection) holds nothing back; one that takes nothing for 50 ms (a handler
+    /// that blocks) holds back a read at most that long; and no pause lasts more than a second, so a slow process cannot
+    /// make the connection look silent. <c>noex.transport.read_ahead_pauses</c> and
+    /// <c>noex.transport.read_ahead_pause_time</c> count the pauses.
+    /// </remarks>
+    public int ReadAheadLimit { get; init; } = 8192;
+
     /// <summary>The most connections that may be in their handshake at once; more are refused. Default 64.</summary>
     public int MaxPendingHandshakes { get; init; } = 64;
 
@@ -249,6 +267,7 @@ public sealed record NodeOptions
         Check(nameof(MaxOutboundQueueBytes), MaxOutboundQueueBytes >= MaxFrameLength, $"must be at least {nameof(MaxFrameLength)} ({MaxFrameLength})");
         Check(nameof(MaxOutboundQueueMessages), MaxOutboundQueueMessages >= 1, "must be at least 1");
         Check(nameof(MaxPendingHandshakes), MaxPendingHandshakes >= 1, "must be at least 1");
+        Check(nameof(ReadAheadLimit), ReadAheadLimit >= 0, "must be 0 (no limit) or more");
         Check(nameof(MailboxCapacity), MailboxCapacity >= 0, $"{MailboxCapacity} is below 0 (0 is unbounded)");
         Check(nameof(TlsClientOptions), (TlsServerOptions is null) == (TlsClientOptions is null), $"TLS needs both {nameof(TlsServerOptions)} and {nameof(TlsClientOptions)}");
         Check(nameof(UnsafePreferInlineScheduling), !UnsafePreferInlineScheduling || TlsServerOptions is null,

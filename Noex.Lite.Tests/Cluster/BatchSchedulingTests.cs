@@ -160,8 +160,123 @@ public sealed class BatchSchedulingTests
         Assert.Equal(5000, (await a.Runtime.CallAsync(counter, Value.Object(("type", "count")))).AsInt64());
     }
 
-    /// <summary>Counts casts that carry the next number of the sequence; one out of order poisons the count.</summary>
-    private sealed class SequenceCounter : GenServer<long>
+    [Fact]
+    public async Task AFloodOfCheapCasts_IsMostlyHandledOnTheReadThreadThatReadIt()
+    {
+        await using var pair = await TestCluster.StartAsync(2, Secret);
+        var (a, b) = pair;
+        var counter = await b.Runtime.StartAsync(new ThreadCounter());
+        const int Casts = 200_000;
+
+        var message = Value.Object(("type", "inc"));
+        for (var i = 0; i < Casts; i++)
+        {
+            Assert.True(await a.Runtime.CastAsync(counter, message));
+        }
+        var onReader = (await a.Runtime.CallAsync(counter, Value.Object(("type", "count")), TimeSpan.FromMinutes(1))).AsInt64();
+
+        // A turn that used up its budget went to the pool, and the read thread back to reading: the process handled one
+        // turn's worth of each read where it was read (about 6% of a flood) and the rest on the pool behind a backlog.
+        // Now a cheap turn goes on where its messages were read, and the next read waits for it.
+        Assert.True(onReader > Casts / 2, $"{onReader} of {Casts} casts handled on a read thread");
+    }
+
+    [Fact]
+    public async Task AFloodFasterThanTheProcess_StopsTheReadingNearTheReadAheadLimit()
+    {
+        const int Limit = 4096;
+        await using var pair = await TestCluster.StartAsync(2, Secret, o => o with { ReadAheadLimit = Limit });
+        var (a, b) = pair;
+        var slow = await b.Runtime.StartAsync(new SequenceCounter(spinMicroseconds: 5));
+        const int Casts = 100_000;
+
+        using var done = new CancellationTokenSource();
+        var deepest = 0;
+        var watcher = Task.Run(async () =>
+        {
+            while (!done.IsCancellationRequested)
+            {
+                deepest = Math.Max(deepest, b.Runtime.GetQueueStats().Deepest);
+                await Task.Delay(1);
+            }
+        });
+        // ~120 bytes a cast, so that a read (up to a 64 KiB frame and what follows it) brings about a thousand.
+        var padding = new string('x', 100);
+        for (var n = 1; n <= Casts; n++)
+        {
+            Assert.True(await a.Runtime.CastAsync(slow, Value.Object(("n", n), ("padding", padding))));
+        }
+        var handled = (await a.Runtime.CallAsync(slow, Value.Object(("type", "count")), TimeSpan.FromMinutes(2))).AsInt64();
+        await done.CancelAsync();
+        await watcher;
+
+        // All of them, in order; and the backlog stopped near the limit: past it by what one read brought, and by a read
+        // more where the process looked stalled (on a loaded machine). Without the limit it went past 50,000.
+        Assert.Equal(Casts, handled);
+        Assert.True(deepest < Limit + 6_000, $"the deepest backlog was {deepest}");
+    }
+
+    [Fact]
+    public async Task AProcessBlockedWithABacklog_DoesNotHoldTheConnectionForOtherProcesses()
+    {
+        const int Limit = 1024;
+        await using var pair = await TestCluster.StartAsync(2, Secret, o => o with { ReadAheadLimit = Limit });
+        var (a, b) = pair;
+        using var gate = new ManualResetEventSlim();
+        var blocked = await b.Runtime.StartAsync(new Probe(gate));
+        var other = await b.Runtime.StartAsync(new Probe());
+
+        // The blocked process takes its first call and then holds its turn, with a backlog four times the limit behind it.
+        var waiting = a.Runtime.CallAsync(blocked, Value.Object(("type", "wait")), Bound).AsTask();
+        for (var i = 0; i < 4 * Limit; i++)
+        {
+            Assert.True(await a.Runtime.CastAsync(blocked, Value.Object(("type", "inc"))));
+        }
+
+        // The read thread gives up waiting for a process that takes nothing for 50 ms, so calls to another process go on.
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(i, (await a.Runtime.CallAsync(other, Echo(i), Bound)).AsInt64());
+        }
+        gate.Set();
+        Assert.True((await waiting).AsBoolean());
+        Assert.Equal(7, (await a.Runtime.CallAsync(blocked, Echo(7), Bound)).AsInt64());
+    }
+
+    [Fact]
+    public async Task AProcessWhoseHandlersAwaitRepliesOnTheSameConnection_IsNotHeldBackByItsOwnBacklog()
+    {
+        const int Limit = 256;
+        await using var pair = await TestCluster.StartAsync(2, Secret, o => o with { ReadAheadLimit = Limit });
+        var (a, b) = pair;
+        var echo = await a.Runtime.StartAsync(new Probe());
+        var proxy = await b.Runtime.StartAsync(new Forwarder(b.Runtime, echo));
+        const int Casts = 4_000;
+
+        // Each cast's handler awaits a call answered over the connection the casts come in on: waiting for the backlog
+        // to shrink before reading the reply would hold each message for the stall bound (4,000 x 50 ms).
+        for (var n = 1; n <= Casts; n++)
+        {
+            Assert.True(await a.Runtime.CastAsync(proxy, Echo(n)));
+        }
+        var forwarded = (await a.Runtime.CallAsync(proxy, Value.Object(("type", "count")), TimeSpan.FromMinutes(1))).AsInt64();
+        Assert.Equal(Casts, forwarded);
+    }
+
+    /// <summary>For each cast, awaits an echo call to <paramref name="target"/> and counts the echoes that match.</summary>
+    private sealed class Forwarder(ProcessRuntime runtime, ProcessRef target) : GenServer<long>
+    {
+        protected override ValueTask<long> InitAsync(Value args, CancellationToken cancellationToken) => new(0L);
+
+        protected override ValueTask<CallResult<long>> HandleCallAsync(Value request, CallFrom from, long state) =>
+            new(CallResult<long>.WithReply(state, state));
+
+        protected override async ValueTask<long> HandleCastAsync(Value message, long state) =>
+            (await runtime.CallAsync(target, message, Bound)).AsInt64() == message["value"].AsInt64() ? state + 1 : state;
+    }
+
+    /// <summary>Counts casts handled on a read thread; "count" answers it once all casts before it were handled.</summary>
+    private sealed class ThreadCounter : GenServer<long>
     {
         protected override ValueTask<long> InitAsync(Value args, CancellationToken cancellationToken) => new(0L);
 
@@ -169,6 +284,29 @@ public sealed class BatchSchedulingTests
             new(CallResult<long>.WithReply(state, state));
 
         protected override ValueTask<long> HandleCastAsync(Value message, long state) =>
-            new(state >= 0 && message["n"].AsInt64() == state + 1 ? state + 1 : -1);
+            new(Thread.CurrentThread.Name == "noex read" ? state + 1 : state);
+    }
+
+    /// <summary>Counts casts that carry the next number of the sequence; one out of order poisons the count. Each cast
+    /// can be made to cost <paramref name="spinMicroseconds"/> of work.</summary>
+    private sealed class SequenceCounter(int spinMicroseconds = 0) : GenServer<long>
+    {
+        protected override ValueTask<long> InitAsync(Value args, CancellationToken cancellationToken) => new(0L);
+
+        protected override ValueTask<CallResult<long>> HandleCallAsync(Value request, CallFrom from, long state) =>
+            new(CallResult<long>.WithReply(state, state));
+
+        protected override ValueTask<long> HandleCastAsync(Value message, long state)
+        {
+            if (spinMicroseconds > 0)
+            {
+                var until = System.Diagnostics.Stopwatch.GetTimestamp() + spinMicroseconds * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
+                while (System.Diagnostics.Stopwatch.GetTimestamp() < until)
+                {
+                    Thread.SpinWait(10);
+                }
+            }
+            return new(state >= 0 && message["n"].AsInt64() == state + 1 ? state + 1 : -1);
+        }
     }
 }

@@ -68,6 +68,20 @@ internal interface IMailboxScheduler
 {
     /// <summary>Runs <paramref name="mailbox"/>'s <see cref="Mailbox.RunTurn"/> later, on some thread.</summary>
     void Schedule(Mailbox mailbox);
+
+    /// <summary>
+    /// Asked by a turn that used up its budget with messages left: true lets it go on with a new budget on the calling
+    /// thread, false ends it (and the mailbox is scheduled again). The default ends it: on a shared pool the budget is
+    /// what keeps one busy process from holding a thread.
+    /// </summary>
+    bool ContinueTurn(Mailbox mailbox) => false;
+
+    /// <summary>Told, for one message in <see cref="MailboxQueue{T}.SampleEvery"/> posted to <paramref name="mailbox"/>,
+    /// by the thread that posted it, after the post: where the poster can wait for the backlog (a connection's read
+    /// thread), it may look at <see cref="Mailbox.Count"/>. The default does nothing.</summary>
+    void NotePosted(Mailbox mailbox)
+    {
+    }
 }
 
 /// <summary>The default scheduler: the mailbox is an <see cref="IThreadPoolWorkItem"/> and queues itself.</summary>
@@ -91,17 +105,19 @@ internal sealed class ThreadPoolMailboxScheduler : IMailboxScheduler
 /// the continuation of an async handler, never overlap.
 /// </para>
 /// <para>
-/// The state word <c>_status</c> holds two bits. <c>Scheduled</c> is set by the one poster whose CAS
+/// The state word <c>_status</c> holds three bits. <c>Scheduled</c> is set by the one poster whose CAS
 /// moves it from clear to set; that poster hands the mailbox to the scheduler, everybody else just
 /// enqueues. It stays set for the whole turn and while an async handler is pending, and is cleared
 /// at the end of a turn, followed by a re-check of both queues. <c>Closed</c> is set once, when the
-/// process ends; after that nothing is scheduled and whatever is posted is rejected.
+/// process ends; after that nothing is scheduled and whatever is posted is rejected. <c>Awaiting</c>
+/// is set while a handler's task is pending (Scheduled is set too), for whoever watches the backlog.
 /// </para>
 /// </remarks>
 internal abstract class Mailbox : IThreadPoolWorkItem
 {
     private const int ScheduledBit = 1;
     private const int ClosedBit = 2;
+    private const int AwaitingBit = 4; // a handler's task is pending; its completion schedules the next turn
 
     /// <summary>Messages per turn when none is configured: akka uses 30, Proto.Actor 300; we sit between.</summary>
     public const int DefaultThroughput = 100;
@@ -140,6 +156,10 @@ internal abstract class Mailbox : IThreadPoolWorkItem
     /// <summary>True once <see cref="Close"/> ran: nothing more will be delivered.</summary>
     public bool IsClosed => (Volatile.Read(ref _status) & ClosedBit) != 0;
 
+    /// <summary>Whether the process waits for a handler's task to complete: its backlog cannot shrink until that task
+    /// does, which may need a message still unread (a reply), so nobody should wait for that backlog.</summary>
+    public bool IsAwaitingHandler => (Volatile.Read(ref _status) & AwaitingBit) != 0;
+
     /// <summary>How many user messages were dropped by <see cref="MailboxOverflow.DropNewest"/>.</summary>
     public long DeadLetters => Interlocked.Read(ref _deadLetters);
 
@@ -175,12 +195,22 @@ internal abstract class Mailbox : IThreadPoolWorkItem
             }
         }
 
-        _userQueue.Enqueue(in envelope);
+        bool sampled = _userQueue.Enqueue(in envelope);
         // MailboxQueue.Enqueue reserves its slot with Interlocked.CompareExchange, a full fence, so the
         // status read in Schedule cannot move ahead of the enqueue. That ordering closes the race with
         // the end of a turn (the turn clears Scheduled with a fenced op, then re-reads the queue) and
         // with Close (which sets Closed with a fenced op, then drains).
-        return ScheduleOrDrain() ? PostResult.Accepted : PostResult.Rejected;
+        if (!ScheduleOrDrain())
+        {
+            return PostResult.Rejected;
+        }
+
+        if (sampled)
+        {
+            _scheduler.NotePosted(this);
+        }
+
+        return PostResult.Accepted;
     }
 
     /// <summary>Queues a system message ahead of all user messages and makes sure a turn will run.</summary>
@@ -243,7 +273,11 @@ internal abstract class Mailbox : IThreadPoolWorkItem
 
             if (budget-- == 0)
             {
-                break;
+                if (!_scheduler.ContinueTurn(this))
+                {
+                    break;
+                }
+                budget = _throughput - 1;
             }
 
             if (!_userQueue.TryDequeue(out Envelope envelope))
@@ -384,11 +418,13 @@ internal abstract class Mailbox : IThreadPoolWorkItem
     {
         // The mailbox stays Scheduled while the handler runs, so no poster can start a second turn.
         // When it completes, the next turn goes back through the scheduler (not inline on whatever
-        // thread completed the task), still without touching the status word.
+        // thread completed the task); the status word only says meanwhile that a handler is pending.
+        Interlocked.Or(ref _status, AwaitingBit);
         pending.ContinueWith(
             static (_, state) =>
             {
                 var mailbox = (Mailbox)state!;
+                Interlocked.And(ref mailbox._status, ~AwaitingBit);
                 mailbox._scheduler.Schedule(mailbox);
             },
             this,

@@ -86,16 +86,27 @@ internal struct MailboxQueue<T>
     /// <summary>The slots of the oldest segment (0 before the first message): what a drained queue holds on to.</summary>
     public int Capacity => Volatile.Read(ref _head)?.Slots.Length ?? 0;
 
+    /// <summary>Positions between two samples (<see cref="Enqueue"/>): a power of two.</summary>
+    public const int SampleEvery = 256;
+
     /// <summary>Queues <paramref name="item"/>. Lock-free; allocates only for the first message and when the ring is full.</summary>
+    /// <returns>True for one message in <see cref="SampleEvery"/> (and the first of each segment): a caller that wants
+    /// to watch the queue's depth looks at <see cref="Count"/> then, which no other message pays for.</returns>
     /// <remarks>The reservation is an <see cref="Interlocked.CompareExchange(ref long, long, long)"/>, a full fence: a
     /// read of the mailbox's status after this call cannot move ahead of the reservation.</remarks>
-    public void Enqueue(in T item)
+    public bool Enqueue(in T item)
     {
         Segment? tail = Volatile.Read(ref _tail);
-        if (tail is null || !tail.TryEnqueue(in item))
+        if (tail is not null)
         {
-            EnqueueSlow(in item);
+            long position = tail.TryEnqueue(in item);
+            if (position >= 0)
+            {
+                return (position & (SampleEvery - 1)) == 0;
+            }
         }
+        EnqueueSlow(in item);
+        return true;
     }
 
     /// <summary>Takes the oldest message, if any.</summary>
@@ -170,7 +181,7 @@ internal struct MailboxQueue<T>
                 continue;
             }
 
-            if (tail.TryEnqueue(in item))
+            if (tail.TryEnqueue(in item) >= 0)
             {
                 return;
             }
@@ -222,7 +233,8 @@ internal struct MailboxQueue<T>
         /// <summary>Positions reserved so far; final once frozen.</summary>
         public long Reserved => Volatile.Read(ref Tail) & ~FrozenBit;
 
-        public bool TryEnqueue(in T item)
+        /// <summary>Queues <paramref name="item"/> at the next position, which it returns; -1 when full or frozen.</summary>
+        public long TryEnqueue(in T item)
         {
             Slot[] slots = Slots;
             while (true)
@@ -230,7 +242,7 @@ internal struct MailboxQueue<T>
                 long tail = Volatile.Read(ref Tail);
                 if ((tail & FrozenBit) != 0)
                 {
-                    return false;
+                    return -1;
                 }
 
                 ref Slot slot = ref slots[tail & (slots.Length - 1)];
@@ -244,13 +256,13 @@ internal struct MailboxQueue<T>
                         slot.Item = item;
                         // Release: the consumer that reads tail + 1 here reads the item written above.
                         Volatile.Write(ref slot.Sequence, tail + 1);
-                        return true;
+                        return tail;
                     }
                 }
                 else if (diff < 0)
                 {
                     // The slot still holds the previous lap's message: the ring is full.
-                    return false;
+                    return -1;
                 }
 
                 // diff > 0, or a lost CAS: another producer took this position; retry at the new tail.

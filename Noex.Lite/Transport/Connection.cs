@@ -80,6 +80,7 @@ internal sealed class Connection : IAsyncDisposable
         _time = options.TimeProvider;
         // The node's options refuse the inline mode with TLS: only the write loop may write to an SslStream.
         RunsInline = options.UnsafePreferInlineScheduling && stream is null;
+        ReadAheadLimit = options.ReadAheadLimit;
         _lastReceived = _lastSent = _time.GetTimestamp();
     }
 
@@ -99,6 +100,10 @@ internal sealed class Connection : IAsyncDisposable
     /// <summary>Whether what a read sets off runs on the read thread (<see cref="NodeOptions.UnsafePreferInlineScheduling"/>):
     /// a handler may then complete waiters inline.</summary>
     public bool RunsInline { get; }
+
+    /// <summary>The most user messages this connection leaves queued in one local process before it stops reading
+    /// (<see cref="NodeOptions.ReadAheadLimit"/>; 0 for no limit).</summary>
+    public int ReadAheadLimit { get; }
 
     /// <summary>When bytes last arrived (<see cref="TimeProvider.GetTimestamp"/>): any bytes count as a sign of life.</summary>
     public long LastReceived => Volatile.Read(ref _lastReceived);

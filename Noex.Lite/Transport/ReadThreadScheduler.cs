@@ -52,6 +52,31 @@ internal sealed class ReadThreadScheduler
     /// </summary>
     public const int SpinsBeforeBlocking = 100;
 
+    /// <summary>
+    /// How long a process's turn may go on past its budget on the read thread that woke it, running one read's work
+    /// (<see cref="IMailboxScheduler.ContinueTurn"/>). A turn that ended with messages left went to the pool, and the
+    /// read thread back to reading: in a flood the reads then outran the process and its backlog grew without bound,
+    /// and the backlog's messages, outliving the youngest generation, made the collector copy them (the remote
+    /// benchmark's server spent as much again per cast: figures in Noex.Lite.Bench/README.md). Going on holds back the
+    /// next read instead, which is backpressure through the socket. A millisecond is far below the watchdog's
+    /// <see cref="RunnerWatchdog.StuckAfter"/>, and far above what a read of cheap messages takes to handle.
+    /// </summary>
+    public static readonly long ContinueTicks = Stopwatch.Frequency / 1_000;
+
+    /// <summary>How long a process whose backlog holds back the reading may go without taking a message before the read
+    /// thread reads again: its handler may be blocked waiting for a reply on this very connection. (A handler that awaits
+    /// holds back nothing: see <see cref="Mailbox.IsAwaitingHandler"/>.) Well above a time slice, so that a process
+    /// preempted on a loaded machine is not taken for a stalled one.</summary>
+    public static readonly long StallTicks = Stopwatch.Frequency / 20; // 50 ms
+
+    /// <summary>The longest a read thread holds back its next read for backlogs: the peer's heartbeats wait in the socket
+    /// meanwhile, and the connection must not look silent (after three heartbeat intervals by default) because a process
+    /// is slow.</summary>
+    public static readonly long MaxPauseTicks = Stopwatch.Frequency; // 1 s
+
+    /// <summary>Processes a read thread keeps track of at once as holding back its next read.</summary>
+    private const int MaxBacklogged = 4;
+
     /// <summary>Read threads of the process that may spin before a receive at once: half the cores, at least one.</summary>
     private static readonly int MaxSpinners = Math.Max(1, Environment.ProcessorCount / 2);
 
@@ -83,6 +108,9 @@ internal sealed class ReadThreadScheduler
     private long _itemStarted; // when the current item began (a timestamp), 0 between items
     private int _state;        // an adaptive read thread's: Reading, Running (a read's work), or Abandoned (reading moved on)
     private bool _stuck;       // the watchdog found the current item stuck: sends are no longer deferred
+    // Processes this read thread fed past the connection's ReadAheadLimit: the next read waits for them.
+    private readonly Mailbox?[] _backlogged = new Mailbox?[MaxBacklogged];
+    private int _backlogCount;
 
     private ReadThreadScheduler(Mode mode, Connection? connection)
     {
@@ -127,6 +155,9 @@ internal sealed class ReadThreadScheduler
     {
         try
         {
+            // No next read to hold back.
+            _backlogCount = 0;
+            Array.Clear(_backlogged);
             AfterRead();
         }
         finally
@@ -186,8 +217,10 @@ internal sealed class ReadThreadScheduler
                 // read thread gives each process one turn per read and goes back to reading.
                 for (var i = 0; i < _turns.Count; i++)
                 {
+                    _itemStarted = Stopwatch.GetTimestamp();
                     _turns[i].RunTurn();
                 }
+                _itemStarted = 0;
             }
         }
         finally
@@ -197,7 +230,65 @@ internal sealed class ReadThreadScheduler
             // Each connection handles its own send failure, so one peer's reset cannot end another's read loop.
             Flush();
         }
+        if (reading && _backlogCount > 0)
+        {
+            WaitForBacklogs();
+        }
         return reading;
+    }
+
+    /// <summary>
+    /// Holds back the next read until each process this thread fed past the connection's read-ahead limit is down to half
+    /// of it, is closed, awaits a handler's task, or has gone <see cref="StallTicks"/> without taking a message; or the
+    /// connection closes, or the pause reaches <see cref="MaxPauseTicks"/>.
+    /// </summary>
+    private void WaitForBacklogs()
+    {
+        var connection = _connection!;
+        var started = Stopwatch.GetTimestamp();
+        var resumeAt = connection.ReadAheadLimit / 2;
+        var paused = false;
+        for (var i = 0; i < _backlogCount; i++)
+        {
+            var mailbox = _backlogged[i]!;
+            _backlogged[i] = null;
+            var last = mailbox.Count;
+            var progressAt = Stopwatch.GetTimestamp();
+            for (var spin = 0; last > resumeAt && !mailbox.IsClosed && !mailbox.IsAwaitingHandler && !connection.IsClosed; spin++)
+            {
+                // Yield first (the process may be a few microseconds from done), then sleep: the backlog above the
+                // resume mark keeps the process busy for longer than a sleep lasts.
+                paused = true;
+                if (spin < 20)
+                {
+                    Thread.Yield();
+                }
+                else
+                {
+                    Thread.Sleep(1);
+                }
+                var now = mailbox.Count;
+                var at = Stopwatch.GetTimestamp();
+                if (now < last)
+                {
+                    progressAt = at;
+                }
+                else if (at - progressAt > StallTicks)
+                {
+                    break;
+                }
+                if (at - started > MaxPauseTicks)
+                {
+                    break;
+                }
+                last = now;
+            }
+        }
+        _backlogCount = 0;
+        if (paused)
+        {
+            Telemetry.ReadAheadPaused(connection, Stopwatch.GetElapsedTime(started));
+        }
     }
 
     /// <summary>For the watchdog: takes the reading role from an adaptive read thread stuck in a read's work, once.</summary>
@@ -344,6 +435,45 @@ internal sealed class ReadThreadScheduler
                     ThreadPoolMailboxScheduler.Instance.Schedule(mailbox);
                     return;
             }
+        }
+
+        /// <summary>A read thread that fed <paramref name="mailbox"/> past its connection's read-ahead limit waits for it
+        /// before its next read.</summary>
+        public void NotePosted(Mailbox mailbox)
+        {
+            if (t_current is not { _mode: Mode.Adaptive or Mode.Inline, _connection: { ReadAheadLimit: > 0 } connection } current
+                || mailbox.Count <= connection.ReadAheadLimit || mailbox.IsAwaitingHandler)
+            {
+                return;
+            }
+            for (var i = 0; i < current._backlogCount; i++)
+            {
+                if (ReferenceEquals(current._backlogged[i], mailbox))
+                {
+                    return;
+                }
+            }
+            if (current._backlogCount < MaxBacklogged)
+            {
+                current._backlogged[current._backlogCount++] = mailbox;
+            }
+        }
+
+        /// <summary>A turn on a read thread, run as a read's work, goes on while it has run less than
+        /// <see cref="ContinueTicks"/> (and, adaptive, while the thread still owns the reading and is not found stuck);
+        /// anywhere else it ends at its budget.</summary>
+        public bool ContinueTurn(Mailbox mailbox)
+        {
+            if (t_current is not { _mode: Mode.Adaptive or Mode.Inline } current || current._itemStarted == 0)
+            {
+                return false;
+            }
+            if (current._mode == Mode.Adaptive
+                && (Volatile.Read(ref current._state) != Running || Volatile.Read(ref current._stuck)))
+            {
+                return false;
+            }
+            return Stopwatch.GetTimestamp() - current._itemStarted < ContinueTicks;
         }
     }
 }

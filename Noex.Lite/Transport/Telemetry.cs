@@ -48,6 +48,12 @@ internal static class Telemetry
     public static readonly Counter<long> ReaderTakeovers = Meter.CreateCounter<long>("noex.transport.reader_takeovers", "{takeover}",
         "Connections whose reading moved to a new thread because what a read set off held the read thread (user code that blocks).");
 
+    public static readonly Counter<long> ReadAheadPauses = Meter.CreateCounter<long>("noex.transport.read_ahead_pauses", "{pause}",
+        "Times a connection stopped reading until a local process it fed worked off its backlog (NodeOptions.ReadAheadLimit).");
+
+    public static readonly Counter<double> ReadAheadPauseTime = Meter.CreateCounter<double>("noex.transport.read_ahead_pause_time", "s",
+        "Time connections spent not reading while a local process they fed worked off its backlog.");
+
     private static readonly ConcurrentDictionary<Connection, byte> s_live = new();
 
     static Telemetry()
@@ -57,6 +63,19 @@ internal static class Telemetry
     }
 
     public static void ConnectionStarted(Connection connection) => s_live.TryAdd(connection, 0);
+
+    public static void ReadAheadPaused(Connection connection, TimeSpan paused)
+    {
+        var peer = new KeyValuePair<string, object?>("peer", connection.PeerText);
+        if (ReadAheadPauses.Enabled)
+        {
+            ReadAheadPauses.Add(1, peer);
+        }
+        if (ReadAheadPauseTime.Enabled)
+        {
+            ReadAheadPauseTime.Add(paused.TotalSeconds, peer);
+        }
+    }
 
     public static void ReaderTakenOver(Connection connection)
     {
