@@ -48,11 +48,11 @@ public static class MeshCalls
         }
         var baseline = results[0].CpuMicrosPerCall;
         Console.WriteLine();
-        Console.WriteLine($"nodes | callers | calls/s   | CPU us/call | ctx sw/call | p50 us  | cores | idle cores | CPU vs {sizes[0]} nodes");
+        Console.WriteLine($"nodes | callers | calls/s   | CPU us/call | ctx sw/call | p50 us  | cores | wind-down | idle cores | CPU vs {sizes[0]} nodes");
         foreach (var r in results)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{r.Nodes,5} | {r.Callers,7} | {r.CallsPerSecond,9:N0} | {r.CpuMicrosPerCall,11:0.00} | {r.SwitchesPerCall,11:0.000} | {r.P50Micros,7:0.0} | {r.Cores,5:0.00} | {r.IdleCores,10:0.000} | {r.CpuMicrosPerCall / baseline:0.00}x"));
+                $"{r.Nodes,5} | {r.Callers,7} | {r.CallsPerSecond,9:N0} | {r.CpuMicrosPerCall,11:0.00} | {r.SwitchesPerCall,11:0.000} | {r.P50Micros,7:0.0} | {r.Cores,5:0.00} | {r.WindDownCores,9:0.000} | {r.IdleCores,10:0.000} | {r.CpuMicrosPerCall / baseline:0.00}x"));
         }
         Console.WriteLine();
         foreach (var r in results)
@@ -70,6 +70,7 @@ public static class MeshCalls
                 ["p50_us"] = Math.Round(r.P50Micros, 1),
                 ["cores"] = Math.Round(r.Cores, 3),
                 ["idle_cores"] = Math.Round(r.IdleCores, 4),
+                ["wind_down_cores"] = Math.Round(r.WindDownCores, 4),
                 ["cpu_vs_first"] = Math.Round(r.CpuMicrosPerCall / baseline, 3),
                 ["first_nodes"] = sizes[0],
             }));
@@ -113,13 +114,20 @@ public static class MeshCalls
                 windows.Add(window);
                 before = after;
             }
-            // The cluster's floor: its CPU over a second with nobody calling (heartbeats, timers, idle threads), in cores;
-            // measured after the load, when the code is compiled, not after start-up.
+            // The first second after the load (wind-down) and the cluster's floor: its CPU over a second with nobody
+            // calling (heartbeats, timers, idle threads), in cores, two seconds later. The first second is mostly the JIT
+            // (a profile of 16 nodes: ~40% of its samples in libclrjit, tier-1 recompiles queued during the load and the
+            // stop path's first calls) and the pool's workers spinning down, not a cost that stays.
             await StopAsync(children);
             var quiet = await MarkAsync(children);
             await Task.Delay(1000);
-            var idleCores = Cores(quiet, await MarkAsync(children));
-            return windows.OrderBy(w => w.CpuMicrosPerCall).ElementAt(windows.Count / 2) with { IdleCores = idleCores };
+            var settling = await MarkAsync(children);
+            var windDown = Cores(quiet, settling);
+            await Task.Delay(2000);
+            var floorFrom = await MarkAsync(children);
+            await Task.Delay(1000);
+            var idleCores = Cores(floorFrom, await MarkAsync(children));
+            return windows.OrderBy(w => w.CpuMicrosPerCall).ElementAt(windows.Count / 2) with { IdleCores = idleCores, WindDownCores = windDown };
         }
         finally
         {
@@ -305,7 +313,7 @@ public static class MeshCalls
     private readonly record struct Mark(long At, long Calls, double CpuMs, long Switches, double P50Micros, long Jitted);
 
     private readonly record struct Result(int Nodes, int Callers, double CallsPerSecond, double CpuMicrosPerCall, double SwitchesPerCall, double P50Micros, double Cores,
-        double IdleCores);
+        double IdleCores, double WindDownCores = 0);
 
     /// <summary>The CPU all nodes used between two marks, in cores (2 on the bench machine: all of it).</summary>
     private static double Cores(Mark before, Mark after) => (after.CpuMs - before.CpuMs) / Stopwatch.GetElapsedTime(before.At, after.At).TotalMilliseconds;
