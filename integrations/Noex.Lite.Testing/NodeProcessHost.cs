@@ -30,9 +30,17 @@ public static class NodeProcessHost
         node.HandshakeFailed += failed =>
             Print(output, $"HANDSHAKE-FAILED {failed.Peer?.ToString() ?? failed.RemoteEndPoint?.ToString()} {failed.Failure}");
         Print(output, $"READY {node.Id} {node.Incarnation}");
-        string? line;
-        while ((line = await input.ReadLineAsync().ConfigureAwait(false)) is not null && line != "stop")
+        var lines = ReadInBackground(input);
+        while (await lines.WaitToReadAsync().ConfigureAwait(false))
         {
+            if (!lines.TryRead(out var line))
+            {
+                continue;
+            }
+            if (line == "stop")
+            {
+                break;
+            }
             if (handle is not null)
             {
                 await handle(line, output).ConfigureAwait(false);
@@ -40,6 +48,36 @@ public static class NodeProcessHost
         }
         await node.StopAsync().ConfigureAwait(false);
         Print(output, "STOPPED");
+    }
+
+    /// <summary>
+    /// The lines of <paramref name="input"/>, read on a thread of their own. Console input blocks even through its async
+    /// methods, and the loop above goes on wherever its last command's await completed, often a connection's read thread
+    /// (a remote call's reply): a read there held that thread until the next command came, and the node's watchdog moved
+    /// the connection's reading to a new thread for every command (<c>noex.transport.reader_takeovers</c>).
+    /// </summary>
+    private static System.Threading.Channels.ChannelReader<string> ReadInBackground(TextReader input)
+    {
+        var lines = System.Threading.Channels.Channel.CreateUnbounded<string>(
+            new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var reader = new Thread(() =>
+        {
+            try
+            {
+                while (input.ReadLine() is { } line)
+                {
+                    lines.Writer.TryWrite(line);
+                }
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+                // The input went away: as its end.
+            }
+            lines.Writer.TryComplete();
+        })
+        { IsBackground = true, Name = "noex commands" };
+        reader.Start();
+        return lines.Reader;
     }
 
     /// <summary>Writes a line and flushes it at once: the test on the other end waits for it.</summary>
