@@ -165,11 +165,11 @@ public sealed record NodeOptions
     /// By default a read's work also runs on its read thread after the read, but work that takes long is shared with the
     /// thread pool, and a read thread held for 20 ms by one continuation or handler hands the connection's reading to a
     /// new thread, so blocking code is slow, never a deadlock. This option drops that way out for a little more speed
-    /// (pipelined calls 1.2–1.5x faster on a small machine; figures: Noex.Lite.Bench/README.md). The price is Kestrel's
-    /// <c>UnsafePreferInlineScheduling</c> price: code after an <c>await</c> of a remote call, and every handler of a
-    /// process woken by a remote message, may run on the read thread, so any of it that blocks (a synchronous wait,
-    /// <c>.Result</c>, a long computation) holds up every message behind it on that connection, and one that waits
-    /// synchronously for a reply on the same connection deadlocks it. Turn it on only when such code never blocks. It
+    /// (pipelined calls and casts 1.05–1.2x faster on a small machine; figures: Noex.Lite.Bench/README.md). The price
+    /// is Kestrel's <c>UnsafePreferInlineScheduling</c> price: code after an <c>await</c> of a remote call, and every
+    /// handler of a process woken by a remote message, may run on the read thread, so any of it that blocks (a
+    /// synchronous wait, <c>.Result</c>, a long computation) holds up every message behind it on that connection, and one
+    /// that waits synchronously for a reply on the same connection deadlocks it. Turn it on only when such code never blocks. It
     /// cannot be combined with TLS (<see cref="TlsServerOptions"/>): only a connection's write loop may write to its
     /// TLS stream, so the node refuses to start with both.
     /// </remarks>
