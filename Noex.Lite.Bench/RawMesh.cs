@@ -20,7 +20,11 @@ namespace Noex.Lite.Bench;
 /// the echo's replies sent from that read thread with <see cref="Socket.Send(ReadOnlySpan{byte})"/>; callers are async
 /// methods on the thread pool that send their request under the connection's send lock and await a pooled
 /// <see cref="IValueTaskSource{T}"/>, which the read thread completes inline after its read, as the library does with a
-/// reply from another node (so a caller's next request is sent from that read thread too).
+/// reply from another node (so a caller's next request is sent from that read thread too). As in the library
+/// (ReadThreadScheduler), what a read thread sends (the echoes, and the requests of the callers it runs) is queued and
+/// goes out at the end of the read, one send per connection it touched, and a read thread yields a while looking for
+/// bytes before it blocks in a receive, one at a time in a process. Without those two (each request its own send, an
+/// immediate blocking receive) the floor is not one: 2 nodes measured 7.6 µs CPU a call, 3.5x the library's 2.2.
 /// </para>
 /// <para>
 /// The driver's protocol is <see cref="MeshCalls"/>'s, with "&lt;port&gt; 0" for "&lt;node id&gt; &lt;echo process id&gt;".
@@ -33,6 +37,16 @@ internal static class RawMesh
     private const int FrameSize = 4 + RawEcho.PayloadSize;
     private const byte Request = 0;
     private const byte Reply = 1;
+
+    /// <summary>As ReadThreadScheduler.SpinsBeforeBlocking and MaxSpinners: yields before a blocking receive, and how
+    /// many read threads of a process may be yielding at once.</summary>
+    private const int SpinsBeforeBlocking = 100;
+    private static readonly int s_maxSpinners = Math.Max(1, Environment.ProcessorCount / 2);
+    private static int s_spinners;
+
+    /// <summary>On a read thread, the connections it queued sends on during this read; null on any other thread.</summary>
+    [ThreadStatic]
+    private static List<Connection>? t_touched;
 
     /// <summary>A node process (arguments as <see cref="MeshCalls.RunNodeAsync"/>'s, then --raw).</summary>
     public static async Task<int> RunNodeAsync(string[] args)
@@ -108,6 +122,8 @@ internal static class RawMesh
         private readonly Lock _send = new();
         private readonly Dictionary<long, Waiter> _pending = [];
         private long _nextId;
+        private byte[] _queued = new byte[64 * 1024]; // under _send: what read threads deferred to the end of their read
+        private int _queuedBytes;
 
         public void StartReading() =>
             new Thread(Read) { IsBackground = true, Name = "raw-mesh read" }.UnsafeStart();
@@ -126,7 +142,40 @@ internal static class RawMesh
             return reply;
         }
 
+        /// <summary>Sends now on a pool thread; queues on a read thread, which sends at the end of its read.</summary>
         private void Send(ReadOnlySpan<byte> bytes)
+        {
+            if (t_touched is { } touched)
+            {
+                lock (_send)
+                {
+                    if (_queuedBytes + bytes.Length > _queued.Length)
+                    {
+                        Array.Resize(ref _queued, Math.Max(_queued.Length * 2, _queuedBytes + bytes.Length));
+                    }
+                    bytes.CopyTo(_queued.AsSpan(_queuedBytes));
+                    _queuedBytes += bytes.Length;
+                }
+                if (!touched.Contains(this))
+                {
+                    touched.Add(this);
+                }
+                return;
+            }
+            SendNow(bytes);
+        }
+
+        /// <summary>Sends what read threads queued on this connection, in one send.</summary>
+        private void Flush()
+        {
+            lock (_send)
+            {
+                SendNow(_queued.AsSpan(0, _queuedBytes));
+                _queuedBytes = 0;
+            }
+        }
+
+        private void SendNow(ReadOnlySpan<byte> bytes)
         {
             // Several callers and the read thread's echo share the socket; a blocking send of a few frames goes out whole,
             // but the loop keeps a partial send from tearing a frame.
@@ -145,18 +194,28 @@ internal static class RawMesh
             var echo = new byte[buffer.Length];
             var replied = new List<Waiter>();
             var filled = 0;
+            var touched = t_touched = [];
             try
             {
                 while (true)
                 {
+                    if (Interlocked.Increment(ref s_spinners) <= s_maxSpinners)
+                    {
+                        for (var spin = 0; spin < SpinsBeforeBlocking && socket.Available == 0; spin++)
+                        {
+                            Thread.Yield();
+                        }
+                    }
+                    Interlocked.Decrement(ref s_spinners);
                     var read = socket.Receive(buffer.AsSpan(filled));
                     if (read == 0)
                     {
                         return;
                     }
                     filled += read;
-                    // Every complete frame of this read: requests are echoed back in one send, as a batching server would;
-                    // replies complete their callers after it, as the library runs a remote reply's caller after the read.
+                    // Every complete frame of this read: requests are echoed back (queued, sent at the end of the read);
+                    // replies complete their callers after the frames, as the library runs a remote reply's caller after
+                    // the read.
                     var offset = 0;
                     var echoed = 0;
                     while (filled - offset >= 4)
@@ -195,6 +254,12 @@ internal static class RawMesh
                         waiter.Complete();
                     }
                     replied.Clear();
+                    // The echoes and the requests of the callers run above: one send per connection.
+                    foreach (var connection in touched)
+                    {
+                        connection.Flush();
+                    }
+                    touched.Clear();
                 }
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
