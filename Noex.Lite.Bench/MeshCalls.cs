@@ -31,20 +31,25 @@ public static class MeshCalls
             sizes = args[nodeIndex + 1].Split(',').Select(n => int.Parse(n, CultureInfo.InvariantCulture)).ToArray();
             args = [.. args[..nodeIndex], .. args[(nodeIndex + 2)..]];
         }
+        // --raw: the same processes, topology and load over plain sockets with no Noex.Lite node (RawMesh), to tell the
+        // cost of 16 processes' sockets and threads on the machine from the library's own. Taken out before the
+        // options, which BenchArgs reads in pairs.
+        var raw = args.Contains("--raw");
+        args = [.. args.Where(a => a != "--raw")];
         var callers = BenchArgs.Int(args, "--callers", 64);
         var perNode = BenchArgs.Int(args, "--callers-per-node", 0);
         var seconds = BenchArgs.Int(args, "--seconds", 3);
         var rounds = BenchArgs.Int(args, "--rounds", 1);
         var maxWarmup = BenchArgs.Int(args, "--max-warmup", 30);
         var load = perNode > 0 ? $"{perNode} caller(s) per node" : $"{callers} callers in total, spread over the nodes";
-        Console.WriteLine($"mesh-calls: {load}, one call in flight each, to the other nodes' echo servers round-robin; warm-up until the nodes' JIT is quiet "
+        Console.WriteLine($"mesh-calls{(raw ? " --raw (plain sockets, no Noex.Lite node)" : "")}: {load}, one call in flight each, to the other nodes' echo servers round-robin; warm-up until the nodes' JIT is quiet "
             + $"(at least 0.5 s, at most {maxWarmup} s), then "
             + $"{rounds} window(s) of {seconds} s per size (median by CPU per call); CPU and context switches summed over all node processes");
         var results = new List<Result>();
         foreach (var size in sizes)
         {
             var spread = Enumerable.Range(0, size).Select(i => perNode > 0 ? perNode : callers / size + (i < callers % size ? 1 : 0)).ToArray();
-            results.Add(await MeasureAsync(spread, seconds, rounds, maxWarmup));
+            results.Add(await MeasureAsync(spread, seconds, rounds, maxWarmup, raw));
         }
         var baseline = results[0].CpuMicrosPerCall;
         Console.WriteLine();
@@ -60,6 +65,7 @@ public static class MeshCalls
             Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
             {
                 ["verb"] = "mesh-calls",
+                ["raw"] = raw,
                 ["nodes"] = r.Nodes,
                 ["callers"] = r.Callers,
                 ["callers_per_node"] = perNode,
@@ -79,7 +85,7 @@ public static class MeshCalls
     }
 
     /// <summary>One cluster of <c>spread.Length</c> node processes, <c>spread[i]</c> callers on node i: its median window.</summary>
-    private static async Task<Result> MeasureAsync(int[] spread, int seconds, int rounds, int maxWarmup)
+    private static async Task<Result> MeasureAsync(int[] spread, int seconds, int rounds, int maxWarmup, bool raw)
     {
         var secret = Guid.NewGuid().ToString();
         var children = new List<Process>();
@@ -87,7 +93,8 @@ public static class MeshCalls
         {
             for (var i = 0; i < spread.Length; i++)
             {
-                children.Add(StartChild("mesh-calls-node", i.ToString(CultureInfo.InvariantCulture), spread[i].ToString(CultureInfo.InvariantCulture), secret));
+                string[] nodeArgs = ["mesh-calls-node", i.ToString(CultureInfo.InvariantCulture), spread[i].ToString(CultureInfo.InvariantCulture), secret];
+                children.Add(StartChild(raw ? [.. nodeArgs, "--raw"] : nodeArgs));
             }
             var peers = await Task.WhenAll(children.Select(c => ReadAsync(c, TimeSpan.FromMinutes(2))));
             await Task.WhenAll(children.Select(c => c.StandardInput.WriteLineAsync("peers " + string.Join(' ', peers))));
@@ -228,6 +235,10 @@ public static class MeshCalls
     /// <summary>A node process: an echo server and its callers (arguments: its index, its callers, the cluster secret).</summary>
     public static async Task<int> RunNodeAsync(string[] args)
     {
+        if (args.Contains("--raw"))
+        {
+            return await RawMesh.RunNodeAsync(args);
+        }
         var index = int.Parse(args[0], CultureInfo.InvariantCulture);
         var callers = int.Parse(args[1], CultureInfo.InvariantCulture);
         await using var node = await Node.StartAsync(new NodeOptions { Name = $"n{index}", Host = "127.0.0.1", Port = 0, ClusterSecret = args[2] });
@@ -259,12 +270,15 @@ public static class MeshCalls
         }
         Console.WriteLine("meshed");
         // The commands are read on a thread of their own: Console.In blocks, even through its async methods.
-        await Task.Factory.StartNew(() => Serve(node, index, callers, targets), TaskCreationOptions.LongRunning);
+        await Task.Factory.StartNew(() => Serve(index, callers, targets.Count, (_, next) => node.Runtime.CallAsync(targets[next], s_ping)), TaskCreationOptions.LongRunning);
         return 0;
     }
 
-    /// <summary>A node process's commands, until its standard input ends: start, mark, stop.</summary>
-    private static void Serve(Node node, int index, int callers, List<ProcessRef> targets)
+    /// <summary>
+    /// A node process's commands, until its standard input ends: start, mark, stop. <paramref name="call"/> makes caller k's
+    /// call to target <c>next</c> (of <paramref name="targets"/>); the raw mesh shares this loop so both count the same way.
+    /// </summary>
+    internal static void Serve<T>(int index, int callers, int targets, Func<int, int, ValueTask<T>> call)
     {
         using var stop = new CancellationTokenSource();
         // One counter a caller, each on its own cache line; the recorders are swapped at each mark.
@@ -279,14 +293,14 @@ public static class MeshCalls
                 case "start":
                     running.AddRange(Enumerable.Range(0, callers).Select(k => Task.Run(async () =>
                     {
-                        var next = (k + index) % targets.Count;
+                        var next = (k + index) % targets;
                         while (!stop.IsCancellationRequested)
                         {
                             var started = Stopwatch.GetTimestamp();
-                            await node.Runtime.CallAsync(targets[next], s_ping);
+                            await call(k, next);
                             Volatile.Read(ref recorders)[k].Record(Stopwatch.GetTimestamp() - started);
                             Volatile.Write(ref counts[k * 16], counts[k * 16] + 1);
-                            next = (next + 1) % targets.Count;
+                            next = (next + 1) % targets;
                         }
                     })));
                     break;

@@ -57,13 +57,14 @@ switch (verb)
               mesh [--nodes 3,8,16] [--rounds R]
                                                 N nodes started at once with one seed: time to a full mesh, against
                                                 one node joining a seed in the same round
-              mesh-calls [--nodes 2,4,8,16] [--callers C | --callers-per-node K] [--seconds S] [--rounds R] [--max-warmup W]
+              mesh-calls [--nodes 2,4,8,16] [--callers C | --callers-per-node K] [--seconds S] [--rounds R] [--max-warmup W] [--raw]
                                                 N node processes in a full mesh, each with an echo server; C callers in
                                                 all (64) spread over the nodes, or K on each, call the other nodes' echo
                                                 servers round-robin, one call in flight each: calls/s, CPU and context
                                                 switches per call over all nodes, p50, cores used (and by the idle mesh),
                                                 CPU per call against the first N; S seconds a window (3), R windows (1),
                                                 after a warm-up until no node compiles code (at most W s, 30)
+                                                --raw: the same over plain sockets with no Noex.Lite node (the floor)
               monitors [--count N] [--lost L] [--rounds R] [--links]
                                                 node a monitors a process on c N times (200,000) and one on b L times (N):
                                                 the setup rate, and how long after b stops a has all of b's downs;
