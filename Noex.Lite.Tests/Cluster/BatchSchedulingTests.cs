@@ -213,7 +213,8 @@ public sealed class BatchSchedulingTests
 
         // All of them, in order; and the backlog stopped near the limit: past it by what one read brought (~700 of these
         // casts), and by a read more each time the process looked stalled or the reading moved to a new thread, which a
-        // loaded machine causes. Quiet: 5,000-9,000; with four busy loops on the two cores 6,669-11,388, once 33,710.
+        // loaded machine causes. Quiet: 5,000-9,000; with four busy loops on the two cores 5,941-11,388 (once 33,710
+        // before a thread that takes the reading over inherited what its predecessor's last read had fed too far).
         // Without the limit it went past 80,000.
         Assert.Equal(Casts, handled);
         Assert.True(deepest < Casts / 2, $"the deepest backlog was {deepest}");

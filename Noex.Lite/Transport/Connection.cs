@@ -424,11 +424,15 @@ internal sealed class Connection : IAsyncDisposable
     private void ReadLoop()
     {
         var reads = ReadThreadScheduler.For(RunsInline, this);
+        // A thread that takes the reading over first waits for what its predecessor's last read fed past the read-ahead
+        // limit: its predecessor, held in that read's work, never will.
+        reads.InheritBacklogs(Volatile.Read(ref _reads));
         Volatile.Write(ref _reads, reads);
         var reading = true;
         reads.Attach();
         try
         {
+            reads.BeforeFirstRead();
             while (true)
             {
                 // Close shuts the socket down, which ends a blocked receive with 0 or an error.

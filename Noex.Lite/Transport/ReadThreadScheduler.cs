@@ -237,6 +237,35 @@ internal sealed class ReadThreadScheduler
         return reading;
     }
 
+    /// <summary>Takes over the processes <paramref name="previous"/> (the connection's read thread before this one, held in
+    /// a read's work) fed past the read-ahead limit, to wait for them before this thread's first read.</summary>
+    /// <remarks>The previous thread may still post (its item goes on), so its list is read as it stands: an entry
+    /// missed or read twice costs a read more or a look more, nothing else.</remarks>
+    public void InheritBacklogs(ReadThreadScheduler? previous)
+    {
+        if (previous is null)
+        {
+            return;
+        }
+        var count = Math.Min(Volatile.Read(ref previous._backlogCount), MaxBacklogged);
+        for (var i = 0; i < count && _backlogCount < MaxBacklogged; i++)
+        {
+            if (Volatile.Read(ref previous._backlogged[i]) is { } mailbox)
+            {
+                _backlogged[_backlogCount++] = mailbox;
+            }
+        }
+    }
+
+    /// <summary>Before the first read of a thread that took the reading over: waits for the backlogs it inherited.</summary>
+    public void BeforeFirstRead()
+    {
+        if (_backlogCount > 0)
+        {
+            WaitForBacklogs();
+        }
+    }
+
     /// <summary>
     /// Holds back the next read until each process this thread fed past the connection's read-ahead limit is down to half
     /// of it, is closed, awaits a handler's task, or has gone <see cref="StallTicks"/> without taking a message; or the
