@@ -25,6 +25,10 @@ public class LargeTransferBenchmarks
     [Params(false, true)]
     public bool Decode { get; set; }
 
+    /// <summary>How many casts are queued before the transfer (the `large` verb's second depth is 4).</summary>
+    [Params(1, 4)]
+    public int Queued { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
@@ -42,11 +46,14 @@ public class LargeTransferBenchmarks
         await _server.DisposeAsync();
     }
 
-    /// <summary>One cast there, whole.</summary>
+    /// <summary><see cref="Queued"/> casts there, whole.</summary>
     [Benchmark]
     public long CastOneWay()
     {
-        _client.TryEnqueue(new RemoteCall.CastMessage(7, _message));
+        for (var i = 0; i < Queued; i++)
+        {
+            _client.TryEnqueue(new RemoteCall.CastMessage(7, _message));
+        }
         TransportBenchmarks.Transfer(_client, _server);
         return _receiver.Casts;
     }

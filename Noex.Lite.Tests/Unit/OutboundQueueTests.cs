@@ -263,8 +263,8 @@ public class OutboundQueueTests
     [Fact]
     public void TryEnqueue_LargeMessages_GoAsFragmentsInOrderAmongSmallOnes_AndArriveWhole()
     {
-        // The first large one is handed to the spill lane in the buffer it was encoded into, the second (behind it in
-        // the lane) is copied there: both must leave the same way, in order, after the small one before them.
+        // Each large one is handed to the spill lane in the buffer it was encoded into, the second behind the first in
+        // the lane: both must leave the same way, in order, after the small one before them.
         using var queue = new OutboundQueue(s_key, s_options);
         var first = FragmentTests.Blob(1_000_000);
         var second = FragmentTests.Blob(200_000);
@@ -272,47 +272,142 @@ public class OutboundQueueTests
         Assert.Equal(EnqueueResult.Queued, queue.TryEnqueue(new Blob(first), force: false, out _));
         Assert.Equal(EnqueueResult.Queued, queue.TryEnqueue(new Blob(second), force: false, out _));
         Assert.Equal(EnqueueResult.Queued, queue.TryEnqueue(new Numbered(0, 2), force: false, out _));
-        using var reader = new FrameReader(s_key);
-        using var assembler = new FragmentAssembler(FragmentTests.MaxMessage);
-        var arrived = new List<byte[]>();
+        using var peer = new WholeMessages();
 
         while (queue.TakeBatch(out _) is { } batch)
         {
             Assert.True(batch.WrittenSpan.Length <= OutboundQueue.SegmentBytes + 256, $"a batch of {batch.WrittenSpan.Length} bytes");
-            var bytes = batch.WrittenSpan.ToArray();
+            peer.Feed(batch.WrittenSpan);
             queue.FinishBatch(batch);
-            for (var offset = 0; offset < bytes.Length;)
-            {
-                var free = reader.GetMemory().Span;
-                var n = Math.Min(free.Length, bytes.Length - offset);
-                bytes.AsSpan(offset, n).CopyTo(free);
-                reader.Advance(n);
-                offset += n;
-            }
-            while (reader.TryRead(out var frame) == OperationStatus.Done)
-            {
-                foreach (var message in frame)
-                {
-                    if (message[0] != Fragments.Type)
-                    {
-                        arrived.Add(message.ToArray());
-                    }
-                    else if (assembler.Accept(message, out var whole) && !whole.IsEmpty)
-                    {
-                        arrived.Add(whole.ToArray());
-                        assembler.Release();
-                    }
-                }
-            }
-            Assert.Null(reader.ErrorMessage);
         }
 
-        Assert.Equal(4, arrived.Count);
-        Assert.Equal(1, BinaryPrimitives.ReadInt32LittleEndian(arrived[0].AsSpan(2)));
-        Assert.Equal(new byte[] { MessageTypes.Cast }.Concat(first).ToArray(), arrived[1]);
-        Assert.Equal(new byte[] { MessageTypes.Cast }.Concat(second).ToArray(), arrived[2]);
-        Assert.Equal(2, BinaryPrimitives.ReadInt32LittleEndian(arrived[3].AsSpan(2)));
+        Assert.Equal(4, peer.Arrived.Count);
+        Assert.Equal(1, BinaryPrimitives.ReadInt32LittleEndian(peer.Arrived[0].AsSpan(2)));
+        Assert.Equal(new byte[] { MessageTypes.Cast }.Concat(first).ToArray(), peer.Arrived[1]);
+        Assert.Equal(new byte[] { MessageTypes.Cast }.Concat(second).ToArray(), peer.Arrived[2]);
+        Assert.Equal(2, BinaryPrimitives.ReadInt32LittleEndian(peer.Arrived[3].AsSpan(2)));
         Assert.Equal(0, queue.QueuedBytes);
+    }
+
+    [Fact]
+    public void SpillLane_ManyLargeMessagesAndRunsOfSmallOnes_EnqueuedWhileItDrains_ArriveWholeAndInOrder()
+    {
+        // Several large messages in line at once (each a segment of its own), runs of small ones between them long
+        // enough to fill several segments, more segments than the lane starts with, and sending going on meanwhile.
+        using var queue = new OutboundQueue(s_key, s_options);
+        using var peer = new WholeMessages();
+        var expected = new List<byte[]>();
+        var number = 0;
+        void Small(int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                Assert.Equal(EnqueueResult.Queued, queue.TryEnqueue(new Numbered(0, ++number), force: false, out _));
+                var bytes = new byte[46];
+                bytes[0] = MessageTypes.Cast;
+                BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(2), number);
+                expected.Add(bytes);
+            }
+        }
+        void Large(int length)
+        {
+            var body = FragmentTests.Blob(length);
+            Assert.Equal(EnqueueResult.Queued, queue.TryEnqueue(new Blob(body), force: false, out _));
+            expected.Add([MessageTypes.Cast, .. body]);
+        }
+        void TakeOne()
+        {
+            if (queue.TakeBatch(out _) is { } batch)
+            {
+                peer.Feed(batch.WrittenSpan);
+                queue.FinishBatch(batch);
+            }
+        }
+
+        // First a short line that drains whole, so that the lane's ring of segments starts past its first slot.
+        Large(100_000);
+        Small(1);
+        Large(100_000);
+        while (queue.QueuedBytes > 0)
+        {
+            TakeOne();
+        }
+        for (var round = 0; round < 4; round++)
+        {
+            // A batch or two after each step: the lane's first segments drain while later ones are added, so its ring
+            // of segments wraps and grows with its head past the start.
+            Small(3);
+            TakeOne();
+            Large(700_000 + round);
+            TakeOne();
+            Small(12_000); // ~600 KB of records: beyond one 256 KiB segment
+            Large(Fragments.ChunkSize + 1);
+            TakeOne();
+            Large(2_000_000);
+            Small(1);
+            Large(300_000);
+            TakeOne();
+            Large(150_000);
+            Small(5);
+            TakeOne();
+            TakeOne();
+        }
+        while (queue.TakeBatch(out _) is { } batch)
+        {
+            peer.Feed(batch.WrittenSpan);
+            queue.FinishBatch(batch);
+        }
+
+        Assert.Equal(expected.Count, peer.Arrived.Count);
+        for (var i = 0; i < expected.Count; i++)
+        {
+            Assert.True(expected[i].AsSpan().SequenceEqual(peer.Arrived[i]), $"message {i} of {expected.Count} differs");
+        }
+        Assert.Equal(0, queue.QueuedBytes);
+    }
+
+    /// <summary>The peer's side for whole messages: verifies every frame and reassembles fragments.</summary>
+    private sealed class WholeMessages : IDisposable
+    {
+        private readonly FrameReader _reader = new(s_key);
+        private readonly FragmentAssembler _assembler = new(FragmentTests.MaxMessage);
+
+        public List<byte[]> Arrived { get; } = [];
+
+        public void Feed(ReadOnlySpan<byte> bytes)
+        {
+            while (!bytes.IsEmpty)
+            {
+                var free = _reader.GetMemory().Span;
+                var n = Math.Min(free.Length, bytes.Length);
+                bytes[..n].CopyTo(free);
+                _reader.Advance(n);
+                bytes = bytes[n..];
+                while (_reader.TryRead(out var frame) == OperationStatus.Done)
+                {
+                    foreach (var message in frame)
+                    {
+                        if (message[0] != Fragments.Type)
+                        {
+                            _assembler.CheckOther(message[0]);
+                            Arrived.Add(message.ToArray());
+                        }
+                        else if (_assembler.Accept(message, out var whole) && !whole.IsEmpty)
+                        {
+                            Arrived.Add(whole.ToArray());
+                            _assembler.Release();
+                        }
+                    }
+                }
+                Assert.Null(_reader.ErrorMessage);
+            }
+        }
+
+        public void Dispose()
+        {
+            _reader.Dispose();
+            _assembler.Dispose();
+        }
     }
 
     /// <summary>A cast-typed message of the type byte and then <paramref name="body"/>.</summary>

@@ -172,10 +172,10 @@ internal sealed class OutboundQueue : IDisposable
                 var written = _active.OpenMessage;
                 if (_fragmenting && !written.IsEmpty && !Fragments.IsControl(written[0]) && (!_spill.IsEmpty || written.Length > Fragments.ChunkSize))
                 {
-                    // Too long to go whole, or behind one that is: to the spill lane, in order. The first in line is
-                    // handed over in the buffer it was encoded into, where a copy cost one more pass over its megabytes.
+                    // Too long to go whole, or behind one that is: to the spill lane, in order. A long one is handed
+                    // over in the buffer it was encoded into, where a copy cost one more pass over its megabytes.
                     added = Framing.MessageLengthSize + written.Length;
-                    if (_spill.IsEmpty)
+                    if (written.Length > Fragments.ChunkSize)
                     {
                         var buffer = _active.DetachOpenMessage(out var start, out var end);
                         _spill.Adopt(buffer, start, end);
