@@ -374,34 +374,19 @@ public class OutboundQueueTests
 
         public List<byte[]> Arrived { get; } = [];
 
-        public void Feed(ReadOnlySpan<byte> bytes)
+        public void Feed(ReadOnlySpan<byte> bytes) => FeedFrames(_reader, bytes, message =>
         {
-            while (!bytes.IsEmpty)
+            if (message[0] != Fragments.Type)
             {
-                var free = _reader.GetMemory().Span;
-                var n = Math.Min(free.Length, bytes.Length);
-                bytes[..n].CopyTo(free);
-                _reader.Advance(n);
-                bytes = bytes[n..];
-                while (_reader.TryRead(out var frame) == OperationStatus.Done)
-                {
-                    foreach (var message in frame)
-                    {
-                        if (message[0] != Fragments.Type)
-                        {
-                            _assembler.CheckOther(message[0]);
-                            Arrived.Add(message.ToArray());
-                        }
-                        else if (_assembler.Accept(message, out var whole) && !whole.IsEmpty)
-                        {
-                            Arrived.Add(whole.ToArray());
-                            _assembler.Release();
-                        }
-                    }
-                }
-                Assert.Null(_reader.ErrorMessage);
+                _assembler.CheckOther(message[0]);
+                Arrived.Add(message.ToArray());
             }
-        }
+            else if (_assembler.Accept(message, out var whole) && !whole.IsEmpty)
+            {
+                Arrived.Add(whole.ToArray());
+                _assembler.Release();
+            }
+        });
 
         public void Dispose()
         {
@@ -450,28 +435,40 @@ public class OutboundQueueTests
             {
                 return;
             }
-            while (!bytes.IsEmpty)
+            FeedFrames(_reader, bytes, message =>
             {
-                var free = _reader.GetMemory().Span;
-                var n = Math.Min(free.Length, bytes.Length);
-                bytes[..n].CopyTo(free);
-                _reader.Advance(n);
-                bytes = bytes[n..];
-                while (_reader.TryRead(out var frame) == OperationStatus.Done)
+                Assert.Equal(MessageTypes.Cast, message[0]);
+                var producer = message[1];
+                if (!_numbers.TryGetValue(producer, out var list))
                 {
-                    foreach (var message in frame)
-                    {
-                        Assert.Equal(MessageTypes.Cast, message[0]);
-                        var producer = message[1];
-                        if (!_numbers.TryGetValue(producer, out var list))
-                        {
-                            _numbers[producer] = list = [];
-                        }
-                        list.Add(BinaryPrimitives.ReadInt32LittleEndian(message[2..]));
-                    }
+                    _numbers[producer] = list = [];
                 }
-                Assert.Null(_reader.ErrorMessage);
+                list.Add(BinaryPrimitives.ReadInt32LittleEndian(message[2..]));
+            });
+        }
+    }
+
+    private delegate void MessageHandler(ReadOnlySpan<byte> message);
+
+    /// <summary>Feeds <paramref name="bytes"/> to <paramref name="reader"/> as receives would, handing on every message of
+    /// every frame that verifies; a frame that does not fails the test.</summary>
+    private static void FeedFrames(FrameReader reader, ReadOnlySpan<byte> bytes, MessageHandler onMessage)
+    {
+        while (!bytes.IsEmpty)
+        {
+            var free = reader.GetMemory().Span;
+            var n = Math.Min(free.Length, bytes.Length);
+            bytes[..n].CopyTo(free);
+            reader.Advance(n);
+            bytes = bytes[n..];
+            while (reader.TryRead(out var frame) == OperationStatus.Done)
+            {
+                foreach (var message in frame)
+                {
+                    onMessage(message);
+                }
             }
+            Assert.Null(reader.ErrorMessage);
         }
     }
 }
