@@ -245,9 +245,26 @@ public sealed class FaultProxy : IAsyncDisposable
                 Accepted++;
             }
             var dialer = new Dialer();
-            _ = PumpAsync(client, server, toTarget: true, dialer);
-            _ = PumpAsync(server, client, toTarget: false, dialer);
+            _ = RunPairAsync(client, server, dialer);
         }
+    }
+
+    /// <summary>
+    /// Pumps both ways, and once both directions have ended closes the pair's sockets and forgets it, as a middlebox
+    /// drops a connection both ends have left: a long run of faults must not pile up the proxy's descriptors (a test that
+    /// counts the process's descriptors would take them for a leak in the nodes).
+    /// </summary>
+    private async Task RunPairAsync(Socket client, Socket server, Dialer dialer)
+    {
+        await Task.WhenAll(PumpAsync(client, server, toTarget: true, dialer), PumpAsync(server, client, toTarget: false, dialer));
+        lock (_lock)
+        {
+            _pairs.Remove((client, server));
+            _frozen.Remove(client);
+            _frozen.Remove(server);
+        }
+        client.Dispose();
+        server.Dispose();
     }
 
     private async Task PumpAsync(Socket from, Socket to, bool toTarget, Dialer dialer)
