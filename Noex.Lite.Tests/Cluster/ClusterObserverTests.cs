@@ -109,7 +109,9 @@ public class ClusterObserverTests
         await Wait.UntilAsync(() => a.TickCount >= ticks + 5);
         Assert.Equal(walks, a.Runtime.StatsWalks);
 
-        // A request (here one from the other node) wakes the sampling; its figures are whole.
+        // A request (here one from the other node) wakes the sampling; its figures are whole. The quiet period is long
+        // again first: with 200 ms, a loaded machine could let the sampling fall asleep before the wait below saw it.
+        a.Observer.QuietAfter = TimeSpan.FromMinutes(5);
         var stats = await b.Observer.GetNodeStatsAsync(a.Id).Within();
         await Wait.UntilAsync(() => a.Observer.IsSampling);
         Assert.Equal(100, stats.ProcessCount);
