@@ -43,10 +43,15 @@ internal sealed class SpillLane : IDisposable
         var needed = Framing.MessageLengthSize + message.Length;
         if (_count == 0 || Tail.Buffer.Length - Tail.End < needed)
         {
-            var buffer = _spare.Length >= needed ? _spare : ArrayPool<byte>.Shared.Rent(Math.Max(needed, SegmentSize));
-            if (ReferenceEquals(buffer, _spare))
+            byte[] buffer;
+            if (_spare.Length >= needed)
             {
+                buffer = _spare;
                 _spare = [];
+            }
+            else
+            {
+                buffer = ArrayPool<byte>.Shared.Rent(Math.Max(needed, SegmentSize));
             }
             Push(new Segment(buffer, 0, 0));
         }
@@ -121,10 +126,7 @@ internal sealed class SpillLane : IDisposable
         }
         if (head.Start == head.End)
         {
-            Release(head.Buffer);
-            head = default;
-            _head = (_head + 1) % _segments.Length;
-            _count--;
+            Release(DropHead());
         }
     }
 
@@ -133,10 +135,7 @@ internal sealed class SpillLane : IDisposable
     {
         while (_count > 0)
         {
-            ArrayPool<byte>.Shared.Return(_segments[_head].Buffer);
-            _segments[_head] = default;
-            _head = (_head + 1) % _segments.Length;
-            _count--;
+            ArrayPool<byte>.Shared.Return(DropHead());
         }
         if (_spare.Length > 0)
         {
@@ -145,6 +144,16 @@ internal sealed class SpillLane : IDisposable
         }
         _bytes = _fragmentOffset = 0;
         Messages = 0;
+    }
+
+    /// <summary>Takes the first segment out of the ring and gives its array back to the caller.</summary>
+    private byte[] DropHead()
+    {
+        var buffer = _segments[_head].Buffer;
+        _segments[_head] = default;
+        _head = (_head + 1) % _segments.Length;
+        _count--;
+        return buffer;
     }
 
     private ref Segment Tail => ref _segments[(_head + _count - 1) % _segments.Length];
